@@ -1,0 +1,204 @@
+// The child side of a supervised unit: answers heartbeats, loads the entry module named
+// by the parent's 'init' message and gives it a ChildContext. Runs inside a worker thread
+// or a child process (see child-entry.ts); the same code serves both.
+import { parentPort } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import {
+  IPC_VERSION,
+  RemoteError,
+  collectTransferables,
+  isParentMessage,
+  serializeError,
+  type ChildMessage,
+  type LogLevel,
+  type ParentMessage,
+} from './ipc.js';
+
+export interface ChildLogger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** What an entry module's `run(ctx)` receives. */
+export interface ChildContext {
+  readonly name: string;
+  readonly data: unknown;
+  /** Aborted when the supervisor asks this child to stop. */
+  readonly signal: AbortSignal;
+  readonly log: ChildLogger;
+  /** Send plain data to the parent. `transfer: 'auto'` moves whole-buffer binaries (worker only). */
+  post(payload: unknown, transfer?: readonly ArrayBuffer[] | 'auto'): void;
+  onMessage(listener: (payload: unknown) => void): void;
+  /** Serve the parent's calls (`Supervised.call`). */
+  handleCalls(handler: (method: string, args: unknown[]) => unknown): void;
+  /** Call a method on another supervised unit (routed by the parent). */
+  call(target: string, method: string, args: unknown[]): Promise<unknown>;
+  /** Run before the child exits on a graceful stop. */
+  onStop(hook: () => unknown): void;
+  /** Tell the parent this unit is up. Sent anyway when run() settles without error. */
+  ready(): void;
+}
+
+/** Shape of a module named as `entry` in the init message. */
+export interface ChildEntryModule {
+  run(ctx: ChildContext): unknown;
+}
+
+export async function importModule(specifier: string): Promise<Record<string, unknown>> {
+  const url = specifier.startsWith('file:') ? specifier : pathToFileURL(specifier).href;
+  if (/\.(c|m)?ts$/.test(new URL(url).pathname)) {
+    const { tsImport } = await import('tsx/esm/api');
+    return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+  }
+  return (await import(url)) as Record<string, unknown>;
+}
+
+interface Channel {
+  send(message: ChildMessage, transfer?: ArrayBuffer[]): void;
+  onMessage(listener: (message: ParentMessage) => void): void;
+  close(): void;
+  canTransfer: boolean;
+}
+
+function openChannel(): Channel {
+  const port = parentPort;
+  if (port) {
+    return {
+      canTransfer: true,
+      send: (m, t) => port.postMessage(m, t),
+      onMessage: (l) => port.on('message', (m: unknown) => isParentMessage(m) && l(m)),
+      close: () => port.close(),
+    };
+  }
+  if (typeof process.send !== 'function') throw new Error('child-runtime: no parent channel (run me via a Host)');
+  return {
+    canTransfer: false,
+    send: (m) => {
+      if (process.connected) process.send?.(m);
+    },
+    onMessage: (l) => process.on('message', (m: unknown) => isParentMessage(m) && l(m)),
+    close: () => {
+      if (process.connected) process.disconnect();
+    },
+  };
+}
+
+export function startChildRuntime(): void {
+  const channel = openChannel();
+  const controller = new AbortController();
+  const messageListeners: Array<(payload: unknown) => void> = [];
+  const stopHooks: Array<() => unknown> = [];
+  const pendingCalls = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+  let callHandler: ((method: string, args: unknown[]) => unknown) | undefined;
+  let nextCallId = 1;
+  let running: Promise<unknown> = Promise.resolve();
+  let stopping = false;
+  let readySent = false;
+
+  const send = (m: ChildMessage, transfer?: ArrayBuffer[]): void => channel.send(m, transfer);
+  const log = (level: LogLevel) => (msg: string, fields?: Record<string, unknown>) =>
+    send({ v: IPC_VERSION, type: 'log', level, msg, ...(fields ? { fields } : {}) });
+
+  if (!parentPort) {
+    // A child process: report the fatal error to the parent, then die (default behaviour).
+    process.on('uncaughtException', (err) => {
+      const message: ChildMessage = { v: IPC_VERSION, type: 'fatal', error: serializeError(err) };
+      if (process.connected && process.send) process.send(message, () => process.exit(1));
+      else process.exit(1);
+      setTimeout(() => process.exit(1), 1000).unref();
+    });
+  }
+
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    controller.abort(new Error('stopped by supervisor'));
+    await Promise.allSettled([running, ...stopHooks.map(async (h) => h())]);
+    process.exit(0);
+  };
+
+  const answer = async (id: number, method: string, args: unknown[]): Promise<void> => {
+    try {
+      if (!callHandler) throw new Error(`no call handler for "${method}"`);
+      const value = await callHandler(method, args);
+      send({ v: IPC_VERSION, type: 'reply', id, ok: true, value });
+    } catch (err) {
+      send({ v: IPC_VERSION, type: 'reply', id, ok: false, error: serializeError(err) });
+    }
+  };
+
+  const init = async (name: string, entry: string, data: unknown): Promise<void> => {
+    const ctx: ChildContext = {
+      name,
+      data,
+      signal: controller.signal,
+      log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
+      post(payload, transfer) {
+        const list = !channel.canTransfer || !transfer ? undefined : transfer === 'auto' ? collectTransferables(payload) : [...transfer];
+        send({ v: IPC_VERSION, type: 'message', payload }, list);
+      },
+      onMessage: (l) => void messageListeners.push(l),
+      handleCalls: (h) => void (callHandler = h),
+      call(target, method, args) {
+        const id = nextCallId++;
+        return new Promise((resolve, reject) => {
+          pendingCalls.set(id, { resolve, reject });
+          send({ v: IPC_VERSION, type: 'call', id, target, method, args });
+        });
+      },
+      onStop: (h) => void stopHooks.push(h),
+      ready: () => {
+        if (readySent) return;
+        readySent = true;
+        send({ v: IPC_VERSION, type: 'ready' });
+      },
+    };
+    const mod = (await importModule(entry)) as Partial<ChildEntryModule>;
+    if (typeof mod.run !== 'function') throw new Error(`${entry}: entry module does not export run(ctx)`);
+    running = Promise.resolve(mod.run(ctx));
+    // A rejected run() is a crash: let it surface as an uncaught error.
+    running.then(
+      () => ctx.ready(),
+      (err: unknown) => {
+        if (stopping) return;
+        setImmediate(() => {
+          throw err;
+        });
+      },
+    );
+  };
+
+  channel.onMessage((m) => {
+    switch (m.type) {
+      case 'init':
+        init(m.name, m.entry, m.data).catch((err: unknown) =>
+          setImmediate(() => {
+            throw err;
+          }),
+        );
+        break;
+      case 'ping':
+        send({ v: IPC_VERSION, type: 'pong', seq: m.seq, memory: process.memoryUsage() });
+        break;
+      case 'stop':
+        void stop();
+        break;
+      case 'call':
+        void answer(m.id, m.method, m.args);
+        break;
+      case 'reply': {
+        const pending = pendingCalls.get(m.id);
+        if (!pending) break;
+        pendingCalls.delete(m.id);
+        if (m.ok) pending.resolve(m.value);
+        else pending.reject(new RemoteError(m.error));
+        break;
+      }
+      case 'message':
+        for (const l of messageListeners) l(m.payload);
+        break;
+    }
+  });
+}

@@ -1,0 +1,117 @@
+// Typed, versioned messages between a supervisor (parent) and a supervised child
+// (worker thread or child process). Everything here is plain, structured-clone-able data.
+
+export const IPC_VERSION = 1 as const;
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  stack?: string;
+}
+
+export interface ChildMemory {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+/** Messages the parent sends to a child. */
+export type ParentMessage =
+  | { v: typeof IPC_VERSION; type: 'init'; name: string; entry: string; data: unknown }
+  | { v: typeof IPC_VERSION; type: 'ping'; seq: number }
+  | { v: typeof IPC_VERSION; type: 'stop'; reason: string }
+  | { v: typeof IPC_VERSION; type: 'call'; id: number; method: string; args: unknown[] }
+  | ReplyMessage
+  | { v: typeof IPC_VERSION; type: 'message'; payload: unknown };
+
+/** Messages a child sends to its parent. */
+export type ChildMessage =
+  | { v: typeof IPC_VERSION; type: 'ready' }
+  | { v: typeof IPC_VERSION; type: 'pong'; seq: number; memory: ChildMemory }
+  | { v: typeof IPC_VERSION; type: 'call'; id: number; target: string; method: string; args: unknown[] }
+  | ReplyMessage
+  | { v: typeof IPC_VERSION; type: 'message'; payload: unknown }
+  | { v: typeof IPC_VERSION; type: 'log'; level: LogLevel; msg: string; fields?: Record<string, unknown> }
+  | { v: typeof IPC_VERSION; type: 'fatal'; error: SerializedError };
+
+export type ReplyMessage =
+  | { v: typeof IPC_VERSION; type: 'reply'; id: number; ok: true; value: unknown }
+  | { v: typeof IPC_VERSION; type: 'reply'; id: number; ok: false; error: SerializedError };
+
+const PARENT_TYPES = new Set(['init', 'ping', 'stop', 'call', 'reply', 'message']);
+const CHILD_TYPES = new Set(['ready', 'pong', 'call', 'reply', 'message', 'log', 'fatal']);
+
+function isEnvelope(value: unknown, types: Set<string>): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as { v?: unknown; type?: unknown };
+  return v.v === IPC_VERSION && typeof v.type === 'string' && types.has(v.type);
+}
+
+export function isParentMessage(value: unknown): value is ParentMessage {
+  return isEnvelope(value, PARENT_TYPES);
+}
+
+export function isChildMessage(value: unknown): value is ChildMessage {
+  return isEnvelope(value, CHILD_TYPES);
+}
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof Error) {
+    const out: SerializedError = { name: err.name, message: err.message };
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string') out.code = code;
+    if (err.stack !== undefined) out.stack = err.stack;
+    return out;
+  }
+  return { name: 'Error', message: String(err) };
+}
+
+/** An error rebuilt on the receiving side of the channel. */
+export class RemoteError extends Error {
+  readonly code: string | undefined;
+  readonly remoteStack: string | undefined;
+  constructor(e: SerializedError) {
+    super(e.message);
+    this.name = e.name;
+    this.code = e.code;
+    this.remoteStack = e.stack;
+  }
+}
+
+/**
+ * The ArrayBuffers that can be transferred (moved, not copied) with `value`: every
+ * ArrayBuffer, and every view that spans its whole (non-shared) buffer. Views into a
+ * larger buffer (e.g. Node's pooled Buffers) are left to be copied, since transferring
+ * would detach memory the caller does not own.
+ */
+export function collectTransferables(value: unknown, limit = 10_000): ArrayBuffer[] {
+  const found = new Set<ArrayBuffer>();
+  const seen = new Set<object>();
+  const stack: unknown[] = [value];
+  let visited = 0;
+  while (stack.length > 0 && visited < limit) {
+    const item = stack.pop();
+    visited++;
+    if (typeof item !== 'object' || item === null || seen.has(item)) continue;
+    seen.add(item);
+    if (item instanceof ArrayBuffer) {
+      found.add(item);
+    } else if (ArrayBuffer.isView(item)) {
+      const buf = item.buffer;
+      if (buf instanceof ArrayBuffer && item.byteOffset === 0 && item.byteLength === buf.byteLength) found.add(buf);
+    } else if (Array.isArray(item)) {
+      for (const x of item) stack.push(x);
+    } else if (item instanceof Map) {
+      for (const [k, x] of item) stack.push(k, x);
+    } else if (item instanceof Set) {
+      for (const x of item) stack.push(x);
+    } else if (Object.getPrototypeOf(item) === Object.prototype || Object.getPrototypeOf(item) === null) {
+      for (const k of Object.keys(item)) stack.push((item as Record<string, unknown>)[k]);
+    }
+  }
+  return [...found];
+}

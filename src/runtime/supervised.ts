@@ -1,0 +1,373 @@
+// One supervised unit: an entry module running in a worker thread or a child process,
+// restarted on crash (exit, uncaught exception, out of memory, missed heartbeats) with
+// exponential backoff until its restart budget is spent; then it is 'failed'.
+import { EventEmitter } from 'node:events';
+import { ChildProcessHost } from './child-process-host.js';
+import type { Host, HostExit, HostOptions, IsolationKind } from './host.js';
+import {
+  IPC_VERSION,
+  RemoteError,
+  collectTransferables,
+  serializeError,
+  type ChildMemory,
+  type ChildMessage,
+  type LogLevel,
+  type SerializedError,
+} from './ipc.js';
+import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
+import { WorkerThreadHost } from './worker-thread-host.js';
+
+export type UnitState = 'idle' | 'starting' | 'running' | 'backoff' | 'failed' | 'stopping' | 'stopped';
+
+export type CrashReason = 'exit' | 'uncaught-exception' | 'out-of-memory' | 'hang' | 'start-timeout';
+
+export interface CrashInfo {
+  name: string;
+  reason: CrashReason;
+  code: number | null;
+  signal: string | null;
+  error?: SerializedError;
+  /** Set when a restart is scheduled. */
+  restartInMs?: number;
+  /** Crash count within the restart window, this one included. */
+  attempt: number;
+}
+
+export interface HeartbeatOptions {
+  intervalMs: number;
+  /** No pong for this long: the unit is hung, it is killed and restarted. */
+  timeoutMs: number;
+}
+
+export interface SupervisedOptions {
+  name: string;
+  isolation: IsolationKind;
+  /** Path or file: URL of a module exporting `run(ctx: ChildContext)`. */
+  entry: string;
+  /** Plain data handed to the entry as ctx.data. */
+  data?: unknown;
+  restart?: Partial<RestartPolicyOptions>;
+  heartbeat?: HeartbeatOptions | false;
+  /** Time allowed from spawn to 'ready'. */
+  startTimeoutMs?: number;
+  /** Time allowed for a graceful stop before the unit is killed. */
+  stopGraceMs?: number;
+  maxHeapMb?: number;
+  execArgv?: string[];
+  env?: Record<string, string>;
+  /** For tests: build the host yourself. */
+  createHost?: (kind: IsolationKind, options: HostOptions) => Host;
+}
+
+export interface LogEntry {
+  name: string;
+  level: LogLevel;
+  msg: string;
+  fields?: Record<string, unknown>;
+}
+
+export interface UnitStatus {
+  name: string;
+  isolation: IsolationKind;
+  state: UnitState;
+  pid: number | undefined;
+  restarts: number;
+  startedAt: number | undefined;
+  lastCrash: CrashInfo | undefined;
+  memory: ChildMemory | undefined;
+}
+
+export type CallRouter = (from: string, target: string, method: string, args: unknown[]) => Promise<unknown>;
+
+export interface SupervisedEvents {
+  state: [state: UnitState, previous: UnitState];
+  ready: [];
+  crash: [info: CrashInfo];
+  message: [payload: unknown];
+  log: [entry: LogEntry];
+}
+
+export function createHost(kind: IsolationKind, options: HostOptions): Host {
+  return kind === 'worker' ? new WorkerThreadHost(options) : new ChildProcessHost(options);
+}
+
+export class Supervised extends EventEmitter<SupervisedEvents> {
+  readonly name: string;
+  readonly isolation: IsolationKind;
+  #options: SupervisedOptions;
+  #policy: RestartPolicy;
+  #state: UnitState = 'idle';
+  #host: Host | undefined;
+  #generation = 0;
+  #restarts = 0;
+  #startedAt: number | undefined;
+  #lastCrash: CrashInfo | undefined;
+  #memory: ChildMemory | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #startTimer: NodeJS.Timeout | undefined;
+  #backoffTimer: NodeJS.Timeout | undefined;
+  #pingSeq = 0;
+  #lastPongAt = 0;
+  #killReason: CrashReason | undefined;
+  #pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void; timer: NodeJS.Timeout | undefined }>();
+  #nextCallId = 1;
+  #router: CallRouter | undefined;
+  #callHandler: ((method: string, args: unknown[]) => unknown) | undefined;
+  #stopWaiters: Array<() => void> = [];
+
+  constructor(options: SupervisedOptions) {
+    super();
+    this.name = options.name;
+    this.isolation = options.isolation;
+    this.#options = options;
+    this.#policy = new RestartPolicy(options.restart);
+  }
+
+  get state(): UnitState {
+    return this.#state;
+  }
+
+  status(): UnitStatus {
+    return {
+      name: this.name,
+      isolation: this.isolation,
+      state: this.#state,
+      pid: this.#host?.pid,
+      restarts: this.#restarts,
+      startedAt: this.#startedAt,
+      lastCrash: this.#lastCrash,
+      memory: this.#memory,
+    };
+  }
+
+  /** Route the child's ctx.call(target, ...) (set by the Supervisor). */
+  setCallRouter(router: CallRouter): void {
+    this.#router = router;
+  }
+
+  /** Serve ctx.call(<this unit's name>, ...) made from inside the child... of other units, via the router. */
+  setCallHandler(handler: (method: string, args: unknown[]) => unknown): void {
+    this.#callHandler = handler;
+  }
+
+  /** Start the unit; resolves once it is 'running' (or rejects if it ends up 'failed'/'stopped' first). */
+  start(): Promise<void> {
+    if (this.#state === 'starting' || this.#state === 'running') return this.whenState('running');
+    this.#spawn();
+    return this.whenState('running');
+  }
+
+  /** Resolve when the unit reaches `state`; reject if it is failed or stopped first. */
+  whenState(state: UnitState): Promise<void> {
+    if (this.#state === state) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onState = (s: UnitState): void => {
+        if (s === state) {
+          this.off('state', onState);
+          resolve();
+        } else if (s === 'failed' || s === 'stopped') {
+          this.off('state', onState);
+          reject(new Error(`${this.name}: ${s} before reaching ${state}`));
+        }
+      };
+      this.on('state', onState);
+    });
+  }
+
+  /** Graceful stop: ask the child to stop, kill it after the grace period. */
+  async stop(reason = 'stop'): Promise<void> {
+    this.#clearBackoff();
+    const host = this.#host;
+    if (!host) {
+      if (this.#state !== 'stopped') this.#setState('stopped');
+      return;
+    }
+    if (this.#state !== 'stopping') {
+      this.#setState('stopping');
+      host.send({ v: IPC_VERSION, type: 'stop', reason });
+      const grace = setTimeout(() => host.kill(), this.#options.stopGraceMs ?? 5_000);
+      grace.unref();
+      this.#stopWaiters.push(() => clearTimeout(grace));
+    }
+    await new Promise<void>((resolve) => this.#stopWaiters.push(resolve));
+  }
+
+  /** Manual restart: graceful stop, then start with a fresh restart budget. */
+  async restart(): Promise<void> {
+    await this.stop('restart');
+    this.#policy.reset();
+    this.#restarts++;
+    await this.start();
+  }
+
+  /** Send plain data to the child. Returns false when the unit is not running. */
+  post(payload: unknown, transfer?: readonly ArrayBuffer[] | 'auto'): boolean {
+    if (!this.#host || (this.#state !== 'running' && this.#state !== 'starting')) return false;
+    const list = transfer === 'auto' ? collectTransferables(payload) : transfer;
+    this.#host.send({ v: IPC_VERSION, type: 'message', payload }, this.#host.kind === 'worker' ? list : undefined);
+    return true;
+  }
+
+  /** Call a method served by the child's ctx.handleCalls. */
+  call(method: string, args: unknown[] = [], options: { timeoutMs?: number } = {}): Promise<unknown> {
+    if (!this.#host || this.#state !== 'running') {
+      return Promise.reject(new Error(`${this.name} is ${this.#state}`));
+    }
+    const id = this.#nextCallId++;
+    const host = this.#host;
+    return new Promise((resolve, reject) => {
+      const timer =
+        options.timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              this.#pending.delete(id);
+              reject(new Error(`${this.name}.${method}: timed out after ${options.timeoutMs} ms`));
+            }, options.timeoutMs);
+      this.#pending.set(id, { resolve, reject, timer });
+      host.send({ v: IPC_VERSION, type: 'call', id, method, args });
+    });
+  }
+
+  #setState(state: UnitState): void {
+    const previous = this.#state;
+    if (previous === state) return;
+    this.#state = state;
+    this.emit('state', state, previous);
+  }
+
+  #spawn(): void {
+    const generation = ++this.#generation;
+    const opts = this.#options;
+    const hostOptions: HostOptions = { name: opts.name };
+    if (opts.maxHeapMb !== undefined) hostOptions.maxHeapMb = opts.maxHeapMb;
+    if (opts.execArgv) hostOptions.execArgv = opts.execArgv;
+    if (opts.env) hostOptions.env = opts.env;
+    const host = (opts.createHost ?? createHost)(opts.isolation, hostOptions);
+    this.#host = host;
+    this.#killReason = undefined;
+    this.#memory = undefined;
+    this.#setState('starting');
+    host.onMessage((m) => generation === this.#generation && this.#onMessage(host, m));
+    host.onExit((exit) => generation === this.#generation && this.#onExit(exit));
+    host.send({ v: IPC_VERSION, type: 'init', name: opts.name, entry: opts.entry, data: opts.data });
+    this.#startTimer = setTimeout(() => this.#kill(host, 'start-timeout'), opts.startTimeoutMs ?? 15_000);
+    this.#startTimer.unref();
+    this.#startHeartbeat(host);
+  }
+
+  #startHeartbeat(host: Host): void {
+    const hb = this.#options.heartbeat;
+    if (hb === false) return;
+    const { intervalMs, timeoutMs } = hb ?? { intervalMs: 1_000, timeoutMs: 5_000 };
+    this.#lastPongAt = Date.now();
+    this.#heartbeat = setInterval(() => {
+      if (this.#state === 'stopping') return;
+      if (Date.now() - this.#lastPongAt > timeoutMs) {
+        this.#kill(host, 'hang');
+        return;
+      }
+      host.send({ v: IPC_VERSION, type: 'ping', seq: ++this.#pingSeq });
+    }, intervalMs);
+    this.#heartbeat.unref();
+  }
+
+  #kill(host: Host, reason: CrashReason): void {
+    if (this.#killReason !== undefined) return;
+    this.#killReason = reason;
+    host.kill();
+  }
+
+  #onMessage(host: Host, m: ChildMessage): void {
+    switch (m.type) {
+      case 'ready':
+        clearTimeout(this.#startTimer);
+        this.#startedAt = Date.now();
+        if (this.#state === 'starting') this.#setState('running');
+        this.emit('ready');
+        break;
+      case 'pong':
+        this.#lastPongAt = Date.now();
+        this.#memory = m.memory;
+        break;
+      case 'reply': {
+        const pending = this.#pending.get(m.id);
+        if (!pending) break;
+        this.#pending.delete(m.id);
+        clearTimeout(pending.timer);
+        if (m.ok) pending.resolve(m.value);
+        else pending.reject(new RemoteError(m.error));
+        break;
+      }
+      case 'call':
+        void this.#routeCall(host, m.id, m.target, m.method, m.args);
+        break;
+      case 'message':
+        this.emit('message', m.payload);
+        break;
+      case 'log':
+        this.emit('log', { name: this.name, level: m.level, msg: m.msg, ...(m.fields ? { fields: m.fields } : {}) });
+        break;
+      case 'fatal':
+        break; // the host attaches it to the exit
+    }
+  }
+
+  async #routeCall(host: Host, id: number, target: string, method: string, args: unknown[]): Promise<void> {
+    try {
+      if (!this.#router) throw new Error(`no route for calls to "${target}"`);
+      const value = await this.#router(this.name, target, method, args);
+      host.send({ v: IPC_VERSION, type: 'reply', id, ok: true, value });
+    } catch (err) {
+      host.send({ v: IPC_VERSION, type: 'reply', id, ok: false, error: serializeError(err) });
+    }
+  }
+
+  /** Handle a call addressed to this unit by another unit (used by the Supervisor's router). */
+  handleRoutedCall(method: string, args: unknown[]): Promise<unknown> {
+    if (this.#callHandler) return Promise.resolve(this.#callHandler(method, args));
+    return this.call(method, args);
+  }
+
+  #onExit(exit: HostExit): void {
+    clearTimeout(this.#startTimer);
+    clearInterval(this.#heartbeat);
+    this.#host = undefined;
+    const wasStopping = this.#state === 'stopping';
+    for (const [id, p] of this.#pending) {
+      clearTimeout(p.timer);
+      p.reject(new Error(`${this.name} ${wasStopping ? 'stopped' : 'crashed'} before answering call ${id}`));
+    }
+    this.#pending.clear();
+    if (wasStopping) {
+      this.#setState('stopped');
+      const waiters = this.#stopWaiters;
+      this.#stopWaiters = [];
+      for (const w of waiters) w();
+      return;
+    }
+    const reason: CrashReason =
+      this.#killReason ?? (exit.outOfMemory ? 'out-of-memory' : exit.error ? 'uncaught-exception' : 'exit');
+    const decision = this.#policy.onCrash(Date.now());
+    const info: CrashInfo = { name: this.name, reason, code: exit.code, signal: exit.signal, attempt: decision.attempt };
+    if (exit.error) info.error = exit.error;
+    if (decision.restart) info.restartInMs = decision.delayMs;
+    this.#lastCrash = info;
+    this.emit('crash', info);
+    if (!decision.restart) {
+      this.#setState('failed');
+      return;
+    }
+    this.#setState('backoff');
+    this.#backoffTimer = setTimeout(() => {
+      this.#backoffTimer = undefined;
+      if (this.#state !== 'backoff') return;
+      this.#restarts++;
+      this.#spawn();
+    }, decision.delayMs);
+  }
+
+  #clearBackoff(): void {
+    if (this.#backoffTimer) clearTimeout(this.#backoffTimer);
+    this.#backoffTimer = undefined;
+  }
+}

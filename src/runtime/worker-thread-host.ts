@@ -1,0 +1,55 @@
+// Host backed by a node:worker_threads Worker. Binary payloads can be transferred.
+import { Worker } from 'node:worker_threads';
+import { CHILD_ENTRY_URL, type Host, type HostExit, type HostOptions } from './host.js';
+import { isChildMessage, serializeError, type ChildMessage, type ParentMessage, type SerializedError } from './ipc.js';
+
+export class WorkerThreadHost implements Host {
+  readonly kind = 'worker' as const;
+  readonly pid = process.pid;
+  #worker: Worker;
+  #exitListeners: Array<(exit: HostExit) => void> = [];
+  #lastError: SerializedError | undefined;
+  #outOfMemory = false;
+  #exited = false;
+
+  constructor(options: HostOptions) {
+    this.#worker = new Worker(CHILD_ENTRY_URL, {
+      name: options.name,
+      stdout: false,
+      stderr: false,
+      execArgv: options.execArgv ?? [],
+      ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
+      ...(options.maxHeapMb !== undefined ? { resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb } } : {}),
+    });
+    this.#worker.on('error', (err) => {
+      this.#lastError = serializeError(err);
+      if ((err as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY') this.#outOfMemory = true;
+    });
+    this.#worker.on('exit', (code) => {
+      if (this.#exited) return;
+      this.#exited = true;
+      const exit: HostExit = { code, signal: null, outOfMemory: this.#outOfMemory };
+      if (this.#lastError) exit.error = this.#lastError;
+      for (const l of this.#exitListeners) l(exit);
+    });
+  }
+
+  send(message: ParentMessage, transfer?: readonly ArrayBuffer[]): void {
+    if (this.#exited) return;
+    this.#worker.postMessage(message, transfer as ArrayBuffer[] | undefined);
+  }
+
+  onMessage(listener: (message: ChildMessage) => void): void {
+    this.#worker.on('message', (m: unknown) => {
+      if (isChildMessage(m)) listener(m);
+    });
+  }
+
+  onExit(listener: (exit: HostExit) => void): void {
+    this.#exitListeners.push(listener);
+  }
+
+  kill(): void {
+    if (!this.#exited) void this.#worker.terminate();
+  }
+}

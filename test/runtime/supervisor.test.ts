@@ -1,0 +1,132 @@
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Supervisor, type CrashInfo, type SupervisedOptions } from '../../src/runtime/supervisor.js';
+import type { IsolationKind } from '../../src/runtime/host.js';
+import { once, until } from './helpers.js';
+
+const PROBE = new URL('./fixtures/probe-entry.js', import.meta.url).href;
+const fast = { initialDelayMs: 20, maxDelayMs: 200, factor: 2, maxRestarts: 10, windowMs: 60_000 };
+
+for (const isolation of ['worker', 'process'] as IsolationKind[]) {
+  describe(`supervisor with isolation '${isolation}'`, () => {
+    const supervisor = new Supervisor();
+    let n = 0;
+    const add = (extra: Partial<SupervisedOptions> = {}) =>
+      supervisor.add({
+        name: `probe-${isolation}-${++n}`,
+        isolation,
+        entry: PROBE,
+        restart: fast,
+        heartbeat: { intervalMs: 100, timeoutMs: 1_500 },
+        ...extra,
+      });
+    after(() => supervisor.stopAll());
+
+    test('runs the entry out of the server thread and answers calls', async () => {
+      const unit = add();
+      await unit.start();
+      assert.equal(unit.state, 'running');
+      assert.deepEqual(await unit.call('echo', [1, 'two', { three: 3 }]), [1, 'two', { three: 3 }]);
+      const who = (await unit.call('whoami')) as { pid: number; threadId: number };
+      if (isolation === 'process') assert.notEqual(who.pid, process.pid);
+      else assert.ok(who.pid === process.pid && who.threadId > 0);
+      await assert.rejects(unit.call('throw'), /probe: call failed/);
+      await unit.stop();
+      assert.equal(unit.state, 'stopped');
+    });
+
+    test('binary payloads cross the channel (moved for workers, copied for processes)', async () => {
+      const unit = add();
+      await unit.start();
+      const bytes = new Uint8Array(1024).fill(7);
+      const reply = once<[unknown]>(unit, 'message');
+      assert.ok(unit.post({ bytes }, 'auto'));
+      if (isolation === 'worker') assert.equal(bytes.byteLength, 0, 'transferred: the sender view is detached');
+      else assert.equal(bytes.byteLength, 1024, 'copied');
+      const [payload] = await reply;
+      const echoed = (payload as { echoed: { bytes: Uint8Array } }).echoed.bytes;
+      assert.ok(echoed instanceof Uint8Array);
+      assert.equal(echoed.byteLength, 1024);
+      assert.equal(echoed[1023], 7);
+      assert.equal(await unit.call('byteLength', [new Uint8Array(10)]), 10);
+      await unit.stop();
+    });
+
+    const crashes: Array<[string, string, Partial<SupervisedOptions>]> = [
+      ['crash', 'uncaught-exception', {}],
+      ['exit', 'exit', {}],
+      ['hang', 'hang', {}],
+      ['oom', 'out-of-memory', { maxHeapMb: 32 }],
+    ];
+    for (const [method, reason, extra] of crashes) {
+      test(`restarts after '${method}' (${reason}) and serves again`, async () => {
+        const unit = add(extra);
+        await unit.start();
+        const crashed = once<[CrashInfo]>(unit, 'crash');
+        await unit.call(method);
+        const [info] = await crashed;
+        assert.equal(info.reason, reason);
+        assert.ok(info.restartInMs !== undefined && info.restartInMs >= 20);
+        await unit.whenState('running');
+        assert.equal(unit.status().restarts, 1);
+        assert.deepEqual(await unit.call('echo', ['again']), ['again']);
+        await unit.stop();
+      });
+    }
+
+    test('a pending call is rejected when the unit crashes', async () => {
+      const unit = add();
+      await unit.start();
+      const pending = unit.call('echo', ['x']).then(() => unit.call('hang')).then(() => unit.call('echo', ['never']));
+      await assert.rejects(pending, /crashed/);
+      await unit.whenState('running');
+      await unit.stop();
+    });
+
+    test('restart budget: failing N+1 times within the window marks the unit failed', async () => {
+      const unit = add({ data: { failOnStart: true }, restart: { ...fast, maxRestarts: 2 } });
+      const seen: CrashInfo[] = [];
+      unit.on('crash', (c) => seen.push(c));
+      await assert.rejects(unit.start(), /failed/);
+      assert.equal(unit.state, 'failed');
+      assert.equal(seen.length, 3);
+      assert.deepEqual(
+        seen.map((c) => c.restartInMs),
+        [20, 40, undefined],
+        'exponential backoff, then no restart',
+      );
+      assert.match(seen[2]!.error?.message ?? '', /failing on start/);
+      assert.equal(unit.status().restarts, 2);
+    });
+
+    test('a failed unit can be restarted by hand', async () => {
+      const unit = add({ restart: { ...fast, maxRestarts: 0 } });
+      await unit.start();
+      await unit.call('crash');
+      await unit.whenState('failed');
+      await unit.restart();
+      assert.equal(unit.state, 'running');
+      assert.deepEqual(await unit.call('echo', [1]), [1]);
+      await unit.stop();
+    });
+
+    test('units call each other through the supervisor', async () => {
+      const a = add();
+      const b = add();
+      await Promise.all([a.start(), b.start()]);
+      assert.deepEqual(await a.call('callOther', [b.name, 'echo', ['via a']]), ['via a']);
+      await assert.rejects(a.call('callOther', ['nobody', 'echo', []]), /no service named "nobody"/);
+      await Promise.all([a.stop(), b.stop()]);
+    });
+
+    test('stop is graceful and is not a crash', async () => {
+      const unit = add();
+      await unit.start();
+      let crashed = false;
+      unit.on('crash', () => (crashed = true));
+      await unit.stop();
+      await until(() => unit.state === 'stopped', 'stopped');
+      assert.equal(crashed, false);
+    });
+  });
+}
