@@ -1,0 +1,93 @@
+// The control socket's protocol: one JSON object per line, requests answered by responses
+// with the same id. Versioned; validated on both ends.
+import { z } from 'zod';
+
+export const CONTROL_VERSION = 1 as const;
+export const CONTROL_SOCKET_NAME = 'control.sock';
+export const MAX_CONTROL_LINE_BYTES = 1 << 20;
+
+const base = { v: z.literal(CONTROL_VERSION), id: z.number().int().nonnegative() };
+
+export const controlRequestSchema = z.discriminatedUnion('type', [
+  z.object({ ...base, type: z.literal('status') }),
+  z.object({ ...base, type: z.literal('stop') }),
+  z.object({ ...base, type: z.literal('reload') }),
+  z.object({ ...base, type: z.literal('restart'), service: z.string().min(1) }),
+]);
+export type ControlRequest = z.infer<typeof controlRequestSchema>;
+export type ControlRequestType = ControlRequest['type'];
+
+export interface ControlErrorBody {
+  code: string;
+  message: string;
+}
+
+export type ControlResponse =
+  | { v: typeof CONTROL_VERSION; id: number; ok: true; data: unknown }
+  | { v: typeof CONTROL_VERSION; id: number; ok: false; error: ControlErrorBody };
+
+export const controlResponseSchema = z.union([
+  z.object({ ...base, ok: z.literal(true), data: z.unknown() }),
+  z.object({ ...base, ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) }),
+]);
+
+export interface MemoryStatus {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+
+export interface ServiceStatus {
+  name: string;
+  kind: 'endpoint' | 'background';
+  /** URL path of an endpoint service. */
+  path?: string;
+  isolation: 'inline' | 'worker' | 'process';
+  state: string;
+  restarts: number;
+  connections: number;
+  messagesIn: number;
+  messagesOut: number;
+  pid?: number;
+  memory?: MemoryStatus;
+  lastCrash?: { reason: string; at?: string; message?: string };
+}
+
+export interface ServerStatus {
+  pid: number;
+  version: string;
+  startedAt: string;
+  uptimeSeconds: number;
+  listening: string[];
+  connections: number;
+  memory: MemoryStatus;
+  services: ServiceStatus[];
+}
+
+export interface ReloadResult {
+  added: string[];
+  removed: string[];
+  restarted: string[];
+  unchanged: string[];
+}
+
+/** What the server does for each request. */
+export interface ControlHandlers {
+  status(): ServerStatus | Promise<ServerStatus>;
+  /** Begin a graceful stop; resolve once it has begun (the reply is sent before exit). */
+  stop(): void | Promise<void>;
+  reload(): ReloadResult | Promise<ReloadResult>;
+  restart(service: string): void | Promise<void>;
+}
+
+/** An error a handler throws to answer with a specific code (e.g. unknown service). */
+export class ControlError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ControlError';
+  }
+}
