@@ -1,0 +1,508 @@
+import { Buffer } from 'node:buffer';
+import { CloseCode, Opcode } from './opcodes.js';
+import { ProtocolError, UsageError } from './errors.js';
+import { FrameParser, type FrameHandler } from './frame-parser.js';
+import { encodeFrame, encodeHeader, encodeTextFrame, headerLength } from './frame-writer.js';
+import { Utf8Validator } from './utf8.js';
+import { buildClosePayload, parseClosePayload, type CloseInfo } from './close.js';
+import type { Extension } from './extensions/extension.js';
+
+/** Connection states (RFC 6455 section 4 and 7). */
+export const State = { OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
+export type State = (typeof State)[keyof typeof State];
+
+/** One frame, as the frame-level API sees it. */
+export interface Frame {
+  fin: boolean;
+  rsv: number;
+  opcode: number;
+  payload: Buffer;
+}
+
+/**
+ * Where the core's results go. The core calls these synchronously from `receiveData` and
+ * the send methods; it never touches a socket or a timer itself.
+ */
+export interface ProtocolSink {
+  /** Bytes to send, in order. */
+  output(data: Buffer): void;
+  /** A complete message (after assembly, decompression and UTF-8 validation). */
+  onMessage(data: Buffer, isBinary: boolean): void;
+  /** Streaming receive: message pieces as they arrive (only with `streamMessages`). */
+  onFragment?(data: Buffer, isBinary: boolean, fin: boolean): void;
+  /** Frame-level API: every frame as received (only with `observeFrames`). */
+  onFrame?(frame: Frame): void;
+  onPing(data: Buffer): void;
+  onPong(data: Buffer): void;
+  /**
+   * The peer started the close handshake. Return the code and reason to answer with, or
+   * nothing to echo the peer's code (RFC 6455 section 5.5.1).
+   */
+  onCloseFrame?(code: number, reason: string): CloseInfo | void;
+  /** The peer broke the protocol; a Close frame with `error.closeCode` has been written. */
+  onError(error: ProtocolError): void;
+  /**
+   * The transport should close TCP once the bytes written so far are flushed: the close
+   * handshake is complete on the server, or the connection failed (section 7.1.1, 7.1.7).
+   */
+  endTransport(): void;
+}
+
+export interface ProtocolOptions {
+  role: 'server' | 'client';
+  maxMessageBytes: number;
+  maxFrameBytes: number;
+  /** Negotiated extensions, in the order of the handshake response. */
+  extensions?: Extension[];
+  /** Client role: 4 fresh random bytes for each frame's mask. */
+  maskKey?: () => Uint8Array;
+  /** Deliver message pieces through `sink.onFragment` instead of assembling whole messages. */
+  streamMessages?: boolean;
+  /** Report every received frame through `sink.onFrame`. */
+  observeFrames?: boolean;
+  /** Messages smaller than this are sent uncompressed even when compression is negotiated. */
+  compressThreshold?: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+/** Payloads at least this big are written as header + the caller's buffer, without a copy. */
+const ZERO_COPY_THRESHOLD = 16 * 1024;
+
+/**
+ * The RFC 6455 engine for one connection after the opening handshake: bytes in, messages
+ * and control events out; messages in, bytes out. Sans-I/O: the transport feeds it what
+ * the socket reads and writes what it produces.
+ */
+export class ProtocolConnection implements FrameHandler {
+  readonly role: 'server' | 'client';
+  #sink: ProtocolSink;
+  #parser: FrameParser;
+  #state: State = State.OPEN;
+  #maxMessage: number;
+  #maskKey: (() => Uint8Array) | null;
+  #stream: boolean;
+  #observe: boolean;
+  #threshold: number;
+  #messageExt: Extension | null = null;
+  #frameExt: Extension | null = null;
+
+  // close handshake records
+  #closeSent: CloseInfo | null = null;
+  #closeReceived: CloseInfo | null = null;
+  #failure: ProtocolError | null = null;
+
+  // current frame
+  #opcode = 0;
+  #fin = false;
+  #rsv = 0;
+  #frameLen = 0;
+  #control: Buffer[] | null = null;
+  // current message
+  #msgOpcode = 0; // 0 = no message in progress
+  #msgRsv = 0;
+  #msgBytes = 0;
+  #pieces: Buffer[] | null = null;
+  #framePieces: Buffer[] | null = null; // frame-scope extension: the whole frame is needed
+  #utf8: Utf8Validator | null = null;
+  #observed: Buffer[] | null = null;
+  // outgoing fragmented message
+  #sendingFragments = false;
+
+  constructor(sink: ProtocolSink, options: ProtocolOptions) {
+    this.role = options.role;
+    this.#sink = sink;
+    this.#maxMessage = options.maxMessageBytes;
+    this.#maskKey = options.role === 'client' ? (options.maskKey ?? null) : null;
+    if (options.role === 'client' && !this.#maskKey) {
+      throw new UsageError('ERR_MASK_SOURCE', 'a client connection needs a maskKey source');
+    }
+    this.#stream = options.streamMessages === true;
+    this.#observe = options.observeFrames === true;
+    this.#threshold = options.compressThreshold ?? 1024;
+    let rsv = 0;
+    for (const ext of options.extensions ?? []) {
+      rsv |= ext.rsvBits;
+      if (ext.scope === 'message') this.#messageExt = ext;
+      else this.#frameExt = ext;
+    }
+    this.#parser = new FrameParser(this, {
+      expectMasked: options.role === 'server',
+      allowedRsv: rsv,
+      maxFrameBytes: Math.min(options.maxFrameBytes, options.maxMessageBytes),
+    });
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+  get closeSent(): Readonly<CloseInfo> | null {
+    return this.#closeSent;
+  }
+  get closeReceived(): Readonly<CloseInfo> | null {
+    return this.#closeReceived;
+  }
+  get failure(): ProtocolError | null {
+    return this.#failure;
+  }
+  /** After our Close frame went out and the peer's has not come: the transport arms a timer. */
+  closeExpected(): boolean {
+    return this.#closeSent !== null && this.#closeReceived === null && this.#failure === null;
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  receiveData(chunk: Buffer): void {
+    this.#parser.push(chunk);
+  }
+
+  /** TCP closed by the peer (or reset): nothing more will arrive. */
+  receiveEof(): void {
+    this.#parser.stop();
+    this.#state = State.CLOSED;
+  }
+
+  onFrameStart(fin: boolean, rsv: number, opcode: number, length: number): boolean {
+    this.#fin = fin;
+    this.#rsv = rsv;
+    this.#opcode = opcode;
+    this.#frameLen = length;
+    if (opcode >= 0x8) {
+      this.#control = null;
+      return true;
+    }
+    const frameExt = this.#frameExt;
+    if (opcode === Opcode.CONTINUATION) {
+      if (this.#msgOpcode === 0) return this.#failWith('ERR_WS_UNEXPECTED_CONTINUATION', 'continuation frame without a message to continue');
+      if (rsv & (this.#messageExt?.rsvBits ?? 0)) {
+        return this.#failWith('ERR_WS_RESERVED_BITS', 'RSV bit of a per-message extension set on a continuation frame');
+      }
+    } else {
+      if (this.#msgOpcode !== 0) return this.#failWith('ERR_WS_EXPECTED_CONTINUATION', 'new data frame before the previous message ended');
+      this.#msgOpcode = opcode;
+      this.#msgRsv = rsv & (this.#messageExt?.rsvBits ?? 0);
+      this.#msgBytes = 0;
+      if (opcode === Opcode.TEXT && this.#msgRsv === 0) {
+        if (this.#utf8) this.#utf8.reset();
+        else this.#utf8 = new Utf8Validator();
+      }
+    }
+    this.#msgBytes += length;
+    if (this.#msgBytes > this.#maxMessage) {
+      return this.#failWith('ERR_WS_MESSAGE_TOO_BIG', `message exceeds ${this.#maxMessage} bytes`, CloseCode.MESSAGE_TOO_BIG);
+    }
+    if (frameExt && rsv & frameExt.rsvBits) this.#framePieces = [];
+    return true;
+  }
+
+  onFramePayload(data: Buffer, end: boolean): boolean {
+    const opcode = this.#opcode;
+    if (opcode >= 0x8) {
+      if (!end) {
+        (this.#control ??= []).push(data);
+        return true;
+      }
+      let payload = data;
+      if (this.#control) {
+        this.#control.push(data);
+        payload = Buffer.concat(this.#control);
+        this.#control = null;
+      }
+      return this.#onControl(opcode, payload);
+    }
+    if (this.#observe && this.#sink.onFrame) {
+      // Frame-level API: report each data frame whole, as it was on the wire (unmasked).
+      if (!end || this.#observed) (this.#observed ??= []).push(Buffer.from(data));
+      if (end) {
+        const payload = this.#observed ? joinPieces(this.#observed) : data;
+        this.#observed = null;
+        this.#sink.onFrame({ fin: this.#fin, rsv: this.#rsv, opcode, payload });
+      }
+    }
+    if (this.#framePieces) {
+      this.#framePieces.push(data);
+      if (!end) return true;
+      const whole = this.#framePieces.length === 1 ? this.#framePieces[0]! : Buffer.concat(this.#framePieces);
+      this.#framePieces = null;
+      let decoded: Buffer;
+      try {
+        decoded = this.#frameExt!.decode(whole, this.#rsv, this.#maxMessage - this.#msgBytes + this.#frameLen);
+      } catch (err) {
+        return this.#failFromError(err);
+      }
+      if (this.#msgOpcode === Opcode.TEXT && this.#msgRsv === 0 && !this.#utf8!.feed(decoded)) {
+        return this.#failWith('ERR_WS_INVALID_UTF8', 'invalid UTF-8 in text message', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
+      }
+      return this.#dataPiece(decoded, true);
+    }
+    if (this.#msgOpcode === Opcode.TEXT && this.#msgRsv === 0 && !this.#utf8!.feed(data)) {
+      return this.#failWith('ERR_WS_INVALID_UTF8', 'invalid UTF-8 in text message', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
+    }
+    return this.#dataPiece(data, end);
+  }
+
+  /** A piece of message data (already unmasked, frame-decoded and UTF-8 checked). */
+  #dataPiece(data: Buffer, frameEnd: boolean): boolean {
+    const messageEnd = frameEnd && this.#fin;
+    const isBinary = this.#msgOpcode === Opcode.BINARY;
+    if (this.#msgRsv !== 0) {
+      // Compressed message: decompress once it is whole.
+      if (data.length) (this.#pieces ??= []).push(data);
+      if (!messageEnd) return true;
+      const compressed = joinPieces(this.#pieces);
+      this.#pieces = null;
+      let plain: Buffer;
+      try {
+        plain = this.#messageExt!.decode(compressed, this.#msgRsv, this.#maxMessage);
+      } catch (err) {
+        return this.#failFromError(err);
+      }
+      if (!isBinary) {
+        const v = (this.#utf8 ??= new Utf8Validator());
+        v.reset();
+        if (!v.feed(plain) || !v.complete) {
+          return this.#failWith('ERR_WS_INVALID_UTF8', 'invalid UTF-8 in text message', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
+        }
+      }
+      this.#msgOpcode = 0;
+      if (this.#stream && this.#sink.onFragment) this.#sink.onFragment(plain, isBinary, true);
+      else this.#sink.onMessage(plain, isBinary);
+      return true;
+    }
+    if (messageEnd && !isBinary && !this.#utf8!.complete) {
+      return this.#failWith('ERR_WS_INVALID_UTF8', 'text message ends inside a UTF-8 sequence', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
+    }
+    if (this.#stream && this.#sink.onFragment) {
+      if (messageEnd) this.#msgOpcode = 0;
+      if (data.length || messageEnd) this.#sink.onFragment(data, isBinary, messageEnd);
+      return true;
+    }
+    if (!messageEnd) {
+      if (data.length) (this.#pieces ??= []).push(data);
+      return true;
+    }
+    this.#msgOpcode = 0;
+    let message = data;
+    if (this.#pieces) {
+      if (data.length) this.#pieces.push(data);
+      message = joinPieces(this.#pieces);
+      this.#pieces = null;
+    }
+    this.#sink.onMessage(message, isBinary);
+    return true;
+  }
+
+  #onControl(opcode: number, payload: Buffer): boolean {
+    if (this.#observe && this.#sink.onFrame) this.#sink.onFrame({ fin: true, rsv: this.#rsv, opcode, payload });
+    if (this.#rsv !== 0) return this.#failWith('ERR_WS_RESERVED_BITS', 'RSV bits set on a control frame');
+    if (opcode === Opcode.PING) {
+      // Answer pings until we have sent Close (section 5.5.2, 5.5.1: nothing after Close).
+      if (this.#closeSent === null) this.#writeFrame(Opcode.PONG, payload, true, 0);
+      this.#sink.onPing(payload);
+      return true;
+    }
+    if (opcode === Opcode.PONG) {
+      this.#sink.onPong(payload);
+      return true;
+    }
+    // Close
+    let info: CloseInfo;
+    try {
+      info = parseClosePayload(payload);
+    } catch (err) {
+      return this.#failFromError(err);
+    }
+    this.#closeReceived = info;
+    this.#parser.stop(); // section 1.4: after Close, no more data is read
+    if (this.#closeSent === null) {
+      let reply: CloseInfo | void = undefined;
+      if (this.#sink.onCloseFrame) reply = this.#sink.onCloseFrame(info.code, info.reason);
+      let body: Buffer;
+      try {
+        body = reply
+          ? buildClosePayload(reply.code, reply.reason)
+          : buildClosePayload(info.code === CloseCode.NO_STATUS_RCVD ? undefined : info.code);
+      } catch {
+        body = buildClosePayload(info.code === CloseCode.NO_STATUS_RCVD ? undefined : info.code);
+      }
+      this.#closeSent = reply ?? { code: info.code, reason: '' };
+      this.#writeFrame(Opcode.CLOSE, body, true, 0);
+    }
+    this.#state = State.CLOSED;
+    // The server closes TCP first (section 7.1.1); a client waits for the server to do it.
+    if (this.role === 'server') this.#sink.endTransport();
+    return false;
+  }
+
+  #failFromError(err: unknown): false {
+    if (err instanceof ProtocolError) return this.#fail(err);
+    const message = err instanceof Error ? err.message : String(err);
+    return this.#fail(new ProtocolError('ERR_WS_EXTENSION', message, CloseCode.INTERNAL_ERROR));
+  }
+
+  #failWith(code: ConstructorParameters<typeof ProtocolError>[0], message: string, closeCode?: number): false {
+    return this.#fail(new ProtocolError(code, message, closeCode));
+  }
+
+  onFrameError(error: ProtocolError): void {
+    this.#fail(error);
+  }
+
+  /** Fail the connection (section 7.1.7): send Close with the error's code, then drop TCP. */
+  #fail(error: ProtocolError): false {
+    if (this.#failure || this.#state === State.CLOSED) return false;
+    this.#failure = error;
+    this.#parser.stop();
+    this.#pieces = null;
+    this.#framePieces = null;
+    if (this.#closeSent === null) {
+      this.#closeSent = { code: error.closeCode, reason: '' };
+      this.#writeFrame(Opcode.CLOSE, buildClosePayload(error.closeCode), true, 0);
+    }
+    this.#state = State.CLOSED;
+    this.#sink.onError(error);
+    this.#sink.endTransport();
+    return false;
+  }
+
+  /** Fail the connection for a reason found above the protocol (e.g. 1008, 1011). */
+  fail(code: number, reason = ''): void {
+    if (this.#state === State.CLOSED) return;
+    if (this.#closeSent === null) this.close(code, reason);
+    this.#failure = new ProtocolError('ERR_WS_EXTENSION', reason || `failed with ${code}`, code);
+    this.#parser.stop();
+    this.#state = State.CLOSED;
+    this.#sink.endTransport();
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /** Send a whole text message. Returns false when the connection no longer sends. */
+  sendText(text: string): boolean {
+    if (this.#state !== State.OPEN || this.#sendingFragments) return this.#refuseSend();
+    const len = Buffer.byteLength(text);
+    if (this.#messageExt && len >= this.#threshold) return this.#sendEncoded(Buffer.from(text), true);
+    const mask = this.#maskKey ? this.#maskKey() : null;
+    if (len < ZERO_COPY_THRESHOLD || mask) {
+      this.#sink.output(encodeTextFrame(text, len, true, 0, mask));
+    } else {
+      this.#sink.output(encodeHeader(Opcode.TEXT, len));
+      this.#sink.output(Buffer.from(text));
+    }
+    return true;
+  }
+
+  /** Send a whole binary message. */
+  sendBinary(data: Uint8Array): boolean {
+    if (this.#state !== State.OPEN || this.#sendingFragments) return this.#refuseSend();
+    const buf = toBuffer(data);
+    if (this.#messageExt && buf.length >= this.#threshold) return this.#sendEncoded(buf, false);
+    this.#writeFrame(Opcode.BINARY, buf, true, 0);
+    return true;
+  }
+
+  /**
+   * Send one fragment of a message (section 5.4): the first call picks text or binary, the
+   * call with `fin` ends it. Fragments are sent uncompressed.
+   */
+  sendFragment(data: Uint8Array | string, isBinary: boolean, fin: boolean): boolean {
+    if (this.#state !== State.OPEN) return this.#refuseSend();
+    const opcode = this.#sendingFragments ? Opcode.CONTINUATION : isBinary ? Opcode.BINARY : Opcode.TEXT;
+    this.#sendingFragments = !fin;
+    this.#writeFrame(opcode, typeof data === 'string' ? Buffer.from(data) : toBuffer(data), fin, 0);
+    return true;
+  }
+
+  /** Frame-level API: send any frame as given (masked on the client). No rule is checked. */
+  sendFrame(frame: { opcode: number; payload?: Uint8Array; fin?: boolean; rsv?: number }): boolean {
+    if (this.#state === State.CLOSED) return this.#refuseSend();
+    this.#writeFrame(frame.opcode, toBuffer(frame.payload ?? EMPTY), frame.fin ?? true, frame.rsv ?? 0);
+    return true;
+  }
+
+  /** Write an already framed message (a broadcast framed once). Server role only. */
+  sendRaw(frame: Buffer): boolean {
+    if (this.#state !== State.OPEN || this.#sendingFragments) return this.#refuseSend();
+    if (this.#maskKey) throw new UsageError('ERR_RAW_ON_CLIENT', 'pre-framed messages are unmasked: server only');
+    this.#sink.output(frame);
+    return true;
+  }
+
+  sendPing(data: Uint8Array = EMPTY): boolean {
+    return this.#sendControl(Opcode.PING, data);
+  }
+
+  sendPong(data: Uint8Array = EMPTY): boolean {
+    return this.#sendControl(Opcode.PONG, data);
+  }
+
+  /** Start the close handshake (section 7.1.2). Throws UsageError for a code that may not be sent. */
+  close(code?: number, reason = ''): void {
+    const body = buildClosePayload(code, reason);
+    if (this.#closeSent !== null || this.#state === State.CLOSED) return;
+    this.#closeSent = { code: code ?? CloseCode.NO_STATUS_RCVD, reason };
+    this.#state = State.CLOSING;
+    this.#writeFrame(Opcode.CLOSE, body, true, 0);
+  }
+
+  #sendControl(opcode: number, data: Uint8Array): boolean {
+    if (this.#closeSent !== null || this.#state === State.CLOSED) return this.#refuseSend();
+    if (data.length > 125) throw new UsageError('ERR_CONTROL_TOO_LONG', 'control frame payload longer than 125 bytes');
+    this.#writeFrame(opcode, toBuffer(data), true, 0);
+    return true;
+  }
+
+  #sendEncoded(payload: Buffer, isText: boolean): boolean {
+    const encoded = this.#messageExt!.encode(payload, isText);
+    const opcode = isText ? Opcode.TEXT : Opcode.BINARY;
+    if (encoded) this.#writeFrame(opcode, encoded.payload, true, encoded.rsv);
+    else this.#writeFrame(opcode, payload, true, 0);
+    return true;
+  }
+
+  #writeFrame(opcode: number, payload: Buffer, fin: boolean, rsv: number): void {
+    if (this.#frameExt && opcode < 0x8 && payload.length >= this.#threshold) {
+      const enc = this.#frameExt.encode(payload, opcode === Opcode.TEXT);
+      if (enc) {
+        payload = enc.payload;
+        rsv |= enc.rsv;
+      }
+    }
+    const mask = this.#maskKey ? this.#maskKey() : null;
+    if (mask || payload.length < ZERO_COPY_THRESHOLD) {
+      this.#sink.output(encodeFrame(opcode, payload, fin, rsv, mask));
+    } else {
+      this.#sink.output(encodeHeader(opcode, payload.length, fin, rsv));
+      this.#sink.output(payload);
+    }
+  }
+
+  #refuseSend(): false {
+    return false;
+  }
+
+  /** Release extension resources. */
+  dispose(): void {
+    this.#messageExt?.dispose();
+    this.#frameExt?.dispose();
+  }
+}
+
+function joinPieces(pieces: Buffer[] | null): Buffer {
+  if (!pieces || pieces.length === 0) return EMPTY;
+  return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+}
+
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Frame a message once, for writing the same bytes to many server-side connections. */
+export function prepareFrame(data: string | Uint8Array, isBinary: boolean): Buffer {
+  if (typeof data === 'string') {
+    const len = Buffer.byteLength(data);
+    return encodeTextFrame(data, len, true, 0, null);
+  }
+  return encodeFrame(isBinary ? Opcode.BINARY : Opcode.TEXT, data, true, 0, null);
+}
+
+export { headerLength };

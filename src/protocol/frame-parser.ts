@@ -1,0 +1,172 @@
+import { Buffer } from 'node:buffer';
+import { CloseCode, isKnownOpcode } from './opcodes.js';
+import { ProtocolError } from './errors.js';
+import { applyMask } from './mask.js';
+
+/** Receives what the parser finds. Returning false from a callback stops the parser for good. */
+export interface FrameHandler {
+  /** A header passed the frame-level checks (opcode, RSV, masking, control rules, size). */
+  onFrameStart(fin: boolean, rsv: number, opcode: number, length: number): boolean;
+  /** Unmasked payload bytes of the current frame, in order; `end` marks the frame's last piece. */
+  onFramePayload(data: Buffer, end: boolean): boolean;
+  /** The byte stream broke a frame-level rule; the parser has stopped. */
+  onFrameError(error: ProtocolError): void;
+}
+
+export interface FrameParserOptions {
+  /** Server: client frames must be masked. Client: server frames must not be. */
+  expectMasked: boolean;
+  /** RSV bits (RSV1|RSV2|RSV3 values) a negotiated extension may set. */
+  allowedRsv: number;
+  /** Frames whose declared length exceeds this fail with 1009 before any payload is read. */
+  maxFrameBytes: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Incremental RFC 6455 frame parser (section 5.2). It accepts any chunking of the byte
+ * stream, reads headers straight from the chunk when they are whole (a 14-byte spill
+ * buffer covers headers split across chunks), unmasks payload in place and hands out
+ * zero-copy views of the chunk. It never throws on peer input and never buffers a payload:
+ * assembling frames into messages is the connection's job.
+ */
+export class FrameParser {
+  #handler: FrameHandler;
+  #expectMasked: boolean;
+  #allowedRsv: number;
+  #maxFrame: number;
+  // header spill, for headers split across chunks
+  #spill: Buffer | null = null;
+  #spillLen = 0;
+  // current frame payload
+  #remaining = 0;
+  #inPayload = false;
+  #mask = Buffer.alloc(4);
+  #masked = false;
+  #maskOffset = 0;
+  #stopped = false;
+
+  constructor(handler: FrameHandler, options: FrameParserOptions) {
+    this.#handler = handler;
+    this.#expectMasked = options.expectMasked;
+    this.#allowedRsv = options.allowedRsv;
+    this.#maxFrame = options.maxFrameBytes;
+  }
+
+  /** RSV bits become legal only once an extension that uses them is negotiated. */
+  setAllowedRsv(bits: number): void {
+    this.#allowedRsv = bits;
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Stop parsing: all further input is discarded (RFC 6455 section 7.1.7 / after Close). */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  push(chunk: Buffer): void {
+    const n = chunk.length;
+    let p = 0;
+    while (p < n && !this.#stopped) {
+      if (this.#inPayload) {
+        const take = this.#remaining < n - p ? this.#remaining : n - p;
+        const piece = chunk.subarray(p, p + take);
+        if (this.#masked) this.#maskOffset = applyMask(piece, this.#mask, this.#maskOffset);
+        p += take;
+        this.#remaining -= take;
+        const end = this.#remaining === 0;
+        if (end) this.#inPayload = false;
+        if (!this.#handler.onFramePayload(piece, end)) this.#stopped = true;
+        continue;
+      }
+      if (this.#spillLen === 0 && n - p >= 2) {
+        const need = headerSize(chunk[p + 1]!);
+        if (n - p >= need) {
+          this.#header(chunk, p);
+          p += need;
+          continue;
+        }
+      }
+      p = this.#fillSpill(chunk, p);
+    }
+  }
+
+  /** Copy header bytes into the spill buffer; parse once the whole header is there. */
+  #fillSpill(chunk: Buffer, p: number): number {
+    const spill = (this.#spill ??= Buffer.allocUnsafe(14));
+    if (this.#spillLen < 2) spill[this.#spillLen++] = chunk[p++]!;
+    if (this.#spillLen < 2) return p;
+    const need = headerSize(spill[1]!);
+    while (this.#spillLen < need && p < chunk.length) spill[this.#spillLen++] = chunk[p++]!;
+    if (this.#spillLen === need) {
+      this.#spillLen = 0;
+      this.#header(spill, 0);
+    }
+    return p;
+  }
+
+  #header(b: Buffer, at: number): void {
+    const b0 = b[at]!;
+    const b1 = b[at + 1]!;
+    const fin = (b0 & 0x80) !== 0;
+    const rsv = b0 & 0x70;
+    const opcode = b0 & 0x0f;
+    const masked = (b1 & 0x80) !== 0;
+    let len = b1 & 0x7f;
+    let p = at + 2;
+    if (len === 126) {
+      len = (b[p]! << 8) | b[p + 1]!;
+      p += 2;
+    } else if (len === 127) {
+      const hi = b.readUInt32BE(p);
+      if (hi & 0x80000000) return this.#fail('ERR_WS_INVALID_LENGTH', 'payload length has its most significant bit set');
+      // Anything past 2^53 is far beyond any limit; it is refused below as too big.
+      len = hi * 0x100000000 + b.readUInt32BE(p + 4);
+      p += 8;
+    }
+    if (rsv & ~this.#allowedRsv) return this.#fail('ERR_WS_RESERVED_BITS', 'reserved bits set without a negotiated extension');
+    if (!isKnownOpcode(opcode)) return this.#fail('ERR_WS_RESERVED_OPCODE', `reserved opcode ${opcode}`);
+    if (opcode >= 0x8) {
+      if (!fin) return this.#fail('ERR_WS_FRAGMENTED_CONTROL_FRAME', 'fragmented control frame');
+      if (len > 125) return this.#fail('ERR_WS_CONTROL_FRAME_TOO_LONG', 'control frame payload longer than 125 bytes');
+    }
+    if (masked !== this.#expectMasked) {
+      return this.#expectMasked
+        ? this.#fail('ERR_WS_UNMASKED_FRAME', 'client frame is not masked')
+        : this.#fail('ERR_WS_MASKED_FRAME', 'server frame is masked');
+    }
+    if (len > this.#maxFrame) {
+      return this.#fail('ERR_WS_FRAME_TOO_BIG', `frame of ${len} bytes exceeds the limit`, CloseCode.MESSAGE_TOO_BIG);
+    }
+    if (masked) {
+      const m = this.#mask;
+      m[0] = b[p]!; m[1] = b[p + 1]!; m[2] = b[p + 2]!; m[3] = b[p + 3]!;
+    }
+    this.#masked = masked;
+    this.#maskOffset = 0;
+    if (!this.#handler.onFrameStart(fin, rsv, opcode, len)) {
+      this.#stopped = true;
+      return;
+    }
+    if (len === 0) {
+      if (!this.#handler.onFramePayload(EMPTY, true)) this.#stopped = true;
+      return;
+    }
+    this.#remaining = len;
+    this.#inPayload = true;
+  }
+
+  #fail(code: ConstructorParameters<typeof ProtocolError>[0], message: string, closeCode?: number): void {
+    this.#stopped = true;
+    this.#handler.onFrameError(new ProtocolError(code, message, closeCode));
+  }
+}
+
+function headerSize(b1: number): number {
+  const len = b1 & 0x7f;
+  return (len < 126 ? 2 : len === 126 ? 4 : 10) + (b1 & 0x80 ? 4 : 0);
+}

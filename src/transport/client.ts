@@ -1,0 +1,212 @@
+import { Buffer } from 'node:buffer';
+import { createHash, randomBytes, randomFillSync } from 'node:crypto';
+import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
+import {
+  acceptKey,
+  buildClientRequest,
+  confirmExtensions,
+  DeflateFrame,
+  parseHead,
+  PerMessageDeflate,
+  validateServerResponse,
+  type DeflateFrameOptions,
+  type ExtensionFactory,
+  type HttpHead,
+  type PerMessageDeflateOptions,
+} from '../protocol/index.js';
+import { resolveLimits, type Limits } from './limits.js';
+import { WebSocket, defaultFlushQueue } from './websocket.js';
+import { ZlibCodecPool } from './zlib-codec.js';
+
+export interface ClientOptions {
+  /** Subprotocols to offer, in order of preference. */
+  protocols?: string[];
+  /** Extra request headers (e.g. Authorization, Cookie). */
+  headers?: Record<string, string>;
+  origin?: string;
+  /** Offer permessage-deflate (RFC 7692). */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** Offer the older deflate-frame extension. */
+  deflateFrame?: boolean | DeflateFrameOptions;
+  /** More extensions to offer. */
+  extensions?: ExtensionFactory[];
+  /** node:tls options for wss:// (ca, rejectUnauthorized, servername, ...). */
+  tls?: tls.ConnectionOptions;
+  /** Follow 3xx redirects: false (default), true (up to 5) or a maximum count. */
+  followRedirects?: boolean | number;
+  /** Time allowed for the TCP/TLS connection and the opening handshake (ms, default 10 s). */
+  handshakeTimeoutMs?: number;
+  limits?: Partial<Limits>;
+  streamMessages?: boolean;
+  observeFrames?: boolean;
+}
+
+/** The server refused the upgrade, or answered something that is not a valid 101. */
+export class HandshakeError extends Error {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+  constructor(message: string, status = 0, headers: Record<string, string> = {}, body = '') {
+    super(message);
+    this.name = 'HandshakeError';
+    this.status = status;
+    this.headers = headers;
+    this.body = body;
+  }
+}
+
+// Mask keys come from one random pool refilled 8 KiB at a time: a syscall per 2048 frames.
+const maskPool = Buffer.alloc(8192);
+let maskOffset = maskPool.length;
+function maskKey(): Uint8Array {
+  if (maskOffset + 4 > maskPool.length) {
+    randomFillSync(maskPool);
+    maskOffset = 0;
+  }
+  const key = maskPool.subarray(maskOffset, maskOffset + 4);
+  maskOffset += 4;
+  return key;
+}
+
+let clientZlib: ZlibCodecPool | null = null;
+
+/** Open a WebSocket connection (ws:// or wss://). Resolves once the connection is open. */
+export function connect(url: string | URL, options: ClientOptions = {}): Promise<WebSocket> {
+  const redirects = options.followRedirects === true ? 5 : typeof options.followRedirects === 'number' ? options.followRedirects : 0;
+  return attempt(new URL(url), options, redirects);
+}
+
+function attempt(target: URL, options: ClientOptions, redirectsLeft: number): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    let secure: boolean;
+    if (target.protocol === 'ws:' || target.protocol === 'http:') secure = false;
+    else if (target.protocol === 'wss:' || target.protocol === 'https:') secure = true;
+    else return reject(new TypeError(`unsupported URL scheme ${target.protocol}`));
+    if (target.hash) return reject(new TypeError('a WebSocket URL must not have a fragment'));
+    const limits = resolveLimits(options.limits);
+    const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+    const port = target.port ? Number(target.port) : secure ? 443 : 80;
+    const factories: ExtensionFactory[] = [];
+    if (options.perMessageDeflate || options.deflateFrame) clientZlib ??= new ZlibCodecPool();
+    if (options.perMessageDeflate) {
+      factories.push(new PerMessageDeflate(clientZlib!.factory, typeof options.perMessageDeflate === 'object' ? options.perMessageDeflate : {}));
+    }
+    if (options.deflateFrame) {
+      factories.push(new DeflateFrame(clientZlib!.factory, typeof options.deflateFrame === 'object' ? options.deflateFrame : {}));
+    }
+    if (options.extensions) factories.push(...options.extensions);
+    const key = randomBytes(16).toString('base64');
+    let request: string;
+    try {
+      request = buildClientRequest({
+        host: target.host,
+        path: (target.pathname || '/') + target.search,
+        key,
+        ...(options.protocols ? { protocols: options.protocols } : {}),
+        extensions: factories.map((f) => f.offer()).join(', '),
+        ...(options.origin ? { origin: options.origin } : {}),
+        ...(options.headers ? { headers: options.headers } : {}),
+      });
+    } catch (err) {
+      return reject(err);
+    }
+    const socket: Socket = secure
+      ? tls.connect({
+          host,
+          port,
+          ALPNProtocols: ['http/1.1'],
+          ...(net.isIP(host) ? {} : { servername: host }),
+          ...options.tls,
+        })
+      : net.connect({ host, port });
+    let settled = false;
+    const timer = setTimeout(() => fail(new HandshakeError('opening handshake timed out')), options.handshakeTimeoutMs ?? 10_000);
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    };
+    socket.once('error', fail);
+    socket.once('close', () => fail(new HandshakeError('connection closed during the opening handshake')));
+    socket.once(secure ? 'secureConnect' : 'connect', () => socket.write(request));
+    let buf: Buffer = Buffer.alloc(0);
+    let searchFrom = 0;
+    let head: HttpHead | null = null;
+    let headLength = 0;
+    const onData = (chunk: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      if (head) return collectBody();
+      const r = parseHead(buf, limits.maxHeaderBytes, searchFrom);
+      if (r.kind === 'incomplete') {
+        searchFrom = r.searchFrom;
+        return;
+      }
+      if (r.kind === 'error') return fail(new HandshakeError(`invalid handshake response: ${r.reason}`));
+      head = r.head;
+      headLength = r.length;
+      if (head.start[1] === '101') return upgraded();
+      collectBody();
+    };
+    // A refusal: read its body (bounded) so the error can say what the server said.
+    const collectBody = () => {
+      const h = head!;
+      const status = Number(h.start[1]);
+      const location = h.headers.location;
+      if (status >= 300 && status < 400 && location && redirectsLeft > 0) {
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        let next: URL;
+        try {
+          next = new URL(location, target);
+        } catch {
+          return reject(new HandshakeError(`invalid redirect location ${location}`, status, h.headers));
+        }
+        attempt(next, options, redirectsLeft - 1).then(resolve, reject);
+        return;
+      }
+      const len = Number(h.headers['content-length'] ?? NaN);
+      const body = buf.subarray(headLength);
+      if (Number.isFinite(len) ? body.length < len && body.length < 65536 : false) return;
+      fail(new HandshakeError(`server refused the upgrade: ${status} ${h.start[2]}`, status, h.headers, body.subarray(0, 65536).toString('utf8')));
+    };
+    const upgraded = () => {
+      const h = head!;
+      const accept = acceptKey(key, (s) => createHash('sha1').update(s, 'latin1').digest('base64'));
+      const check = validateServerResponse(h, accept, options.protocols ?? []);
+      if (typeof check === 'string') return fail(new HandshakeError(`invalid handshake response: ${check}`, 101, h.headers));
+      const extensions = confirmExtensions(h.headers['sec-websocket-extensions'], factories);
+      if (typeof extensions === 'string') return fail(new HandshakeError(`invalid handshake response: ${extensions}`, 101, h.headers));
+      settled = true;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.removeAllListeners('error');
+      socket.removeAllListeners('close');
+      const ws = new WebSocket(socket, {
+        role: 'client',
+        protocol: check.protocol,
+        extensions,
+        limits,
+        flushQueue: defaultFlushQueue(),
+        maskKey,
+        streamMessages: options.streamMessages === true,
+        observeFrames: options.observeFrames === true,
+      });
+      const early = buf.subarray(headLength);
+      if (early.length) {
+        // Frames that came with the 101 wait until the caller's `await connect()` has resumed
+        // and attached its listeners; reading pauses so later frames cannot overtake them.
+        socket.pause();
+        setImmediate(() => {
+          ws.receive(early);
+          socket.resume();
+        });
+      }
+      resolve(ws);
+    };
+    socket.on('data', onData);
+  });
+}
