@@ -1,0 +1,111 @@
+// Turns the samples of a run into the markdown report (bench/results/<date>.md) and
+// copies it into bench/README.md between the LATEST-RESULTS markers.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Sample, Scenario } from './scenarios.js';
+
+export interface RunInfo {
+  date: string;
+  machine: string;
+  node: string;
+  ws: string;
+  command: string;
+  reps: number;
+  quick: boolean;
+  servers: { key: string; label: string }[];
+  skipped: string[];
+  natives: string;
+  seconds: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+function f(n: number, d?: number): string {
+  if (!Number.isFinite(n)) return '-';
+  const digits = d ?? (Math.abs(n) >= 100 ? 0 : Math.abs(n) >= 10 ? 1 : 2);
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+function range(xs: number[], d?: number): string {
+  if (xs.length < 2) return '';
+  return ` (${f(Math.min(...xs), d)}–${f(Math.max(...xs), d)})`;
+}
+const num = (xs: (number | undefined)[]) => xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+
+export function renderReport(info: RunInfo, scenarios: Scenario[], samples: Sample[]): string {
+  const L: string[] = [];
+  L.push(`# Switchboard benchmarks — ${info.date.slice(0, 10)}`, '');
+  L.push(`- Command: \`${info.command}\` (${info.reps} repetition${info.reps > 1 ? 's' : ''}${info.quick ? ', quick mode: shorter runs, fewer connections' : ''}; took ${info.seconds} s)`);
+  L.push(`- Machine: ${info.machine}`);
+  L.push(`- Node ${info.node}; ws ${info.ws}; run at ${info.date}`);
+  L.push(`- Servers: ${info.servers.map((s) => `\`${s.key}\` = ${s.label}`).join('; ')}`);
+  if (info.natives) L.push(`- Native helpers as loaded: ${info.natives}`);
+  for (const s of info.skipped) L.push(`- Not run: ${s}`);
+  L.push(
+    '- Method: each server is a fresh process pinned to CPU 0 (`taskset -c 0`), the C load generator (bench/loadgen.c) is pinned to CPU 1; servers interleaved per repetition; the figure is the server\'s CPU time (utime+stime, /proc/<pid>/stat) per unit of work over the measured phase (after connect and a warm-up). Cells: median (min–max) over repetitions; "vs ws" is the ratio to plain `ws` from the same repetition (median of the per-repetition ratios). "srv CPU" / "gen CPU" are the CPU utilisation of the server and the generator during the measured phase: a generator well below 100% while the server is near 100% means the server, not the generator, is the limit.',
+    '',
+  );
+  for (const sc of scenarios) {
+    L.push(`## ${sc.title}`, '', sc.description, '');
+    for (const part of sc.parts) {
+      const rows = samples.filter((s) => s.scenario === sc.id && s.part.key === part.key);
+      if (!rows.length) continue;
+      if (sc.parts.length > 1) L.push(`**${part.title}**`, '');
+      const servers = [...new Set(rows.map((r) => r.server))];
+      const wsBy = new Map<number, number>();
+      for (const r of rows) if (r.server === 'ws' && r.value !== undefined && !r.failed) wsBy.set(r.rep, r.value);
+      const extras = part.extras ?? [];
+      if (part.kind === 'cpu') {
+        L.push(
+          `| server | CPU ${part.unit} | vs ws | ${part.rate} | p50 µs | p99 µs | srv CPU | gen CPU |${extras.map((e) => ` ${e.label} |`).join('')}`,
+          `|---|---:|---:|---:|---:|---:|---:|---:|${extras.map(() => '---:|').join('')}`,
+        );
+      } else {
+        L.push(`| server | ${part.unit} | vs ws | conns | baseline RSS MiB | RSS after MiB |`, '|---|---:|---:|---:|---:|---:|');
+      }
+      for (const srv of servers) {
+        const rs = rows.filter((r) => r.server === srv);
+        const ok = rs.filter((r) => !r.failed && r.value !== undefined);
+        const failed = rs.filter((r) => r.failed);
+        if (!ok.length) {
+          L.push(`| ${srv} | failed: ${failed[0]?.failed?.replace(/\|/g, '/').slice(0, 120) ?? '?'} |`);
+          continue;
+        }
+        const vals = num(ok.map((r) => r.value));
+        const ratios = num(ok.map((r) => (wsBy.has(r.rep) ? r.value! / wsBy.get(r.rep)! : undefined)));
+        const ratio = ratios.length ? `${f(median(ratios), 2)}${range(ratios, 2)}` : '-';
+        const note = failed.length ? ` (${failed.length} rep failed)` : '';
+        if (part.kind === 'cpu') {
+          const ex = extras.map((e) => ` ${f(median(num(ok.map((r) => r.extra?.[e.key]))))} |`).join('');
+          L.push(
+            `| ${srv}${note} | ${f(median(vals))}${range(vals)} | ${ratio} | ${f(median(num(ok.map((r) => r.rate))), 0)} | ` +
+              `${f(median(num(ok.map((r) => r.p50))), 0)} | ${f(median(num(ok.map((r) => r.p99))), 0)} | ` +
+              `${f(100 * median(num(ok.map((r) => r.srvUtil))), 0)}% | ${f(100 * median(num(ok.map((r) => r.genUtil))), 0)}% |${ex}`,
+          );
+        } else {
+          L.push(
+            `| ${srv}${note} | ${f(median(vals))}${range(vals)} | ${ratio} | ${f(median(num(ok.map((r) => r.extra?.conns))), 0)} | ` +
+              `${f(median(num(ok.map((r) => r.extra?.baseMiB))), 1)} | ${f(median(num(ok.map((r) => r.extra?.afterMiB))), 1)} |`,
+          );
+        }
+      }
+      L.push('');
+    }
+  }
+  return L.join('\n');
+}
+
+const BEGIN = '<!-- LATEST-RESULTS:BEGIN (written by bench/run.ts) -->';
+const END = '<!-- LATEST-RESULTS:END -->';
+
+export function updateReadme(file: string, md: string, rel: string): void {
+  if (!existsSync(file)) return;
+  const text = readFileSync(file, 'utf8');
+  const a = text.indexOf(BEGIN);
+  const b = text.indexOf(END);
+  if (a < 0 || b < a) return;
+  const body = md.replace(/^# .*\n/, `Latest full run, copied from [${rel}](${rel}):\n`).replace(/^## /gm, '#### ');
+  writeFileSync(file, text.slice(0, a + BEGIN.length) + '\n' + body + '\n' + text.slice(b));
+}

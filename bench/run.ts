@@ -1,0 +1,367 @@
+// Switchboard benchmark suite runner: `npm run bench [-- --quick] [--only s1,s3] [--servers ws,raw] [--reps N]`.
+// Builds the C load generator, then for every scenario and repetition starts each server
+// (fresh process, pinned to CPU 0) in turn — A B C A B C ... — drives it with the generator
+// pinned to CPU 1, and records the server's CPU time (utime+stime from /proc/<pid>/stat)
+// per unit of work, throughput, latency and memory. See bench/README.md.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { SCENARIOS, type Scenario, type Sample } from './scenarios.js';
+import { renderReport, updateReadme, type RunInfo } from './report.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BENCH = path.join(ROOT, 'bench');
+const BUILD = path.join(BENCH, 'build');
+const LOADGEN = path.join(BUILD, 'loadgen');
+const DIST_BENCH = path.join(ROOT, 'dist', 'bench');
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim() || 100);
+
+export interface ServerDef {
+  key: string;
+  label: string;
+  script: string;
+  args: string[];
+  env: Record<string, string>;
+  deflate: boolean; // supports permessage-deflate
+}
+
+const SERVERS: ServerDef[] = [
+  {
+    key: 'switchboard',
+    label: 'Switchboard (examples/echo-server)',
+    script: path.join(ROOT, 'dist', 'examples', 'echo-server.js'),
+    args: [],
+    env: {},
+    deflate: true,
+  },
+  {
+    key: 'ws',
+    label: 'ws (plain)',
+    script: path.join(DIST_BENCH, 'servers', 'ws-server.js'),
+    args: [],
+    env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' },
+    deflate: true,
+  },
+  {
+    key: 'ws-native',
+    label: 'ws + bufferutil + utf-8-validate',
+    script: path.join(DIST_BENCH, 'servers', 'ws-server.js'),
+    args: ['--require-native'],
+    env: {},
+    deflate: true,
+  },
+  {
+    key: 'raw',
+    label: 'raw node:net (ceiling)',
+    script: path.join(DIST_BENCH, 'servers', 'raw-net-server.js'),
+    args: [],
+    env: {},
+    deflate: false,
+  },
+];
+const ALIASES: Record<string, string> = { a: 'switchboard', b: 'ws', c: 'ws-native', d: 'raw', sb: 'switchboard' };
+
+interface Options {
+  quick: boolean;
+  only: string[] | null;
+  servers: string[] | null;
+  reps: number;
+  out: string | null;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { quick: false, only: null, servers: null, reps: 3, out: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') o.quick = true;
+    else if (a === '--only') o.only = argv[++i].split(',').map((s) => s.trim());
+    else if (a === '--servers') o.servers = argv[++i].split(',').map((s) => ALIASES[s.trim()] ?? s.trim());
+    else if (a === '--reps') o.reps = Math.max(1, Number(argv[++i]));
+    else if (a === '--out') o.out = argv[++i];
+    else if (a === '--help' || a === '-h') {
+      console.log(
+        'usage: npm run bench -- [--quick] [--only s1,s2,...|echo32,...] [--servers a,b,c,d|switchboard,ws,ws-native,raw] [--reps N] [--out file.md]',
+      );
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  if (o.quick && !argv.includes('--reps')) o.reps = 1;
+  return o;
+}
+
+// ---------- processes ----------
+
+export interface Running {
+  def: ServerDef;
+  pid: number;
+  port: number;
+  proc: ChildProcess;
+  output: string;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const live = new Set<ChildProcess>();
+
+async function startServer(def: ServerDef, deflate: boolean): Promise<Running> {
+  const port = await freePort();
+  const hook = pathToFileURL(path.join(DIST_BENCH, 'servers', 'gc-hook.js')).href;
+  const args = ['-c', '0', process.execPath, '--expose-gc', '--import', hook, def.script, '--port', String(port), '--host', '127.0.0.1', ...def.args];
+  if (deflate && def.key !== 'switchboard') args.push('--deflate');
+  const proc = spawn('taskset', args, { env: { ...process.env, ...def.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(proc);
+  const r: Running = { def, pid: proc.pid ?? -1, port, proc, output: '' };
+  proc.stdout?.on('data', (d: Buffer) => (r.output += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (r.output += d.toString()));
+  let exited = false;
+  proc.once('exit', () => {
+    exited = true;
+    live.delete(proc);
+  });
+  const until = Date.now() + 15000;
+  while (Date.now() < until) {
+    if (exited) throw new Error(`${def.key} exited during start: ${r.output.trim()}`);
+    if (await canConnect(port)) {
+      await sleep(200);
+      return r;
+    }
+    await sleep(50);
+  }
+  await stopServer(r);
+  throw new Error(`${def.key} did not listen on ${port} within 15 s: ${r.output.trim()}`);
+}
+
+async function stopServer(r: Running): Promise<void> {
+  const p = r.proc;
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const done = new Promise<void>((res) => p.once('exit', () => res()));
+  p.kill('SIGTERM');
+  const t = setTimeout(() => p.kill('SIGKILL'), 3000);
+  await done;
+  clearTimeout(t);
+}
+
+export function serverCpu(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime + stime (fields 14, 15), seconds
+}
+
+export function serverRssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+export async function settleAndGc(pid: number, ms: number): Promise<void> {
+  await sleep(ms);
+  process.kill(pid, 'SIGUSR2');
+  await sleep(500);
+  process.kill(pid, 'SIGUSR2');
+  await sleep(300);
+}
+
+export interface GenResult {
+  ready: Record<string, number>;
+  done: Record<string, number>;
+}
+
+/** Runs the generator on CPU 1. onReady runs after connect+warm-up (before the measured
+ * phase), onDone after the measured phase while the connections are still open. */
+export function runLoadgen(
+  mode: string,
+  args: (string | number)[],
+  hooks: { onReady?: () => Promise<void> | void; onDone?: () => Promise<void> | void },
+  timeoutMs: number,
+): Promise<GenResult> {
+  return new Promise((resolve, reject) => {
+    const full = ['-c', '1', LOADGEN, mode, ...args.map(String), '--timeout-ms', String(timeoutMs)];
+    const p = spawn('taskset', full, { stdio: ['pipe', 'pipe', 'pipe'] });
+    live.add(p);
+    let buf = '';
+    let err = '';
+    const res: GenResult = { ready: {}, done: {} };
+    const killer = setTimeout(() => p.kill('SIGKILL'), timeoutMs + 5000);
+    let chain = Promise.resolve();
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.startsWith('READY ')) {
+          res.ready = JSON.parse(line.slice(6));
+          chain = chain.then(async () => {
+            await hooks.onReady?.();
+            p.stdin.write('GO\n');
+          });
+        } else if (line.startsWith('DONE ')) {
+          res.done = JSON.parse(line.slice(5));
+          chain = chain.then(async () => {
+            await hooks.onDone?.();
+            p.stdin.end('EXIT\n');
+          });
+        }
+      }
+    });
+    p.stdin.on('error', () => {});
+    p.on('exit', (code) => {
+      clearTimeout(killer);
+      live.delete(p);
+      chain
+        .then(() => {
+          if (code !== 0) reject(new Error(`loadgen ${mode} exited ${code}: ${err.trim()}`));
+          else resolve(res);
+        })
+        .catch(reject);
+    });
+  });
+}
+
+// ---------- main ----------
+
+function buildLoadgen(): void {
+  mkdirSync(BUILD, { recursive: true });
+  const src = path.join(BENCH, 'loadgen.c');
+  if (existsSync(LOADGEN) && statSync(LOADGEN).mtimeMs > statSync(src).mtimeMs) return;
+  console.log(`building ${path.relative(ROOT, LOADGEN)}: cc -O2 -o bench/build/loadgen bench/loadgen.c`);
+  const r = spawnSync('cc', ['-O2', '-Wall', '-o', LOADGEN, src], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('building the load generator failed');
+}
+
+function machine(): string {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return `${cpu}, ${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Linux ${os.release()}`;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const t0 = Date.now();
+  buildLoadgen();
+  const scenarios = SCENARIOS.filter(
+    (s) => !opts.only || opts.only.includes(s.id) || opts.only.includes(s.key),
+  );
+  let servers = SERVERS.filter((s) => !opts.servers || opts.servers.includes(s.key));
+  const skipped: string[] = [];
+  servers = servers.filter((s) => {
+    if (existsSync(s.script)) return true;
+    skipped.push(`${s.key}: ${path.relative(ROOT, s.script)} not found (not built yet)`);
+    return false;
+  });
+  for (const s of skipped) console.log(`skipping ${s}`);
+  if (!servers.length || !scenarios.length) throw new Error('nothing to run');
+  const natives = await checkNative(servers);
+  const samples: Sample[] = [];
+  const wsVersion = (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', 'ws', 'package.json'), 'utf8')) as { version: string }).version;
+  console.log(`${machine()}; node ${process.version}; ws ${wsVersion}; reps ${opts.reps}${opts.quick ? ' (quick)' : ''}`);
+
+  for (const sc of scenarios) {
+    for (let rep = 1; rep <= opts.reps; rep++) {
+      for (const def of servers) {
+        if (sc.deflate && !def.deflate) continue;
+        const tag = `[${sc.id} ${sc.key}] rep ${rep}/${opts.reps} ${def.key}`;
+        let running: Running | null = null;
+        try {
+          running = await startServer(def, sc.deflate);
+          const rows = await sc.run(running, { quick: opts.quick, runLoadgen, serverCpu, serverRssKiB, settleAndGc });
+          for (const row of rows) {
+            samples.push({ ...row, scenario: sc.id, server: def.key, rep });
+            console.log(`${tag}: ${row.summary}`);
+          }
+        } catch (e) {
+          console.log(`${tag}: FAILED ${(e as Error).message}`);
+          samples.push({ scenario: sc.id, server: def.key, rep, part: sc.parts[0], failed: (e as Error).message, summary: '' });
+        } finally {
+          if (running) await stopServer(running);
+        }
+      }
+    }
+  }
+
+  const partial = opts.quick || opts.only !== null || opts.servers !== null || opts.reps < 3;
+  const date = new Date().toISOString().slice(0, 10);
+  const cmd = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+  const info: RunInfo = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    node: process.version,
+    ws: wsVersion,
+    command: cmd,
+    reps: opts.reps,
+    quick: opts.quick,
+    servers: servers.map((s) => ({ key: s.key, label: s.label })),
+    skipped,
+    natives,
+    seconds: Math.round((Date.now() - t0) / 1000),
+  };
+  const md = renderReport(info, SCENARIOS.filter((s) => scenarios.includes(s)), samples);
+  const out = opts.out
+    ? path.resolve(opts.out)
+    : partial
+      ? path.join(BUILD, `results-${date}-partial.md`)
+      : path.join(BENCH, 'results', `${date}.md`);
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, md);
+  writeFileSync(out.replace(/\.md$/, '.json'), JSON.stringify({ info, samples }, null, 1) + '\n');
+  if (!partial) updateReadme(path.join(BENCH, 'README.md'), md, path.relative(BENCH, out));
+  console.log('\n' + md);
+  console.log(`wrote ${path.relative(ROOT, out)} in ${info.seconds} s`);
+}
+
+/** Confirms which native helpers the ws-native server really loads (not the JS fallback). */
+async function checkNative(servers: ServerDef[]): Promise<string> {
+  const lines: string[] = [];
+  for (const def of servers.filter((s) => s.key === 'ws' || s.key === 'ws-native')) {
+    const r = await startServer(def, false);
+    await sleep(100);
+    await stopServer(r);
+    const line = r.output.split('\n').find((l) => l.startsWith('listening')) ?? r.output.trim();
+    lines.push(`${def.key}: ${line}`);
+    console.log(`${def.key}: ${line}`);
+  }
+  return lines.join('; ');
+}
+
+function cleanup(): void {
+  for (const p of live) p.kill('SIGKILL');
+}
+process.on('SIGINT', () => {
+  cleanup();
+  process.exit(130);
+});
+process.on('SIGTERM', () => {
+  cleanup();
+  process.exit(143);
+});
+
+main().catch((e: unknown) => {
+  console.error(e);
+  cleanup();
+  process.exit(1);
+});
+
+export type { Scenario };
