@@ -31,6 +31,8 @@ export interface CrashInfo {
   restartInMs?: number;
   /** Crash count within the restart window, this one included. */
   attempt: number;
+  /** When it happened (ISO 8601). */
+  at: string;
 }
 
 export interface HeartbeatOptions {
@@ -348,7 +350,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     const reason: CrashReason =
       this.#killReason ?? (exit.outOfMemory ? 'out-of-memory' : exit.error ? 'uncaught-exception' : 'exit');
     const decision = this.#policy.onCrash(Date.now());
-    const info: CrashInfo = { name: this.name, reason, code: exit.code, signal: exit.signal, attempt: decision.attempt };
+    const info: CrashInfo = { name: this.name, reason, code: exit.code, signal: exit.signal, attempt: decision.attempt, at: new Date().toISOString() };
     if (exit.error) info.error = exit.error;
     if (decision.restart) info.restartInMs = decision.delayMs;
     this.#lastCrash = info;

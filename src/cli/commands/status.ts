@@ -1,0 +1,67 @@
+// `switchboard status`: uptime, per-service state, restarts, connections, messages, memory.
+import { controlRequest } from '../../runtime/control-client.js';
+import type { ServerStatus, ServiceStatus } from '../../runtime/control-protocol.js';
+import type { CliCommand } from './command.js';
+import { parseControlArgs, withControlErrors } from './control-command.js';
+
+const usage = `Usage: switchboard status [--run-dir DIR] [--json]
+
+Shows the running server's uptime, memory and, per service: state, restarts,
+connections and messages in/out. --json prints the raw status object.
+`;
+
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+function duration(seconds: number): string {
+  const s = Math.floor(seconds);
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return [d ? `${d}d` : '', h ? `${h}h` : '', m ? `${m}m` : '', `${s % 60}s`].filter(Boolean).join(' ');
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export function formatStatus(s: ServerStatus): string {
+  let out = `pid ${s.pid}, up ${duration(s.uptimeSeconds)} (since ${s.startedAt}), version ${s.version}\n`;
+  if (s.listening.length > 0) out += `listening: ${s.listening.join(', ')}\n`;
+  out += `connections: ${s.connections}; memory: rss ${mb(s.memory.rss)}, heap ${mb(s.memory.heapUsed)} / ${mb(s.memory.heapTotal)}\n`;
+  if (s.services.length === 0) return out + 'no services\n';
+  const rows = [['SERVICE', 'KIND', 'ISOLATION', 'STATE', 'RESTARTS', 'CONNS', 'MSG IN', 'MSG OUT', 'MEMORY']];
+  for (const x of s.services as ServiceStatus[]) {
+    rows.push([
+      x.path ?? x.name,
+      x.kind,
+      x.isolation,
+      x.state,
+      String(x.restarts),
+      String(x.connections),
+      String(x.messagesIn),
+      String(x.messagesOut),
+      x.memory ? mb(x.memory.heapUsed) : '-',
+    ]);
+  }
+  out += '\n' + table(rows);
+  const crashed = s.services.filter((x) => x.lastCrash);
+  for (const x of crashed) {
+    out += `last crash of ${x.path ?? x.name}: ${x.lastCrash!.reason}${x.lastCrash!.message ? ` (${x.lastCrash!.message})` : ''}${x.lastCrash!.at ? ` at ${x.lastCrash!.at}` : ''}\n`;
+  }
+  return out;
+}
+
+export const statusCommand: CliCommand = {
+  name: 'status',
+  summary: 'show uptime, services (state, restarts, connections, messages) and memory',
+  usage,
+  run: (argv, io) =>
+    withControlErrors(io, usage, async () => {
+      const { runDir, values } = parseControlArgs(argv, io, { json: { type: 'boolean' } });
+      if (values.help) return io.stdout(usage), 0;
+      const status = (await controlRequest(runDir, { type: 'status' })) as ServerStatus;
+      io.stdout(values.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));
+      return 0;
+    }),
+};

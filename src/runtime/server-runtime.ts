@@ -1,0 +1,297 @@
+// The runtime around a running server: lock/pid file, logs, supervisor and background
+// services, control socket, metrics endpoint, signals and graceful shutdown. The app layer
+// plugs in through RuntimeApp; this is the only place that touches process state.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { addBackgroundService, serveBridge, type ServerBridge } from './background-service.js';
+import type { SwitchboardConfig } from './config.js';
+import { ControlError, type ReloadResult, type ServerStatus, type ServiceStatus } from './control-protocol.js';
+import { ControlServer } from './control-server.js';
+import { acquireLock, type AcquiredLock } from './lock-file.js';
+import { createLogger, type RuntimeLogger } from './logger.js';
+import { PROMETHEUS_CONTENT_TYPE } from './metrics.js';
+import { ServerMetrics } from './server-metrics.js';
+import { ShutdownCoordinator } from './shutdown.js';
+import { Supervisor, type UnitStatus } from './supervisor.js';
+
+export const GOING_AWAY = 1001;
+
+/** What the runtime needs from the application server. */
+export interface RuntimeApp {
+  /** Addresses served, e.g. ['ws://127.0.0.1:8080']. */
+  listening(): string[];
+  connectionCount(): number;
+  /** Endpoint services (background services are added by the runtime). */
+  services(): ServiceStatus[];
+  /** Re-scan the services directory. */
+  reload(): Promise<ReloadResult>;
+  /** Restart an endpoint service by route; false when there is no such service. */
+  restartService(route: string): Promise<boolean>;
+  /** Stop accepting connections (new handshakes get 503). */
+  stopAccepting(): void | Promise<void>;
+  /** Wait for in-flight commands; abort them (their AbortSignal fires) when `deadline` aborts. */
+  drain(deadline: AbortSignal): Promise<void>;
+  /** Close every connection with `code` and wait for the closing handshakes, up to timeoutMs. */
+  closeConnections(code: number, reason: string, timeoutMs: number): Promise<void>;
+  /** Server operations offered to background services (rooms, connections). */
+  bridge?: ServerBridge;
+}
+
+export interface ServerRuntimeOptions {
+  config: SwitchboardConfig;
+  version?: string;
+  /** Defaults to process.exit after flushing logs. */
+  exit?: (code: number) => void;
+  /** Install SIGTERM/SIGINT handlers (default true). */
+  signals?: boolean;
+  /** Use this logger instead of creating one from config.log. */
+  logger?: RuntimeLogger;
+}
+
+export class ServerRuntime {
+  readonly config: SwitchboardConfig;
+  readonly log: Logger;
+  readonly metrics = new ServerMetrics();
+  readonly supervisor = new Supervisor();
+  readonly shutdown: ShutdownCoordinator;
+  readonly startedAt = new Date();
+  #runtimeLogger: RuntimeLogger;
+  #lock: AcquiredLock;
+  #control: ControlServer | undefined;
+  #metricsServer: Server | undefined;
+  #app: RuntimeApp | undefined;
+  #version: string;
+  #options: ServerRuntimeOptions;
+
+  /** Takes the run directory's lock (throws LockHeldError) and sets up logs. Call before listening. */
+  static create(options: ServerRuntimeOptions): ServerRuntime {
+    const logger = options.logger ?? createLogger({ level: options.config.log.level, destination: options.config.log.destination });
+    const lock = acquireLock(options.config.runDir);
+    return new ServerRuntime(options, logger, lock);
+  }
+
+  private constructor(options: ServerRuntimeOptions, logger: RuntimeLogger, lock: AcquiredLock) {
+    this.#options = options;
+    this.config = options.config;
+    this.#version = options.version ?? '0.0.0';
+    this.#runtimeLogger = logger;
+    this.log = logger.logger;
+    this.#lock = lock;
+    if (lock.tookOverFrom) {
+      this.log.warn(
+        { lock: lock.path, stalePid: lock.tookOverFrom.pid, staleSince: lock.tookOverFrom.startedAt },
+        `took over a stale lock left by pid ${lock.tookOverFrom.pid} (no such process)`,
+      );
+    }
+    const exit = options.exit ?? ((code: number) => {
+      this.#runtimeLogger.flush();
+      process.exit(code);
+    });
+    this.shutdown = new ShutdownCoordinator({
+      graceMs: this.config.shutdown.graceMs,
+      hardTimeoutMs: this.config.shutdown.closeTimeoutMs + 5_000,
+      exit,
+      log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
+    });
+    this.#watchSupervisor();
+  }
+
+  /** Runs background services, the control socket and the metrics endpoint; installs signal handlers. */
+  async start(app: RuntimeApp): Promise<void> {
+    this.#app = app;
+    if (app.bridge) this.supervisor.setFallbackRouter(serveBridge(app.bridge));
+    const sv = this.config.supervisor;
+    for (const [name, b] of Object.entries(this.config.background)) {
+      addBackgroundService(this.supervisor, {
+        name,
+        module: b.module,
+        isolation: b.isolation,
+        options: b.options,
+        restart: { maxRestarts: sv.maxRestarts, windowMs: sv.windowMs, initialDelayMs: sv.initialDelayMs, maxDelayMs: sv.maxDelayMs },
+        heartbeat: { intervalMs: sv.heartbeatIntervalMs, timeoutMs: sv.heartbeatTimeoutMs },
+        stopGraceMs: this.config.shutdown.graceMs,
+        ...(sv.maxHeapMb !== undefined ? { maxHeapMb: sv.maxHeapMb } : {}),
+      });
+    }
+    const units = this.supervisor.names().map((n) => this.supervisor.get(n)!);
+    await Promise.all(
+      units.map((u) =>
+        u.start().catch((err: unknown) => this.log.error({ service: u.name, err: String(err) }, `background service ${u.name} failed to start`)),
+      ),
+    );
+
+    this.#control = new ControlServer(
+      this.config.runDir,
+      {
+        status: () => this.status(),
+        stop: () => {
+          this.log.info('stop requested on the control socket');
+          // answer first, then stop
+          setImmediate(() => void this.shutdown.shutdownAndExit('control: stop'));
+        },
+        reload: () => this.#requireApp().reload(),
+        restart: (name) => this.restart(name),
+      },
+      (err) => this.log.error({ err: String(err) }, 'control socket error'),
+    );
+    await this.#control.listen();
+
+    if (this.config.metrics.enabled && this.config.metrics.port !== undefined) {
+      const server = createServer((req, res) => {
+        if (!this.handleMetricsRequest(req, res)) {
+          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+        }
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.config.metrics.port, this.config.metrics.host, () => resolve());
+      });
+      this.#metricsServer = server;
+    }
+
+    this.#addShutdownSteps(app);
+    if (this.#options.signals !== false) this.shutdown.installSignalHandlers();
+    this.log.info(
+      { pid: process.pid, runDir: this.config.runDir, listening: app.listening(), metrics: this.metricsAddress() },
+      'switchboard started',
+    );
+  }
+
+  /** The admin metrics address, when metrics are on their own port. */
+  metricsAddress(): string | undefined {
+    const a = this.#metricsServer?.address() as AddressInfo | null | undefined;
+    return a ? `http://${a.address}:${a.port}${this.config.metrics.path}` : undefined;
+  }
+
+  /**
+   * Serves GET <metrics.path> (for the main HTTP server when metrics have no port of their
+   * own). Returns false when the request is not for the metrics.
+   */
+  handleMetricsRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    const m = this.config.metrics;
+    if (!m.enabled) return false;
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== m.path) return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return true;
+    }
+    if (m.token !== undefined && req.headers.authorization !== `Bearer ${m.token}`) {
+      res.writeHead(401, { 'www-authenticate': 'Bearer realm="switchboard metrics"', 'content-type': 'text/plain' }).end('unauthorized\n');
+      return true;
+    }
+    this.#refreshServiceGauges();
+    const body = this.metrics.render();
+    res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return true;
+  }
+
+  status(): ServerStatus {
+    const app = this.#app;
+    const mem = process.memoryUsage();
+    const background: ServiceStatus[] = this.supervisor.status().map((u) => backgroundStatus(u));
+    return {
+      pid: process.pid,
+      version: this.#version,
+      startedAt: this.startedAt.toISOString(),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
+      listening: app?.listening() ?? [],
+      connections: app?.connectionCount() ?? 0,
+      memory: { rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external },
+      services: [...(app?.services() ?? []), ...background],
+    };
+  }
+
+  /** Restart a background service by name or an endpoint service by route. */
+  async restart(name: string): Promise<void> {
+    const unit = this.supervisor.get(name);
+    if (unit && !name.startsWith('/')) {
+      this.log.info({ service: name }, `restarting background service ${name} (requested)`);
+      await unit.restart();
+      return;
+    }
+    const app = this.#requireApp();
+    const route = name.startsWith('/') ? name : `/${name}`;
+    if (!(await app.restartService(route))) throw new ControlError('NOT_FOUND', `no service "${name}"`);
+    this.log.info({ service: route }, `restarted service ${route} (requested)`);
+  }
+
+  #requireApp(): RuntimeApp {
+    if (!this.#app) throw new ControlError('NOT_READY', 'the server is still starting');
+    return this.#app;
+  }
+
+  #watchSupervisor(): void {
+    this.supervisor.on('crash', (c) => {
+      const fields = { service: c.name, reason: c.reason, code: c.code, signal: c.signal, err: c.error?.message, attempt: c.attempt };
+      if (c.restartInMs !== undefined) {
+        this.log.error({ ...fields, restartInMs: c.restartInMs }, `service ${c.name} crashed (${c.reason}); restarting in ${c.restartInMs} ms`);
+        this.metrics.restarts.inc({ service: c.name, reason: c.reason });
+      } else {
+        this.log.error(fields, `service ${c.name} crashed (${c.reason}) and exhausted its restart budget: failed`);
+      }
+    });
+    this.supervisor.on('log', (e) => this.log[e.level === 'trace' ? 'debug' : e.level]({ service: e.name, ...e.fields }, e.msg));
+  }
+
+  #refreshServiceGauges(): void {
+    this.metrics.serviceUp.reset();
+    for (const u of this.supervisor.status()) this.metrics.serviceUp.set({ service: u.name, state: u.state }, u.state === 'running' ? 1 : 0);
+    for (const s of this.#app?.services() ?? []) {
+      if (s.isolation !== 'inline') this.metrics.serviceUp.set({ service: s.path ?? s.name, state: s.state }, s.state === 'running' ? 1 : 0);
+    }
+  }
+
+  #addShutdownSteps(app: RuntimeApp): void {
+    const sd = this.shutdown;
+    sd.add('stop-accepting', 'stop accepting', async ({ reason }) => {
+      this.log.info({ reason, connections: app.connectionCount() }, 'shutting down: no longer accepting connections');
+      await app.stopAccepting();
+    });
+    sd.add('drain', 'in-flight commands', ({ deadline }) => app.drain(deadline));
+    sd.add('close-connections', 'close connections (1001)', () =>
+      app.closeConnections(GOING_AWAY, 'server shutting down', this.config.shutdown.closeTimeoutMs),
+    );
+    sd.add('stop-services', 'background services', () => this.supervisor.stopAll('shutdown'));
+    sd.add('cleanup', 'control socket', () => this.#control?.close());
+    sd.add('cleanup', 'metrics endpoint', () => {
+      const s = this.#metricsServer;
+      if (!s) return;
+      s.closeAllConnections();
+      return new Promise<void>((resolve) => s.close(() => resolve()));
+    });
+    sd.on('done', (code) => {
+      this.#lock.release();
+      this.log.info({ code }, 'switchboard stopped');
+      this.#runtimeLogger.flush();
+    });
+  }
+
+  /** Release the lock without a shutdown (startup failed after create()). */
+  abort(): void {
+    void this.#control?.close();
+    this.#metricsServer?.close();
+    this.shutdown.removeSignalHandlers();
+    this.#lock.release();
+    this.#runtimeLogger.flush();
+  }
+}
+
+function backgroundStatus(u: UnitStatus): ServiceStatus {
+  const s: ServiceStatus = {
+    name: u.name,
+    kind: 'background',
+    isolation: u.isolation,
+    state: u.state,
+    restarts: u.restarts,
+    connections: 0,
+    messagesIn: 0,
+    messagesOut: 0,
+  };
+  if (u.pid !== undefined && u.isolation === 'process') s.pid = u.pid;
+  if (u.memory) s.memory = { rss: u.memory.rss, heapUsed: u.memory.heapUsed, heapTotal: u.memory.heapTotal, external: u.memory.external };
+  if (u.lastCrash) s.lastCrash = { reason: u.lastCrash.reason, at: u.lastCrash.at, ...(u.lastCrash.error ? { message: u.lastCrash.error.message } : {}) };
+  return s;
+}
