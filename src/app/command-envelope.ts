@@ -1,0 +1,60 @@
+/**
+ * Decoding of command messages: `{"id", "cmd", "data"}`, or the opt-in key-value form
+ * `{"name": argument, ...}`. `__proto__`, `constructor` and `prototype` keys are dropped while
+ * parsing, at every depth, so input can never reach an object's prototype chain.
+ */
+import { CommandErrorCode, type CommandErrorBody } from './command-error.js';
+
+export type CommandId = string | number | null;
+
+export type Envelope =
+  | { kind: 'command'; id: CommandId; cmd: string; data: unknown }
+  | { kind: 'keyvalue'; entries: Array<[string, unknown]> }
+  | { kind: 'invalid'; id: CommandId; error: CommandErrorBody };
+
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export function safeJsonParse(text: string): unknown {
+  return JSON.parse(text, (key, value) => (UNSAFE_KEYS.has(key) ? undefined : value));
+}
+
+export function decodeEnvelope(text: string, keyValue: boolean): Envelope {
+  let value: unknown;
+  try {
+    value = safeJsonParse(text);
+  } catch (err) {
+    return invalid(null, CommandErrorCode.BAD_JSON, `malformed JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return invalid(null, CommandErrorCode.BAD_REQUEST, 'a command must be a JSON object');
+  }
+  const obj = value as Record<string, unknown>;
+  const rawId = obj['id'];
+  const id: CommandId = typeof rawId === 'string' || (typeof rawId === 'number' && Number.isFinite(rawId)) ? rawId : null;
+  if (rawId !== undefined && rawId !== null && id === null) return invalid(null, CommandErrorCode.BAD_REQUEST, '"id" must be a string or a number');
+  if (Object.hasOwn(obj, 'cmd')) {
+    if (typeof obj['cmd'] !== 'string' || obj['cmd'] === '') return invalid(id, CommandErrorCode.BAD_REQUEST, '"cmd" must be a non-empty string');
+    return { kind: 'command', id, cmd: obj['cmd'], data: obj['data'] };
+  }
+  if (keyValue) {
+    const entries = Object.entries(obj);
+    if (entries.length > 0) return { kind: 'keyvalue', entries };
+  }
+  return invalid(id, CommandErrorCode.BAD_REQUEST, 'missing "cmd"');
+}
+
+function invalid(id: CommandId, code: string, message: string): Envelope {
+  return { kind: 'invalid', id, error: { code, message } };
+}
+
+export function encodeReply(id: CommandId, data: unknown): string {
+  return JSON.stringify({ id, ok: true, data: data === undefined ? null : data });
+}
+
+export function encodeError(id: CommandId, error: CommandErrorBody): string {
+  return JSON.stringify({ id, ok: false, error });
+}
+
+export function encodePush(event: string, data: unknown): string {
+  return `{"event":${JSON.stringify(event)},"data":${data === undefined ? 'null' : JSON.stringify(data)}}`;
+}

@@ -1,0 +1,339 @@
+/**
+ * Runs a service in this thread. It keeps the service side of each connection (user, state,
+ * rooms, in-flight commands), builds the Connection and ServiceContext facades handed to the
+ * service, and turns their calls into HostSink actions and queries: plain data only, as a
+ * worker host would post them.
+ */
+import { CommandError, CommandErrorCode } from './command-error.js';
+import { CommandDispatcher, type CallScope, type Outcome } from './command-dispatcher.js';
+import { decodeEnvelope, encodeError, encodePush, encodeReply, type CommandId } from './command-envelope.js';
+import { authCommand, roomCommands } from './builtin-commands.js';
+import { resolveFromRequest, type AuthResolver } from './auth/user.js';
+import type { Logger } from './logger.js';
+import { loadServiceDefinition } from './service-loader.js';
+import type { Connection, HandshakeRequest, JoinResult, Position, PresenceEntry, SendOptions, ServiceContext, ServiceDefinition, User } from './service.js';
+import type { CloseReply, HostHandshakeResult, HostSink, OpenInfo, ServiceHost, ServiceHostFactory, ServiceInfo, Target } from './service-host.js';
+
+interface ConnectionRecord extends CallScope {
+  readonly connection: ConnectionFacade;
+  /** Set once the close hook ran (from peerClose, before the connection is gone). */
+  closeHook?: CloseReply | undefined | Promise<CloseReply | undefined>;
+  closeRan?: boolean;
+  /** The tail of this connection's message queue. */
+  queue: Promise<void>;
+}
+
+export function inlineHostFactory(log: Logger): ServiceHostFactory {
+  return async (file, route, sink) => new InlineHost(file, route, await loadServiceDefinition(file), sink, log);
+}
+
+export class InlineHost implements ServiceHost {
+  readonly file: string;
+  readonly info: ServiceInfo;
+  readonly #def: ServiceDefinition;
+  readonly #sink: HostSink;
+  readonly #log: Logger;
+  readonly #resolvers: AuthResolver[];
+  readonly #connections = new Map<string, ConnectionRecord>();
+  readonly #service: ServiceContextImpl;
+  readonly #dispatcher: CommandDispatcher | null;
+  readonly #pending = new Set<Promise<unknown>>();
+
+  constructor(file: string, route: string, def: ServiceDefinition, sink: HostSink, log: Logger) {
+    this.file = file;
+    this.#def = def;
+    this.#sink = sink;
+    this.#log = log;
+    this.#resolvers = def.auth === undefined ? [] : Array.isArray(def.auth) ? def.auth : [def.auth];
+    this.#service = new ServiceContextImpl(route, def.state ? def.state() : {}, sink, log, this.#connections);
+    const rooms = def.rooms === true ? {} : def.rooms === false || def.rooms === undefined ? null : def.rooms;
+    const commandProtocol = def.commands !== undefined || rooms !== null || def.keyValueCommands === true;
+    this.info = { commands: commandProtocol, isolation: 'inline', presenceEvents: rooms?.presenceEvents !== false };
+    this.#dispatcher = commandProtocol
+      ? new CommandDispatcher({
+          route,
+          log,
+          defaultTimeoutMs: def.commandTimeoutMs ?? 10_000,
+          commands: {
+            ...(this.#resolvers.length > 0 ? { auth: authCommand(this.#resolvers) } : {}),
+            ...(rooms !== null ? roomCommands(rooms, sink) : {}),
+            ...def.commands,
+          },
+        })
+      : null;
+  }
+
+  async handshake(request: HandshakeRequest): Promise<HostHandshakeResult> {
+    let user: User | null = await resolveFromRequest(this.#resolvers, request);
+    if (user === null && request.user !== undefined) user = { id: request.user };
+    if (this.#def.requireAuth === true && user === null) {
+      const headers = Object.assign({}, ...this.#resolvers.map((r) => r.challenge?.() ?? {})) as Record<string, string>;
+      return { accept: false, status: 401, reason: 'authentication required', headers };
+    }
+    if (this.#def.handshake === undefined) return { accept: true, user };
+    let decision;
+    try {
+      decision = await this.#def.handshake(request);
+    } catch (err) {
+      this.#log.error({ route: this.#service.route, file: this.file, err }, 'handshake hook threw');
+      return { accept: false, status: 500, reason: 'handshake failed' };
+    }
+    if (decision === undefined || decision === true) return { accept: true, user };
+    if (typeof decision !== 'object' || decision === null) return { accept: true, user };
+    if ('reject' in decision) {
+      const { status, reason, headers } = decision.reject;
+      return { accept: false, status: Number.isInteger(status) && status >= 400 && status <= 599 ? status : 403, reason: reason ?? 'rejected', ...(headers ? { headers } : {}) };
+    }
+    if (decision.protocol !== undefined && !request.protocols.includes(decision.protocol)) {
+      this.#log.error({ route: this.#service.route, protocol: decision.protocol, offered: request.protocols }, 'handshake chose a subprotocol the client did not offer');
+      return { accept: false, status: 500, reason: 'bad subprotocol choice' };
+    }
+    return { accept: true, user, ...(decision.protocol !== undefined ? { protocol: decision.protocol } : {}), ...(decision.headers ? { headers: decision.headers } : {}) };
+  }
+
+  async open(info: OpenInfo): Promise<void> {
+    const connection = new ConnectionFacade(info, this.#def.connectionState ? this.#def.connectionState() : {}, this.#service, this.#sink);
+    this.#connections.set(info.id, { connection, service: this.#service, inflight: new Set(), queue: Promise.resolve() });
+    if (this.#def.open === undefined) return;
+    try {
+      await this.#def.open(connection);
+    } catch (err) {
+      this.#hookFailed('open', info.id, err);
+    }
+  }
+
+  message(connId: string, data: string | Uint8Array, binary: boolean): void {
+    const record = this.#connections.get(connId);
+    if (record === undefined) return;
+    // one connection's messages are handled in order, each after the previous one settled
+    const run = (): Promise<void> => (this.#dispatcher !== null && !binary ? this.#command(record, data as string) : this.#raw(record, data));
+    const task = record.queue.then(run, run);
+    record.queue = task;
+    this.#pending.add(task);
+    void task.finally(() => this.#pending.delete(task));
+  }
+
+  peerClose(connId: string, code: number, reason: string): CloseReply | undefined {
+    const record = this.#connections.get(connId);
+    if (record === undefined || record.closeRan === true) return undefined;
+    this.#cancel(record);
+    record.closeRan = true;
+    record.closeHook = this.#runClose(record, code, reason);
+    return record.closeHook instanceof Promise ? undefined : record.closeHook;
+  }
+
+  async close(connId: string, code: number, reason: string): Promise<CloseReply | undefined> {
+    const record = this.#connections.get(connId);
+    if (record === undefined) return undefined;
+    this.#connections.delete(connId);
+    this.#cancel(record);
+    return record.closeRan === true ? record.closeHook : this.#runClose(record, code, reason);
+  }
+
+  #cancel(record: ConnectionRecord): void {
+    record.connection.closed = true;
+    for (const c of record.inflight) c.abort(new CommandError(CommandErrorCode.CANCELLED, 'connection closed'));
+  }
+
+  /** Runs the close hook; synchronous when the hook is. */
+  #runClose(record: ConnectionRecord, code: number, reason: string): CloseReply | undefined | Promise<CloseReply | undefined> {
+    if (this.#def.close === undefined) return undefined;
+    const failed = (err: unknown): undefined => {
+      this.#log.error({ route: this.#service.route, connection: record.connection.id, err }, 'close hook threw');
+      return undefined;
+    };
+    const toReply = (reply: unknown): CloseReply | undefined =>
+      reply && typeof reply === 'object' && Number.isInteger((reply as CloseReply).code) ? { code: (reply as CloseReply).code, reason: (reply as CloseReply).reason ?? '' } : undefined;
+    try {
+      const result = this.#def.close(record.connection, code, reason);
+      return result instanceof Promise ? result.then(toReply, failed) : toReply(result);
+    } catch (err) {
+      return failed(err);
+    }
+  }
+
+  async stop(deadlineMs = 5000): Promise<void> {
+    this.#dispatcher?.stop();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)));
+    await Promise.race([Promise.allSettled([...this.#pending]), deadline]);
+    clearTimeout(timer);
+  }
+
+  async #raw(record: ConnectionRecord, data: string | Uint8Array): Promise<void> {
+    if (this.#def.message === undefined) {
+      if (this.#dispatcher !== null) this.#reply(record, encodeError(null, { code: CommandErrorCode.BAD_REQUEST, message: 'binary messages are not commands' }));
+      return;
+    }
+    try {
+      await this.#def.message(record.connection, data);
+    } catch (err) {
+      this.#hookFailed('message', record.connection.id, err);
+    }
+  }
+
+  async #command(record: ConnectionRecord, text: string): Promise<void> {
+    const envelope = decodeEnvelope(text, this.#def.keyValueCommands === true);
+    if (envelope.kind === 'invalid') {
+      this.#log.warn({ route: this.#service.route, connection: record.connection.id, code: envelope.error.code, reason: envelope.error.message }, 'bad command message');
+      this.#reply(record, encodeError(envelope.id, envelope.error));
+      return;
+    }
+    if (envelope.kind === 'command') {
+      const outcome = await this.#dispatcher!.run(record, envelope.id, envelope.cmd, envelope.data);
+      this.#answer(record, envelope.id, outcome);
+      return;
+    }
+    // key-value form: several commands, one reply object {name: {ok, data|error}}
+    const reply: Record<string, unknown> = {};
+    for (const [cmd, arg] of envelope.entries) {
+      const outcome = await this.#dispatcher!.run(record, null, cmd, arg);
+      reply[cmd] = outcome.ok === true ? { ok: true, data: outcome.data ?? null } : outcome.ok === false ? { ok: false, error: outcome.error } : { ok: true };
+    }
+    this.#reply(record, safeStringify(reply) ?? encodeError(null, { code: CommandErrorCode.HANDLER_ERROR, message: 'reply is not serialisable' }));
+  }
+
+  #answer(record: ConnectionRecord, id: CommandId, outcome: Outcome): void {
+    if (outcome.ok === 'replied') return;
+    if (outcome.ok === false) {
+      this.#reply(record, encodeError(id, outcome.error));
+      return;
+    }
+    let text: string;
+    try {
+      text = encodeReply(id, outcome.data);
+    } catch (err) {
+      this.#log.error({ route: this.#service.route, connection: record.connection.id, id, err }, 'command result is not JSON-serialisable');
+      text = encodeError(id, { code: CommandErrorCode.HANDLER_ERROR, message: 'result is not serialisable' });
+    }
+    this.#reply(record, text);
+  }
+
+  #reply(record: ConnectionRecord, text: string): void {
+    if (!record.connection.closed) this.#sink.act({ type: 'send', to: record.connection.id, data: text, binary: false });
+  }
+
+  #hookFailed(hook: string, connId: string, err: unknown): void {
+    this.#log.error({ route: this.#service.route, file: this.file, connection: connId, err }, `${hook} hook threw; closing with 1011`);
+    this.#sink.act({ type: 'close', to: connId, code: 1011, reason: 'internal error' });
+  }
+}
+
+function safeStringify(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function exceptList(options?: SendOptions): string[] {
+  const e = options?.except;
+  return e === undefined ? [] : typeof e === 'string' ? [e] : [...e];
+}
+
+class ServiceContextImpl implements ServiceContext<any> {
+  readonly route: string;
+  state: any;
+  readonly log: Logger;
+  readonly #sink: HostSink;
+  readonly #connections: Map<string, ConnectionRecord>;
+
+  constructor(route: string, state: unknown, sink: HostSink, log: Logger, connections: Map<string, ConnectionRecord>) {
+    this.route = route;
+    this.state = state;
+    this.log = log;
+    this.#sink = sink;
+    this.#connections = connections;
+  }
+
+  publish(room: string, data: unknown, options?: SendOptions): Promise<Position> {
+    return this.#sink.ask({ type: 'publish', room, data: data === undefined ? null : data, except: exceptList(options) });
+  }
+
+  sendTo(ids: string[], event: string, data?: unknown): void {
+    this.#deliver({ kind: 'connections', ids: [...ids] }, encodePush(event, data), false, []);
+  }
+
+  broadcast(event: string, data?: unknown, options?: SendOptions): void {
+    this.#deliver({ kind: 'service' }, encodePush(event, data), false, exceptList(options));
+  }
+
+  broadcastAll(event: string, data?: unknown, options?: SendOptions): void {
+    this.#deliver({ kind: 'all' }, encodePush(event, data), false, exceptList(options));
+  }
+
+  broadcastRaw(data: string | Uint8Array, options?: SendOptions): void {
+    this.#deliver({ kind: 'service' }, data, typeof data !== 'string', exceptList(options));
+  }
+
+  presence(room: string): Promise<PresenceEntry[]> {
+    return this.#sink.ask({ type: 'presence', room });
+  }
+
+  connections(): string[] {
+    return [...this.#connections.keys()];
+  }
+
+  #deliver(target: Target, data: string | Uint8Array, binary: boolean, except: string[]): void {
+    this.#sink.act({ type: 'deliver', target, data, binary, except });
+  }
+}
+
+class ConnectionFacade implements Connection<any, any> {
+  readonly id: string;
+  readonly request: HandshakeRequest;
+  readonly protocol: string;
+  readonly service: ServiceContext<any>;
+  readonly rooms = new Set<string>();
+  state: any;
+  closed = false;
+  #user: User | null;
+  readonly #sink: HostSink;
+
+  constructor(info: OpenInfo, state: unknown, service: ServiceContext<any>, sink: HostSink) {
+    this.id = info.id;
+    this.request = info.request;
+    this.protocol = info.protocol;
+    this.#user = info.user;
+    this.state = state;
+    this.service = service;
+    this.#sink = sink;
+  }
+
+  get user(): User | null {
+    return this.#user;
+  }
+
+  get isAuthenticated(): boolean {
+    return this.#user !== null;
+  }
+
+  send(data: string | Uint8Array): void {
+    if (!this.closed) this.#sink.act({ type: 'send', to: this.id, data, binary: typeof data !== 'string' });
+  }
+
+  push(event: string, data?: unknown): void {
+    this.send(encodePush(event, data));
+  }
+
+  async join(room: string, options?: { since?: Position }): Promise<JoinResult> {
+    const result = await this.#sink.ask({ type: 'join', to: this.id, room, ...(options?.since ? { since: options.since } : {}) });
+    this.rooms.add(room);
+    return result;
+  }
+
+  async leave(room: string): Promise<void> {
+    this.rooms.delete(room);
+    await this.#sink.ask({ type: 'leave', to: this.id, room });
+  }
+
+  setUser(user: User | null): void {
+    this.#user = user;
+    this.#sink.act({ type: 'user', to: this.id, user });
+  }
+
+  close(code = 1000, reason = ''): void {
+    this.#sink.act({ type: 'close', to: this.id, code, reason });
+  }
+}

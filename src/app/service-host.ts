@@ -1,0 +1,84 @@
+/**
+ * The service boundary. The server side (AppCore) talks to a service only through a
+ * ServiceHost, and a host talks back only through a HostSink; every argument and result is
+ * plain, structured-clone-able data. InlineHost runs the service in this thread; a worker or
+ * process host implements the same interface by posting these values over a port.
+ */
+import type { HandshakeRequest, JoinResult, Position, PresenceEntry, User } from './service.js';
+
+export interface ServiceInfo {
+  /** The service speaks the JSON command protocol on text messages. */
+  commands: boolean;
+  isolation: 'inline' | 'worker' | 'process';
+  /** Push presence.join / presence.leave events to room members. */
+  presenceEvents: boolean;
+}
+
+export type HostHandshakeResult =
+  | { accept: true; protocol?: string; headers?: Record<string, string>; user: User | null }
+  | { accept: false; status: number; reason: string; headers?: Record<string, string> };
+
+export interface OpenInfo {
+  id: string;
+  request: HandshakeRequest;
+  protocol: string;
+  user: User | null;
+}
+
+export interface CloseReply {
+  code: number;
+  reason: string;
+}
+
+export interface ServiceHost {
+  readonly file: string;
+  readonly info: ServiceInfo;
+  handshake(request: HandshakeRequest): Promise<HostHandshakeResult>;
+  open(connection: OpenInfo): Promise<void>;
+  message(connId: string, data: string | Uint8Array, binary: boolean): void;
+  /**
+   * The peer sent a Close frame: runs the close hook now, and returns its reply choice if the
+   * hook answered synchronously (pywebsocket's passive closing). Optional: a host that cannot
+   * answer synchronously (a worker) leaves it out and the transport echoes the peer's code.
+   */
+  peerClose?(connId: string, code: number, reason: string): CloseReply | undefined;
+  /** The connection is gone (or the peer sent a close): runs the close hook, cancels its commands. */
+  close(connId: string, code: number, reason: string): Promise<CloseReply | undefined>;
+  /** Server stopping: abort in-flight commands, wait for them to settle (up to deadlineMs). */
+  stop(deadlineMs?: number): Promise<void>;
+}
+
+/** Where a delivery goes. */
+export type Target =
+  | { kind: 'connections'; ids: string[] }
+  | { kind: 'service' }
+  | { kind: 'all' }
+  | { kind: 'room'; room: string };
+
+export type HostAction =
+  | { type: 'send'; to: string; data: string | Uint8Array; binary: boolean }
+  | { type: 'deliver'; target: Target; data: string | Uint8Array; binary: boolean; except: string[] }
+  | { type: 'close'; to: string; code: number; reason: string }
+  | { type: 'user'; to: string; user: User | null };
+
+export type HostQuery =
+  /** With `reply`, the server writes the command reply itself in the same step as the join, so no room push can overtake it. */
+  | { type: 'join'; to: string; room: string; since?: Position; reply?: string | number | null }
+  | { type: 'leave'; to: string; room: string }
+  | { type: 'publish'; room: string; data: unknown; except: string[] }
+  | { type: 'presence'; room: string };
+
+export interface HostAnswers {
+  join: JoinResult;
+  leave: boolean;
+  publish: Position;
+  presence: PresenceEntry[];
+}
+
+export interface HostSink {
+  act(action: HostAction): void;
+  ask<Q extends HostQuery>(query: Q): Promise<HostAnswers[Q['type']]>;
+}
+
+/** Loads a service file into a host; throws ServiceLoadError when the file is not a usable service. */
+export type ServiceHostFactory = (file: string, route: string, sink: HostSink) => Promise<ServiceHost>;

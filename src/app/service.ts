@@ -1,0 +1,205 @@
+/**
+ * The service API: what a service file exports (`export default defineService({...})`) and
+ * the objects its hooks and command handlers receive. Everything a hook receives or returns
+ * is plain data or a facade whose methods turn into plain-data messages, so that a service can
+ * later run in a worker thread or a child process (see service-host.ts).
+ */
+import type { StandardSchemaV1 } from './standard-schema.js';
+import type { AuthResolver, User } from './auth/user.js';
+import type { Logger } from './logger.js';
+
+export type { User } from './auth/user.js';
+
+/** The opening handshake as a service sees it: plain, structured-clone-able data. */
+export interface HandshakeRequest {
+  method: string;
+  url: string;
+  /** The normalised request path, e.g. `/chat`. */
+  path: string;
+  query: Record<string, string>;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  cookies: Record<string, string>;
+  origin?: string;
+  /** Subprotocols offered by the client, in its order of preference. */
+  protocols: string[];
+  /** Extension names offered by the client. */
+  extensions?: string[];
+  remoteAddress: string;
+  remotePort: number;
+  secure: boolean;
+  /** Set when the transport's HTTP Basic check already authenticated the request. */
+  user?: string;
+}
+
+/** What `handshake` may return: nothing (accept), a subprotocol choice, or a rejection. */
+export type HandshakeDecision =
+  | void
+  | undefined
+  | true
+  | { protocol?: string; headers?: Record<string, string> }
+  | { reject: { status: number; reason?: string; headers?: Record<string, string> } };
+
+/** A room position: epoch (changes when the room's history is lost) and offset (grows per message). */
+export interface Position {
+  e: string;
+  o: number;
+}
+
+export interface RoomMessage {
+  pos: Position;
+  data: unknown;
+}
+
+export type JoinResult =
+  | { pos: Position }
+  | { pos: Position; recovered: true; messages: RoomMessage[] }
+  | { pos: Position; recovered: false; reason: 'expired' | 'epoch' | 'too_many' };
+
+export interface PresenceEntry {
+  id: string;
+  user: User | null;
+}
+
+export interface SendOptions {
+  /** Connection ids that must not receive it (e.g. the sender). */
+  except?: string | string[];
+}
+
+/** One client connection, as seen by a service. */
+export interface Connection<State = Record<string, unknown>, Shared = Record<string, unknown>> {
+  /** Unique id of this connection on the server. */
+  readonly id: string;
+  readonly request: HandshakeRequest;
+  /** The subprotocol chosen in the handshake ('' if none). */
+  readonly protocol: string;
+  readonly user: User | null;
+  readonly isAuthenticated: boolean;
+  /** Per-connection state, free for the service. */
+  state: State;
+  /** Rooms this connection is in. */
+  readonly rooms: ReadonlySet<string>;
+  /** The service this connection belongs to: service-wide state, rooms, delivery. */
+  readonly service: ServiceContext<Shared>;
+  /** Sends a raw text or binary message. */
+  send(data: string | Uint8Array): void;
+  /** Sends a server push `{"event", "data"}`. */
+  push(event: string, data?: unknown): void;
+  join(room: string, options?: { since?: Position }): Promise<JoinResult>;
+  leave(room: string): Promise<void>;
+  /** Sets (or clears) the authenticated user, e.g. from a login command. */
+  setUser(user: User | null): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** Service-wide API, reachable as `connection.service` and as `call.service` in commands. */
+export interface ServiceContext<Shared = Record<string, unknown>> {
+  /** The route of the service, e.g. `/chat`. */
+  readonly route: string;
+  /** Service-wide state shared by every connection of this service. */
+  state: Shared;
+  readonly log: Logger;
+  /** Appends a message to a room (numbered, kept in its history) and pushes it to its members. */
+  publish(room: string, data: unknown, options?: SendOptions): Promise<Position>;
+  /** Pushes `{"event", "data"}` to the listed connections (any service on this server). */
+  sendTo(ids: string[], event: string, data?: unknown): void;
+  /** Pushes `{"event", "data"}` to every connection of this service. */
+  broadcast(event: string, data?: unknown, options?: SendOptions): void;
+  /** Pushes `{"event", "data"}` to every connection on the server. */
+  broadcastAll(event: string, data?: unknown, options?: SendOptions): void;
+  /** Sends a raw message (framed once) to every connection of this service. */
+  broadcastRaw(data: string | Uint8Array, options?: SendOptions): void;
+  /** Who is in a room. */
+  presence(room: string): Promise<PresenceEntry[]>;
+  /** Ids of the connections of this service. */
+  connections(): string[];
+}
+
+/** The second argument of a command handler. */
+export interface CommandCall<State = Record<string, unknown>, Shared = Record<string, unknown>> {
+  readonly id: string | number | null;
+  readonly cmd: string;
+  readonly connection: Connection<State, Shared>;
+  readonly service: ServiceContext<Shared>;
+  /** Aborts on timeout, when the connection closes, or when the server stops. */
+  readonly signal: AbortSignal;
+}
+
+export interface CommandDefinition<Schema extends StandardSchemaV1 | undefined = StandardSchemaV1 | undefined, Result = unknown, State = Record<string, unknown>, Shared = Record<string, unknown>> {
+  /** A Standard Schema validator for `data` (zod, valibot, ...). Without one, `data` is passed as is. */
+  input?: Schema;
+  /** Require an authenticated user (error `unauthorized` otherwise). */
+  auth?: boolean;
+  /** A custom guard: false (or a thrown error) answers `forbidden`. */
+  guard?: (connection: Connection<State, Shared>, data: InputOf<Schema>) => boolean | Promise<boolean>;
+  /** Milliseconds before the handler's signal aborts and the reply is `timeout`. Default: the service's commandTimeoutMs. */
+  timeoutMs?: number;
+  handler: (data: InputOf<Schema>, call: CommandCall<State, Shared>) => Result | Promise<Result>;
+}
+
+export type InputOf<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : unknown;
+
+export interface RoomOptions<State = Record<string, unknown>, Shared = Record<string, unknown>> {
+  /** Guard for the built-in `room.join` command (default: any connection may join any room). */
+  join?: (connection: Connection<State, Shared>, room: string) => boolean | Promise<boolean>;
+  /** Let clients publish with the built-in `room.publish` command (members only). Default false. */
+  clientPublish?: boolean;
+  /** Send presence.join / presence.leave events to room members. Default true. */
+  presenceEvents?: boolean;
+}
+
+export interface ServiceOptions<State = Record<string, unknown>, Shared = Record<string, unknown>> {
+  /** Initial service-wide state. */
+  state?: () => Shared;
+  /** Initial per-connection state. */
+  connectionState?: () => State;
+  /** Resolvers tried in order at handshake (and by the `auth` command) to find the user. */
+  auth?: AuthResolver | AuthResolver[];
+  /** Reject the handshake with 401 when no resolver finds a user. */
+  requireAuth?: boolean;
+  handshake?: (request: HandshakeRequest) => HandshakeDecision | Promise<HandshakeDecision>;
+  open?: (connection: Connection<State, Shared>) => void | Promise<void>;
+  /**
+   * Raw messages: every message when the service has no command protocol, and binary
+   * messages when it has one.
+   */
+  message?: (connection: Connection<State, Shared>, data: string | Uint8Array) => void | Promise<void>;
+  /**
+   * The peer closed (code/reason as received; 1005/'' when none) or the connection was lost
+   * (1006). May return the code and reason to answer a peer's close with.
+   */
+  close?: (connection: Connection<State, Shared>, code: number, reason: string) => void | { code: number; reason?: string } | Promise<void | { code: number; reason?: string }>;
+  /** Named handlers of the JSON command protocol. */
+  commands?: Record<string, CommandDefinition<any, any, State, Shared>>;
+  /** Enable the built-in room.join / room.leave / room.presence commands. */
+  rooms?: boolean | RoomOptions<State, Shared>;
+  /** Also accept the key-value command form `{"name": argument, ...}` (one reply object). */
+  keyValueCommands?: boolean;
+  /** Default command timeout in ms (10000). */
+  commandTimeoutMs?: number;
+  /** Where the service's code runs. Only 'inline' is implemented by the app layer; the runtime adds the others. */
+  isolation?: 'inline' | 'worker' | 'process';
+}
+
+export const SERVICE_MARK: unique symbol = Symbol.for('switchboard.service') as never;
+
+export interface ServiceDefinition<State = Record<string, unknown>, Shared = Record<string, unknown>> extends ServiceOptions<State, Shared> {
+  readonly [SERVICE_MARK]: 1;
+}
+
+/** Declares a service. Use as the default export of a service file. */
+export function defineService<State = Record<string, unknown>, Shared = Record<string, unknown>>(options: ServiceOptions<State, Shared>): ServiceDefinition<State, Shared> {
+  return Object.freeze({ ...options, [SERVICE_MARK]: 1 as const });
+}
+
+/** Declares one command with its schema, so that `data` is typed from the schema. */
+export function defineCommand<Schema extends StandardSchemaV1 | undefined, Result, State = Record<string, unknown>, Shared = Record<string, unknown>>(
+  command: CommandDefinition<Schema, Result, State, Shared>,
+): CommandDefinition<Schema, Result, State, Shared> {
+  return command;
+}
+
+/** True for values made by defineService, from this copy of the library or another (Symbol.for). */
+export function isServiceDefinition(value: unknown): value is ServiceDefinition {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SERVICE_MARK] === 1;
+}
