@@ -34,7 +34,7 @@ export function parseClosePayload(payload: Uint8Array): CloseInfo {
  * (reported to the peer as 1005). Throws UsageError for codes that may not be sent.
  */
 export function buildClosePayload(code?: number, reason = ''): Buffer {
-  if (code === undefined || code === CloseCode.NO_STATUS_RCVD) {
+  if (code === undefined) {
     if (reason) throw new UsageError('ERR_CLOSE_REASON_WITHOUT_CODE', 'a close reason needs a close code');
     return Buffer.alloc(0);
   }

@@ -83,6 +83,7 @@ export class ProtocolConnection implements FrameHandler {
   #stream: boolean;
   #observe: boolean;
   #threshold: number;
+  #frameThreshold: number;
   #messageExt: Extension | null = null;
   #frameExt: Extension | null = null;
 
@@ -118,13 +119,14 @@ export class ProtocolConnection implements FrameHandler {
     }
     this.#stream = options.streamMessages === true;
     this.#observe = options.observeFrames === true;
-    this.#threshold = options.compressThreshold ?? 1024;
     let rsv = 0;
     for (const ext of options.extensions ?? []) {
       rsv |= ext.rsvBits;
       if (ext.scope === 'message') this.#messageExt = ext;
       else this.#frameExt = ext;
     }
+    this.#threshold = options.compressThreshold ?? this.#messageExt?.threshold ?? 1024;
+    this.#frameThreshold = options.compressThreshold ?? this.#frameExt?.threshold ?? 1024;
     this.#parser = new FrameParser(this, {
       expectMasked: options.role === 'server',
       allowedRsv: rsv,
@@ -381,6 +383,10 @@ export class ProtocolConnection implements FrameHandler {
     if (this.#state !== State.OPEN || this.#sendingFragments) return this.#refuseSend();
     const len = Buffer.byteLength(text);
     if (this.#messageExt && len >= this.#threshold) return this.#sendEncoded(Buffer.from(text), true);
+    if (this.#frameExt) {
+      this.#writeFrame(Opcode.TEXT, Buffer.from(text), true, 0);
+      return true;
+    }
     const mask = this.#maskKey ? this.#maskKey() : null;
     if (len < ZERO_COPY_THRESHOLD || mask) {
       this.#sink.output(encodeTextFrame(text, len, true, 0, mask));
@@ -460,7 +466,7 @@ export class ProtocolConnection implements FrameHandler {
   }
 
   #writeFrame(opcode: number, payload: Buffer, fin: boolean, rsv: number): void {
-    if (this.#frameExt && opcode < 0x8 && payload.length >= this.#threshold) {
+    if (this.#frameExt && opcode < 0x8 && payload.length >= this.#frameThreshold) {
       const enc = this.#frameExt.encode(payload, opcode === Opcode.TEXT);
       if (enc) {
         payload = enc.payload;

@@ -64,7 +64,7 @@ export class DeflateFrame implements ExtensionFactory {
       inflateWindowBits: this.#opts.maxWindowBits ?? 15,
       inflateNoContextTakeover: this.#opts.noContextTakeover === true,
     });
-    return new DeflateFrames(this.name, formatExtension(this.name, this.#params()), codec);
+    return new DeflateFrames(this.name, formatExtension(this.name, this.#params()), codec, this.#opts.threshold ?? 1024);
   }
 }
 
@@ -84,9 +84,11 @@ class DeflateFrames implements Extension {
   readonly scope = 'frame' as const;
   readonly name: string;
   readonly response: string;
+  readonly threshold: number;
   #codec: DeflateCodec;
-  constructor(name: string, response: string, codec: DeflateCodec) {
+  constructor(name: string, response: string, codec: DeflateCodec, threshold: number) {
     this.name = name;
+    this.threshold = threshold;
     this.response = response;
     this.#codec = codec;
   }

@@ -21,6 +21,8 @@ export interface Extension {
   readonly rsvBits: number;
   /** 'message': RSV bits only on a message's first frame; 'frame': on any data frame. */
   readonly scope: 'message' | 'frame';
+  /** Outgoing payloads smaller than this are not transformed (bytes). */
+  readonly threshold?: number;
   /** The element this side sent or accepted, as it appears in the header. */
   readonly response: string;
   /** Undo the transform of a received message (scope 'message') or frame (scope 'frame'). */

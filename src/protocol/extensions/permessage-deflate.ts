@@ -90,7 +90,7 @@ export class PerMessageDeflate implements ExtensionFactory {
         inflateWindowBits: clientBits,
         inflateNoContextTakeover: res.client_no_context_takeover === true,
       });
-      return new DeflateMessages(formatExtension(this.name, res), codec, res.server_no_context_takeover === true);
+      return new DeflateMessages(formatExtension(this.name, res), codec, res.server_no_context_takeover === true, this.threshold);
     }
     return null;
   }
@@ -142,7 +142,7 @@ export class PerMessageDeflate implements ExtensionFactory {
       inflateWindowBits: serverBits,
       inflateNoContextTakeover: params.server_no_context_takeover === true,
     });
-    return new DeflateMessages(formatExtension(this.name, params), codec, noTakeover);
+    return new DeflateMessages(formatExtension(this.name, params), codec, noTakeover, this.threshold);
   }
 }
 
@@ -152,11 +152,13 @@ class DeflateMessages implements Extension {
   readonly rsvBits = RSV1;
   readonly scope = 'message' as const;
   readonly response: string;
+  readonly threshold: number;
   #codec: DeflateCodec;
   #mayDrop: boolean;
 
-  constructor(response: string, codec: DeflateCodec, noContextTakeover: boolean) {
+  constructor(response: string, codec: DeflateCodec, noContextTakeover: boolean, threshold: number) {
     this.response = response;
+    this.threshold = threshold;
     this.#codec = codec;
     // Without context takeover a compressed result we do not send leaves no trace in the
     // peer's window, so we may send the original when compression does not pay.
