@@ -61,7 +61,7 @@ typedef struct conn {
   uint8_t hdr[14];
   int hdr_have, in_payload;
   uint64_t pay_left, msg_bytes;
-  uint8_t op, fin, ctl_len;
+  uint8_t op, fin, ctl_len, msg_rsv1;
   uint8_t ctl[125];
   uint8_t pfx[16];
   int pfx_have;
@@ -100,7 +100,7 @@ static uint32_t *hist;
 
 static int issuing = 0;
 static uint64_t sent = 0, recvd = 0, bytes_in = 0, errors = 0, inflight = 0, ext_ok = 0, opened = 0, failed = 0,
-                handshakes = 0, deliveries = 0, pongs = 0;
+                handshakes = 0, deliveries = 0, pongs = 0, rsv1_in = 0;
 static int pending_connects = 0, started = 0;
 /* fanout */
 static conn_t *pub;
@@ -306,6 +306,7 @@ static void message_done(conn_t *c) {
     inflight--;
     recvd++;
     bytes_in += c->msg_bytes;
+    rsv1_in += c->msg_rsv1;
     echo_fill(c);
   } else if (mode == M_FANOUT) {
     if (c->is_pub) return;
@@ -347,7 +348,7 @@ static void begin_frame(conn_t *c) {
   c->op = h[0] & 0x0f;
   c->fin = h[0] >> 7;
   c->ctl_len = 0;
-  if (c->op == 1 || c->op == 2) { c->pfx_have = 0; c->msg_bytes = 0; }
+  if (c->op == 1 || c->op == 2) { c->pfx_have = 0; c->msg_bytes = 0; c->msg_rsv1 = (h[0] >> 6) & 1; }
   c->pay_left = len;
   c->hdr_have = 0;
   if (len == 0) frame_done(c);
@@ -616,7 +617,7 @@ int main(int argc, char **argv) {
 
   /* measured phase */
   memset(hist, 0, HIST_N * sizeof *hist);
-  sent = recvd = bytes_in = deliveries = handshakes = 0;
+  sent = recvd = bytes_in = deliveries = handshakes = rsv1_in = 0;
   uint64_t err0 = errors, fail0 = failed;
   double c0 = cpu_s();
   uint64_t w0 = now_us();
@@ -625,12 +626,12 @@ int main(int argc, char **argv) {
   uint64_t units = mode == M_HANDSHAKE ? handshakes : mode == M_FANOUT ? deliveries : recvd;
   printf("DONE {\"units\":%llu,\"sent\":%llu,\"msgs\":%llu,\"deliveries\":%llu,\"bytes_in\":%llu,\"elapsed_s\":%.6f,"
          "\"gen_cpu_s\":%.6f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"lost\":%llu,\"errors\":%llu,\"failed\":%llu,"
-         "\"open\":%llu,\"ext\":%llu,\"pongs\":%llu}\n",
+         "\"open\":%llu,\"ext\":%llu,\"pongs\":%llu,\"rsv1_msgs\":%llu}\n",
          (unsigned long long)units, (unsigned long long)sent, (unsigned long long)recvd,
          (unsigned long long)deliveries, (unsigned long long)bytes_in, el, gc, hist_pct(0.5), hist_pct(0.99),
          (unsigned long long)(mode == M_HANDSHAKE ? 0 : inflight), (unsigned long long)(errors - err0),
          (unsigned long long)(failed - fail0), (unsigned long long)opened, (unsigned long long)ext_ok,
-         (unsigned long long)pongs);
+         (unsigned long long)pongs, (unsigned long long)rsv1_in);
   fflush(stdout);
   wait_stdin();
   return 0;

@@ -44,7 +44,7 @@ export function renderReport(info: RunInfo, scenarios: Scenario[], samples: Samp
   if (info.natives) L.push(`- Native helpers as loaded: ${info.natives}`);
   for (const s of info.skipped) L.push(`- Not run: ${s}`);
   L.push(
-    '- Method: each server is a fresh process pinned to CPU 0 (`taskset -c 0`), the C load generator (bench/loadgen.c) is pinned to CPU 1; servers interleaved per repetition; the figure is the server\'s CPU time (utime+stime, /proc/<pid>/stat) per unit of work over the measured phase (after connect and a warm-up). Cells: median (min–max) over repetitions; "vs ws" is the ratio to plain `ws` from the same repetition (median of the per-repetition ratios). "srv CPU" / "gen CPU" are the CPU utilisation of the server and the generator during the measured phase: a generator well below 100% while the server is near 100% means the server, not the generator, is the limit.',
+    '- Method: each server is a fresh process pinned to CPU 0 (`taskset -c 0`), the C load generator (bench/loadgen.c) is pinned to CPU 1; servers interleaved per repetition; the figure is the server\'s CPU time (utime+stime, /proc/<pid>/stat) per unit of work over the measured phase (after connect and a warm-up). Cells: median (min–max) over repetitions; "vs ws" is the ratio to plain `ws` from the same repetition (median of the per-repetition ratios). "srv CPU" / "gen CPU" are the CPU utilisation (CPU s / wall s) of the server and of the generator during the measured phase, and "gen <unit>" is the generator\'s own CPU per unit of work: when it is well below the server\'s figure, the generator could drive the server faster than the server can go, i.e. it is not the limit. (Other jobs share this machine, so utilisation below 100% can mean CPU contention; CPU per unit is not affected by that.)',
     '',
   );
   for (const sc of scenarios) {
@@ -59,8 +59,8 @@ export function renderReport(info: RunInfo, scenarios: Scenario[], samples: Samp
       const extras = part.extras ?? [];
       if (part.kind === 'cpu') {
         L.push(
-          `| server | CPU ${part.unit} | vs ws | ${part.rate} | p50 µs | p99 µs | srv CPU | gen CPU |${extras.map((e) => ` ${e.label} |`).join('')}`,
-          `|---|---:|---:|---:|---:|---:|---:|---:|${extras.map(() => '---:|').join('')}`,
+          `| server | CPU ${part.unit} | vs ws | ${part.rate} | p50 µs | p99 µs | srv CPU | gen CPU | gen ${part.unit} |${extras.map((e) => ` ${e.label} |`).join('')}`,
+          `|---|---:|---:|---:|---:|---:|---:|---:|---:|${extras.map(() => '---:|').join('')}`,
         );
       } else {
         L.push(`| server | ${part.unit} | vs ws | conns | baseline RSS MiB | RSS after MiB |`, '|---|---:|---:|---:|---:|---:|');
@@ -82,7 +82,8 @@ export function renderReport(info: RunInfo, scenarios: Scenario[], samples: Samp
           L.push(
             `| ${srv}${note} | ${f(median(vals))}${range(vals)} | ${ratio} | ${f(median(num(ok.map((r) => r.rate))), 0)} | ` +
               `${f(median(num(ok.map((r) => r.p50))), 0)} | ${f(median(num(ok.map((r) => r.p99))), 0)} | ` +
-              `${f(100 * median(num(ok.map((r) => r.srvUtil))), 0)}% | ${f(100 * median(num(ok.map((r) => r.genUtil))), 0)}% |${ex}`,
+              `${f(100 * median(num(ok.map((r) => r.srvUtil))), 0)}% | ${f(100 * median(num(ok.map((r) => r.genUtil))), 0)}% | ` +
+              `${f(median(num(ok.map((r) => r.genUnit))))} |${ex}`,
           );
         } else {
           L.push(

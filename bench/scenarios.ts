@@ -32,6 +32,7 @@ export interface Sample {
   p99?: number;
   srvUtil?: number; // server CPU seconds / wall seconds of the measured phase
   genUtil?: number; // generator CPU seconds / wall seconds
+  genUnit?: number; // generator CPU µs per unit: far below the server's figure = the generator is not the limit
   extra?: Record<string, number>;
 }
 
@@ -176,12 +177,13 @@ async function cpuRun(
     p99: d.p99_us,
     srvUtil: cpu / wall,
     genUtil: d.gen_cpu_s / d.elapsed_s,
+    genUnit: (d.gen_cpu_s / d.units) * 1e6,
     extra: extra ? extra(res) : {},
     summary: '',
   };
   s.summary =
     `${fmt(s.value, 2)} ${part.unit}, ${fmt(s.rate, 0)} ${part.rate ?? ''}, p50 ${fmt(s.p50, 0)} µs p99 ${fmt(s.p99, 0)} µs, ` +
-    `server CPU ${fmt((s.srvUtil ?? 0) * 100, 0)}%, generator CPU ${fmt((s.genUtil ?? 0) * 100, 0)}% ` +
+    `server CPU ${fmt((s.srvUtil ?? 0) * 100, 0)}%, generator CPU ${fmt((s.genUtil ?? 0) * 100, 0)}% (${fmt(s.genUnit, 2)} ${part.unit}) ` +
     Object.entries(s.extra ?? {})
       .map(([k, v]) => `${k}=${fmt(v)}`)
       .join(' ');
@@ -238,7 +240,10 @@ const P = {
     unit: 'µs/msg',
     rate: 'msg/s',
     latency: 'round trip',
-    extras: [{ key: 'replyBytes', label: 'reply size (B)' }],
+    extras: [
+      { key: 'replyBytes', label: 'reply payload B' },
+      { key: 'compressedPct', label: 'replies compressed %' },
+    ],
   },
   deflateMem: { key: 'mem', title: 'permessage-deflate memory', kind: 'memory', unit: 'KiB/conn' },
 } satisfies Record<string, Part>;
@@ -375,7 +380,7 @@ export const SCENARIOS: Scenario[] = [
         64,
         (res) => {
           if (res.done.ext < 64) throw new Error(`permessage-deflate negotiated on ${res.done.ext}/64 connections`);
-          return { replyBytes: res.done.bytes_in / res.done.msgs };
+          return { replyBytes: res.done.bytes_in / res.done.msgs, compressedPct: (100 * res.done.rsv1_msgs) / res.done.msgs };
         },
       );
       return [cpu, mem];
