@@ -125,7 +125,7 @@ export interface CommandCall<State = Record<string, unknown>, Shared = Record<st
   readonly signal: AbortSignal;
 }
 
-export interface CommandDefinition<Schema extends StandardSchemaV1 | undefined = StandardSchemaV1 | undefined, Result = unknown, State = Record<string, unknown>, Shared = Record<string, unknown>> {
+export interface CommandDefinition<Schema = StandardSchemaV1 | undefined, Result = unknown, State = Record<string, unknown>, Shared = Record<string, unknown>> {
   /** A Standard Schema validator for `data` (zod, valibot, ...). Without one, `data` is passed as is. */
   input?: Schema;
   /** Require an authenticated user (error `unauthorized` otherwise). */
@@ -137,7 +137,8 @@ export interface CommandDefinition<Schema extends StandardSchemaV1 | undefined =
   handler: (data: InputOf<Schema>, call: CommandCall<State, Shared>) => Result | Promise<Result>;
 }
 
-export type InputOf<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : unknown;
+/** The handler's `data` type: the schema's output type; `unknown` without a schema; `any` when the schema type is unknown. */
+export type InputOf<S> = 0 extends 1 & S ? any : S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : unknown;
 
 export interface RoomOptions<State = Record<string, unknown>, Shared = Record<string, unknown>> {
   /** Guard for the built-in `room.join` command (default: any connection may join any room). */
@@ -183,17 +184,23 @@ export interface ServiceOptions<State = Record<string, unknown>, Shared = Record
 
 export const SERVICE_MARK: unique symbol = Symbol.for('switchboard.service') as never;
 
-export interface ServiceDefinition<State = Record<string, unknown>, Shared = Record<string, unknown>> extends ServiceOptions<State, Shared> {
+export interface ServiceDefinition<State = Record<string, unknown>, Shared = Record<string, unknown>, Commands = Record<string, CommandDefinition<any, any, State, Shared>>> extends ServiceOptions<State, Shared> {
   readonly [SERVICE_MARK]: 1;
+  readonly commands?: Commands & Record<string, CommandDefinition<any, any, State, Shared>>;
 }
 
+/** Maps each command's schema to a typed definition, so handlers get `data` typed from `input`. */
+export type CommandsOf<Schemas extends Record<string, unknown>, State, Shared> = { [K in keyof Schemas]: CommandDefinition<Schemas[K], unknown, State, Shared> };
+
 /** Declares a service. Use as the default export of a service file. */
-export function defineService<State = Record<string, unknown>, Shared = Record<string, unknown>>(options: ServiceOptions<State, Shared>): ServiceDefinition<State, Shared> {
-  return Object.freeze({ ...options, [SERVICE_MARK]: 1 as const });
+export function defineService<State = Record<string, unknown>, Shared = Record<string, unknown>, Schemas extends Record<string, unknown> = Record<string, any>>(
+  options: Omit<ServiceOptions<State, Shared>, 'commands'> & { commands?: CommandsOf<Schemas, State, Shared> },
+): ServiceDefinition<State, Shared, CommandsOf<Schemas, State, Shared>> {
+  return Object.freeze({ ...options, [SERVICE_MARK]: 1 as const }) as never;
 }
 
 /** Declares one command with its schema, so that `data` is typed from the schema. */
-export function defineCommand<Schema extends StandardSchemaV1 | undefined, Result, State = Record<string, unknown>, Shared = Record<string, unknown>>(
+export function defineCommand<Schema, Result, State = Record<string, unknown>, Shared = Record<string, unknown>>(
   command: CommandDefinition<Schema, Result, State, Shared>,
 ): CommandDefinition<Schema, Result, State, Shared> {
   return command;

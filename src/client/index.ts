@@ -1,0 +1,399 @@
+/**
+ * The command-protocol client, for Node and browsers (plain ESM, no imports at run time):
+ * `call(cmd, data)` -> Promise, `on(event, fn)`, rooms with positions, and automatic reconnect
+ * with backoff that re-authenticates and re-joins rooms from their last position.
+ *
+ *   // browser: the global WebSocket is used
+ *   const client = createClient('ws://localhost:8080/chat');
+ *   // Node: pass the library's connect()
+ *   import { connect } from 'switchboard';
+ *   const client = createClient('ws://localhost:8080/chat', { connect });
+ */
+import type { InputOf, ServiceDefinition } from '../app/service.js';
+
+/** What a call resolves to per command: `{ [cmd]: { input; output } }`. */
+export type Api = Record<string, { input: unknown; output: unknown }>;
+
+/** The Api of a service, from its definition: `ApiOf<typeof import('./services/chat.ts').default>`. */
+export type ApiOf<S> = S extends ServiceDefinition<any, any, infer C>
+  ? { [K in keyof C & string]: { input: C[K] extends { input?: infer I } ? InputOf<I> : unknown; output: unknown } } & BuiltinApi
+  : Api;
+
+export interface Position {
+  e: string;
+  o: number;
+}
+
+export interface BuiltinApi {
+  auth: { input: Record<string, string>; output: { user: unknown } };
+  'room.join': { input: { room: string; since?: Position }; output: JoinReply };
+  'room.leave': { input: { room: string }; output: { room: string } };
+  'room.presence': { input: { room: string }; output: Array<{ id: string; user: unknown }> };
+  'room.publish': { input: { room: string; data: unknown }; output: { pos: Position } };
+}
+
+export interface JoinReply {
+  pos: Position;
+  recovered?: boolean;
+  reason?: string;
+  messages?: Array<{ pos: Position; data: unknown }>;
+}
+
+/** A connected socket, as the client needs it. */
+export interface ClientSocket {
+  send(text: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+export interface SocketHandlers {
+  message(text: string): void;
+  close(code: number, reason: string): void;
+}
+
+/** Opens a socket; resolves once it is open. */
+export type SocketFactory = (url: string, handlers: SocketHandlers) => Promise<ClientSocket>;
+
+/** A browser-style WebSocket constructor (the global one, or any compatible). */
+export interface WebSocketConstructorLike {
+  new (url: string, protocols?: string | string[]): {
+    readyState: number;
+    send(data: string): void;
+    close(code?: number, reason?: string): void;
+    addEventListener(type: string, listener: (event: any) => void): void;
+  };
+}
+
+/** The Node library's connect(): an EventEmitter-style socket. */
+export type NodeConnect = (url: string, options?: any) => Promise<{
+  send(data: string): unknown;
+  close(code?: number, reason?: string): void;
+  on(event: 'message', fn: (data: { toString(encoding?: string): string }, isBinary: boolean) => void): unknown;
+  on(event: 'close', fn: (code: number, reason: string) => void): unknown;
+  on(event: 'error', fn: (err: unknown) => void): unknown;
+}>;
+
+export interface ReconnectOptions {
+  /** First delay, ms (default 250). */
+  initialDelayMs?: number;
+  /** Cap, ms (default 5000). */
+  maxDelayMs?: number;
+  /** Growth per attempt (default 2). */
+  factor?: number;
+  /** Give up after this many attempts in a row (default: never). */
+  maxAttempts?: number;
+}
+
+export interface ClientOptions {
+  /** Node: the library's connect(). */
+  connect?: NodeConnect;
+  /** A WebSocket constructor (default: globalThis.WebSocket). */
+  WebSocket?: WebSocketConstructorLike;
+  /** Any other way to open a socket. */
+  socketFactory?: SocketFactory;
+  /** Reconnect with backoff (default on); false to disable. */
+  reconnect?: ReconnectOptions | false;
+  /** Default timeout of a call, ms (default 15000). */
+  callTimeoutMs?: number;
+  /** Credentials sent with the `auth` command after every (re)connect, before rooms are re-joined. */
+  auth?: () => Record<string, string> | Promise<Record<string, string>>;
+}
+
+/** A failed call: `code` is the server's error code, or `disconnected` / `timeout` / `closed` from the client. */
+export class ClientCommandError extends Error {
+  readonly code: string;
+  readonly details: unknown;
+  constructor(code: string, message: string, details?: unknown) {
+    super(message);
+    this.name = 'ClientCommandError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export type ClientEvent = 'open' | 'close' | 'reconnecting' | 'reconnected' | 'room.message' | 'room.reset' | 'presence.join' | 'presence.leave' | (string & {});
+
+/** A server push as received: `{event, data}`, plus `room`/`pos` on room events. */
+export interface Push {
+  event: string;
+  data?: unknown;
+  room?: string;
+  pos?: Position | null;
+  reason?: string;
+}
+
+type Listener = (data: any, push: Push) => void;
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+interface RoomState {
+  pos: Position | null;
+  handlers: Set<(data: unknown, pos: Position) => void>;
+}
+
+export function nodeSocketFactory(connect: NodeConnect): SocketFactory {
+  return async (url, handlers) => {
+    const ws = await connect(url);
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) handlers.message(data.toString('utf8'));
+    });
+    ws.on('close', (code, reason) => handlers.close(code, reason));
+    ws.on('error', () => {});
+    return { send: (text) => void ws.send(text), close: (code, reason) => ws.close(code, reason) };
+  };
+}
+
+export function browserSocketFactory(Ctor: WebSocketConstructorLike): SocketFactory {
+  return (url, handlers) =>
+    new Promise((resolve, reject) => {
+      const ws = new Ctor(url);
+      let opened = false;
+      ws.addEventListener('open', () => {
+        opened = true;
+        resolve({ send: (text) => ws.send(text), close: (code, reason) => ws.close(code, reason) });
+      });
+      ws.addEventListener('message', (e: { data: unknown }) => {
+        if (typeof e.data === 'string') handlers.message(e.data);
+      });
+      ws.addEventListener('close', (e: { code: number; reason: string }) => {
+        if (opened) handlers.close(e.code, e.reason);
+        else reject(new Error(`connection failed (${e.code})`));
+      });
+    });
+}
+
+export class Client<A extends Api = Api & BuiltinApi> {
+  readonly url: string;
+  #factory: SocketFactory;
+  #options: ClientOptions;
+  #socket: ClientSocket | null = null;
+  #seq = 0;
+  #pending = new Map<number, Pending>();
+  #queue: string[] = [];
+  #listeners = new Map<string, Set<Listener>>();
+  #rooms = new Map<string, RoomState>();
+  #closed = false;
+  #attempt = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #ready: Promise<void>;
+  #readyResolve!: () => void;
+  #readyReject!: (err: unknown) => void;
+  #everOpened = false;
+
+  constructor(url: string, options: ClientOptions = {}) {
+    this.url = url;
+    this.#options = options;
+    const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
+    const factory = options.socketFactory ?? (options.connect ? nodeSocketFactory(options.connect) : Ctor ? browserSocketFactory(Ctor) : null);
+    if (factory === null) throw new TypeError('no WebSocket available: pass { connect } (Node) or { WebSocket }');
+    this.#factory = factory;
+    this.#ready = new Promise((resolve, reject) => {
+      this.#readyResolve = resolve;
+      this.#readyReject = reject;
+    });
+    this.#ready.catch(() => {});
+    void this.#open();
+  }
+
+  /** Resolves once the first connection is open (rejects if it fails and reconnect is off). */
+  get ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  get connected(): boolean {
+    return this.#socket !== null;
+  }
+
+  /** Runs a command; resolves with its `data`, rejects with a ClientCommandError. */
+  call<K extends keyof A & string>(cmd: K, data?: A[K]['input'], options: { timeoutMs?: number } = {}): Promise<A[K]['output']> {
+    if (this.#closed) return Promise.reject(new ClientCommandError('closed', 'client is closed'));
+    const id = ++this.#seq;
+    const timeoutMs = options.timeoutMs ?? this.#options.callTimeoutMs ?? 15_000;
+    return new Promise((resolve, reject) => {
+      const pending: Pending = { resolve: resolve as (v: unknown) => void, reject, timer: undefined };
+      pending.timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new ClientCommandError('timeout', `no reply to "${cmd}" within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(id, pending);
+      this.#write(JSON.stringify({ id, cmd, data: data === undefined ? null : data }));
+    });
+  }
+
+  /** Listens to a server push (by event name) or a client event; returns an unsubscribe function. */
+  on(event: ClientEvent, fn: Listener): () => void {
+    let set = this.#listeners.get(event);
+    if (set === undefined) this.#listeners.set(event, (set = new Set()));
+    set.add(fn);
+    return () => set.delete(fn);
+  }
+
+  /** Joins a room (re-joined from its last position after every reconnect). */
+  async join(room: string, onMessage?: (data: unknown, pos: Position) => void): Promise<JoinReply> {
+    let state = this.#rooms.get(room);
+    if (state === undefined) this.#rooms.set(room, (state = { pos: null, handlers: new Set() }));
+    if (onMessage) state.handlers.add(onMessage);
+    return this.#join(room, state);
+  }
+
+  async leave(room: string): Promise<void> {
+    this.#rooms.delete(room);
+    await this.call('room.leave' as keyof A & string, { room } as never);
+  }
+
+  /** The last position seen in a room. */
+  position(room: string): Position | null {
+    return this.#rooms.get(room)?.pos ?? null;
+  }
+
+  /** Closes for good (no reconnect); pending calls reject with `closed`. */
+  close(code = 1000, reason = ''): void {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    this.#socket?.close(code, reason);
+    this.#socket = null;
+    this.#failPending('closed', 'client closed');
+  }
+
+  /** Drops the current connection as if the network failed (reconnect follows). For tests and demos. */
+  dropConnection(): void {
+    this.#socket?.close(4000, 'dropped by client');
+  }
+
+  async #join(room: string, state: RoomState): Promise<JoinReply> {
+    const reply = (await this.call('room.join' as keyof A & string, (state.pos ? { room, since: state.pos } : { room }) as never)) as JoinReply;
+    for (const m of reply.messages ?? []) this.#roomMessage(room, state, m.pos, m.data, { event: 'room.message', room, pos: m.pos, data: m.data });
+    if (state.pos === null || state.pos.e !== reply.pos.e || state.pos.o < reply.pos.o) state.pos = reply.pos;
+    return reply;
+  }
+
+  #roomMessage(room: string, state: RoomState, pos: Position, data: unknown, push: Push): void {
+    if (state.pos !== null && state.pos.e === pos.e && pos.o <= state.pos.o) return; // duplicate around a resume
+    state.pos = pos;
+    for (const fn of state.handlers) fn(data, pos);
+    this.#emit('room.message', data, push);
+  }
+
+  async #open(): Promise<void> {
+    let socket: ClientSocket;
+    try {
+      socket = await this.#factory(this.url, { message: (text) => this.#onMessage(text), close: (code, reason) => this.#onClose(socket, code, reason) });
+    } catch (err) {
+      if (!this.#scheduleReconnect() && !this.#everOpened) this.#readyReject(err);
+      return;
+    }
+    if (this.#closed) {
+      socket.close(1000, '');
+      return;
+    }
+    this.#socket = socket;
+    const reconnected = this.#everOpened;
+    this.#everOpened = true;
+    this.#attempt = 0;
+    for (const text of this.#queue.splice(0)) socket.send(text);
+    this.#emit('open', undefined, { event: 'open' });
+    if (reconnected) void this.#resume();
+    this.#readyResolve();
+  }
+
+  async #resume(): Promise<void> {
+    try {
+      if (this.#options.auth) await this.call('auth' as keyof A & string, (await this.#options.auth()) as never);
+      for (const [room, state] of this.#rooms) await this.#join(room, state);
+      this.#emit('reconnected', undefined, { event: 'reconnected' });
+    } catch (err) {
+      this.#emit('error', err, { event: 'error' });
+    }
+  }
+
+  #onClose(socket: ClientSocket, code: number, reason: string): void {
+    if (this.#socket !== socket) return;
+    this.#socket = null;
+    this.#failPending('disconnected', `connection closed (${code})`);
+    this.#emit('close', { code, reason }, { event: 'close', data: { code, reason } });
+    if (!this.#closed) this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): boolean {
+    const r = this.#options.reconnect;
+    if (r === false || this.#closed) return false;
+    const max = r?.maxAttempts ?? Infinity;
+    if (this.#attempt >= max) return false;
+    const delay = Math.min((r?.initialDelayMs ?? 250) * (r?.factor ?? 2) ** this.#attempt, r?.maxDelayMs ?? 5000);
+    this.#attempt += 1;
+    this.#emit('reconnecting', { attempt: this.#attempt, delayMs: delay }, { event: 'reconnecting' });
+    this.#retryTimer = setTimeout(() => void this.#open(), delay);
+    return true;
+  }
+
+  #write(text: string): void {
+    if (this.#socket !== null) this.#socket.send(text);
+    else this.#queue.push(text);
+  }
+
+  #failPending(code: string, message: string): void {
+    for (const [id, p] of this.#pending) {
+      clearTimeout(p.timer);
+      this.#pending.delete(id);
+      p.reject(new ClientCommandError(code, message));
+    }
+    if (code === 'closed') this.#queue.length = 0;
+  }
+
+  #onMessage(text: string): void {
+    let msg: Record<string, unknown>;
+    try {
+      msg = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      this.#emit('text', text, { event: 'text', data: text });
+      return;
+    }
+    if (typeof msg !== 'object' || msg === null) return;
+    if (typeof msg['event'] === 'string') {
+      const push = msg as unknown as Push;
+      if (push.event === 'room.message' && typeof push.room === 'string' && push.pos) {
+        const state = this.#rooms.get(push.room);
+        if (state !== undefined) this.#roomMessage(push.room, state, push.pos, push.data, push);
+        else this.#emit('room.message', push.data, push);
+        return;
+      }
+      if (push.event === 'room.reset' && typeof push.room === 'string') {
+        const state = this.#rooms.get(push.room);
+        if (state !== undefined && push.pos) state.pos = push.pos;
+      }
+      this.#emit(push.event, push.data, push);
+      return;
+    }
+    if (typeof msg['id'] === 'number' && 'ok' in msg) {
+      const p = this.#pending.get(msg['id']);
+      if (p === undefined) return;
+      this.#pending.delete(msg['id']);
+      clearTimeout(p.timer);
+      if (msg['ok'] === true) p.resolve(msg['data']);
+      else {
+        const e = (msg['error'] ?? {}) as { code?: string; message?: string; details?: unknown };
+        p.reject(new ClientCommandError(e.code ?? 'error', e.message ?? 'command failed', e.details));
+      }
+    }
+  }
+
+  #emit(event: string, data: unknown, push: Push): void {
+    const set = this.#listeners.get(event);
+    if (set === undefined) return;
+    for (const fn of [...set]) {
+      try {
+        fn(data, push);
+      } catch {
+        // a listener's error must not break the client
+      }
+    }
+  }
+}
+
+/** Creates a client and starts connecting. */
+export function createClient<A extends Api = Api & BuiltinApi>(url: string, options?: ClientOptions): Client<A> {
+  return new Client<A>(url, options);
+}
