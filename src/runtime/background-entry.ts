@@ -29,9 +29,10 @@ export async function run(ctx: ChildContext): Promise<unknown> {
     options: data.options,
     log: ctx.log,
     getService: (name) => ({ name, call: (method, ...args) => ctx.call(name, method, args) }),
-    sendToRoom: (room, msg) => server('sendToRoom', [room, msg]),
+    publish: (service, room, msg) => server('publish', [service, room, msg]),
+    sendToRoom: (service, room, msg) => server('sendToRoom', [service, room, msg]),
     sendToConnection: (id, msg) => server('sendToConnection', [id, msg]),
-    broadcast: (path, msg) => server('broadcast', [path, msg]),
+    broadcast: (service, msg) => server('broadcast', [service, msg]),
   };
   const started = mod.start(bctx, ctx.signal);
   ctx.ready();

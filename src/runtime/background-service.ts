@@ -26,12 +26,14 @@ export interface BackgroundContext {
   readonly options: unknown;
   readonly log: BackgroundLogger;
   getService(name: string): ServiceHandle;
-  /** Send to every connection in a room (any service). */
-  sendToRoom(room: string, data: string | Uint8Array): Promise<void>;
-  /** Send to one connection by id. */
+  /** Append `data` to a room of an endpoint service (numbered, kept in its history) and push it to the members. */
+  publish(service: string, room: string, data: unknown): Promise<void>;
+  /** Send a raw message to every member of a room of an endpoint service (e.g. "/chat", "lobby"). */
+  sendToRoom(service: string, room: string, data: string | Uint8Array): Promise<void>;
+  /** Send a raw message to one connection by id. */
   sendToConnection(id: string, data: string | Uint8Array): Promise<void>;
-  /** Send to every connection of a service path, e.g. "/chat". */
-  broadcast(path: string, data: string | Uint8Array): Promise<void>;
+  /** Send a raw message to every connection of an endpoint service, e.g. "/chat". */
+  broadcast(service: string, data: string | Uint8Array): Promise<void>;
 }
 
 export interface BackgroundModule {
@@ -44,9 +46,10 @@ export const SERVER_TARGET = '$server';
 
 /** Server operations a background service can ask for; implemented by the app layer. */
 export interface ServerBridge {
-  sendToRoom(room: string, data: string | Uint8Array): void | Promise<void>;
+  publish(service: string, room: string, data: unknown): void | Promise<void>;
+  sendToRoom(service: string, room: string, data: string | Uint8Array): void | Promise<void>;
   sendToConnection(id: string, data: string | Uint8Array): void | Promise<void>;
-  broadcast(path: string, data: string | Uint8Array): void | Promise<void>;
+  broadcast(service: string, data: string | Uint8Array): void | Promise<void>;
 }
 
 export interface BackgroundServiceOptions {
@@ -80,10 +83,12 @@ export function addBackgroundService(supervisor: Supervisor, o: BackgroundServic
 export function serveBridge(bridge: ServerBridge) {
   return async (_from: string, target: string, method: string, args: unknown[]): Promise<unknown> => {
     if (target !== SERVER_TARGET) throw new Error(`no service named "${target}"`);
-    const [a, b] = args as [string, string | Uint8Array];
+    const [a, b, c] = args as [string, string | Uint8Array, string | Uint8Array];
     switch (method) {
+      case 'publish':
+        return bridge.publish(a, b as string, c);
       case 'sendToRoom':
-        return bridge.sendToRoom(a, b);
+        return bridge.sendToRoom(a, b as string, c);
       case 'sendToConnection':
         return bridge.sendToConnection(a, b);
       case 'broadcast':

@@ -114,7 +114,8 @@ export class ServerRuntime {
         ...(sv.maxHeapMb !== undefined ? { maxHeapMb: sv.maxHeapMb } : {}),
       });
     }
-    const units = this.supervisor.names().map((n) => this.supervisor.get(n)!);
+    // background services (endpoint units start on their first handshake)
+    const units = this.supervisor.names().map((n) => this.supervisor.get(n)!).filter((u) => u.state === 'idle');
     await Promise.all(
       units.map((u) =>
         u.start().catch((err: unknown) => this.log.error({ service: u.name, err: String(err) }, `background service ${u.name} failed to start`)),
@@ -153,7 +154,7 @@ export class ServerRuntime {
     this.#addShutdownSteps(app);
     if (this.#options.signals !== false) this.shutdown.installSignalHandlers();
     this.log.info(
-      { pid: process.pid, runDir: this.config.runDir, listening: app.listening(), metrics: this.metricsAddress() },
+      { runDir: this.config.runDir, listening: app.listening(), metrics: this.metricsAddress() },
       'switchboard started',
     );
   }
@@ -191,7 +192,7 @@ export class ServerRuntime {
   status(): ServerStatus {
     const app = this.#app;
     const mem = process.memoryUsage();
-    const background: ServiceStatus[] = this.supervisor.status().map((u) => backgroundStatus(u));
+    const background: ServiceStatus[] = this.#backgroundUnits().map((u) => backgroundStatus(u));
     return {
       pid: process.pid,
       version: this.#version,
@@ -218,6 +219,11 @@ export class ServerRuntime {
     this.log.info({ service: route }, `restarted service ${route} (requested)`);
   }
 
+  /** Background units (endpoint services' units are named by their route, "/..."). */
+  #backgroundUnits(): UnitStatus[] {
+    return this.supervisor.status().filter((u) => !u.name.startsWith('/'));
+  }
+
   #requireApp(): RuntimeApp {
     if (!this.#app) throw new ControlError('NOT_READY', 'the server is still starting');
     return this.#app;
@@ -238,7 +244,7 @@ export class ServerRuntime {
 
   #refreshServiceGauges(): void {
     this.metrics.serviceUp.reset();
-    for (const u of this.supervisor.status()) this.metrics.serviceUp.set({ service: u.name, state: u.state }, u.state === 'running' ? 1 : 0);
+    for (const u of this.#backgroundUnits()) this.metrics.serviceUp.set({ service: u.name, state: u.state }, u.state === 'running' ? 1 : 0);
     for (const s of this.#app?.services() ?? []) {
       if (s.isolation !== 'inline') this.metrics.serviceUp.set({ service: s.path ?? s.name, state: s.state }, s.state === 'running' ? 1 : 0);
     }

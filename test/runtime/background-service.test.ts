@@ -12,7 +12,8 @@ test('background services: start(ctx, signal), rooms via the bridge, getService,
   const roomSends: Array<[string, unknown]> = [];
   supervisor.setFallbackRouter(
     serveBridge({
-      sendToRoom: (room, data) => void roomSends.push([room, data]),
+      publish: () => undefined,
+      sendToRoom: (_service, room, data) => void roomSends.push([room, data]),
       sendToConnection: () => undefined,
       broadcast: () => undefined,
     }),

@@ -80,7 +80,7 @@ export const newCommand: CliCommand = {
     let serviceText = values.background ? backgroundService(input) : endpointService(input);
     let testText = values.background ? backgroundTest(input) : endpointTest(input);
     if (lang === 'js') testText = testText.replace(/ as never/g, '');
-    if (lang === 'ts' && values.background) testText = testText.replace('const sent = [];', 'const sent: unknown[] = [];').replace('async (room, data)', 'async (room: string, data: unknown)');
+    if (lang === 'ts' && values.background) testText = testText.replace('const sent = [];', 'const sent: unknown[] = [];').replace('async (service, room, data)', 'async (service: string, room: string, data: unknown)');
     serviceText = serviceText.replace(/\n{3,}/g, '\n\n');
     mkdirSync(dirname(serviceFile), { recursive: true });
     mkdirSync(dirname(testFile), { recursive: true });

@@ -70,9 +70,11 @@ ${ts ? "import type { BackgroundContext } from 'switchboard';\n" : ''}
 let ticks = 0;
 
 export async function start(ctx${ts ? ': BackgroundContext' : ''}, signal${ts ? ': AbortSignal' : ''}) {
+  // where to publish: options from the config, e.g. { "service": "/chat", "room": "lobby" }
+  const { service = '/chat', room = 'lobby' } = (ctx.options ?? {})${ts ? ' as { service?: string; room?: string }' : ''};
   const timer = setInterval(() => {
     ticks++;
-    void ctx.sendToRoom('${name}', JSON.stringify({ event: 'tick', data: ticks }));
+    ctx.publish(service, room, { tick: ticks }).catch(() => {}); // fails until the service is loaded
   }, 1000);
   signal.addEventListener('abort', () => clearInterval(timer));
   ctx.log.info('started');
@@ -99,8 +101,8 @@ test('${name}: starts, ticks into its room and stops on abort', async () => {
   const ctx = {
     name: '${name}', options: undefined, log,
     getService: () => { throw new Error('not in this test'); },
-    sendToRoom: async (room, data) => void sent.push([room, data]),
-    sendToConnection: async () => {}, broadcast: async () => {},
+    publish: async (service, room, data) => void sent.push([service, room, data]),
+    sendToRoom: async () => {}, sendToConnection: async () => {}, broadcast: async () => {},
   };
   await start(ctx as never, controller.signal);
   controller.abort();

@@ -1,0 +1,217 @@
+// A ServiceHost whose service runs in a supervised worker thread or child process. Sockets
+// and the protocol stay in the server; hooks, messages, actions and queries cross as plain
+// data. On a crash, its connections are closed with 1011 (or kept and re-attached when the
+// service sets `connectionsSurviveRestart`); while it restarts or after it failed, new
+// handshakes are answered 503.
+import type { Logger } from 'pino';
+import { ServiceLoadError } from '../app/service-loader.js';
+import type { HandshakeRequest } from '../app/service.js';
+import type {
+  CloseReply,
+  HostHandshakeResult,
+  HostQuery,
+  HostSink,
+  OpenInfo,
+  ServiceHost,
+  ServiceInfo,
+} from '../app/service-host.js';
+import type { IsolationKind } from './host.js';
+import type { RestartPolicyOptions } from './restart-policy.js';
+import { SINK_TARGET, type ServiceChannelMessage, type ServiceHostData } from './service-host-entry.js';
+import type { CrashInfo, HeartbeatOptions, Supervised } from './supervised.js';
+import type { Supervisor } from './supervisor.js';
+
+export const INTERNAL_ERROR = 1011;
+export const SERVICE_RESTART = 1012;
+
+const ENTRY = new URL('./service-host-entry.js', import.meta.url).href;
+
+export interface IsolatedHostOptions {
+  supervisor: Supervisor;
+  log: Logger;
+  restart?: Partial<RestartPolicyOptions>;
+  heartbeat?: HeartbeatOptions | false;
+  stopGraceMs?: number;
+  maxHeapMb?: number;
+}
+
+export interface IsolatedHostStats {
+  connections: number;
+  messagesIn: number;
+  restarts: number;
+}
+
+let unitSeq = 0;
+
+export class IsolatedServiceHost implements ServiceHost {
+  readonly file: string;
+  readonly route: string;
+  readonly isolation: IsolationKind;
+  readonly unit: Supervised;
+  readonly #sink: HostSink;
+  readonly #o: IsolatedHostOptions;
+  readonly #survive: boolean;
+  readonly #connections = new Map<string, OpenInfo>();
+  #info: ServiceInfo = { commands: false, isolation: 'worker', presenceEvents: true };
+  #messagesIn = 0;
+  #everRan = false;
+  #retired = false;
+
+  constructor(file: string, route: string, isolation: IsolationKind, survive: boolean, sink: HostSink, options: IsolatedHostOptions) {
+    this.file = file;
+    this.route = route;
+    this.isolation = isolation;
+    this.#sink = sink;
+    this.#o = options;
+    this.#survive = survive;
+    const name = options.supervisor.get(route) ? `${route}#${++unitSeq}` : route;
+    this.unit = options.supervisor.add({
+      name,
+      isolation,
+      entry: ENTRY,
+      data: { file, route } satisfies ServiceHostData,
+      ...(options.restart ? { restart: options.restart } : {}),
+      ...(options.heartbeat !== undefined ? { heartbeat: options.heartbeat } : {}),
+      ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
+      ...(options.maxHeapMb !== undefined ? { maxHeapMb: options.maxHeapMb } : {}),
+    });
+    const supervisorRoute = (from: string, target: string, method: string, args: unknown[]) =>
+      target === SINK_TARGET && method === 'ask'
+        ? this.#sink.ask(args[0] as HostQuery)
+        : options.supervisor.route(from, target, method, args);
+    this.unit.setCallRouter(supervisorRoute);
+    this.unit.on('message', (payload) => {
+      const m = payload as ServiceChannelMessage;
+      if (m.type === 'act') this.#sink.act(m.action);
+    });
+    this.unit.on('crash', (c) => this.#onCrash(c));
+    this.unit.on('state', (s) => {
+      if (s === 'running') void this.#onRunning();
+    });
+  }
+
+  get info(): ServiceInfo {
+    return this.#info;
+  }
+
+  stats(): IsolatedHostStats {
+    return { connections: this.#connections.size, messagesIn: this.#messagesIn, restarts: this.unit.status().restarts };
+  }
+
+  /** First start: resolves once the service is loaded, or throws ServiceLoadError (answered 500). */
+  async start(): Promise<void> {
+    const firstCrash = new Promise<CrashInfo>((resolve) => this.unit.once('crash', resolve));
+    const outcome = await Promise.race([this.unit.start().then(() => 'running' as const), firstCrash]);
+    if (outcome !== 'running') {
+      await this.#o.supervisor.remove(this.unit.name);
+      throw new ServiceLoadError(this.file, outcome.error?.message ?? `the ${this.isolation} exited while loading (${outcome.reason})`);
+    }
+    this.#info = { ...((await this.unit.call('info')) as ServiceInfo), isolation: this.isolation };
+    this.#everRan = true;
+  }
+
+  async handshake(request: HandshakeRequest): Promise<HostHandshakeResult> {
+    const unavailable = (): HostHandshakeResult => ({
+      accept: false,
+      status: 503,
+      reason: this.unit.state === 'failed' ? 'service failed' : 'service restarting',
+      headers: { 'retry-after': '1' },
+    });
+    if (this.unit.state !== 'running') return unavailable();
+    try {
+      return (await this.unit.call('handshake', [request])) as HostHandshakeResult;
+    } catch {
+      return unavailable();
+    }
+  }
+
+  async open(connection: OpenInfo): Promise<void> {
+    this.#connections.set(connection.id, connection);
+    try {
+      await this.unit.call('open', [connection]);
+    } catch (err) {
+      this.#o.log.warn({ service: this.route, connection: connection.id, err: String(err) }, 'open hook did not run: service down');
+    }
+  }
+
+  message(connId: string, data: string | Uint8Array, binary: boolean): void {
+    if (!this.#connections.has(connId)) return;
+    this.#messagesIn++;
+    const m: ServiceChannelMessage = { type: 'message', connId, data, binary };
+    if (!this.unit.post(m, typeof data === 'string' ? undefined : 'auto')) {
+      this.#o.log.warn({ service: this.route, connection: connId }, 'message dropped: service restarting');
+    }
+  }
+
+  async close(connId: string, code: number, reason: string): Promise<CloseReply | undefined> {
+    const known = this.#connections.delete(connId);
+    if (known && this.#retired && this.#connections.size === 0) void this.#stopUnit();
+    if (!known || this.unit.state !== 'running') return undefined;
+    try {
+      return (await this.unit.call('close', [connId, code, reason])) as CloseReply | undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async stop(deadlineMs?: number): Promise<void> {
+    if (this.unit.state === 'running') {
+      try {
+        await this.unit.call('stop', [deadlineMs], { timeoutMs: (deadlineMs ?? 5_000) + 1_000 });
+      } catch {
+        /* crashed or timed out: the unit stop below ends it */
+      }
+    }
+  }
+
+  /** Stop the worker/process for good (server shutdown or a replaced service). */
+  async dispose(): Promise<void> {
+    await this.#stopUnit();
+  }
+
+  /** A newer version of this service took over: stop once the last connection is gone. */
+  retire(): void {
+    this.#retired = true;
+    if (this.#connections.size === 0) void this.#stopUnit();
+  }
+
+  /** Manual restart: connections are closed with 1012 (or kept and re-attached). */
+  async restart(): Promise<void> {
+    if (!this.#survive) this.#closeAll(SERVICE_RESTART, 'service restart');
+    await this.unit.restart();
+  }
+
+  async #stopUnit(): Promise<void> {
+    await this.#o.supervisor.remove(this.unit.name);
+  }
+
+  #closeAll(code: number, reason: string): void {
+    for (const id of [...this.#connections.keys()]) {
+      this.#connections.delete(id);
+      this.#sink.act({ type: 'close', to: id, code, reason });
+    }
+  }
+
+  #onCrash(c: CrashInfo): void {
+    if (!this.#everRan) return; // a failed first load is reported by start()
+    const n = this.#connections.size;
+    this.#o.log.error(
+      { service: this.route, isolation: this.isolation, reason: c.reason, err: c.error?.message, connections: n, keep: this.#survive },
+      `service ${this.route} crashed (${c.reason}); ${this.#survive ? `keeping its ${n} connection(s)` : `closing its ${n} connection(s) with 1011`}`,
+    );
+    if (!this.#survive) this.#closeAll(INTERNAL_ERROR, 'service crashed');
+  }
+
+  async #onRunning(): Promise<void> {
+    if (!this.#everRan) return; // start() does the first one
+    try {
+      this.#info = { ...((await this.unit.call('info')) as ServiceInfo), isolation: this.isolation };
+    } catch {
+      return; // crashed again at once
+    }
+    // re-attach surviving connections to the new instance: its open hook runs again
+    for (const info of this.#connections.values()) {
+      this.unit.call('open', [info]).catch(() => undefined);
+    }
+  }
+}
