@@ -61,7 +61,8 @@ typedef struct conn {
   uint8_t hdr[14];
   int hdr_have, in_payload;
   uint64_t pay_left, msg_bytes;
-  uint8_t op, fin, ctl_len, msg_rsv1;
+  uint8_t op, fin, ctl_len, msg_rsv1, bad;
+  int var;
   uint8_t ctl[125];
   uint8_t pfx[16];
   int pfx_have;
@@ -73,6 +74,7 @@ typedef struct conn {
   int pong_queued;
   /* in-flight send times (echo) */
   uint64_t *ts;
+  uint16_t *vr; /* payload variant of each message in flight (echo) */
   int tshead, tslen, tscap;
   uint64_t t0;
 } conn_t;
@@ -80,7 +82,7 @@ typedef struct conn {
 /* ---- options ---- */
 static int mode = M_ECHO, port = 0, nconns = 1, window = 1, workers = 1, opcode = 1, rsv1 = 0, deflate = 0, cc_limit = 256,
            fsize = 64;
-static const char *host = "127.0.0.1", *path = "/echo", *payload_file = NULL;
+static const char *host = "127.0.0.1", *path = "/echo", *payload_file = NULL, *expect_file = NULL;
 static long warmup_ms = 1000, duration_ms = 3000, timeout_ms = 60000;
 static uint64_t max_msgs = 0;
 
@@ -92,6 +94,9 @@ static uint64_t t_deadline;
 static uint8_t **frames; /* pre-built masked frames */
 static size_t *frame_len;
 static int nframes;
+static uint8_t **expect; /* what an echo must carry back, per variant (uncompressed) */
+static size_t *expect_len;
+static int nexpect;
 static uint8_t hs_req[1024];
 static size_t hs_req_len;
 static const uint8_t close_frame[8] = {0x88, 0x82, MASK0, MASK1, MASK2, MASK3, 0x03 ^ MASK0, 0xe8 ^ MASK1};
@@ -100,7 +105,7 @@ static uint32_t *hist;
 
 static int issuing = 0;
 static uint64_t sent = 0, recvd = 0, bytes_in = 0, errors = 0, inflight = 0, ext_ok = 0, opened = 0, failed = 0,
-                handshakes = 0, deliveries = 0, pongs = 0, rsv1_in = 0;
+                handshakes = 0, deliveries = 0, pongs = 0, rsv1_in = 0, mismatches = 0;
 static int pending_connects = 0, started = 0;
 /* fanout */
 static conn_t *pub;
@@ -110,6 +115,10 @@ static uint64_t pub_ts[PUB_RING];
 static uint32_t pub_cnt[PUB_RING];
 static uint64_t pub_seq = 0;
 
+static void arg_err(const char *a) {
+  fprintf(stderr, "loadgen: bad argument %s\n", a);
+  exit(2);
+}
 static uint64_t now_us(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -155,24 +164,37 @@ static size_t build_frame(uint8_t *out, const uint8_t *p, size_t n, int op, int 
   return h + n;
 }
 
-static void load_payloads(void) {
-  FILE *f = fopen(payload_file, "rb");
+/* file format: u32 count, then count x (u32 length, bytes), little-endian */
+static int read_payloads(const char *file, uint8_t ***out, size_t **lens) {
+  FILE *f = fopen(file, "rb");
   if (!f) die("payload file");
   uint32_t cnt;
   if (fread(&cnt, 4, 1, f) != 1 || cnt == 0) die("payload file format");
-  nframes = cnt;
-  frames = calloc(cnt, sizeof *frames);
-  frame_len = calloc(cnt, sizeof *frame_len);
+  *out = calloc(cnt, sizeof **out);
+  *lens = calloc(cnt, sizeof **lens);
   for (uint32_t i = 0; i < cnt; i++) {
     uint32_t len;
     if (fread(&len, 4, 1, f) != 1) die("payload file format");
-    uint8_t *p = malloc(len ? len : 1);
-    if (len && fread(p, len, 1, f) != 1) die("payload file format");
-    frames[i] = malloc(len + 14);
-    frame_len[i] = build_frame(frames[i], p, len, opcode, rsv1);
-    free(p);
+    (*out)[i] = malloc(len ? len : 1);
+    if (len && fread((*out)[i], len, 1, f) != 1) die("payload file format");
+    (*lens)[i] = len;
   }
   fclose(f);
+  return (int)cnt;
+}
+static void load_payloads(void) {
+  uint8_t **p;
+  size_t *l;
+  nframes = read_payloads(payload_file, &p, &l);
+  frames = calloc(nframes, sizeof *frames);
+  frame_len = calloc(nframes, sizeof *frame_len);
+  for (int i = 0; i < nframes; i++) {
+    frames[i] = malloc(l[i] + 14);
+    frame_len[i] = build_frame(frames[i], p[i], l[i], opcode, rsv1);
+  }
+  if (expect_file) nexpect = read_payloads(expect_file, &expect, &expect_len);
+  else if (!rsv1) { expect = p; expect_len = l; nexpect = nframes; }
+  if (nexpect && nexpect != nframes) arg_err("--expect (variant count differs from --payload)");
 }
 
 /* ---- output queue ---- */
@@ -267,6 +289,7 @@ static void conn_start(conn_t *c) {
 static void echo_send(conn_t *c) {
   int k = (int)(sent % nframes);
   q_push(c, frames[k], frame_len[k]);
+  c->vr[(c->tshead + c->tslen) % c->tscap] = (uint16_t)k;
   c->ts[(c->tshead + c->tslen) % c->tscap] = now_us();
   c->tslen++;
   inflight++;
@@ -300,6 +323,7 @@ static void message_done(conn_t *c) {
   uint64_t t = now_us();
   if (mode == M_ECHO) {
     if (!c->tslen) { errors++; return; }
+    if (nexpect && !c->msg_rsv1 && (c->bad || c->msg_bytes != expect_len[c->var])) mismatches++;
     hist_add(t - c->ts[c->tshead]);
     c->tshead = (c->tshead + 1) % c->tscap;
     c->tslen--;
@@ -348,7 +372,14 @@ static void begin_frame(conn_t *c) {
   c->op = h[0] & 0x0f;
   c->fin = h[0] >> 7;
   c->ctl_len = 0;
-  if (c->op == 1 || c->op == 2) { c->pfx_have = 0; c->msg_bytes = 0; c->msg_rsv1 = (h[0] >> 6) & 1; }
+  if (c->op == 1 || c->op == 2) {
+    c->pfx_have = 0;
+    c->msg_bytes = 0;
+    c->msg_rsv1 = (h[0] >> 6) & 1;
+    c->bad = 0;
+    c->var = (mode == M_ECHO && c->tslen) ? c->vr[c->tshead] : 0;
+    if (mode == M_ECHO && nexpect && !c->msg_rsv1 && c->op != opcode) c->bad = 1;
+  }
   c->pay_left = len;
   c->hdr_have = 0;
   if (len == 0) frame_done(c);
@@ -383,6 +414,10 @@ static void feed(conn_t *c, const uint8_t *p, size_t n) {
           if (k > take) k = take;
           memcpy(c->pfx + c->pfx_have, p, k);
           c->pfx_have += k;
+        }
+        if (nexpect && mode == M_ECHO && !c->msg_rsv1 && !c->bad) {
+          size_t el = expect_len[c->var];
+          if (c->msg_bytes + take > el || memcmp(p, expect[c->var] + c->msg_bytes, take) != 0) c->bad = 1;
         }
         c->msg_bytes += take;
       }
@@ -536,10 +571,6 @@ static void wait_stdin(void) {
   while (!ready) loop_once(50, &ready);
 }
 
-static void arg_err(const char *a) {
-  fprintf(stderr, "loadgen: bad argument %s\n", a);
-  exit(2);
-}
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   if (argc < 2) arg_err("(mode)");
@@ -558,6 +589,7 @@ int main(int argc, char **argv) {
     else if (OPT("--window")) window = atoi(v);
     else if (OPT("--workers")) workers = atoi(v);
     else if (OPT("--payload")) payload_file = v;
+    else if (OPT("--expect")) expect_file = v;
     else if (OPT("--opcode")) opcode = atoi(v);
     else if (OPT("--size")) fsize = atoi(v);
     else if (OPT("--warmup-ms")) warmup_ms = atol(v);
@@ -593,6 +625,7 @@ int main(int argc, char **argv) {
     conns[i].fd = -1;
     conns[i].tscap = window > 0 ? window : 1;
     conns[i].ts = mode == M_ECHO ? calloc(conns[i].tscap, sizeof(uint64_t)) : NULL;
+    conns[i].vr = mode == M_ECHO ? calloc(conns[i].tscap, sizeof(uint16_t)) : NULL;
   }
   if (mode == M_FANOUT) pub_frames = calloc(PUB_RING, sizeof *pub_frames);
 
@@ -617,7 +650,7 @@ int main(int argc, char **argv) {
 
   /* measured phase */
   memset(hist, 0, HIST_N * sizeof *hist);
-  sent = recvd = bytes_in = deliveries = handshakes = rsv1_in = 0;
+  sent = recvd = bytes_in = deliveries = handshakes = rsv1_in = mismatches = 0;
   uint64_t err0 = errors, fail0 = failed;
   double c0 = cpu_s();
   uint64_t w0 = now_us();
@@ -626,12 +659,12 @@ int main(int argc, char **argv) {
   uint64_t units = mode == M_HANDSHAKE ? handshakes : mode == M_FANOUT ? deliveries : recvd;
   printf("DONE {\"units\":%llu,\"sent\":%llu,\"msgs\":%llu,\"deliveries\":%llu,\"bytes_in\":%llu,\"elapsed_s\":%.6f,"
          "\"gen_cpu_s\":%.6f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"lost\":%llu,\"errors\":%llu,\"failed\":%llu,"
-         "\"open\":%llu,\"ext\":%llu,\"pongs\":%llu,\"rsv1_msgs\":%llu}\n",
+         "\"open\":%llu,\"ext\":%llu,\"pongs\":%llu,\"rsv1_msgs\":%llu,\"mismatches\":%llu}\n",
          (unsigned long long)units, (unsigned long long)sent, (unsigned long long)recvd,
          (unsigned long long)deliveries, (unsigned long long)bytes_in, el, gc, hist_pct(0.5), hist_pct(0.99),
          (unsigned long long)(mode == M_HANDSHAKE ? 0 : inflight), (unsigned long long)(errors - err0),
          (unsigned long long)(failed - fail0), (unsigned long long)opened, (unsigned long long)ext_ok,
-         (unsigned long long)pongs, (unsigned long long)rsv1_in);
+         (unsigned long long)pongs, (unsigned long long)rsv1_in, (unsigned long long)mismatches);
   fflush(stdout);
   wait_stdin();
   return 0;

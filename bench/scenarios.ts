@@ -130,6 +130,7 @@ function check(res: GenResult, expectOpen?: number): void {
   if (res.ready.failed || d.failed) throw new Error(`${res.ready.failed || d.failed} connections failed`);
   if (d.errors) throw new Error(`${d.errors} connection errors (dropped connection or unexpected frame)`);
   if (d.lost) throw new Error(`${d.lost} messages never completed`);
+  if (d.mismatches) throw new Error(`${d.mismatches} echoed messages differ from what was sent`);
   if (expectOpen !== undefined && res.ready.open < expectOpen) throw new Error(`only ${res.ready.open}/${expectOpen} open`);
 }
 
@@ -354,7 +355,8 @@ export const SCENARIOS: Scenario[] = [
     async run(r, ctx) {
       const variants = Array.from({ length: 16 }, (_, i) => jsonLike(i));
       const file = payloadFile('json4k-deflated', variants.map(deflateMessage));
-      const base = ['--port', r.port, '--path', '/echo', '--payload', file, '--opcode', 1, '--rsv1', '--deflate'];
+      const expect = payloadFile('json4k', variants);
+      const base = ['--port', r.port, '--path', '/echo', '--payload', file, '--expect', expect, '--opcode', 1, '--rsv1', '--deflate'];
       const n = ctx.quick ? 200 : 1000;
       const warm = () =>
         ctx.runLoadgen('echo', [...base, '--conns', 4, '--window', 1, '--warmup-ms', 0, '--duration-ms', 300], {}, 30000);

@@ -1,6 +1,7 @@
 // The "Node ceiling": a minimal WebSocket server on node:net that does only what a
 // server must do to echo — the HTTP upgrade, frame header parsing, unmasking (32-bit
-// words) and writing back — and answers every frame read in one chunk with ONE write.
+// words, in place for large payloads: no copy) and writing back — and answers every
+// frame read in one chunk with ONE write (one writev when large payload slices are in it).
 // /echo echoes; /broadcast writes the frames of one publisher chunk, framed once, to
 // every /broadcast connection with one write each. No UTF-8 validation, no limits, no
 // extensions (permessage-deflate is declined): it is a yardstick, not a server.
@@ -23,36 +24,43 @@ interface Conn {
   opcode: number;
   ctl: Buffer[] | null; // control frame payload being collected
   ctlHead: number; // first header byte of the control frame
+  copy: boolean; // current data frame is small: copied into the chunk's output buffer
 }
 
-function unmaskInto(src: Buffer, start: number, end: number, out: Buffer, at: number, c: Conn): void {
+const SMALL = 1024; // frames below this are copied (unmasked) into one output buffer per chunk
+
+/** Unmasks src[start, end) in place: bytes up to 4-byte alignment, then 32-bit words. */
+function unmaskInPlace(src: Buffer, start: number, end: number, c: Conn): void {
   const m = c.mask;
   let pos = c.maskPos;
   let i = start;
-  const n = end - start;
-  if (n >= 64) {
-    // bytes until the source is 4-byte aligned, then 32-bit words in place, then copy
-    while (((src.byteOffset + i) & 3) !== 0) {
-      src[i] ^= (m >>> ((pos & 3) << 3)) & 255;
-      i++;
-      pos++;
-    }
-    const words = (end - i) >>> 2;
+  while (i < end && ((src.byteOffset + i) & 3) !== 0) {
+    src[i] ^= (m >>> ((pos & 3) << 3)) & 255;
+    i++;
+    pos++;
+  }
+  const words = (end - i) >>> 2;
+  if (words > 0) {
     const sh = (pos & 3) << 3;
     const rot = sh === 0 ? m : ((m >>> sh) | (m << (32 - sh))) >>> 0;
     const w = new Uint32Array(src.buffer, src.byteOffset + i, words);
     for (let k = 0; k < words; k++) w[k] ^= rot;
     i += words << 2;
     pos += words << 2;
-    while (i < end) {
-      src[i] ^= (m >>> ((pos & 3) << 3)) & 255;
-      i++;
-      pos++;
-    }
-    src.copy(out, at, start, end);
-  } else {
-    for (; i < end; i++, pos++) out[at + i - start] = src[i] ^ ((m >>> ((pos & 3) << 3)) & 255);
   }
+  while (i < end) {
+    src[i] ^= (m >>> ((pos & 3) << 3)) & 255;
+    i++;
+    pos++;
+  }
+  c.maskPos = pos & 3;
+}
+
+/** Unmasks src[start, end) into out at `at` (small payloads). */
+function unmaskCopy(src: Buffer, start: number, end: number, out: Buffer, at: number, c: Conn): void {
+  const m = c.mask;
+  let pos = c.maskPos;
+  for (let i = start; i < end; i++, pos++) out[at + i - start] = src[i] ^ ((m >>> ((pos & 3) << 3)) & 255);
   c.maskPos = pos & 3;
 }
 
@@ -114,6 +122,15 @@ function control(c: Conn, head: number, payload: Buffer): void {
   }
 }
 
+function send(sock: net.Socket, pieces: Buffer[]): void {
+  if (pieces.length === 1) sock.write(pieces[0]);
+  else {
+    sock.cork(); // one writev for the whole chunk's answer
+    for (const p of pieces) sock.write(p);
+    sock.uncork();
+  }
+}
+
 function onData(c: Conn, chunk: Buffer): void {
   let buf = chunk;
   if (c.pending) {
@@ -125,10 +142,15 @@ function onData(c: Conn, chunk: Buffer): void {
     if (!rest || rest.length === 0) return;
     buf = rest;
   }
-  const out = Buffer.allocUnsafe(buf.length); // server frames are never longer than the masked input
+  // Output of this chunk: small frames are unmasked into `out` (allocated on first use;
+  // a server frame is never longer than the client frame it answers, so n - i bytes
+  // suffice); large payloads are unmasked in place and written as slices of the chunk.
+  const pieces: Buffer[] = [];
+  let out: Buffer | null = null;
   let o = 0;
-  let i = 0;
+  let from = 0;
   const n = buf.length;
+  let i = 0;
   while (i < n) {
     if (c.payLeft === 0 && c.ctl === null) {
       // frame header
@@ -146,34 +168,45 @@ function onData(c: Conn, chunk: Buffer): void {
         len = buf.readUInt32BE(i + 2) * 2 ** 32 + buf.readUInt32BE(i + 6);
         h = 10;
       }
-      if ((b1 & 128) === 0 || n - i < h + 4) {
-        if ((b1 & 128) === 0) {
-          c.sock.destroy(); // client frames must be masked
-          return;
-        }
-        break;
+      if ((b1 & 128) === 0) {
+        c.sock.destroy(); // client frames must be masked
+        return;
       }
+      if (n - i < h + 4) break;
       c.mask = buf.readUInt32LE(i + h);
       c.maskPos = 0;
       c.opcode = b0 & 15;
-      i += h + 4;
+      c.payLeft = len;
       if (c.opcode >= 8) {
         c.ctl = [];
         c.ctlHead = b0;
-        c.payLeft = len;
-      } else {
+      } else if (len < SMALL) {
+        c.copy = true;
+        if (out === null) out = Buffer.allocUnsafe(n - i);
         o = writeHeader(out, o, b0, len);
-        c.payLeft = len;
+      } else {
+        c.copy = false;
+        if (out !== null && o > from) pieces.push(out.subarray(from, o));
+        from = o;
+        const hb = Buffer.allocUnsafe(10);
+        pieces.push(hb.subarray(0, writeHeader(hb, 0, b0, len)));
       }
+      i += h + 4;
     }
     const take = Math.min(c.payLeft, n - i);
     if (c.ctl !== null) {
       const part = Buffer.allocUnsafe(take);
-      unmaskInto(buf, i, i + take, part, 0, c);
+      unmaskCopy(buf, i, i + take, part, 0, c);
       c.ctl.push(part);
-    } else {
-      unmaskInto(buf, i, i + take, out, o, c);
+    } else if (c.copy) {
+      if (out === null) out = Buffer.allocUnsafe(n - i);
+      unmaskCopy(buf, i, i + take, out, o, c);
       o += take;
+    } else if (take > 0) {
+      unmaskInPlace(buf, i, i + take, c);
+      if (out !== null && o > from) pieces.push(out.subarray(from, o));
+      from = o;
+      pieces.push(buf.subarray(i, i + take));
     }
     i += take;
     c.payLeft -= take;
@@ -185,10 +218,10 @@ function onData(c: Conn, chunk: Buffer): void {
     }
   }
   if (i < n) c.pending = Buffer.from(buf.subarray(i)); // partial header
-  if (o === 0) return;
-  const reply = out.subarray(0, o);
-  if (c.broadcast) for (const peer of room) peer.sock.write(reply);
-  else c.sock.write(reply);
+  if (out !== null && o > from) pieces.push(out.subarray(from, o));
+  if (pieces.length === 0) return;
+  if (c.broadcast) for (const peer of room) send(peer.sock, pieces);
+  else send(c.sock, pieces);
 }
 
 const server = net.createServer({ noDelay: true }, (sock) => {
@@ -203,6 +236,7 @@ const server = net.createServer({ noDelay: true }, (sock) => {
     opcode: 0,
     ctl: null,
     ctlHead: 0,
+    copy: true,
   };
   sock.on('data', (chunk: Buffer) => onData(c, chunk));
   sock.on('error', () => {});
