@@ -1,0 +1,145 @@
+// Test helpers for the app layer: service directories written to a temp dir, an in-memory
+// connection (FakeSocket) and framer, and a capturing logger.
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { AppCore } from '../../src/app/app-core.js';
+import { inlineHostFactory } from '../../src/app/inline-host.js';
+import type { Logger } from '../../src/app/logger.js';
+import type { Framer, PeerSocket } from '../../src/app/peer-socket.js';
+import type { RoomIndexOptions } from '../../src/app/room-index.js';
+import type { HandshakeRequest } from '../../src/app/service.js';
+
+/** The repository root (tests run from dist/test/app). */
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+/** Import specifier for service files written by tests. */
+export const DEFINE = pathToFileURL(join(REPO, 'src/app/define-service.ts')).href;
+export const AUTH = pathToFileURL(join(REPO, 'src/app/auth/index.ts')).href;
+
+export function serviceDir(files: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), 'sb-app-'));
+  for (const [name, body] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, name)), { recursive: true });
+    writeFileSync(join(root, name), body);
+  }
+  return root;
+}
+
+export interface LogLine {
+  level: string;
+  obj: unknown;
+  msg: string | undefined;
+}
+
+export function captureLogger(): Logger & { lines: LogLine[]; waitFor(pred: (l: LogLine) => boolean): Promise<LogLine> } {
+  const lines: LogLine[] = [];
+  const waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
+  const push = (level: string) => (obj: object | string, msg?: string) => {
+    const line = { level, obj, msg: typeof obj === 'string' ? obj : msg };
+    lines.push(line);
+    for (const w of [...waiters]) if (w.pred(line)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(line));
+  };
+  return {
+    lines,
+    debug: push('debug'),
+    info: push('info'),
+    warn: push('warn'),
+    error: push('error'),
+    waitFor(pred) {
+      const found = lines.find(pred);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve) => waiters.push({ pred, resolve }));
+    },
+  };
+}
+
+/** An in-memory connection: records what the app layer sends. */
+export class FakeSocket implements PeerSocket {
+  readonly sent: Array<string | Uint8Array> = [];
+  closedWith: { code: number; reason: string } | null = null;
+  #waiters: Array<{ pred: (m: string) => boolean; resolve: (m: string) => void }> = [];
+
+  send(data: string | Uint8Array): void {
+    this.#push(data);
+  }
+  sendPrepared(message: never): void {
+    this.#push((message as unknown as { data: string | Uint8Array }).data);
+  }
+  close(code = 1000, reason = ''): void {
+    this.closedWith ??= { code, reason };
+  }
+  /** Sent text messages parsed as JSON. */
+  get json(): any[] {
+    return this.sent.filter((m): m is string => typeof m === 'string').map((m) => JSON.parse(m));
+  }
+  /** Resolves with the first (already sent or future) text message matching. */
+  next(pred: (msg: any) => boolean): Promise<any> {
+    for (const m of this.sent) if (typeof m === 'string' && safe(m, pred)) return Promise.resolve(JSON.parse(m));
+    return new Promise((resolve) => this.#waiters.push({ pred: (m) => safe(m, pred), resolve: (m) => resolve(JSON.parse(m)) }));
+  }
+  reply(id: number | string): Promise<any> {
+    return this.next((m) => m.id === id && 'ok' in m);
+  }
+  #push(data: string | Uint8Array): void {
+    this.sent.push(data);
+    if (typeof data !== 'string') return;
+    for (const w of [...this.#waiters]) if (w.pred(data)) (this.#waiters.splice(this.#waiters.indexOf(w), 1), w.resolve(data));
+  }
+}
+
+function safe(text: string, pred: (m: any) => boolean): boolean {
+  try {
+    return pred(JSON.parse(text));
+  } catch {
+    return false;
+  }
+}
+
+export class CountingFramer implements Framer {
+  prepared = 0;
+  prepare(data: string | Uint8Array, binary: boolean): unknown {
+    this.prepared += 1;
+    return { data, binary };
+  }
+}
+
+export function request(path: string, extra: Partial<HandshakeRequest> = {}): HandshakeRequest {
+  return { method: 'GET', url: path, path, query: {}, headers: {}, cookies: {}, protocols: [], remoteAddress: '127.0.0.1', remotePort: 1, secure: false, ...extra };
+}
+
+/** An AppCore over fake sockets: connect(path) runs decide + attach like the server does. */
+export function harness(root: string, rooms?: RoomIndexOptions) {
+  const log = captureLogger();
+  const framer = new CountingFramer();
+  const core = new AppCore({ root, log, framer, hostFactory: inlineHostFactory(log), ...(rooms ? { rooms } : {}) });
+  let lastId = 0;
+  return {
+    core,
+    log,
+    framer,
+    async connect(path: string, extra: Partial<HandshakeRequest> = {}) {
+      const req = request(path, extra);
+      const decision = await core.decide(req);
+      if (!decision.accept) return { rejected: decision } as const;
+      const socket = new FakeSocket();
+      const id = core.attach(socket, req, decision.admission);
+      let seq = 0;
+      const conn = {
+        rejected: null,
+        id,
+        socket,
+        protocol: decision.admission.protocol,
+        send: (text: string) => core.message(id, text, false),
+        /** Sends a command and waits for its reply. */
+        call: async (cmd: string, data?: unknown) => {
+          const cid = ++seq + 1000 * ++lastId;
+          core.message(id, JSON.stringify({ id: cid, cmd, data }), false);
+          return socket.reply(cid);
+        },
+        close: (code = 1000, reason = '') => core.closed(id, code, reason),
+      };
+      return conn;
+    },
+  };
+}
