@@ -8,6 +8,7 @@ export interface RunInfo {
   machine: string;
   node: string;
   ws: string;
+  commit: string;
   command: string;
   reps: number;
   quick: boolean;
@@ -39,7 +40,7 @@ export function renderReport(info: RunInfo, scenarios: Scenario[], samples: Samp
   L.push(`# Switchboard benchmarks — ${info.date.slice(0, 10)}`, '');
   L.push(`- Command: \`${info.command}\` (${info.reps} repetition${info.reps > 1 ? 's' : ''}${info.quick ? ', quick mode: shorter runs, fewer connections' : ''}; took ${info.seconds} s)`);
   L.push(`- Machine: ${info.machine}`);
-  L.push(`- Node ${info.node}; ws ${info.ws}; run at ${info.date}`);
+  L.push(`- Node ${info.node}; ws ${info.ws}; Switchboard at commit ${info.commit}; run at ${info.date}`);
   L.push(`- Servers: ${info.servers.map((s) => `\`${s.key}\` = ${s.label}`).join('; ')}`);
   if (info.natives) L.push(`- Native helpers as loaded: ${info.natives}`);
   for (const s of info.skipped) L.push(`- Not run: ${s}`);

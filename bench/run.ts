@@ -253,6 +253,12 @@ function buildLoadgen(): void {
   if (r.status !== 0) throw new Error('building the load generator failed');
 }
 
+function gitCommit(): string {
+  const head = spawnSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']).stdout?.toString().trim() || 'unknown';
+  const dirty = spawnSync('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no', 'src', 'examples']).stdout?.toString().trim();
+  return dirty ? `${head} (+ uncommitted changes in src/ or examples/)` : head;
+}
+
 function machine(): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   return `${cpu}, ${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Linux ${os.release()}`;
@@ -310,6 +316,7 @@ async function main(): Promise<void> {
     machine: machine(),
     node: process.version,
     ws: wsVersion,
+    commit: gitCommit(),
     command: cmd,
     reps: opts.reps,
     quick: opts.quick,

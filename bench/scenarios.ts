@@ -293,7 +293,7 @@ export const SCENARIOS: Scenario[] = [
     key: 'fanout',
     title: '(3) Fan-out to 5000 subscribers',
     description:
-      '5000 subscribers + 1 publisher on /broadcast; the publisher keeps 32 64-byte text messages in flight (a message completes when all 5000 subscribers have it); unit = one message delivered to one subscriber.',
+      '5000 subscribers + 1 publisher on /broadcast; the publisher keeps 32 64-byte text messages in flight (a message completes when all 5000 subscribers have it); unit = one message delivered to one subscriber. Latency is publish-to-delivery and includes the queue of up to 32 x 5000 deliveries, so it mostly mirrors throughput.',
     deflate: false,
     parts: [P.fanout],
     async run(r, ctx) {
