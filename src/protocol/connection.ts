@@ -399,10 +399,15 @@ export class ProtocolConnection implements FrameHandler {
 
   /** Send a whole binary message. */
   sendBinary(data: Uint8Array): boolean {
+    return this.sendBytes(data, false);
+  }
+
+  /** Send a whole message from bytes: binary, or text whose bytes the caller knows are UTF-8. */
+  sendBytes(data: Uint8Array, isText: boolean): boolean {
     if (this.#state !== State.OPEN || this.#sendingFragments) return this.#refuseSend();
     const buf = toBuffer(data);
-    if (this.#messageExt && buf.length >= this.#threshold) return this.#sendEncoded(buf, false);
-    this.#writeFrame(Opcode.BINARY, buf, true, 0);
+    if (this.#messageExt && buf.length >= this.#threshold) return this.#sendEncoded(buf, isText);
+    this.#writeFrame(isText ? Opcode.TEXT : Opcode.BINARY, buf, true, 0);
     return true;
   }
 

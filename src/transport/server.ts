@@ -165,6 +165,11 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     });
   }
 
+  /** Compressor contexts alive now (bounded by perMessageDeflate.maxDeflateContexts). */
+  get deflateContexts(): number {
+    return this.#zlib?.liveDeflateContexts ?? 0;
+  }
+
   address(): AddressInfo | null {
     const a = this.#listener?.address();
     return a && typeof a === 'object' ? a : null;
