@@ -8,12 +8,16 @@ const positiveMs = z.number().int().positive();
 export const configSchema = z.strictObject({
   /** Port of the WebSocket server (0: any free port). */
   port: port.default(8080),
-  /** Interface to listen on; unset: all interfaces. */
-  host: z.string().min(1).optional(),
+  /** Interface to listen on ('0.0.0.0' or '::' for all). */
+  host: z.string().min(1).default('127.0.0.1'),
   /** Directory of service files. */
   servicesDir: z.string().min(1).default('services'),
   /** Run directory: lock/pid file and control socket. */
   runDir: z.string().min(1).default('.switchboard'),
+  /** Reload a changed service file for new connections. */
+  watch: z.boolean().default(false),
+  /** Offer permessage-deflate to clients. */
+  deflate: z.boolean().default(true),
   /** Isolation of services that do not declare one. */
   isolation: z.enum(['inline', 'worker', 'process']).default('inline'),
   log: z
@@ -87,6 +91,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { path: 'host', type: 'string', env: 'SWITCHBOARD_HOST', flag: 'host', description: 'interface to listen on' },
   { path: 'servicesDir', type: 'string', env: 'SWITCHBOARD_SERVICES_DIR', flag: 'services', description: 'directory of service files' },
   { path: 'runDir', type: 'string', env: 'SWITCHBOARD_RUN_DIR', flag: 'run-dir', description: 'run directory (lock file, control socket)' },
+  { path: 'watch', type: 'boolean', env: 'SWITCHBOARD_WATCH', flag: 'watch', description: 'reload changed service files for new connections' },
+  { path: 'deflate', type: 'boolean', env: 'SWITCHBOARD_DEFLATE', flag: 'deflate', description: 'offer permessage-deflate (--no-deflate: off)' },
   { path: 'isolation', type: 'string', env: 'SWITCHBOARD_ISOLATION', flag: 'isolation', description: 'default isolation: inline, worker or process' },
   { path: 'log.level', type: 'string', env: 'SWITCHBOARD_LOG_LEVEL', flag: 'log-level', description: 'fatal, error, warn, info, debug, trace or silent' },
   { path: 'log.destination', type: 'string', env: 'SWITCHBOARD_LOG_DESTINATION', flag: 'log-destination', description: 'stdout, stderr or a file path' },

@@ -37,7 +37,10 @@ export interface LoadedConfig {
 /** util.parseArgs options for every config flag (plus --config), for the CLI. */
 export function configFlagOptions(): NonNullable<ParseArgsConfig['options']> {
   const options: NonNullable<ParseArgsConfig['options']> = { config: { type: 'string' } };
-  for (const k of CONFIG_KEYS) options[k.flag] = { type: k.type === 'boolean' ? 'boolean' : 'string' };
+  for (const k of CONFIG_KEYS) {
+    options[k.flag] = { type: k.type === 'boolean' ? 'boolean' : 'string' };
+    if (k.type === 'boolean') options[`no-${k.flag}`] = { type: 'boolean' };
+  }
   return options;
 }
 
@@ -45,7 +48,13 @@ export function configFlagOptions(): NonNullable<ParseArgsConfig['options']> {
 export function parseConfigFlags(argv: string[]): { flags: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
     const { values, positionals } = parseArgs({ args: argv, options: configFlagOptions(), allowPositionals: true, strict: true });
-    return { flags: values as Record<string, string | boolean | undefined>, positionals };
+    const flags = values as Record<string, string | boolean | undefined>;
+    // --no-<flag> turns a boolean off
+    for (const k of CONFIG_KEYS) {
+      if (k.type === 'boolean' && flags[`no-${k.flag}`] === true) flags[k.flag] = false;
+      delete flags[`no-${k.flag}`];
+    }
+    return { flags, positionals };
   } catch (err) {
     throw new ConfigError([(err as Error).message]);
   }
@@ -142,6 +151,10 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     const fromFile = await readConfigFile(file);
     for (const p of leafPaths(fromFile)) sources[p] = `config file ${file}`;
     merged = deepMerge(merged, fromFile);
+  }
+  if (env.PORT !== undefined && env.SWITCHBOARD_PORT === undefined) {
+    setPath(merged, 'port', coerce(env.PORT, 'number'));
+    sources['port'] = 'environment variable PORT';
   }
   for (const key of CONFIG_KEYS) {
     const raw = env[key.env];

@@ -2,7 +2,7 @@
 // runtime (lock, logs, supervisor, control socket, metrics, graceful shutdown).
 import { stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { AppServer } from '../app/app-server.js';
+import { AppServer, type AppServerOptions } from '../app/app-server.js';
 import { inlineHostFactory } from '../app/inline-host.js';
 import { isServiceDefinition } from '../app/service.js';
 import { addBackgroundService } from './background-service.js';
@@ -26,6 +26,8 @@ export interface StartServerOptions {
   /** Defaults to process.exit (after flushing logs). */
   exit?: (code: number) => void;
   signals?: boolean;
+  /** Transport options passed to the app server (limits, origins, ...); deflate comes from config. */
+  transport?: AppServerOptions['transport'];
 }
 
 /** Start the whole server. Throws LockHeldError when the run directory is taken. */
@@ -94,7 +96,9 @@ async function startWithRuntime(runtime: ServerRuntime, options: StartServerOpti
   const app = new AppServer({
     dir: config.servicesDir,
     port: config.port,
-    ...(config.host !== undefined ? { host: config.host } : {}),
+    host: config.host,
+    watch: config.watch,
+    transport: { perMessageDeflate: config.deflate, ...options.transport },
     log,
     hostFactory: registry.factory,
     stopDeadlineMs: config.shutdown.graceMs,

@@ -185,3 +185,56 @@ test('restart budget: a service that keeps crashing is failed and answered 503 u
   assert.equal((await c.whenClosed()).code, 1001);
   assert.deepEqual(await server.exited(), { code: 0, signal: null });
 });
+
+test('the switchboard binary against a served directory: status, reload (changed file), restart, stop', async () => {
+  const BIN = fileURLToPath(new URL('../../../bin/switchboard.js', import.meta.url));
+  const { spawn } = await import('node:child_process');
+  const { mkdirSync, writeFileSync, utimesSync } = await import('node:fs');
+  const bin = (args: string[]) =>
+    new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const p = spawn(process.execPath, [BIN, ...args], { cwd: root });
+      let out = '';
+      let err = '';
+      p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+      p.on('close', (code) => resolve({ code, out, err }));
+    });
+  const dir = join(root, 'svc-reload');
+  mkdirSync(dir, { recursive: true });
+  const serviceModule = new URL('../../src/app/service.js', import.meta.url).href;
+  const write = (version: number) =>
+    writeFileSync(
+      join(dir, 'versioned.js'),
+      `import { defineService } from '${serviceModule}';\nexport default defineService({ isolation: 'worker', commands: { version: { handler: () => ${version} } } });\n`,
+    );
+  write(1);
+  const { url, runDir, server } = await serve('bin', ['--services', dir]);
+  const c1 = await client(`${url}/versioned`);
+  assert.equal(await c1.call('version'), 1);
+
+  const status = await bin(['status', '--run-dir', runDir]);
+  assert.equal(status.code, 0, status.err);
+  assert.match(status.out, /\/versioned\s+endpoint\s+worker\s+running/);
+
+  const unchanged = await bin(['reload', '--run-dir', runDir]);
+  assert.deepEqual([unchanged.code, unchanged.out], [0, 'unchanged: /versioned\n']);
+  write(2);
+  const later = new Date(Date.now() + 5_000);
+  utimesSync(join(dir, 'versioned.js'), later, later);
+  const reloaded = await bin(['reload', '--run-dir', runDir]);
+  assert.deepEqual([reloaded.code, reloaded.out], [0, 'restarted: /versioned\n']);
+  const c2 = await client(`${url}/versioned`);
+  assert.equal(await c2.call('version'), 2, 'new connections get the changed service');
+  assert.equal(await c1.call('version'), 1, 'existing connections keep theirs');
+
+  const restarted = await bin(['restart', '/versioned', '--run-dir', runDir]);
+  assert.equal(restarted.code, 0, restarted.err);
+  assert.equal((await c2.whenClosed()).code, 1012);
+
+  const stopped = await bin(['stop', '--run-dir', runDir]);
+  assert.equal(stopped.code, 0, stopped.err);
+  assert.equal((await c1.whenClosed()).code, 1001);
+  assert.deepEqual(await server.exited(), { code: 0, signal: null });
+  const none = await bin(['status', '--run-dir', runDir]);
+  assert.equal(none.code, 3);
+});

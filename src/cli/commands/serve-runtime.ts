@@ -1,0 +1,63 @@
+// `switchboard serve` with the runtime: the app server inside the lock, logs, supervisor,
+// control socket, metrics and graceful shutdown. src/cli/serve.ts can delegate to this.
+import { CONFIG_KEYS, ConfigError, loadConfig, parseConfigFlags } from '../../runtime/config.js';
+import { LockHeldError } from '../../runtime/lock-file.js';
+import { startServer } from '../../runtime/serve.js';
+import type { CliIO } from './command.js';
+
+const flagLines = CONFIG_KEYS.map((k) => {
+  const flag = k.type === 'boolean' ? `--${k.flag}` : `--${k.flag} ${k.type === 'number' ? 'N' : 'VALUE'}`;
+  return `  ${flag.padEnd(32)} ${k.description} [${k.env}]`;
+}).join('\n');
+
+export const serveUsage = `Usage: switchboard serve [<dir>] [options]
+
+Serves every service file below <dir> (default ./services, or --services):
+ws://HOST:PORT/chat -> <dir>/chat.ts (or .mts/.js/.mjs), ws://HOST:PORT/foo/bar ->
+<dir>/foo/bar.ts or <dir>/foo/bar/index.ts. The browser console is at http://HOST:PORT/.
+Stop with SIGTERM/SIGINT or \`switchboard stop\` (graceful; a second signal exits at once).
+
+Options (each also an environment variable; a switchboard.config.{ts,js,json} in the
+working directory, or --config FILE, can set them all; flags win over env over file):
+  --config FILE                    config file
+${flagLines}
+  --no-<flag>                      turns a boolean option off (e.g. --no-deflate)
+`;
+
+/** Parse, load config, start; resolves with an exit code only if starting fails or after the server stopped. */
+export async function runtimeServe(argv: string[], io: CliIO): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) return io.stdout(serveUsage), 0;
+  let config;
+  try {
+    const { flags, positionals } = parseConfigFlags(argv);
+    if (positionals.length > 1) throw new ConfigError([`expected at most one services directory, got ${positionals.length}`]);
+    if (positionals[0] !== undefined) flags.services = positionals[0];
+    ({ config } = await loadConfig({ flags, env: io.env, cwd: io.cwd }));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr(`switchboard serve: ${err.message}\n\n${serveUsage}`);
+      return 2;
+    }
+    throw err;
+  }
+  let running;
+  try {
+    running = await startServer({ config, version: process.env.npm_package_version ?? '0.1.0' });
+  } catch (err) {
+    if (err instanceof LockHeldError) {
+      io.stderr(`switchboard serve: ${err.message}\n`);
+      return 1;
+    }
+    io.stderr(`switchboard serve: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  const { address, runtime } = running;
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const routes = await running.app.core.resolver.listRoutes();
+  io.stderr(`switchboard serving ${config.servicesDir} (run dir ${config.runDir})\n  console:  http://${shown}:${address.port}/\n`);
+  for (const route of routes) io.stderr(`  service:  ws://${shown}:${address.port}${route}\n`);
+  const metrics = runtime.metricsAddress() ?? (config.metrics.enabled ? `http://${shown}:${address.port}${config.metrics.path}` : undefined);
+  if (metrics) io.stderr(`  metrics:  ${metrics}\n`);
+  // the runtime exits the process when the graceful shutdown is done
+  return new Promise<number>((resolve) => runtime.shutdown.once('done', resolve));
+}
