@@ -3,7 +3,7 @@
  * timeout, cancellation; turns every failure into a distinct error code. Knows nothing of
  * sockets: it returns the outcome and the caller writes the reply.
  */
-import { CommandError, CommandErrorCode, type CommandErrorBody } from './command-error.js';
+import { CommandError, CommandErrorCode, commandErrorBody, isCommandError, type CommandErrorBody } from './command-error.js';
 import type { CommandId } from './command-envelope.js';
 import type { Logger } from './logger.js';
 import type { CommandCall, CommandDefinition, Connection, ServiceContext } from './service.js';
@@ -77,7 +77,7 @@ export class CommandDispatcher {
       try {
         allowed = (await command.guard(scope.connection, input)) === true;
       } catch (err) {
-        if (err instanceof CommandError) return { ok: false, error: err.toBody() };
+        if (isCommandError(err)) return { ok: false, error: commandErrorBody(err) };
         this.#o.log.warn({ route: this.#o.route, cmd, err }, 'command guard threw');
       }
       if (!allowed) return fail(CommandErrorCode.FORBIDDEN, `not allowed to run "${cmd}"`);
@@ -95,7 +95,7 @@ export class CommandDispatcher {
     const cancelled = new Promise<Outcome>((resolve) => {
       const onAbort = (): void => {
         const reason: unknown = controller.signal.reason;
-        resolve(reason instanceof CommandError ? { ok: false, error: reason.toBody() } : fail(CommandErrorCode.CANCELLED, 'cancelled'));
+        resolve(isCommandError(reason) ? { ok: false, error: commandErrorBody(reason) } : fail(CommandErrorCode.CANCELLED, 'cancelled'));
       };
       controller.signal.addEventListener('abort', onAbort, { once: true });
       timer = setTimeout(() => controller.abort(new CommandError(CommandErrorCode.TIMEOUT, `"${cmd}" did not finish within ${timeoutMs} ms`)), timeoutMs);
@@ -107,7 +107,7 @@ export class CommandDispatcher {
         if (result === REPLIED) return { ok: 'replied' };
         return { ok: true, data: result };
       } catch (err) {
-        if (err instanceof CommandError) return { ok: false, error: err.toBody() };
+        if (isCommandError(err)) return { ok: false, error: commandErrorBody(err) };
         if (controller.signal.aborted) return fail(CommandErrorCode.CANCELLED, 'cancelled');
         this.#o.log.error({ route: this.#o.route, connection: scope.connection.id, cmd, err }, 'command handler threw');
         return fail(CommandErrorCode.HANDLER_ERROR, `"${cmd}" failed`);

@@ -32,8 +32,11 @@ export interface CommandErrorBody {
   details?: unknown;
 }
 
+const BRAND = Symbol.for('switchboard.CommandError');
+
 /** Throw from a command handler to answer with a specific error code (sent to the client as is). */
 export class CommandError extends Error {
+  readonly [BRAND] = true;
   readonly code: string;
   readonly details: unknown;
   constructor(code: string, message: string, details?: unknown) {
@@ -47,4 +50,15 @@ export class CommandError extends Error {
     if (this.details !== undefined) body.details = this.details;
     return body;
   }
+}
+
+/** True for a CommandError from this copy of the library or another (a service file loaded through tsx has its own). */
+export function isCommandError(err: unknown): err is CommandError {
+  return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[BRAND] === true && typeof (err as CommandError).code === 'string';
+}
+
+export function commandErrorBody(err: CommandError): CommandErrorBody {
+  const body: CommandErrorBody = { code: err.code, message: String(err.message) };
+  if (err.details !== undefined) body.details = err.details;
+  return body;
 }

@@ -143,3 +143,6 @@ export function harness(root: string, rooms?: RoomIndexOptions) {
     },
   };
 }
+
+/** Import specifier of zod for service files written to temp dirs. */
+export const ZOD = import.meta.resolve('zod');
