@@ -15,11 +15,19 @@ export function applyMask(data: Buffer | Uint8Array, mask: Uint8Array, offset: n
     for (; i < lead; i++) data[i] ^= mask[(offset + i) & 3]!;
     const words = (len - i) >>> 2;
     const o = offset + i;
-    const key =
-      (mask[o & 3]! | (mask[(o + 1) & 3]! << 8) | (mask[(o + 2) & 3]! << 16) | (mask[(o + 3) & 3]! << 24)) >>> 0;
+    // A signed 32-bit key keeps V8 on small-integer arithmetic (no heap numbers in the loop).
+    const key = mask[o & 3]! | (mask[(o + 1) & 3]! << 8) | (mask[(o + 2) & 3]! << 16) | (mask[(o + 3) & 3]! << 24);
     // Little-endian hosts only (x86, ARM as Node runs them): byte k of a word is the lowest byte.
-    const view = new Uint32Array(data.buffer, data.byteOffset + i, words);
-    for (let w = 0; w < words; w++) view[w] ^= key;
+    const view = new Int32Array(data.buffer, data.byteOffset + i, words);
+    const unrolled = words & ~3;
+    let w = 0;
+    for (; w < unrolled; w += 4) {
+      view[w] ^= key;
+      view[w + 1] ^= key;
+      view[w + 2] ^= key;
+      view[w + 3] ^= key;
+    }
+    for (; w < words; w++) view[w] ^= key;
     i += words << 2;
   }
   for (; i < len; i++) data[i] ^= mask[(offset + i) & 3]!;
