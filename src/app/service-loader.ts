@@ -30,7 +30,9 @@ export async function loadServiceDefinition(file: string): Promise<ServiceDefini
   if (!isServiceDefinition(def) && typeof def === 'object' && def !== null && isServiceDefinition((def as { default?: unknown }).default)) {
     def = (def as { default?: unknown }).default;
   }
-  if (def === undefined) throw new ServiceLoadError(file, 'no default export (expected `export default defineService({...})`)');
+  // a CommonJS-shaped module without a default export shows its named exports as `default`
+  const cjsNamedOnly = typeof def === 'object' && def !== null && !isServiceDefinition(def) && !Object.hasOwn(def, 'default') && Object.keys(mod).some((k) => k !== 'default' && (def as Record<string, unknown>)[k] === mod[k]);
+  if (def === undefined || cjsNamedOnly) throw new ServiceLoadError(file, 'no default export (expected `export default defineService({...})`)');
   if (!isServiceDefinition(def)) throw new ServiceLoadError(file, 'the default export was not made by defineService()');
   checkDefinition(file, def);
   return def;
