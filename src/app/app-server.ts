@@ -78,8 +78,10 @@ export class AppServer extends EventEmitter<AppServerEvents> {
         return { context: a, ...(a.protocol ? { protocol: a.protocol } : {}), ...(a.headers ? { headers: a.headers } : {}) };
       },
       onCloseFrame: (ws, code, reason) => {
+        // the service's close hook may choose the reply; otherwise echo the peer's code and reason
         const id = ids.get(ws);
-        return id === undefined ? undefined : this.core.peerClose(id, code, reason);
+        const chosen = id === undefined ? undefined : this.core.peerClose(id, code, reason);
+        return chosen ?? (code === 1005 || code === 1006 ? undefined : { code, reason });
       },
     });
     const ids = new WeakMap<WebSocket, string>();
