@@ -14,6 +14,8 @@ import { ServerRuntime, type RuntimeApp } from './server-runtime.js';
 import { ServiceRegistry, type ServiceRecord } from './service-registry.js';
 import type { HostSink } from '../app/service-host.js';
 
+const UNNAMED_OUTCOMES = new Set(['unknown_command', 'bad_request', 'bad_json']);
+
 export interface RunningServer {
   runtime: ServerRuntime;
   app: AppServer;
@@ -81,6 +83,13 @@ async function startWithRuntime(runtime: ServerRuntime, options: StartServerOpti
         m.bytesOut.inc({ service }, bytes);
       },
     },
+    ...(config.metrics.enabled
+      ? {
+          onCommand: (service: string, command: string, outcome: string, seconds: number) =>
+            // client-chosen names of commands that do not exist must not become label values
+            m.commandDuration.observe({ service, command: UNNAMED_OUTCOMES.has(outcome) ? '(unknown)' : command, outcome }, seconds),
+        }
+      : {}),
     onConnection: (event) => {
       if (event.type === 'open') {
         opened.set(event.id, Date.now());

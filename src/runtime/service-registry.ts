@@ -26,6 +26,8 @@ export interface ServiceRecord {
   messagesOut: number;
   bytesIn: number;
   bytesOut: number;
+  /** Commands awaiting their reply, per connection: JSON id text -> command and start time. */
+  pending: Map<string, Map<string, { cmd: string; t0: bigint }>>;
 }
 
 export interface ServiceMeter {
@@ -40,6 +42,8 @@ export interface ServiceRegistryOptions extends Omit<IsolatedHostOptions, 'log'>
   defaultIsolation: Isolation;
   inline: ServiceHostFactory;
   meter?: ServiceMeter;
+  /** Observe JSON command latency (metrics): costs a JSON.parse per command message. */
+  onCommand?: (service: string, command: string, outcome: string, seconds: number) => void;
   onConnection?: (event: ConnectionEvent) => void;
 }
 
@@ -93,7 +97,7 @@ export class ServiceRegistry {
     }
     const record: ServiceRecord = {
       file, route, isolation, host: undefined as never, inner: undefined as never, sink: undefined as never, mtimeMs,
-      connections: new Set(), messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0,
+      connections: new Set(), messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, pending: new Map(),
     };
     const metered = this.#meteredSink(record, sink);
     record.sink = metered;
@@ -106,7 +110,7 @@ export class ServiceRegistry {
       inner = host;
     }
     record.inner = inner;
-    record.host = new MeteredHost(record, inner, this.#o.meter, this.#o.onConnection);
+    record.host = new MeteredHost(record, inner, this.#o.meter, this.#o.onConnection, this.#o.onCommand !== undefined);
     const previous = this.#current.get(route);
     this.#current.set(route, record);
     if (previous && previous.inner instanceof IsolatedServiceHost) previous.inner.retire();
@@ -126,12 +130,34 @@ export class ServiceRegistry {
     await Promise.all(this.records().map((r) => (r.inner instanceof IsolatedServiceHost ? r.inner.dispose() : undefined)));
   }
 
+  /** A reply is `{"id":<id>,"ok":true|false,...}` (command-envelope.ts). */
+  #observeReply(record: ServiceRecord, connId: string, data: string): void {
+    const waiting = record.pending.get(connId);
+    if (!waiting || !data.startsWith('{"id":')) return;
+    const okAt = data.indexOf(',"ok":', 6);
+    if (okAt < 0) return;
+    const key = data.slice(6, okAt);
+    const started = waiting.get(key);
+    if (!started) return;
+    waiting.delete(key);
+    let outcome = 'ok';
+    if (!data.startsWith('true', okAt + 6)) {
+      try {
+        outcome = String((JSON.parse(data) as { error?: { code?: unknown } }).error?.code ?? 'error');
+      } catch {
+        outcome = 'error';
+      }
+    }
+    this.#o.onCommand!(record.route, started.cmd, outcome, Number(process.hrtime.bigint() - started.t0) / 1e9);
+  }
+
   #meteredSink(record: ServiceRecord, sink: HostSink): HostSink {
     const meter = this.#o.meter;
     return {
       ask: (q) => sink.ask(q),
       act: (action) => {
         if (action.type === 'send') {
+          if (this.#o.onCommand && typeof action.data === 'string') this.#observeReply(record, action.to, action.data);
           record.messagesOut++;
           record.bytesOut += byteLength(action.data);
           meter?.sent(record.route, 1, byteLength(action.data));
@@ -154,6 +180,7 @@ class MeteredHost implements ServiceHost {
     readonly inner: ServiceHost,
     readonly meter: ServiceMeter | undefined,
     readonly onConnection: ((event: ConnectionEvent) => void) | undefined,
+    readonly timeCommands: boolean,
   ) {}
 
   get file() {
@@ -180,10 +207,27 @@ class MeteredHost implements ServiceHost {
     const n = byteLength(data);
     this.record.bytesIn += n;
     this.meter?.received(this.record.route, n);
+    if (this.timeCommands && !binary && typeof data === 'string' && this.inner.info.commands) this.#startCommand(connId, data);
     this.inner.message(connId, data, binary);
   }
 
+  #startCommand(connId: string, text: string): void {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return;
+    }
+    const { id, cmd } = (msg ?? {}) as { id?: unknown; cmd?: unknown };
+    if (typeof cmd !== 'string' || (typeof id !== 'number' && typeof id !== 'string')) return;
+    let waiting = this.record.pending.get(connId);
+    if (!waiting) this.record.pending.set(connId, (waiting = new Map()));
+    if (waiting.size >= 1000) return;
+    waiting.set(JSON.stringify(id), { cmd: cmd.length > 100 ? cmd.slice(0, 100) : cmd, t0: process.hrtime.bigint() });
+  }
+
   close(connId: string, code: number, reason: string) {
+    this.record.pending.delete(connId);
     if (this.record.connections.delete(connId)) {
       this.meter?.closed(this.record.route, code);
       this.onConnection?.({ type: 'close', id: connId, route: this.record.route, code });
