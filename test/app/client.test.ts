@@ -1,0 +1,116 @@
+// The command-protocol client against a real server: calls, errors, pushes, rooms, and
+// reconnect with re-auth and re-join from the last position.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { AppServer } from '../../src/app/app-server.js';
+import { connect } from '../../src/transport/client.js';
+import { createClient, ClientCommandError, type Position } from '../../src/client/index.js';
+import { DEFINE, ZOD, serviceDir } from './helpers.js';
+
+const dir = serviceDir({
+  'svc.ts': `
+import { z } from '${ZOD}';
+import { defineService } from '${DEFINE}';
+export default defineService({
+  auth: { name: 'token', fromCommand: (d: any) => (d?.token === 'good' ? { id: 'tok-user' } : null) },
+  rooms: true,
+  commands: {
+    add: { input: z.object({ a: z.number(), b: z.number() }), handler: (d) => d.a + d.b },
+    me: { auth: true, handler: (_d, { connection }) => connection.user },
+    say: { handler: async (d: any, { service }) => service.publish(d.room, d.text) },
+    kick: { handler: (_d, { connection }) => { setTimeout(() => connection.close(4000, 'kicked'), 0); return true; } },
+    poke: { handler: (_d, { connection }) => (connection.push('poked', { by: 'server' }), true) },
+  },
+});`,
+});
+const server = new AppServer({ dir, port: 0 });
+const { port } = await server.listen();
+const url = `ws://127.0.0.1:${port}/svc`;
+after(() => server.close());
+
+function once<T>(client: ReturnType<typeof createClient>, event: string, pred: (data: any) => boolean = () => true): Promise<T> {
+  return new Promise((resolve) => {
+    const off = client.on(event, (data) => {
+      if (pred(data)) {
+        off();
+        resolve(data as T);
+      }
+    });
+  });
+}
+
+test('call resolves with data; errors reject with the server code; pushes reach on()', async () => {
+  const client = createClient(url, { connect });
+  await client.ready;
+  assert.equal(await client.call('add', { a: 2, b: 3 }), 5);
+  await assert.rejects(client.call('add', { a: 'x' }), (err: unknown) => err instanceof ClientCommandError && err.code === 'invalid_input');
+  await assert.rejects(client.call('nope'), (err: unknown) => err instanceof ClientCommandError && err.code === 'unknown_command');
+  await assert.rejects(client.call('me'), (err: unknown) => err instanceof ClientCommandError && err.code === 'unauthorized');
+  const poked = once(client, 'poked');
+  await client.call('poke');
+  assert.deepEqual(await poked, { by: 'server' });
+  client.close();
+  await assert.rejects(client.call('add', { a: 1, b: 1 }), (err: unknown) => err instanceof ClientCommandError && err.code === 'closed');
+});
+
+test('calls made before the socket opens are queued', async () => {
+  const client = createClient(url, { connect });
+  assert.equal(await client.call('add', { a: 1, b: 1 }), 2);
+  client.close();
+});
+
+test('reconnect with backoff re-authenticates and re-joins rooms from the last position, without loss or duplicates', async () => {
+  const client = createClient(url, { connect, auth: () => ({ token: 'good' }), reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
+  await client.call('auth', { token: 'good' });
+  const got: Array<{ data: unknown; pos: Position }> = [];
+  const join = await client.join('news', (data, pos) => got.push({ data, pos }));
+  assert.equal(join.pos.o, 0);
+  const writer = createClient(url, { connect });
+  await writer.call('say', { room: 'news', text: 'one' });
+  for (let i = 0; i < 200 && got.length < 1; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(got.length, 1);
+
+  const closed = once(client, 'close');
+  const reconnected = once(client, 'reconnected');
+  await client.call('kick');
+  assert.deepEqual(await closed, { code: 4000, reason: 'kicked' });
+  // while the client is away
+  await writer.call('say', { room: 'news', text: 'two' });
+  await writer.call('say', { room: 'news', text: 'three' });
+  await reconnected;
+  assert.deepEqual(await client.call('me'), { id: 'tok-user' }, 're-authenticated');
+  await writer.call('say', { room: 'news', text: 'four' });
+  for (let i = 0; i < 200 && got.length < 4; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(got.map((m) => m.data), ['one', 'two', 'three', 'four']);
+  assert.deepEqual(got.map((m) => m.pos.o), [1, 2, 3, 4]);
+  assert.equal(client.position('news')?.o, 4);
+  client.close();
+  writer.close();
+});
+
+test('a reset when history cannot cover the gap is surfaced as room.reset', async () => {
+  const dir2 = serviceDir({ 'r.ts': `import { defineService } from '${DEFINE}'; export default defineService({ rooms: true, commands: { say: { handler: async (d: any, { service }) => service.publish(d.room, d.text) }, kick: { handler: (_d, { connection }) => { setTimeout(() => connection.close(4000, 'kicked'), 0); return true; } } } });` });
+  const s = new AppServer({ dir: dir2, port: 0, rooms: { historySize: 1 } });
+  const { port: p } = await s.listen();
+  try {
+    const client = createClient(`ws://127.0.0.1:${p}/r`, { connect, reconnect: { initialDelayMs: 10 } });
+    await client.join('x');
+    const writer = createClient(`ws://127.0.0.1:${p}/r`, { connect });
+    const reset = once<unknown>(client, 'room.reset');
+    const closed = once(client, 'close');
+    await client.call('kick');
+    await closed;
+    for (let i = 0; i < 3; i++) await writer.call('say', { room: 'x', text: i });
+    await reset;
+    assert.equal(client.position('x')?.o, 3, 'continues from the top');
+    client.close();
+    writer.close();
+  } finally {
+    await s.close();
+  }
+});
+
+test('without reconnect, a failed first connection rejects ready', async () => {
+  const client = createClient(`ws://127.0.0.1:${port}/missing`, { connect, reconnect: false });
+  await assert.rejects(client.ready);
+});
