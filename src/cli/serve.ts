@@ -75,9 +75,9 @@ export async function startServe(argv: string[], io: CliIO): Promise<ServeHandle
   const url = `http://${shown}:${address.port}/`;
   const routes = await server.core.resolver.listRoutes();
   io.stdout(`switchboard serving ${dir}${values.watch ? ' (watching)' : ''}\n`);
-  io.stdout(`  console:  ${url}\n`);
   for (const route of routes) io.stdout(`  service:  ws://${shown}:${address.port}${route}\n`);
   if (routes.length === 0) io.stdout(`  (no service files yet: add ${dir}/echo.ts)\n`);
+  io.stdout(`  console:  ${url}\n`);
   return { server, url };
 }
 

@@ -1,0 +1,89 @@
+// `switchboard serve` end to end: the bin shim in a child process, and argument handling in process.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { main } from '../../src/cli/main.js';
+import { connect } from '../../src/transport/client.js';
+import { REPO } from '../app/helpers.js';
+
+function io() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { stdout: (t: string) => void out.push(t), stderr: (t: string) => void err.push(t), cwd: REPO, env: {} } };
+}
+
+/** Starts the CLI; resolves with the child and the console URL it printed. */
+function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; lines: string[] }> {
+  const child = spawn(process.execPath, [join(REPO, 'bin/switchboard.js'), 'serve', ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${lines.join('\n')}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      lines.push(line);
+      const m = /console:\s+(http:\/\/\S+)/.exec(line);
+      if (m) resolve({ child, url: m[1]!, lines });
+    });
+  });
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+test('serve examples/services on an ephemeral port: prints the console URL and the services; echo works', async () => {
+  const { child, url, lines } = await serve(['examples/services', '--port', '0']);
+  try {
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    assert.ok(lines.some((l) => /service:\s+ws:\/\/127\.0\.0\.1:\d+\/echo/.test(l)));
+    const page = await fetch(url);
+    assert.equal(page.status, 200);
+    const ws = await connect(url.replace('http:', 'ws:') + 'echo');
+    const got = new Promise<string>((resolve) => ws.once('message', (d) => resolve(d.toString())));
+    ws.send('from the cli test');
+    assert.equal(await got, 'from the cli test');
+    ws.close();
+  } finally {
+    await stop(child);
+  }
+});
+
+test('PORT from the environment is used when --port is absent', async () => {
+  // find a free port by letting the OS pick one for a throwaway server first
+  const { createServer } = await import('node:net');
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const { child, url } = await serve(['examples/services'], { PORT: String(port) });
+  try {
+    assert.equal(url, `http://127.0.0.1:${port}/`);
+  } finally {
+    await stop(child);
+  }
+});
+
+test('argument errors exit 2 with usage; --help exits 0; unknown commands are refused', async () => {
+  let t = io();
+  assert.equal(await main(['serve'], t.io), 2);
+  assert.match(t.err.join(''), /expected one directory/);
+  t = io();
+  assert.equal(await main(['serve', 'examples/services', '--port', 'abc'], t.io), 2);
+  assert.match(t.err.join(''), /--port must be a number/);
+  t = io();
+  assert.equal(await main(['serve', 'examples/services', '--bogus'], t.io), 2);
+  t = io();
+  assert.equal(await main(['serve', '--help'], t.io), 0);
+  assert.match(t.out.join(''), /Usage: switchboard serve <dir>/);
+  t = io();
+  assert.equal(await main(['frobnicate'], t.io), 2);
+  assert.match(t.err.join(''), /unknown command "frobnicate"/);
+  t = io();
+  assert.equal(await main(['--help'], t.io), 0);
+  for (const name of ['serve', 'status', 'stop', 'reload', 'restart', 'new']) assert.match(t.out.join(''), new RegExp(`\\b${name}\\b`));
+});
