@@ -170,6 +170,11 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     return this.#zlib?.liveDeflateContexts ?? 0;
   }
 
+  /** Decompressor contexts alive now (bounded by perMessageDeflate.maxInflateContexts). */
+  get inflateContexts(): number {
+    return this.#zlib?.liveInflateContexts ?? 0;
+  }
+
   address(): AddressInfo | null {
     const a = this.#listener?.address();
     return a && typeof a === 'object' ? a : null;

@@ -13,19 +13,22 @@ import type { DeflateCodec, DeflateCodecFactory, DeflateCodecParams } from '../p
  * Memory stays bounded under many connections:
  * - a direction negotiated without context takeover uses one stream shared by every
  *   connection of the pool (it is reset after each message);
- * - compressor contexts (about 256 KiB each at the default memLevel) live in an LRU of
- *   `maxDeflateContexts`; an evicted connection's next message starts a fresh context,
- *   which is always valid for the peer (it only costs some compression ratio);
- * - inflate contexts are per connection (the peer's window must be kept) and zlib
- *   allocates their window on first use.
+ * - with context takeover, a connection keeps its sliding window as plain bytes (at most
+ *   2^windowBits, usually just its last few messages) and a live zlib context only while
+ *   it is among the most recently active (`maxDeflateContexts`, `maxInflateContexts`).
+ *   An evicted connection's next message gets a new context primed with that history as a
+ *   preset dictionary, so compression and decompression continue exactly as before: a
+ *   compressor context costs about 256 KiB, its history a few KiB.
  */
 export interface ZlibPoolOptions {
-  /** Compression level 0-9 (default 6... set lower for speed). */
+  /** Compression level 0-9 (default: zlib's default, 6). */
   level?: number;
   /** zlib memLevel for compressors, 1-9 (default 8). */
   memLevel?: number;
-  /** Most compressor contexts kept alive at once (default 64). */
+  /** Most live compressor contexts at once (default 64). */
   maxDeflateContexts?: number;
+  /** Most live decompressor contexts at once (default 128). */
+  maxInflateContexts?: number;
   /** Output chunk size of the zlib loop (default 16 KiB). */
   chunkSize?: number;
 }
@@ -85,22 +88,86 @@ function run(e: Engine, input: Buffer, max: number, chunkSize: number): Buffer |
   return out.length === 1 ? out[0]! : Buffer.concat(out, total);
 }
 
-/** One pool per server (or client): owns the shared streams and the compressor LRU. */
+/** The last `cap` bytes of `history` followed by `data`, in a fresh buffer. */
+function slide(history: Buffer | null, data: Buffer, cap: number): Buffer {
+  if (data.length >= cap) return Buffer.from(data.subarray(data.length - cap));
+  const keep = history ? Math.min(history.length, cap - data.length) : 0;
+  const out = Buffer.allocUnsafe(keep + data.length);
+  if (keep) history!.copy(out, 0, history!.length - keep);
+  data.copy(out, keep);
+  return out;
+}
+
+/** Least-recently-used set of live contexts; evicting one closes its zlib stream. */
+class ContextLru {
+  #set = new Set<Direction>();
+  constructor(readonly cap: number) {}
+  touch(d: Direction): void {
+    this.#set.delete(d);
+    this.#set.add(d);
+    if (this.#set.size > this.cap) {
+      const oldest = this.#set.values().next().value as Direction;
+      this.#set.delete(oldest);
+      oldest.release();
+    }
+  }
+  forget(d: Direction): void {
+    this.#set.delete(d);
+  }
+  get size(): number {
+    return this.#set.size;
+  }
+  clear(): void {
+    for (const d of this.#set) d.release();
+    this.#set.clear();
+  }
+}
+
+/** One direction (compress or decompress) of one connection with context takeover. */
+class Direction {
+  engine: Engine | null = null;
+  history: Buffer | null = null;
+  constructor(
+    readonly lru: ContextLru,
+    readonly windowBits: number,
+    readonly make: (windowBits: number, dictionary: Buffer | null) => Engine,
+  ) {}
+  /** The live context, rebuilt from the history if it was evicted. */
+  acquire(): Engine {
+    const e = (this.engine ??= this.make(this.windowBits, this.history));
+    this.lru.touch(this);
+    return e;
+  }
+  remember(plain: Buffer): void {
+    if (plain.length) this.history = slide(this.history, plain, 1 << this.windowBits);
+  }
+  release(): void {
+    this.engine?.stream.close();
+    this.engine = null;
+  }
+  dispose(): void {
+    this.lru.forget(this);
+    this.release();
+    this.history = null;
+  }
+}
+
+/** One pool per server (or client): owns the shared streams and the context LRUs. */
 export class ZlibCodecPool {
   readonly #level: number;
   readonly #memLevel: number;
-  readonly #maxContexts: number;
   readonly #chunk: number;
+  readonly deflateLru: ContextLru;
+  readonly inflateLru: ContextLru;
   #sharedDeflate = new Map<number, Engine>();
   #sharedInflate = new Map<number, Engine>();
-  /** Connections holding a compressor context, least recently used first. */
-  #lru = new Set<ZlibCodec>();
 
   constructor(options: ZlibPoolOptions = {}) {
     this.#level = options.level ?? zlib.constants.Z_DEFAULT_COMPRESSION;
     this.#memLevel = options.memLevel ?? 8;
-    this.#maxContexts = options.maxDeflateContexts ?? 64;
     this.#chunk = options.chunkSize ?? 16 * 1024;
+    this.deflateLru = new ContextLru(Math.max(1, options.maxDeflateContexts ?? 64));
+    this.inflateLru = new ContextLru(Math.max(1, options.maxInflateContexts ?? 128));
   }
 
   readonly factory: DeflateCodecFactory = (params) => new ZlibCodec(this, params);
@@ -109,13 +176,20 @@ export class ZlibCodecPool {
     return this.#chunk;
   }
 
-  newDeflate(windowBits: number): Engine {
-    return engine(zlib.createDeflateRaw({ windowBits: Math.max(9, windowBits), level: this.#level, memLevel: this.#memLevel }));
-  }
+  // chunkSize 64: the stream's own output buffer is never used (we pass ours), so keep it tiny.
+  newDeflate = (windowBits: number, dictionary: Buffer | null = null): Engine =>
+    engine(
+      zlib.createDeflateRaw({
+        windowBits: Math.max(9, windowBits),
+        level: this.#level,
+        memLevel: this.#memLevel,
+        chunkSize: 64,
+        ...(dictionary ? { dictionary } : {}),
+      }),
+    );
 
-  newInflate(windowBits: number): Engine {
-    return engine(zlib.createInflateRaw({ windowBits: Math.max(9, windowBits) }));
-  }
+  newInflate = (windowBits: number, dictionary: Buffer | null = null): Engine =>
+    engine(zlib.createInflateRaw({ windowBits: Math.max(9, windowBits), chunkSize: 64, ...(dictionary ? { dictionary } : {}) }));
 
   sharedDeflate(windowBits: number): Engine {
     let e = this.#sharedDeflate.get(windowBits);
@@ -129,89 +203,73 @@ export class ZlibCodecPool {
     return e;
   }
 
-  /** Mark `codec` as the most recent compressor user; evict the oldest past the cap. */
-  touch(codec: ZlibCodec): void {
-    this.#lru.delete(codec);
-    this.#lru.add(codec);
-    if (this.#lru.size > this.#maxContexts) {
-      const oldest = this.#lru.values().next().value as ZlibCodec;
-      this.#lru.delete(oldest);
-      oldest.releaseDeflate();
-    }
-  }
-
-  forget(codec: ZlibCodec): void {
-    this.#lru.delete(codec);
-  }
-
   get liveDeflateContexts(): number {
-    return this.#lru.size;
+    return this.deflateLru.size;
+  }
+
+  get liveInflateContexts(): number {
+    return this.inflateLru.size;
   }
 
   close(): void {
     for (const e of [...this.#sharedDeflate.values(), ...this.#sharedInflate.values()]) e.stream.close();
     this.#sharedDeflate.clear();
     this.#sharedInflate.clear();
-    for (const c of this.#lru) c.releaseDeflate();
-    this.#lru.clear();
+    this.deflateLru.clear();
+    this.inflateLru.clear();
   }
 }
 
 class ZlibCodec implements DeflateCodec {
   #pool: ZlibCodecPool;
   #p: DeflateCodecParams;
-  #deflate: Engine | null = null;
-  #inflate: Engine | null = null;
+  #deflate: Direction | null;
+  #inflate: Direction | null;
 
   constructor(pool: ZlibCodecPool, params: DeflateCodecParams) {
     this.#pool = pool;
     this.#p = params;
+    // zlib cannot deflate raw with an 8-bit window; 9 is what it uses instead.
+    this.#deflate = params.deflateNoContextTakeover
+      ? null
+      : new Direction(pool.deflateLru, Math.max(9, params.deflateWindowBits), pool.newDeflate);
+    this.#inflate = params.inflateNoContextTakeover ? null : new Direction(pool.inflateLru, params.inflateWindowBits, pool.newInflate);
   }
 
   deflate(data: Buffer): Buffer {
-    const p = this.#p;
-    if (p.deflateNoContextTakeover) {
-      const e = this.#pool.sharedDeflate(p.deflateWindowBits);
+    const dir = this.#deflate;
+    if (!dir) {
+      const e = this.#pool.sharedDeflate(this.#p.deflateWindowBits);
       try {
         return run(e, data, Infinity, this.#pool.chunkSize)!;
       } finally {
         e.handle.reset();
       }
     }
-    const e = (this.#deflate ??= this.#pool.newDeflate(p.deflateWindowBits));
-    this.#pool.touch(this);
-    return run(e, data, Infinity, this.#pool.chunkSize)!;
+    const out = run(dir.acquire(), data, Infinity, this.#pool.chunkSize)!;
+    dir.remember(data);
+    return out;
   }
 
   inflate(data: Buffer, maxBytes: number): Buffer | null {
-    const p = this.#p;
-    if (p.inflateNoContextTakeover) {
-      const e = this.#pool.sharedInflate(p.inflateWindowBits);
+    const dir = this.#inflate;
+    if (!dir) {
+      const e = this.#pool.sharedInflate(this.#p.inflateWindowBits);
       try {
         return run(e, data, maxBytes, this.#pool.chunkSize);
       } finally {
         e.handle.reset();
       }
     }
-    const e = (this.#inflate ??= this.#pool.newInflate(p.inflateWindowBits));
-    const out = run(e, data, maxBytes, this.#pool.chunkSize);
-    if (out === null) {
-      // The message is refused and the connection fails: the context is useless now.
-      this.#inflate = null;
-      e.stream.close();
-    }
+    const out = run(dir.acquire(), data, maxBytes, this.#pool.chunkSize);
+    // A refused message fails the connection: its context is of no further use.
+    if (out === null) dir.dispose();
+    else dir.remember(out);
     return out;
   }
 
-  releaseDeflate(): void {
-    this.#deflate?.stream.close();
-    this.#deflate = null;
-  }
-
   dispose(): void {
-    this.#pool.forget(this);
-    this.releaseDeflate();
-    this.#inflate?.stream.close();
-    this.#inflate = null;
+    this.#deflate?.dispose();
+    this.#inflate?.dispose();
   }
 }

@@ -366,15 +366,20 @@ describe('permessage-deflate end to end', () => {
     assert.deepEqual((await got).map((m) => m.data.toString()), ['y'.repeat(3000), 'z']);
     ws.close();
   });
-  test('compressor contexts stay bounded under many connections', async () => {
-    const { server, url } = await echoServer({ perMessageDeflate: { threshold: 0, maxDeflateContexts: 4 } });
+  test('zlib contexts stay bounded under many connections, and evicted ones resume from their history', async () => {
+    const { server, url } = await echoServer({ perMessageDeflate: { threshold: 0, maxDeflateContexts: 4, maxInflateContexts: 3 } });
     const clients = await Promise.all(Array.from({ length: 12 }, () => connect(url, { perMessageDeflate: true })));
-    for (let round = 0; round < 2; round++) {
+    // Each round's text repeats the previous round's, so both sides' compressors refer back
+    // into history: a context rebuilt without the right dictionary would corrupt the stream.
+    for (let round = 0; round < 4; round++) {
+      const text = (i: number) => `client ${i} round ${round} `.repeat(40) + `client ${i} round ${round - 1} `.repeat(40);
       const got = Promise.all(clients.map((c) => messages(c, 1)));
-      for (const c of clients) c.send('payload '.repeat(200));
-      for (const [m] of await got) assert.equal(m!.data.toString(), 'payload '.repeat(200));
-      assert.ok(server.deflateContexts > 0 && server.deflateContexts <= 4, `live contexts ${server.deflateContexts}`);
+      clients.forEach((c, i) => c.send(text(i)));
+      (await got).forEach(([m], i) => assert.equal(m!.data.toString(), text(i)));
+      assert.ok(server.deflateContexts > 0 && server.deflateContexts <= 4, `live compressors ${server.deflateContexts}`);
+      assert.ok(server.inflateContexts > 0 && server.inflateContexts <= 3, `live decompressors ${server.inflateContexts}`);
     }
     for (const c of clients) c.close();
   });
+
 });
