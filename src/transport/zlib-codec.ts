@@ -88,14 +88,73 @@ function run(e: Engine, input: Buffer, max: number, chunkSize: number): Buffer |
   return out.length === 1 ? out[0]! : Buffer.concat(out, total);
 }
 
-/** The last `cap` bytes of `history` followed by `data`, in a fresh buffer. */
-function slide(history: Buffer | null, data: Buffer, cap: number): Buffer {
-  if (data.length >= cap) return Buffer.from(data.subarray(data.length - cap));
-  const keep = history ? Math.min(history.length, cap - data.length) : 0;
-  const out = Buffer.allocUnsafe(keep + data.length);
-  if (keep) history!.copy(out, 0, history!.length - keep);
-  data.copy(out, keep);
-  return out;
+/**
+ * The last 2^windowBits bytes a direction has processed: what the peer's (or our own)
+ * compressor may still refer to. A ring buffer that grows to the window size only as data
+ * arrives, so appending a message copies just that message.
+ */
+export class History {
+  #buf: Buffer | null = null;
+  #head = 0;
+  #len = 0;
+  constructor(readonly cap: number) {}
+
+  append(data: Buffer): void {
+    const n = data.length;
+    if (n === 0) return;
+    if (n >= this.cap) {
+      this.#ensure(this.cap, false);
+      data.copy(this.#buf!, 0, n - this.cap);
+      this.#head = 0;
+      this.#len = this.cap;
+      return;
+    }
+    const want = Math.min(this.cap, this.#len + n);
+    if (!this.#buf || this.#buf.length < want) {
+      let size = this.#buf ? this.#buf.length : 1024;
+      while (size < want) size *= 2;
+      this.#ensure(Math.min(size, this.cap), true);
+    }
+    const buf = this.#buf!;
+    const size = buf.length;
+    let tail = (this.#head + this.#len) % size;
+    let p = 0;
+    while (p < n) {
+      const k = Math.min(n - p, size - tail);
+      data.copy(buf, tail, p, p + k);
+      p += k;
+      tail = (tail + k) % size;
+    }
+    const overflow = this.#len + n - size;
+    if (overflow > 0) {
+      this.#head = (this.#head + overflow) % size;
+      this.#len = size;
+    } else {
+      this.#len += n;
+    }
+  }
+
+  /** The history as one buffer (only needed to rebuild an evicted context). */
+  contiguous(): Buffer | null {
+    if (!this.#buf || this.#len === 0) return null;
+    const out = Buffer.allocUnsafe(this.#len);
+    const first = Math.min(this.#len, this.#buf.length - this.#head);
+    this.#buf.copy(out, 0, this.#head, this.#head + first);
+    if (first < this.#len) this.#buf.copy(out, first, 0, this.#len - first);
+    return out;
+  }
+
+  #ensure(size: number, keep: boolean): void {
+    if (this.#buf && this.#buf.length >= size) return;
+    const next = Buffer.allocUnsafe(size);
+    if (keep && this.#buf && this.#len) {
+      const old = this.contiguous()!;
+      old.copy(next, 0);
+    }
+    this.#buf = next;
+    this.#head = 0;
+    if (!keep) this.#len = 0;
+  }
 }
 
 /** Least-recently-used set of live contexts; evicting one closes its zlib stream. */
@@ -126,20 +185,22 @@ class ContextLru {
 /** One direction (compress or decompress) of one connection with context takeover. */
 class Direction {
   engine: Engine | null = null;
-  history: Buffer | null = null;
+  history: History | null;
   constructor(
     readonly lru: ContextLru,
     readonly windowBits: number,
     readonly make: (windowBits: number, dictionary: Buffer | null) => Engine,
-  ) {}
+  ) {
+    this.history = new History(1 << windowBits);
+  }
   /** The live context, rebuilt from the history if it was evicted. */
   acquire(): Engine {
-    const e = (this.engine ??= this.make(this.windowBits, this.history));
+    const e = (this.engine ??= this.make(this.windowBits, this.history?.contiguous() ?? null));
     this.lru.touch(this);
     return e;
   }
   remember(plain: Buffer): void {
-    if (plain.length) this.history = slide(this.history, plain, 1 << this.windowBits);
+    this.history?.append(plain);
   }
   release(): void {
     this.engine?.stream.close();
