@@ -5,6 +5,7 @@ import { parentPort } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import {
   IPC_VERSION,
+  OutboundBatcher,
   RemoteError,
   collectTransferables,
   isParentMessage,
@@ -97,7 +98,8 @@ export function startChildRuntime(): void {
   let stopping = false;
   let readySent = false;
 
-  const send = (m: ChildMessage, transfer?: ArrayBuffer[]): void => channel.send(m, transfer);
+  const out = new OutboundBatcher<ChildMessage>((m, t) => channel.send(m as ChildMessage, t));
+  const send = (m: ChildMessage, transfer?: ArrayBuffer[]): void => out.send(m, transfer);
   const log = (level: LogLevel) => (msg: string, fields?: Record<string, unknown>) =>
     send({ v: IPC_VERSION, type: 'log', level, msg, ...(fields ? { fields } : {}) });
 
@@ -116,6 +118,7 @@ export function startChildRuntime(): void {
     stopping = true;
     controller.abort(new Error('stopped by supervisor'));
     await Promise.allSettled([running, ...stopHooks.map(async (h) => h())]);
+    out.flush();
     process.exit(0);
   };
 
@@ -170,8 +173,11 @@ export function startChildRuntime(): void {
     );
   };
 
-  channel.onMessage((m) => {
+  const onMessage = (m: ParentMessage): void => {
     switch (m.type) {
+      case 'batch':
+        for (const x of m.messages) onMessage(x);
+        break;
       case 'init':
         init(m.name, m.entry, m.data).catch((err: unknown) =>
           setImmediate(() => {
@@ -200,5 +206,6 @@ export function startChildRuntime(): void {
         for (const l of messageListeners) l(m.payload);
         break;
     }
-  });
+  };
+  channel.onMessage(onMessage);
 }

@@ -26,7 +26,8 @@ export type ParentMessage =
   | { v: typeof IPC_VERSION; type: 'stop'; reason: string }
   | { v: typeof IPC_VERSION; type: 'call'; id: number; method: string; args: unknown[] }
   | ReplyMessage
-  | { v: typeof IPC_VERSION; type: 'message'; payload: unknown };
+  | { v: typeof IPC_VERSION; type: 'message'; payload: unknown }
+  | { v: typeof IPC_VERSION; type: 'batch'; messages: ParentMessage[] };
 
 /** Messages a child sends to its parent. */
 export type ChildMessage =
@@ -36,14 +37,15 @@ export type ChildMessage =
   | ReplyMessage
   | { v: typeof IPC_VERSION; type: 'message'; payload: unknown }
   | { v: typeof IPC_VERSION; type: 'log'; level: LogLevel; msg: string; fields?: Record<string, unknown> }
-  | { v: typeof IPC_VERSION; type: 'fatal'; error: SerializedError };
+  | { v: typeof IPC_VERSION; type: 'fatal'; error: SerializedError }
+  | { v: typeof IPC_VERSION; type: 'batch'; messages: ChildMessage[] };
 
 export type ReplyMessage =
   | { v: typeof IPC_VERSION; type: 'reply'; id: number; ok: true; value: unknown }
   | { v: typeof IPC_VERSION; type: 'reply'; id: number; ok: false; error: SerializedError };
 
-const PARENT_TYPES = new Set(['init', 'ping', 'stop', 'call', 'reply', 'message']);
-const CHILD_TYPES = new Set(['ready', 'pong', 'call', 'reply', 'message', 'log', 'fatal']);
+const PARENT_TYPES = new Set(['init', 'ping', 'stop', 'call', 'reply', 'message', 'batch']);
+const CHILD_TYPES = new Set(['ready', 'pong', 'call', 'reply', 'message', 'log', 'fatal', 'batch']);
 
 function isEnvelope(value: unknown, types: Set<string>): boolean {
   if (typeof value !== 'object' || value === null) return false;
@@ -114,4 +116,45 @@ export function collectTransferables(value: unknown, limit = 10_000): ArrayBuffe
     }
   }
   return [...found];
+}
+
+/**
+ * Coalesces the messages sent in one synchronous stretch into one 'batch' envelope, sent
+ * from a microtask: one postMessage/IPC write per event-loop turn instead of one per
+ * message. Order is kept (everything goes through the same queue).
+ */
+export class OutboundBatcher<M extends { type: string }> {
+  #queue: M[] = [];
+  #transfer: ArrayBuffer[] = [];
+  #scheduled = false;
+  #write: (message: M | { v: typeof IPC_VERSION; type: 'batch'; messages: M[] }, transfer: ArrayBuffer[] | undefined) => void;
+
+  constructor(write: (message: M | { v: typeof IPC_VERSION; type: 'batch'; messages: M[] }, transfer: ArrayBuffer[] | undefined) => void) {
+    this.#write = write;
+  }
+
+  send(message: M, transfer?: readonly ArrayBuffer[]): void {
+    this.#queue.push(message);
+    if (transfer) for (const t of transfer) this.#transfer.push(t);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    const queue = this.#queue;
+    if (queue.length === 0) return;
+    const transfer = this.#transfer.length > 0 ? this.#transfer : undefined;
+    this.#queue = [];
+    this.#transfer = [];
+    this.#write(queue.length === 1 ? queue[0]! : { v: IPC_VERSION, type: 'batch', messages: queue }, transfer);
+  }
+
+  /** Forget what is queued (the receiver is gone). */
+  clear(): void {
+    this.#queue = [];
+    this.#transfer = [];
+  }
 }

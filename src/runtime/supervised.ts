@@ -6,12 +6,14 @@ import { ChildProcessHost } from './child-process-host.js';
 import type { Host, HostExit, HostOptions, IsolationKind } from './host.js';
 import {
   IPC_VERSION,
+  OutboundBatcher,
   RemoteError,
   collectTransferables,
   serializeError,
   type ChildMemory,
   type ChildMessage,
   type LogLevel,
+  type ParentMessage,
   type SerializedError,
 } from './ipc.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
@@ -100,6 +102,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
   #policy: RestartPolicy;
   #state: UnitState = 'idle';
   #host: Host | undefined;
+  #out: OutboundBatcher<ParentMessage> | undefined;
   #generation = 0;
   #restarts = 0;
   #startedAt: number | undefined;
@@ -186,7 +189,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     }
     if (this.#state !== 'stopping') {
       this.#setState('stopping');
-      host.send({ v: IPC_VERSION, type: 'stop', reason });
+      this.#out?.send({ v: IPC_VERSION, type: 'stop', reason });
       const grace = setTimeout(() => host.kill(), this.#options.stopGraceMs ?? 5_000);
       grace.unref();
       this.#stopWaiters.push(() => clearTimeout(grace));
@@ -206,7 +209,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
   post(payload: unknown, transfer?: readonly ArrayBuffer[] | 'auto'): boolean {
     if (!this.#host || (this.#state !== 'running' && this.#state !== 'starting')) return false;
     const list = transfer === 'auto' ? collectTransferables(payload) : transfer;
-    this.#host.send({ v: IPC_VERSION, type: 'message', payload }, this.#host.kind === 'worker' ? list : undefined);
+    this.#out?.send({ v: IPC_VERSION, type: 'message', payload }, this.#host.kind === 'worker' ? list : undefined);
     return true;
   }
 
@@ -216,7 +219,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
       return Promise.reject(new Error(`${this.name} is ${this.#state}`));
     }
     const id = this.#nextCallId++;
-    const host = this.#host;
+    const out = this.#out;
     return new Promise((resolve, reject) => {
       const timer =
         options.timeoutMs === undefined
@@ -226,7 +229,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
               reject(new Error(`${this.name}.${method}: timed out after ${options.timeoutMs} ms`));
             }, options.timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
-      host.send({ v: IPC_VERSION, type: 'call', id, method, args });
+      out?.send({ v: IPC_VERSION, type: 'call', id, method, args });
     });
   }
 
@@ -246,18 +249,24 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     if (opts.env) hostOptions.env = opts.env;
     const host = (opts.createHost ?? createHost)(opts.isolation, hostOptions);
     this.#host = host;
+    const out = new OutboundBatcher<ParentMessage>((m, t) => host.send(m as ParentMessage, t));
+    this.#out = out;
     this.#killReason = undefined;
     this.#memory = undefined;
     this.#setState('starting');
-    host.onMessage((m) => generation === this.#generation && this.#onMessage(host, m));
+    host.onMessage((m) => {
+      if (generation !== this.#generation) return;
+      if (m.type === 'batch') for (const x of m.messages) this.#onMessage(out, x);
+      else this.#onMessage(out, m);
+    });
     host.onExit((exit) => generation === this.#generation && this.#onExit(exit));
-    host.send({ v: IPC_VERSION, type: 'init', name: opts.name, entry: opts.entry, data: opts.data });
+    out.send({ v: IPC_VERSION, type: 'init', name: opts.name, entry: opts.entry, data: opts.data });
     this.#startTimer = setTimeout(() => this.#kill(host, 'start-timeout'), opts.startTimeoutMs ?? 15_000);
     this.#startTimer.unref();
-    this.#startHeartbeat(host);
+    this.#startHeartbeat(host, out);
   }
 
-  #startHeartbeat(host: Host): void {
+  #startHeartbeat(host: Host, out: OutboundBatcher<ParentMessage>): void {
     const hb = this.#options.heartbeat;
     if (hb === false) return;
     const { intervalMs, timeoutMs } = hb ?? { intervalMs: 1_000, timeoutMs: 5_000 };
@@ -268,7 +277,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
         this.#kill(host, 'hang');
         return;
       }
-      host.send({ v: IPC_VERSION, type: 'ping', seq: ++this.#pingSeq });
+      out.send({ v: IPC_VERSION, type: 'ping', seq: ++this.#pingSeq });
     }, intervalMs);
     this.#heartbeat.unref();
   }
@@ -279,7 +288,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     host.kill();
   }
 
-  #onMessage(host: Host, m: ChildMessage): void {
+  #onMessage(out: OutboundBatcher<ParentMessage>, m: ChildMessage): void {
     switch (m.type) {
       case 'ready':
         clearTimeout(this.#startTimer);
@@ -301,7 +310,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
         break;
       }
       case 'call':
-        void this.#routeCall(host, m.id, m.target, m.method, m.args);
+        void this.#routeCall(out, m.id, m.target, m.method, m.args);
         break;
       case 'message':
         this.emit('message', m.payload);
@@ -310,17 +319,18 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
         this.emit('log', { name: this.name, level: m.level, msg: m.msg, ...(m.fields ? { fields: m.fields } : {}) });
         break;
       case 'fatal':
-        break; // the host attaches it to the exit
+      case 'batch':
+        break; // the host attaches 'fatal' to the exit; batches are unpacked above
     }
   }
 
-  async #routeCall(host: Host, id: number, target: string, method: string, args: unknown[]): Promise<void> {
+  async #routeCall(out: OutboundBatcher<ParentMessage>, id: number, target: string, method: string, args: unknown[]): Promise<void> {
     try {
       if (!this.#router) throw new Error(`no route for calls to "${target}"`);
       const value = await this.#router(this.name, target, method, args);
-      host.send({ v: IPC_VERSION, type: 'reply', id, ok: true, value });
+      out.send({ v: IPC_VERSION, type: 'reply', id, ok: true, value });
     } catch (err) {
-      host.send({ v: IPC_VERSION, type: 'reply', id, ok: false, error: serializeError(err) });
+      out.send({ v: IPC_VERSION, type: 'reply', id, ok: false, error: serializeError(err) });
     }
   }
 
@@ -334,6 +344,8 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     clearTimeout(this.#startTimer);
     clearInterval(this.#heartbeat);
     this.#host = undefined;
+    this.#out?.clear();
+    this.#out = undefined;
     const wasStopping = this.#state === 'stopping';
     for (const [id, p] of this.#pending) {
       clearTimeout(p.timer);
