@@ -380,9 +380,11 @@ export async function runClientCase(c: Case, server: RawServer, start: (opts: Ec
   });
   const opts: EchoClientOptions = {};
   if (d?.clientOptions !== undefined) opts.perMessageDeflate = d.clientOptions as never;
+  // the same limits as the server profiles in server.test.ts
+  const MiB = 1024 * 1024;
   if (c.profile === 'limits') opts.limits = { maxMessageBytes: 65536, maxFrameBytes: 65536 };
-  if (c.profile === 'deflate-limits') opts.limits = { maxMessageBytes: 1024 * 1024 };
-  if (c.profile === 'default' || c.profile === undefined) opts.limits = { maxMessageBytes: 64 * 1024 * 1024 };
+  else if (c.profile === 'deflate-limits') opts.limits = { maxMessageBytes: 1 * MiB, maxFrameBytes: 1 * MiB };
+  else opts.limits = { maxMessageBytes: 64 * MiB, maxFrameBytes: 64 * MiB };
   const client = start(opts);
   let acc;
   try {

@@ -85,6 +85,12 @@ function wsDeflate(o: boolean | DeflateOptions | undefined): boolean | Record<st
   };
 }
 
+/** Switchboard's permessage-deflate options; threshold 0 so that every message is compressed. */
+function sbDeflate(o: boolean | DeflateOptions): false | Record<string, unknown> {
+  if (!o) return false;
+  return { threshold: 0, ...(o === true ? {} : o) };
+}
+
 /** An echo server: every message is sent back with the same type. */
 export async function startEchoServer(opts: EchoServerOptions = {}, kind: SubjectKind = SUBJECT): Promise<EchoServer> {
   if (kind === 'ws') {
@@ -117,7 +123,7 @@ export async function startEchoServer(opts: EchoServerOptions = {}, kind: Subjec
     port: 0,
     host: '127.0.0.1',
     ...(opts.limits ? { limits: opts.limits } : {}),
-    ...(opts.perMessageDeflate !== undefined ? { perMessageDeflate: opts.perMessageDeflate } : {}),
+    ...(opts.perMessageDeflate !== undefined ? { perMessageDeflate: sbDeflate(opts.perMessageDeflate) } : {}),
     ...(opts.protocols ? { protocols: opts.protocols } : {}),
   });
   server.on('error', () => {});
@@ -211,7 +217,7 @@ export function startEchoClient(url: string, opts: EchoClientOptions = {}, kind:
     const sb = await switchboard();
     const ws = await sb.connect(url, {
       ...(opts.protocols ? { protocols: opts.protocols } : {}),
-      ...(opts.perMessageDeflate !== undefined ? { perMessageDeflate: opts.perMessageDeflate } : {}),
+      ...(opts.perMessageDeflate !== undefined ? { perMessageDeflate: sbDeflate(opts.perMessageDeflate) } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),
       handshakeTimeoutMs: 10_000,
     });
