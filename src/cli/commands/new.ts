@@ -68,7 +68,8 @@ export const newCommand: CliCommand = {
     const testsDir = resolve(io.cwd, (values.tests as string | undefined) ?? join('test', 'services'));
     const serviceFile = join(servicesDir, ...segments) + `.${lang}`;
     const testFile = join(testsDir, ...segments) + `.test.${lang}`;
-    let serviceImport = relative(dirname(testFile), serviceFile).split(sep).join('/');
+    // TypeScript sources import .ts files by their .js name (NodeNext; tsx maps it)
+    let serviceImport = relative(dirname(testFile), serviceFile).split(sep).join('/').replace(/\.ts$/, '.js');
     if (!serviceImport.startsWith('.')) serviceImport = `./${serviceImport}`;
     const input: TemplateInput = { route: `/${segments.join('/')}`, serviceImport, lang };
 

@@ -64,8 +64,9 @@ test('${route}: echo answers with its input', async () => {
 export function backgroundService({ route, lang }: TemplateInput): string {
   const ts = lang === 'ts';
   const name = route.slice(1);
-  return `// Background service "${name}": no endpoint; started and supervised by the server.
-// Declare it in switchboard.config.*: { background: { "${name}": { module: "<this file>" } } }
+  return `// Background service "${name}": no endpoint. In the services directory it is found when the
+// server starts and runs supervised in a worker thread (or a child process, see below).
+export const isolation = 'worker'; // or 'process'
 ${ts ? "import type { BackgroundContext } from 'switchboard';\n" : ''}
 let ticks = 0;
 
