@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { encodeReply } from './command-envelope.js';
 import type { Logger } from './logger.js';
 import type { Framer, PeerSocket } from './peer-socket.js';
@@ -40,10 +41,31 @@ interface LiveConnection {
   readonly file: string;
   readonly route: string;
   readonly host: ServiceHost;
+  readonly stats: ServiceStats;
   user: User | null;
 }
 
+export interface ServiceSummary {
+  route: string;
+  file: string;
+  isolation: 'inline' | 'worker' | 'process';
+  state: 'running' | 'failed' | 'stopping';
+  reloads: number;
+  connections: number;
+  messagesIn: number;
+  messagesOut: number;
+}
+
+interface ServiceStats {
+  /** Modification time of the file when it was loaded. */
+  mtimeMs: number;
+  messagesIn: number;
+  messagesOut: number;
+  reloads: number;
+}
+
 interface ServiceEntry {
+  readonly stats: ServiceStats;
   file: string;
   route: string;
   host: Promise<ServiceHost>;
@@ -108,11 +130,12 @@ export class AppCore extends EventEmitter<AppCoreEvents> {
 
   /** Registers an upgraded connection and runs the service's open hook. Returns its id. */
   attach(socket: PeerSocket, request: HandshakeRequest, admission: Admission, protocol = admission.protocol): string {
-    const host = this.#services.get(admission.file)?.ready;
-    if (host === undefined) throw new Error(`attach without a decided service: ${admission.file}`);
+    const entry = this.#services.get(admission.file);
+    const host = entry?.ready;
+    if (entry === undefined || host === undefined) throw new Error(`attach without a decided service: ${admission.file}`);
     const id = `${this.nodeId}.${(++this.#seq).toString(36)}`;
-    this.#connections.set(id, { id, socket, file: admission.file, route: admission.route, host, user: admission.user });
-    this.#services.get(admission.file)!.connections.add(id);
+    this.#connections.set(id, { id, socket, file: admission.file, route: admission.route, host, user: admission.user, stats: entry.stats });
+    entry.connections.add(id);
     void host.open({ id, request, protocol, user: admission.user });
     return id;
   }
@@ -120,7 +143,9 @@ export class AppCore extends EventEmitter<AppCoreEvents> {
   /** A whole message from the connection. */
   message(id: string, data: string | Uint8Array, binary: boolean): void {
     const c = this.#connections.get(id);
-    if (c !== undefined) c.host.message(id, data, binary);
+    if (c === undefined) return;
+    c.stats.messagesIn += 1;
+    c.host.message(id, data, binary);
   }
 
   /** The peer sent a Close frame: the service may choose the reply code and reason. */
@@ -145,6 +170,7 @@ export class AppCore extends EventEmitter<AppCoreEvents> {
     const entry = this.#services.get(file);
     if (entry === undefined) return false;
     const next = this.#load(file, entry.route);
+    entry.stats.mtimeMs = mtimeOf(file);
     try {
       await next;
     } catch (err) {
@@ -157,9 +183,21 @@ export class AppCore extends EventEmitter<AppCoreEvents> {
     }
     entry.host = next;
     entry.ready = await next;
+    entry.stats.reloads += 1;
     this.#o.log.info({ file, route: entry.route }, 'service reloaded');
     this.emit('reload', { file, route: entry.route, ok: true });
     return true;
+  }
+
+  /** True when the file's modification time differs from when it was last loaded. */
+  changedOnDisk(file: string): boolean {
+    const entry = this.#services.get(file);
+    if (entry === undefined) return false;
+    try {
+      return statSync(file).mtimeMs !== entry.stats.mtimeMs;
+    } catch {
+      return true;
+    }
   }
 
   /** Forgets a file's cached service (deleted file); a later request re-resolves it. */
@@ -173,16 +211,59 @@ export class AppCore extends EventEmitter<AppCoreEvents> {
     return [...this.#services.keys()];
   }
 
-  /** Stops every host: aborts in-flight commands and waits for them up to the deadline. */
-  async stop(deadlineMs = 5000): Promise<void> {
+  /** New handshakes are answered 503 from now on. */
+  stopAccepting(): void {
     this.#stopping = true;
-    await Promise.allSettled([...this.#hosts].map((h) => h.stop(deadlineMs)));
+  }
+
+  /**
+   * Stops accepting and waits for in-flight commands; when `deadline` aborts, cancels them
+   * (replies `cancelled`, handler signals abort) and waits up to `afterAbortMs` more.
+   */
+  async drain(deadline: AbortSignal, afterAbortMs = 1000): Promise<void> {
+    this.stopAccepting();
+    const hosts = [...this.#hosts];
+    const idle = Promise.allSettled(hosts.map((h) => h.idle()));
+    const aborted = new Promise<void>((resolve) => {
+      const onAbort = (): void => {
+        for (const h of hosts) h.cancel();
+        setTimeout(resolve, afterAbortMs).unref();
+      };
+      if (deadline.aborted) onAbort();
+      else deadline.addEventListener('abort', onAbort, { once: true });
+    });
+    await Promise.race([idle, aborted]);
+  }
+
+  /** Graceful stop of the service side: drain with a deadline of `deadlineMs`. */
+  async stop(deadlineMs = 5000): Promise<void> {
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), deadlineMs);
+    try {
+      await this.drain(deadline.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** One line per service, for status pages and the runtime. */
+  services(): ServiceSummary[] {
+    return [...this.#services.values()].map((e) => ({
+      route: e.route,
+      file: e.file,
+      isolation: e.ready?.info.isolation ?? 'inline',
+      state: this.#stopping ? 'stopping' : e.ready ? 'running' : 'failed',
+      reloads: e.stats.reloads,
+      connections: e.connections.size,
+      messagesIn: e.stats.messagesIn,
+      messagesOut: e.stats.messagesOut,
+    }));
   }
 
   #host(file: string, route: string): Promise<ServiceHost> {
     let entry = this.#services.get(file);
     if (entry === undefined) {
-      entry = { file, route, host: this.#load(file, route), ready: undefined, connections: new Set() };
+      entry = { file, route, host: this.#load(file, route), ready: undefined, connections: new Set(), stats: { mtimeMs: mtimeOf(file), messagesIn: 0, messagesOut: 0, reloads: 0 } };
       this.#services.set(file, entry);
     }
     const current = entry;
@@ -225,7 +306,10 @@ export class AppCore extends EventEmitter<AppCoreEvents> {
   #act(file: string, route: string, action: HostAction): void {
     switch (action.type) {
       case 'send': {
-        this.#connections.get(action.to)?.socket.send(action.data, { binary: action.binary });
+        const c = this.#connections.get(action.to);
+        if (c === undefined) return;
+        c.stats.messagesOut += 1;
+        c.socket.send(action.data, { binary: action.binary });
         return;
       }
       case 'deliver':
@@ -283,8 +367,8 @@ export class AppCore extends EventEmitter<AppCoreEvents> {
     // the reply, the reset and the presence event are written in this same step, so no
     // room push can reach the client before the position it is relative to
     if (c !== undefined) {
-      if (reply !== undefined) c.socket.send(encodeReply(reply, result), { binary: false });
-      if (reset !== undefined) c.socket.send(reset, { binary: false });
+      if (reply !== undefined) (c.stats.messagesOut += 1), c.socket.send(encodeReply(reply, result), { binary: false });
+      if (reset !== undefined) (c.stats.messagesOut += 1), c.socket.send(reset, { binary: false });
       if (added && c.host.info.presenceEvents) this.#presenceEvent(c, 'presence.join', room);
     }
     return result;
@@ -324,6 +408,7 @@ export class AppCore extends EventEmitter<AppCoreEvents> {
       const c = this.#connections.get(id);
       if (c === undefined) continue;
       prepared ??= this.#o.framer.prepare(data, binary);
+      c.stats.messagesOut += 1;
       c.socket.sendPrepared(prepared as never);
       n += 1;
     }
@@ -331,3 +416,11 @@ export class AppCore extends EventEmitter<AppCoreEvents> {
   }
 }
 
+
+function mtimeOf(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+}

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import { WebSocketServer, type ServerOptions } from '../transport/server.js';
 import { prepareMessage, type WebSocket } from '../transport/websocket.js';
-import { AppCore, type Admission } from './app-core.js';
+import { AppCore, type Admission, type ServiceSummary } from './app-core.js';
 import { inlineHostFactory } from './inline-host.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { RoomIndexOptions } from './room-index.js';
@@ -128,13 +128,67 @@ export class AppServer extends EventEmitter<AppServerEvents> {
     return this.http.address() as AddressInfo | null;
   }
 
-  /** Stop accepting, let in-flight commands finish (up to the deadline), close every connection with 1001. */
+  /** New handshakes are answered 503 from now on. */
+  stopAccepting(): void {
+    this.core.stopAccepting();
+  }
+
+  /** Waits for in-flight commands; cancels them when `deadline` aborts. */
+  drain(deadline: AbortSignal): Promise<void> {
+    return this.core.drain(deadline);
+  }
+
+  /** Closes every connection with `code` and waits for the closing handshakes, up to timeoutMs. */
+  closeConnections(code = 1001, reason = 'server shutting down', timeoutMs?: number): Promise<void> {
+    return this.wss.close({ code, reason, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+  }
+
+  connectionCount(): number {
+    return this.core.connectionCount;
+  }
+
+  /** The services loaded so far (services load on their first connection). */
+  services(): ServiceSummary[] {
+    return this.core.services();
+  }
+
+  /**
+   * Re-scans the services directory: reloads the loaded files that changed on disk, forgets
+   * deleted ones, and lists the routes found that are not loaded yet (they load on first use).
+   */
+  async rescan(): Promise<{ added: string[]; removed: string[]; restarted: string[]; unchanged: string[] }> {
+    const routes = await this.core.resolver.listRoutes();
+    const result = { added: [] as string[], removed: [] as string[], restarted: [] as string[], unchanged: [] as string[] };
+    const loaded = new Map(this.core.services().map((s) => [s.route, s]));
+    for (const route of routes) if (!loaded.has(route)) result.added.push(route);
+    for (const s of loaded.values()) {
+      const now = await this.core.resolver.resolve(s.route);
+      if (!now.found || now.file !== s.file) {
+        this.core.forget(s.file);
+        result.removed.push(s.route);
+      } else if (this.core.changedOnDisk(s.file)) {
+        await this.core.reload(s.file);
+        result.restarted.push(s.route);
+      } else result.unchanged.push(s.route);
+    }
+    return result;
+  }
+
+  /** Loads a service's file again for new connections; false when no service serves the route. */
+  async restartService(route: string): Promise<boolean> {
+    const r = await this.core.resolver.resolve(route);
+    if (!r.found) return false;
+    if (this.core.services().some((s) => s.file === r.file)) return this.core.reload(r.file);
+    return (await this.core.decide({ method: 'GET', url: route, path: route, query: {}, headers: {}, cookies: {}, protocols: [], remoteAddress: '', remotePort: 0, secure: false })).accept;
+  }
+
+  /** Stop accepting, let in-flight commands finish (up to stopDeadlineMs), close every connection with 1001. */
   async close(): Promise<void> {
     this.#watcher?.close();
     this.#watcher = null;
     this.http.close();
     await this.core.stop(this.#o.stopDeadlineMs ?? 5000);
-    await this.wss.close({ code: 1001, reason: 'server shutting down' });
+    await this.closeConnections(1001, 'server shutting down');
     this.http.closeAllConnections();
   }
 

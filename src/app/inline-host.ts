@@ -152,12 +152,12 @@ export class InlineHost implements ServiceHost {
     }
   }
 
-  async stop(deadlineMs = 5000): Promise<void> {
+  async idle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
+  cancel(): void {
     this.#dispatcher?.stop();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)));
-    await Promise.race([Promise.allSettled([...this.#pending]), deadline]);
-    clearTimeout(timer);
   }
 
   async #raw(record: ConnectionRecord, data: string | Uint8Array): Promise<void> {

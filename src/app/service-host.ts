@@ -44,8 +44,10 @@ export interface ServiceHost {
   peerClose?(connId: string, code: number, reason: string): CloseReply | undefined;
   /** The connection is gone (or the peer sent a close): runs the close hook, cancels its commands. */
   close(connId: string, code: number, reason: string): Promise<CloseReply | undefined>;
-  /** Server stopping: abort in-flight commands, wait for them to settle (up to deadlineMs). */
-  stop(deadlineMs?: number): Promise<void>;
+  /** Resolves when no message of any connection is being handled (in-flight commands settled). */
+  idle(): Promise<void>;
+  /** Server stopping: abort in-flight commands (their reply is `cancelled`) and refuse new ones. */
+  cancel(): void;
 }
 
 /** Where a delivery goes. */

@@ -114,7 +114,7 @@ test('stopping the server cancels in-flight commands with cancelled', async () =
   const { h, c } = await setup();
   c.send(JSON.stringify({ id: 77, cmd: 'wait' }));
   await new Promise((r) => setImmediate(r));
-  await h.core.stop(1000);
+  await h.core.drain(AbortSignal.abort());
   const r = await c.socket.reply(77);
   assert.equal(r.error.code, 'cancelled');
   assert.equal((await c.call('echo', { text: 'x' })).error.code, 'cancelled');

@@ -27,7 +27,8 @@ function clonedHostFactory(inner: ServiceHostFactory, crossings: string[]): Serv
       open: async (i) => c(await host.open(c(i))),
       message: (id, data, binary) => host.message(c(id), c(data), binary),
       close: async (id, code, reason) => c(await host.close(id, code, reason)),
-      stop: (d) => host.stop(d),
+      idle: () => host.idle(),
+      cancel: () => host.cancel(),
     };
     return wrapped;
   };
