@@ -1,4 +1,5 @@
 // `switchboard serve <dir>`: serves every service file below <dir>, and the console at GET /.
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -61,6 +62,10 @@ export async function startServe(argv: string[], io: CliIO): Promise<ServeHandle
     return 2;
   }
   const dir = resolve(io.cwd, positionals[0]!);
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+    io.stderr(`switchboard serve: ${dir} is not a directory\n`);
+    return 2;
+  }
   const host = values.host ?? '127.0.0.1';
   const log = pino({ level, base: null }, pino.destination({ fd: 2, sync: true }));
   const server = new AppServer({ dir, host, port, watch: values.watch === true, log, transport: { perMessageDeflate: values['no-deflate'] !== true } });

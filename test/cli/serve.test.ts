@@ -78,6 +78,9 @@ test('argument errors exit 2 with usage; --help exits 0; unknown commands are re
   t = io();
   assert.equal(await main(['serve', 'examples/services', '--bogus'], t.io), 2);
   t = io();
+  assert.equal(await main(['serve', 'no/such/dir'], t.io), 2);
+  assert.match(t.err.join(''), /is not a directory/);
+  t = io();
   assert.equal(await main(['serve', '--help'], t.io), 0);
   assert.match(t.out.join(''), /Usage: switchboard serve <dir>/);
   t = io();
