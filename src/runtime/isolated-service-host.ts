@@ -154,14 +154,19 @@ export class IsolatedServiceHost implements ServiceHost {
     }
   }
 
-  async stop(deadlineMs?: number): Promise<void> {
-    if (this.unit.state === 'running') {
-      try {
-        await this.unit.call('stop', [deadlineMs], { timeoutMs: (deadlineMs ?? 5_000) + 1_000 });
-      } catch {
-        /* crashed or timed out: the unit stop below ends it */
-      }
+  /** Resolves when the service has no message in hand (in-flight commands settled); at once if it is down. */
+  async idle(): Promise<void> {
+    if (this.unit.state !== 'running') return;
+    try {
+      await this.unit.call('idle');
+    } catch {
+      /* crashed: nothing is in flight any more */
     }
+  }
+
+  /** Server stopping: the service cancels its in-flight commands (replies `cancelled`). */
+  cancel(): void {
+    if (this.unit.state === 'running') this.unit.call('cancel').catch(() => undefined);
   }
 
   /** Stop the worker/process for good (server shutdown or a replaced service). */

@@ -1,6 +1,5 @@
 // Composition root of `switchboard serve`: the app server (transport + app layer) inside the
 // runtime (lock, logs, supervisor, control socket, metrics, graceful shutdown).
-import { stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { AppServer, type AppServerOptions } from '../app/app-server.js';
 import { inlineHostFactory } from '../app/inline-host.js';
@@ -138,20 +137,20 @@ async function startWithRuntime(runtime: ServerRuntime, options: StartServerOpti
     reload: () => reload(app, registry),
     restartService: async (route) => {
       const rec = registry.get(route);
-      if (!rec) return false;
-      const inner = rec.inner;
-      if (inner instanceof IsolatedServiceHost) await inner.restart();
-      else await app.core.reload(rec.file);
-      return true;
+      if (rec?.inner instanceof IsolatedServiceHost) {
+        await rec.inner.restart();
+        return true;
+      }
+      return app.restartService(route);
     },
     stopAccepting: () => {
-      app.http.close();
+      app.stopAccepting(); // handshakes already under way: 503
+      app.http.close(); // no new TCP connections
     },
-    drain: async () => {
-      await app.core.stop(config.shutdown.graceMs);
-    },
+    // wait for in-flight commands; at the end of the grace period they are cancelled
+    drain: (deadline) => app.drain(deadline),
     closeConnections: async (code, reason, timeoutMs) => {
-      await app.wss.close({ code, reason, timeoutMs });
+      await app.closeConnections(code, reason, timeoutMs);
       app.http.closeAllConnections();
       await registry.disposeAll();
     },
@@ -197,29 +196,15 @@ function serviceStatus(r: ServiceRecord): ServiceStatus {
   return s;
 }
 
-/** `reload`: changed files get a fresh host, deleted ones are forgotten, new ones are listed. */
+/** `reload`: the app re-scans (changed files get a fresh host, deleted ones are forgotten). */
 async function reload(app: AppServer, registry: ServiceRegistry): Promise<ReloadResult> {
-  const result: ReloadResult = { added: [], removed: [], restarted: [], unchanged: [] };
-  const known = new Set(registry.records().map((r) => r.route));
-  for (const rec of registry.records()) {
-    let mtimeMs: number | undefined;
-    try {
-      mtimeMs = (await stat(rec.file)).mtimeMs;
-    } catch {
-      mtimeMs = undefined;
-    }
-    if (mtimeMs === undefined) {
-      app.core.forget(rec.file);
-      registry.forget(rec.route);
-      result.removed.push(rec.route);
-    } else if (mtimeMs !== rec.mtimeMs) {
-      if (!(await app.core.reload(rec.file))) throw new ControlError('RELOAD_FAILED', `${rec.route}: ${rec.file} failed to load; the previous version keeps serving`);
-      result.restarted.push(rec.route);
-    } else {
-      result.unchanged.push(rec.route);
+  const result = await app.rescan();
+  for (const route of result.removed) registry.forget(route);
+  for (const route of result.restarted) {
+    if (app.services().find((s) => s.route === route)?.state === 'failed') {
+      throw new ControlError('RELOAD_FAILED', `${route}: the changed file failed to load; see the server log`);
     }
   }
-  for (const route of await app.core.resolver.listRoutes()) if (!known.has(route)) result.added.push(route);
   return result;
 }
 

@@ -71,11 +71,16 @@ export async function run(ctx: ChildContext): Promise<void> {
         return host.open(args[0] as OpenInfo);
       case 'close':
         return host.close(args[0] as string, args[1] as number, args[2] as string);
-      case 'stop':
-        return host.stop(args[0] as number | undefined);
+      case 'idle':
+        return host.idle();
+      case 'cancel':
+        return host.cancel();
       default:
         throw new Error(`service host: unknown call "${method}"`);
     }
   });
-  ctx.onStop(() => host.stop(1_000));
+  ctx.onStop(async () => {
+    host.cancel();
+    await Promise.race([host.idle(), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+  });
 }

@@ -226,6 +226,10 @@ class MeteredHost implements ServiceHost {
     waiting.set(JSON.stringify(id), { cmd: cmd.length > 100 ? cmd.slice(0, 100) : cmd, t0: process.hrtime.bigint() });
   }
 
+  peerClose(connId: string, code: number, reason: string) {
+    return this.inner.peerClose?.(connId, code, reason);
+  }
+
   close(connId: string, code: number, reason: string) {
     this.record.pending.delete(connId);
     if (this.record.connections.delete(connId)) {
@@ -235,7 +239,11 @@ class MeteredHost implements ServiceHost {
     return this.inner.close(connId, code, reason);
   }
 
-  stop(deadlineMs?: number) {
-    return this.inner.stop(deadlineMs);
+  idle() {
+    return this.inner.idle();
+  }
+
+  cancel(): void {
+    this.inner.cancel();
   }
 }
