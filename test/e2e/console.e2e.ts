@@ -53,3 +53,31 @@ test('console: connect to /echo, send a message, see the echo', async () => {
   await page.screenshot({ path: join(dir, 'console.png'), fullPage: true });
   await page.close();
 });
+
+test('the command client works in the browser: /client.js with the global WebSocket', async () => {
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${port}/`);
+  const result = await page.evaluate(async () => {
+    const { createClient } = await import('/client.js' as string);
+    const client = createClient(`ws://${(globalThis as unknown as { location: { host: string } }).location.host}/chat`, { reconnect: false });
+    await client.ready;
+    const login = await client.call('login', { name: 'browser' });
+    const messages: unknown[] = [];
+    const join = await client.join('lobby', (data: unknown) => messages.push(data));
+    await client.call('say', { room: 'lobby', text: 'from the page' });
+    for (let i = 0; i < 100 && messages.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    let error = '';
+    try {
+      await client.call('say', { room: 'lobby', text: '' });
+    } catch (err) {
+      error = (err as { code: string }).code;
+    }
+    client.close();
+    return { login, joined: typeof join.pos.o === 'number', messages, error };
+  });
+  assert.deepEqual(result.login, { user: { id: 'guest:browser', name: 'browser' } });
+  assert.equal(result.joined, true);
+  assert.deepEqual(result.messages, [{ from: 'browser', text: 'from the page' }]);
+  assert.equal(result.error, 'invalid_input');
+  await page.close();
+});
