@@ -54,7 +54,8 @@ enum { S_FREE, S_CONNECTING, S_HS_SENT, S_OPEN, S_CLOSING };
 #define HIST_N (HIST_LIN + 100000)
 
 typedef struct conn {
-  int fd, state, is_pub;
+  int fd, state, is_pub, idx;
+  uint64_t nsent; /* messages this connection has sent */
   char hbuf[2048];
   int hlen;
   /* frame parser */
@@ -272,6 +273,7 @@ static void conn_start(conn_t *c) {
   inet_pton(AF_INET, host, &a.sin_addr);
   memset(c, 0, offsetof(conn_t, q));
   c->fd = fd;
+  c->idx = (int)(c - conns);
   c->state = S_CONNECTING;
   c->t0 = now_us();
   c->tshead = c->tslen = 0;
@@ -287,7 +289,9 @@ static void conn_start(conn_t *c) {
 
 /* ---- sending ---- */
 static void echo_send(conn_t *c) {
-  int k = (int)(sent % nframes);
+  /* each connection cycles through the variants in order, starting at its own index:
+     the sequence every connection sends is the same from run to run */
+  int k = (int)((c->idx + c->nsent++) % nframes);
   q_push(c, frames[k], frame_len[k]);
   c->vr[(c->tshead + c->tslen) % c->tscap] = (uint16_t)k;
   c->ts[(c->tshead + c->tslen) % c->tscap] = now_us();
