@@ -30,3 +30,4 @@ export { RoomIndex, type RoomIndexOptions } from './room-index.js';
 export type { ServiceHost, ServiceHostFactory, HostSink, HostAction, HostQuery, HostAnswers, ServiceInfo, OpenInfo, CloseReply, HostHandshakeResult, Target } from './service-host.js';
 export type { PeerSocket, Framer } from './peer-socket.js';
 export type { Logger } from './logger.js';
+export { serviceTester, MemorySocket, MemoryFramer, HandshakeRejected, testRequest, type ServiceTester, type TestConnection } from './testing.js';

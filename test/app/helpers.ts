@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AppCore } from '../../src/app/app-core.js';
 import { inlineHostFactory } from '../../src/app/inline-host.js';
 import type { Logger } from '../../src/app/logger.js';
-import type { Framer, PeerSocket } from '../../src/app/peer-socket.js';
+import { MemoryFramer, MemorySocket } from '../../src/app/testing.js';
 import type { RoomIndexOptions } from '../../src/app/room-index.js';
 import type { HandshakeRequest } from '../../src/app/service.js';
 
@@ -54,55 +54,7 @@ export function captureLogger(): Logger & { lines: LogLine[]; waitFor(pred: (l: 
   };
 }
 
-/** An in-memory connection: records what the app layer sends. */
-export class FakeSocket implements PeerSocket {
-  readonly sent: Array<string | Uint8Array> = [];
-  closedWith: { code: number; reason: string } | null = null;
-  #waiters: Array<{ pred: (m: string) => boolean; resolve: (m: string) => void }> = [];
-
-  send(data: string | Uint8Array): void {
-    this.#push(data);
-  }
-  sendPrepared(message: never): void {
-    this.#push((message as unknown as { data: string | Uint8Array }).data);
-  }
-  close(code = 1000, reason = ''): void {
-    this.closedWith ??= { code, reason };
-  }
-  /** Sent text messages parsed as JSON. */
-  get json(): any[] {
-    return this.sent.filter((m): m is string => typeof m === 'string').map((m) => JSON.parse(m));
-  }
-  /** Resolves with the first (already sent or future) text message matching. */
-  next(pred: (msg: any) => boolean): Promise<any> {
-    for (const m of this.sent) if (typeof m === 'string' && safe(m, pred)) return Promise.resolve(JSON.parse(m));
-    return new Promise((resolve) => this.#waiters.push({ pred: (m) => safe(m, pred), resolve: (m) => resolve(JSON.parse(m)) }));
-  }
-  reply(id: number | string): Promise<any> {
-    return this.next((m) => m.id === id && 'ok' in m);
-  }
-  #push(data: string | Uint8Array): void {
-    this.sent.push(data);
-    if (typeof data !== 'string') return;
-    for (const w of [...this.#waiters]) if (w.pred(data)) (this.#waiters.splice(this.#waiters.indexOf(w), 1), w.resolve(data));
-  }
-}
-
-function safe(text: string, pred: (m: any) => boolean): boolean {
-  try {
-    return pred(JSON.parse(text));
-  } catch {
-    return false;
-  }
-}
-
-export class CountingFramer implements Framer {
-  prepared = 0;
-  prepare(data: string | Uint8Array, binary: boolean): unknown {
-    this.prepared += 1;
-    return { data, binary };
-  }
-}
+export { MemorySocket as FakeSocket, MemoryFramer as CountingFramer } from '../../src/app/testing.js';
 
 export function request(path: string, extra: Partial<HandshakeRequest> = {}): HandshakeRequest {
   return { method: 'GET', url: path, path, query: {}, headers: {}, cookies: {}, protocols: [], remoteAddress: '127.0.0.1', remotePort: 1, secure: false, ...extra };
@@ -111,7 +63,7 @@ export function request(path: string, extra: Partial<HandshakeRequest> = {}): Ha
 /** An AppCore over fake sockets: connect(path) runs decide + attach like the server does. */
 export function harness(root: string, rooms?: RoomIndexOptions) {
   const log = captureLogger();
-  const framer = new CountingFramer();
+  const framer = new MemoryFramer();
   const core = new AppCore({ root, log, framer, hostFactory: inlineHostFactory(log), ...(rooms ? { rooms } : {}) });
   let lastId = 0;
   return {
@@ -122,7 +74,7 @@ export function harness(root: string, rooms?: RoomIndexOptions) {
       const req = request(path, extra);
       const decision = await core.decide(req);
       if (!decision.accept) return { rejected: decision } as const;
-      const socket = new FakeSocket();
+      const socket = new MemorySocket();
       const id = core.attach(socket, req, decision.admission);
       let seq = 0;
       const conn = {
