@@ -55,10 +55,16 @@ export function buildUpgradeRequest(
     cookies: flat.cookie ? parseCookies(flat.cookie) : {},
     protocols,
     extensions,
-    remoteAddress: socket.remoteAddress ?? '',
-    remotePort: socket.remotePort ?? 0,
+    remoteAddress: '',
+    remotePort: 0,
     secure: (socket as Socket & { encrypted?: boolean }).encrypted === true,
   };
+  // The peer address costs a getpeername() syscall: read it only if someone asks. The
+  // accessors are enumerable, so structuredClone still copies the values.
+  // Node caches the peer address on the socket once read, so the first access (usually in a
+  // handshake hook or 'connection' listener, while the socket is open) fixes it.
+  Object.defineProperty(req, 'remoteAddress', { enumerable: true, configurable: true, get: () => socket.remoteAddress ?? '' });
+  Object.defineProperty(req, 'remotePort', { enumerable: true, configurable: true, get: () => socket.remotePort ?? 0 });
   if (flat.origin !== undefined) req.origin = flat.origin;
   return req;
 }

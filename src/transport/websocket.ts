@@ -125,7 +125,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     s.setNoDelay(true);
     s.setTimeout(0);
     s.on('data', onSocketData);
-    s.on('end', onSocketEnd);
     s.on('close', onSocketClose);
     s.on('error', onSocketError);
     s.on('drain', onSocketDrain);
@@ -371,9 +370,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
 
 function onSocketData(this: OwnedSocket, chunk: Buffer): void {
   WebSocket.onData(this[kWs]!, chunk);
-}
-function onSocketEnd(this: OwnedSocket): void {
-  // allowHalfOpen is off: Node ends our side too; 'close' follows.
 }
 function onSocketClose(this: OwnedSocket): void {
   WebSocket.onClose(this[kWs]!);
