@@ -48,6 +48,7 @@ export function renderReport(info: RunInfo, scenarios: Scenario[], samples: Samp
     '- Method: each server is a fresh process pinned to CPU 0 (`taskset -c 0`), the C load generator (bench/loadgen.c) is pinned to CPU 1; servers interleaved per repetition; the figure is the server\'s CPU time (utime+stime, /proc/<pid>/stat) per unit of work over the measured phase (after connect and a warm-up). Cells: median (min–max) over repetitions; "vs ws" is the ratio to plain `ws` from the same repetition (median of the per-repetition ratios). "srv CPU" / "gen CPU" are the CPU utilisation (CPU s / wall s) of the server and of the generator during the measured phase, and "gen <unit>" is the generator\'s own CPU per unit of work: when it is well below the server\'s figure, the generator could drive the server faster than the server can go, i.e. it is not the limit. (Other jobs share this machine, so utilisation below 100% can mean CPU contention; CPU per unit is not affected by that.)',
     '',
   );
+  L.push(...targets(scenarios, samples));
   for (const sc of scenarios) {
     L.push(`## ${sc.title}`, '', sc.description, '');
     for (const part of sc.parts) {
@@ -97,6 +98,48 @@ export function renderReport(info: RunInfo, scenarios: Scenario[], samples: Samp
     }
   }
   return L.join('\n');
+}
+
+/** Issue 5's targets: Switchboard's figure as a ratio to plain ws from the same repetition (median). */
+const TARGETS: { scenario: string; part: string; what: string; max: number; absolute?: boolean }[] = [
+  { scenario: 's1', part: 'cpu', what: 'echo 32 B, CPU/msg vs ws', max: 0.15 },
+  { scenario: 's2', part: 'cpu', what: 'echo 64 KiB, CPU/msg vs ws', max: 0.15 },
+  { scenario: 's3', part: 'cpu', what: 'fan-out to 5000, CPU/delivery vs ws', max: 0.2 },
+  { scenario: 's4', part: 'mem', what: 'idle memory/conn vs ws', max: 0.88 },
+  { scenario: 's5', part: 'cpu', what: 'handshakes, CPU/handshake vs ws', max: 0.5 },
+  { scenario: 's6', part: 'cpu', what: 'permessage-deflate, CPU/msg vs ws', max: 0.8 },
+  { scenario: 's6', part: 'mem', what: 'permessage-deflate, KiB per compressed conn (absolute)', max: 64, absolute: true },
+];
+
+function targets(scenarios: Scenario[], samples: Sample[]): string[] {
+  const ids = new Set(scenarios.map((s) => s.id));
+  const sb = samples.filter((s) => s.server === 'switchboard' && !s.failed && s.value !== undefined);
+  if (!sb.length) return [];
+  const L = ['## Targets (issue 5): Switchboard vs plain ws, same repetition', '', '| figure | target | measured (median, min–max) | met |', '|---|---:|---:|---|'];
+  for (const t of TARGETS) {
+    if (!ids.has(t.scenario)) continue;
+    const mine = sb.filter((s) => s.scenario === t.scenario && s.part.key === t.part);
+    const ws = samples.filter((s) => s.server === 'ws' && s.scenario === t.scenario && s.part.key === t.part && !s.failed);
+    const xs = num(
+      mine.map((m) => {
+        if (t.absolute) return m.value;
+        const w = ws.find((x) => x.rep === m.rep);
+        return w?.value ? m.value! / w.value : undefined;
+      }),
+    );
+    if (!xs.length) continue;
+    const med = median(xs);
+    L.push(`| ${t.what} | <= ${f(t.max, 2)} | ${f(med, 2)}${range(xs, 2)} | ${med <= t.max ? 'yes' : `no (${f(med / t.max, 1)}x the target)`} |`);
+  }
+  // compressed size: no worse than ws's
+  if (ids.has('s6')) {
+    const size = (srv: string) => median(num(samples.filter((s) => s.server === srv && s.scenario === 's6' && s.part.key === 'cpu' && !s.failed).map((s) => s.extra?.replyBytes)));
+    const a = size('switchboard');
+    const b = size('ws');
+    if (Number.isFinite(a) && Number.isFinite(b)) L.push(`| permessage-deflate, reply size vs ws | <= 1.00 | ${f(a / b, 2)} (${f(a, 0)} B vs ${f(b, 0)} B) | ${a <= b ? 'yes' : 'no'} |`);
+  }
+  L.push('');
+  return L;
 }
 
 const BEGIN = '<!-- LATEST-RESULTS:BEGIN (written by bench/run.ts) -->';
