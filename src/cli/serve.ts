@@ -16,6 +16,7 @@ build step. The browser console is at http://HOST:PORT/.
   --port PORT        port (default $PORT or 8080; 0 = any free port)
   --watch            reload a changed service file for new connections
   --log-level LEVEL  trace|debug|info|warn|error|silent (default info)
+  --origin ORIGIN    accept browser handshakes only from this Origin (repeatable; default: any)
   --no-deflate       do not offer permessage-deflate
 `;
 
@@ -37,6 +38,7 @@ export async function startServe(argv: string[], io: CliIO): Promise<ServeHandle
         watch: { type: 'boolean' },
         'log-level': { type: 'string' },
         'no-deflate': { type: 'boolean' },
+        origin: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -68,7 +70,7 @@ export async function startServe(argv: string[], io: CliIO): Promise<ServeHandle
   }
   const host = values.host ?? '127.0.0.1';
   const log = pino({ level, base: null }, pino.destination({ fd: 2, sync: true }));
-  const server = new AppServer({ dir, host, port, watch: values.watch === true, log, transport: { perMessageDeflate: values['no-deflate'] !== true } });
+  const server = new AppServer({ dir, host, port, watch: values.watch === true, log, transport: { perMessageDeflate: values['no-deflate'] !== true, ...(values.origin ? { origins: values.origin } : {}) } });
   let address;
   try {
     address = await server.listen();

@@ -25,6 +25,11 @@ test('session cookie: valid, expired, forged, malformed, wrong secret', async ()
   assert.deepEqual(await resolver.fromCommand!({ session: value }), { id: 'u1', name: 'Ann' });
   assert.equal(await resolver.fromCommand!({ session: 5 }), null);
   assert.throws(() => sessionCookie({ secret: 'short' }), TypeError);
+  const pinned = sessionCookie({ secret: SECRET, now: () => now, origins: ['https://app.example'] });
+  const cookies = { sb_session: value };
+  assert.deepEqual(await pinned.fromRequest!(request('/x', { cookies, origin: 'https://app.example' })), { id: 'u1', name: 'Ann' });
+  assert.equal(await pinned.fromRequest!(request('/x', { cookies, origin: 'https://evil.example' })), null, 'cross-site handshake');
+  assert.equal(await pinned.fromRequest!(request('/x', { cookies })), null);
 });
 
 test('JWT bearer: header, query and command; expired, forged, wrong audience, alg none', async () => {

@@ -68,6 +68,18 @@ test('PORT from the environment is used when --port is absent', async () => {
   }
 });
 
+test('--origin restricts browser handshakes to the listed origins', async () => {
+  const { child, url } = await serve(['examples/services', '--port', '0', '--origin', 'http://good.example']);
+  try {
+    const ws = url.replace('http:', 'ws:') + 'echo';
+    const ok = await connect(ws, { origin: 'http://good.example' });
+    ok.close();
+    await assert.rejects(connect(ws, { origin: 'http://evil.example' }), (err: unknown) => (err as { status?: number }).status === 403);
+  } finally {
+    await stop(child);
+  }
+});
+
 test('argument errors exit 2 with usage; --help exits 0; unknown commands are refused', async () => {
   let t = io();
   assert.equal(await main(['serve'], t.io), 2);

@@ -11,6 +11,13 @@ export interface SessionCookieOptions {
   secret: string | Uint8Array;
   /** Cookie name. Default `sb_session`. */
   cookie?: string;
+  /**
+   * Origins allowed to authenticate with the cookie at the handshake. Browsers send cookies on
+   * cross-site WebSocket handshakes, so without this any site a user visits could open an
+   * authenticated connection (cross-site WebSocket hijacking). Give your site's origins, or
+   * use the server's Origin allowlist (`--origin`).
+   */
+  origins?: string[];
   /** Clock override for tests (ms since epoch). */
   now?: () => number;
 }
@@ -57,6 +64,7 @@ export function sessionCookie(options: SessionCookieOptions): AuthResolver {
   return {
     name: 'session-cookie',
     fromRequest(request) {
+      if (options.origins !== undefined && (request.origin === undefined || !options.origins.includes(request.origin))) return null;
       const value = Object.hasOwn(request.cookies, name) ? request.cookies[name] : undefined;
       return value === undefined ? null : verifySession(decodeURIComponent(value), options.secret, now());
     },
