@@ -8,3 +8,4 @@ export { connect, HandshakeError, type ClientOptions } from './client.js';
 export { type UpgradeRequest, parseCookies } from './upgrade-request.js';
 export { DEFAULT_LIMITS, resolveLimits, type Limits } from './limits.js';
 export { ZlibCodecPool, type ZlibPoolOptions } from './zlib-codec.js';
+export { ReconnectingWebSocket, reconnecting, type ReconnectOptions, type ReconnectingEvents } from './reconnecting.js';
