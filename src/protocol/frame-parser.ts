@@ -42,7 +42,7 @@ export class FrameParser {
   // current frame payload
   #remaining = 0;
   #inPayload = false;
-  #mask = Buffer.alloc(4);
+  #mask: Buffer | null = null; // allocated on the first masked frame: idle connections carry none
   #masked = false;
   #maskOffset = 0;
   #stopped = false;
@@ -75,7 +75,7 @@ export class FrameParser {
       if (this.#inPayload) {
         const take = this.#remaining < n - p ? this.#remaining : n - p;
         const piece = chunk.subarray(p, p + take);
-        if (this.#masked) this.#maskOffset = applyMask(piece, this.#mask, this.#maskOffset);
+        if (this.#masked) this.#maskOffset = applyMask(piece, this.#mask!, this.#maskOffset);
         p += take;
         this.#remaining -= take;
         const end = this.#remaining === 0;
@@ -143,7 +143,7 @@ export class FrameParser {
       return this.#fail('ERR_WS_FRAME_TOO_BIG', `frame of ${len} bytes exceeds the limit`, CloseCode.MESSAGE_TOO_BIG);
     }
     if (masked) {
-      const m = this.#mask;
+      const m = (this.#mask ??= Buffer.allocUnsafe(4));
       m[0] = b[p]!; m[1] = b[p + 1]!; m[2] = b[p + 2]!; m[3] = b[p + 3]!;
     }
     this.#masked = masked;
