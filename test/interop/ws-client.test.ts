@@ -39,8 +39,8 @@ async function open(url: string, protocols: string[] = [], options: WebSocket.Cl
   return ws;
 }
 
-async function echo(ws: WebSocket, data: Buffer | string, binary: boolean): Promise<{ data: Buffer; isBinary: boolean }> {
-  const p = next<[Buffer, boolean]>(ws, 'message', 60_000);
+async function echo(ws: WebSocket, data: Buffer | string, binary: boolean, ms = data.length > 4 * MiB ? 60_000 : 20_000): Promise<{ data: Buffer; isBinary: boolean }> {
+  const p = next<[Buffer, boolean]>(ws, 'message', ms);
   ws.send(data, { binary });
   const [got, isBinary] = await p;
   return { data: got, isBinary };
@@ -153,9 +153,8 @@ describe('our server with the ws client', () => {
       const ws = await open(s.url);
       const srv = s.last()!;
       const srvClose = next<[number, string]>(srv, 'close');
-      const [c, r] = await closeClient(ws, code, reason);
-      assert.equal(c, code);
-      assert.equal(r.toString(), reason);
+      const [c] = await closeClient(ws, code, reason);
+      assert.equal(c, code); // the reply echoes the code (RFC 6455 5.5.1; the reason need not be echoed)
       const [sc, sr] = await srvClose;
       assert.equal(sc, code);
       assert.equal(String(sr), reason);
