@@ -7,13 +7,21 @@
  * copied).  Only connects to the host given (the runner passes 127.0.0.1).
  *
  * Modes:
- *   echo       --conns N --window W --payload FILE [--opcode 1|2] [--rsv1]
+ *   echo       --conns N --window W --payload FILE [--opcode 1|2] [--rsv1] [--expect FILE]
  *              every connection keeps W messages in flight; a reply frees a slot.
+ *              Replies are checked byte for byte against what was sent (or against
+ *              --expect, the uncompressed payloads, when --rsv1 sends compressed ones;
+ *              compressed replies are counted, not inflated).
  *   fanout     --conns N (subscribers) --window W --size S   (+1 publisher)
  *              publisher keeps W messages in flight; a message is complete when
  *              every subscriber has received it.
  *   handshake  --workers W   W concurrent open (HTTP upgrade) + close cycles.
  *   idle       --conns N      open N connections and hold them.
+ *
+ * Common: --port P [--host 127.0.0.1] [--path /echo] [--deflate: offer permessage-deflate]
+ *   [--warmup-ms 1000] [--duration-ms 3000] [--max-msgs N] [--timeout-ms 60000]
+ *   [--connect-concurrency 256: handshakes in progress at once while connecting]
+ * Payload files: u32 count, then count x (u32 length, bytes), little-endian.
  *
  * Protocol with the runner (stdout lines, stdin lines):
  *   connect + warm-up + drain, print "READY {json}", wait for a stdin line,
