@@ -98,20 +98,24 @@ export function startChildRuntime(): void {
   let stopping = false;
   let readySent = false;
 
-  const out = new OutboundBatcher<ChildMessage>((m, t) => channel.send(m as ChildMessage, t));
+  const out = new OutboundBatcher<ChildMessage>((m, t) => channel.send(m as ChildMessage, t), 'microtask');
   const send = (m: ChildMessage, transfer?: ArrayBuffer[]): void => out.send(m, transfer);
   const log = (level: LogLevel) => (msg: string, fields?: Record<string, unknown>) =>
     send({ v: IPC_VERSION, type: 'log', level, msg, ...(fields ? { fields } : {}) });
 
-  if (!parentPort) {
-    // A child process: report the fatal error to the parent, then die (default behaviour).
-    process.on('uncaughtException', (err) => {
-      const message: ChildMessage = { v: IPC_VERSION, type: 'fatal', error: serializeError(err) };
-      if (process.connected && process.send) process.send(message, () => process.exit(1));
-      else process.exit(1);
-      setTimeout(() => process.exit(1), 1000).unref();
-    });
-  }
+  // An uncaught exception (or unhandled rejection) ends this child: first deliver what is
+  // queued (a reply sent just before the crash), then report the error, then exit 1.
+  process.on('uncaughtException', (err) => {
+    out.flush();
+    const fatal: ChildMessage = { v: IPC_VERSION, type: 'fatal', error: serializeError(err) };
+    if (parentPort) {
+      parentPort.postMessage(fatal);
+      process.exit(1);
+    }
+    if (process.connected && process.send) process.send(fatal, () => process.exit(1));
+    else process.exit(1);
+    setTimeout(() => process.exit(1), 1000).unref();
+  });
 
   const stop = async (): Promise<void> => {
     if (stopping) return;

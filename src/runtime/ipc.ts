@@ -119,18 +119,25 @@ export function collectTransferables(value: unknown, limit = 10_000): ArrayBuffe
 }
 
 /**
- * Coalesces the messages sent in one synchronous stretch into one 'batch' envelope, sent
- * from a microtask: one postMessage/IPC write per event-loop turn instead of one per
- * message. Order is kept (everything goes through the same queue).
+ * Coalesces messages into one 'batch' envelope: one postMessage/IPC write per flush instead
+ * of one per message. Order is kept (everything goes through the same queue). The server
+ * side flushes from setImmediate (everything produced in one event-loop turn, e.g. the
+ * messages of many sockets read in one poll phase); the child side flushes from a microtask,
+ * so that a reply always leaves before code the handler scheduled (which may crash or block).
  */
 export class OutboundBatcher<M extends { type: string }> {
   #queue: M[] = [];
   #transfer: ArrayBuffer[] = [];
   #scheduled = false;
+  #schedule: (fn: () => void) => void;
   #write: (message: M | { v: typeof IPC_VERSION; type: 'batch'; messages: M[] }, transfer: ArrayBuffer[] | undefined) => void;
 
-  constructor(write: (message: M | { v: typeof IPC_VERSION; type: 'batch'; messages: M[] }, transfer: ArrayBuffer[] | undefined) => void) {
+  constructor(
+    write: (message: M | { v: typeof IPC_VERSION; type: 'batch'; messages: M[] }, transfer: ArrayBuffer[] | undefined) => void,
+    flushOn: 'immediate' | 'microtask',
+  ) {
     this.#write = write;
+    this.#schedule = flushOn === 'immediate' ? (fn) => void setImmediate(fn) : queueMicrotask;
   }
 
   send(message: M, transfer?: readonly ArrayBuffer[]): void {
@@ -138,7 +145,7 @@ export class OutboundBatcher<M extends { type: string }> {
     if (transfer) for (const t of transfer) this.#transfer.push(t);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(() => this.flush());
+      this.#schedule(() => this.flush());
     }
   }
 

@@ -249,7 +249,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     if (opts.env) hostOptions.env = opts.env;
     const host = (opts.createHost ?? createHost)(opts.isolation, hostOptions);
     this.#host = host;
-    const out = new OutboundBatcher<ParentMessage>((m, t) => host.send(m as ParentMessage, t));
+    const out = new OutboundBatcher<ParentMessage>((m, t) => host.send(m as ParentMessage, t), 'immediate');
     this.#out = out;
     this.#killReason = undefined;
     this.#memory = undefined;

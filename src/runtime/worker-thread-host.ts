@@ -41,7 +41,9 @@ export class WorkerThreadHost implements Host {
 
   onMessage(listener: (message: ChildMessage) => void): void {
     this.#worker.on('message', (m: unknown) => {
-      if (isChildMessage(m)) listener(m);
+      if (!isChildMessage(m)) return;
+      if (m.type === 'fatal') this.#lastError = m.error;
+      listener(m);
     });
   }
 
