@@ -235,9 +235,25 @@ test('the switchboard binary against a served directory: status, reload (changed
   assert.equal(await c2.call('version'), 2, 'new connections get the changed service');
   assert.equal(await c1.call('version'), 1, 'existing connections keep theirs');
 
+  // a broken change: reload reports it; existing connections keep their version
+  writeFileSync(join(dir, 'versioned.js'), 'export default 42;\n');
+  const later2 = new Date(Date.now() + 10_000);
+  utimesSync(join(dir, 'versioned.js'), later2, later2);
+  const broken = await bin(['reload', '--run-dir', runDir]);
+  assert.equal(broken.code, 1);
+  assert.match(broken.err, /\/versioned: the changed file failed to load/);
+  await assert.rejects(TestClient.open(`${url}/versioned`), (e: unknown) => e instanceof HandshakeError && e.status === 500);
+  assert.equal(await c2.call('version'), 2);
+  write(3);
+  const later3 = new Date(Date.now() + 15_000);
+  utimesSync(join(dir, 'versioned.js'), later3, later3);
+  assert.equal((await bin(['reload', '--run-dir', runDir])).code, 0);
+  const c3 = await client(`${url}/versioned`);
+  assert.equal(await c3.call('version'), 3);
+
   const restarted = await bin(['restart', '/versioned', '--run-dir', runDir]);
   assert.equal(restarted.code, 0, restarted.err);
-  assert.equal((await c2.whenClosed()).code, 1012);
+  assert.equal((await c3.whenClosed()).code, 1012);
 
   const stopped = await bin(['stop', '--run-dir', runDir]);
   assert.equal(stopped.code, 0, stopped.err);
