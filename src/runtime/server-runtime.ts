@@ -152,12 +152,26 @@ export class ServerRuntime {
     }
 
     this.#addShutdownSteps(app);
-    if (this.#options.signals !== false) this.shutdown.installSignalHandlers();
+    if (this.#options.signals !== false) {
+      this.shutdown.installSignalHandlers();
+      process.on('SIGHUP', this.#onHangup);
+      this.shutdown.once('start', () => process.off('SIGHUP', this.#onHangup));
+    }
     this.log.info(
       { runDir: this.config.runDir, listening: app.listening(), metrics: this.metricsAddress() },
       'switchboard started',
     );
   }
+
+  /** SIGHUP: re-scan the services directory, like `switchboard reload`. */
+  #onHangup = (): void => {
+    const app = this.#app;
+    if (!app || this.shutdown.stopping) return;
+    app.reload().then(
+      (result) => this.log.info({ ...result }, 'SIGHUP: services re-scanned'),
+      (err: unknown) => this.log.error({ err: String(err) }, 'SIGHUP: reload failed'),
+    );
+  };
 
   /** The admin metrics address, when metrics are on their own port. */
   metricsAddress(): string | undefined {

@@ -63,6 +63,9 @@ test('status, reload, restart, metrics and stop against a running server', async
 
   const reload = await cli(['reload', '--run-dir', runDir]);
   assert.deepEqual([reload.code, reload.out], [0, 'unchanged: /fake\n']);
+  server.child.kill('SIGHUP');
+  const hup = await server.waitForLog((l) => l.msg === 'SIGHUP: services re-scanned');
+  assert.deepEqual(hup.unchanged, ['/fake']);
 
   assert.deepEqual(await cli(['restart', '/fake', '--run-dir', runDir]), { code: 0, out: 'restarted /fake\n', err: '' });
   assert.equal((await cli(['restart', 'ticker', '--run-dir', runDir])).code, 0);
