@@ -2,9 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { main } from '../../src/cli/main.js';
+import { takeOrigins } from '../../src/cli/serve.js';
 import { connect } from '../../src/transport/client.js';
 import { REPO } from '../app/helpers.js';
 
@@ -14,17 +17,20 @@ function io() {
   return { out, err, io: { stdout: (t: string) => void out.push(t), stderr: (t: string) => void err.push(t), cwd: REPO, env: {} } };
 }
 
-/** Starts the CLI; resolves with the child and the console URL it printed. */
+/** Starts the CLI with its own run directory; resolves with the child and the console URL it printed. */
 function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; lines: string[] }> {
-  const child = spawn(process.execPath, [join(REPO, 'bin/switchboard.js'), 'serve', ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const runDir = mkdtempSync(join(tmpdir(), 'sb-cli-run-'));
+  const child = spawn(process.execPath, [join(REPO, 'bin/switchboard.js'), 'serve', ...args, '--run-dir', runDir, '--log-level', 'warn'], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`exited with ${code}: ${lines.join('\n')}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    const onLine = (line: string) => {
       lines.push(line);
       const m = /console:\s+(http:\/\/\S+)/.exec(line);
       if (m) resolve({ child, url: m[1]!, lines });
-    });
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
   });
 }
 
@@ -40,9 +46,10 @@ test('serve examples/services on an ephemeral port: prints the console URL and t
   const { child, url, lines } = await serve(['examples/services', '--port', '0']);
   try {
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
-    assert.ok(lines.some((l) => /service:\s+ws:\/\/127\.0\.0\.1:\d+\/echo/.test(l)));
+    assert.ok(lines.some((l) => /switchboard serving .*examples\/services/.test(l)));
     const page = await fetch(url);
     assert.equal(page.status, 200);
+    assert.deepEqual(((await (await fetch(url + 'services.json')).json()) as { services: string[] }).services, ['/broadcast', '/chat', '/echo']);
     const ws = await connect(url.replace('http:', 'ws:') + 'echo');
     const got = new Promise<string>((resolve) => ws.once('message', (d) => resolve(d.toString())));
     ws.send('from the cli test');
@@ -82,23 +89,25 @@ test('--origin restricts browser handshakes to the listed origins', async () => 
 
 test('argument errors exit 2 with usage; --help exits 0; unknown commands are refused', async () => {
   let t = io();
-  assert.equal(await main(['serve'], t.io), 2);
-  assert.match(t.err.join(''), /expected one directory/);
-  t = io();
   assert.equal(await main(['serve', 'examples/services', '--port', 'abc'], t.io), 2);
-  assert.match(t.err.join(''), /--port must be a number/);
+  assert.match(t.err.join(''), /port/);
   t = io();
-  assert.equal(await main(['serve', 'examples/services', '--bogus'], t.io), 2);
+  assert.equal(await main(['serve', 'a', 'b'], t.io), 2);
   t = io();
-  assert.equal(await main(['serve', 'no/such/dir'], t.io), 2);
-  assert.match(t.err.join(''), /is not a directory/);
+  assert.equal(await main(['serve', 'examples/services', '--origin'], t.io), 2);
+  assert.match(t.err.join(''), /--origin needs a value/);
   t = io();
   assert.equal(await main(['serve', '--help'], t.io), 0);
-  assert.match(t.out.join(''), /Usage: switchboard serve <dir>/);
+  assert.match(t.out.join(''), /Usage: switchboard serve/);
+  assert.match(t.out.join(''), /--origin ORIGIN/);
   t = io();
   assert.equal(await main(['frobnicate'], t.io), 2);
   assert.match(t.err.join(''), /unknown command "frobnicate"/);
   t = io();
   assert.equal(await main(['--help'], t.io), 0);
   for (const name of ['serve', 'status', 'stop', 'reload', 'restart', 'new']) assert.match(t.out.join(''), new RegExp(`\\b${name}\\b`));
+});
+
+test('takeOrigins', () => {
+  assert.deepEqual(takeOrigins(['d', '--origin', 'http://a', '--port', '1', '--origin=http://b']), { rest: ['d', '--port', '1'], origins: ['http://a', 'http://b'] });
 });

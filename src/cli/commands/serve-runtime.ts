@@ -2,7 +2,7 @@
 // control socket, metrics and graceful shutdown. src/cli/serve.ts can delegate to this.
 import { CONFIG_KEYS, ConfigError, loadConfig, parseConfigFlags } from '../../runtime/config.js';
 import { LockHeldError } from '../../runtime/lock-file.js';
-import { startServer } from '../../runtime/serve.js';
+import { startServer, type StartServerOptions } from '../../runtime/serve.js';
 import type { CliIO } from './command.js';
 
 const flagLines = CONFIG_KEYS.map((k) => {
@@ -25,7 +25,7 @@ ${flagLines}
 `;
 
 /** Parse, load config, start; resolves with an exit code only if starting fails or after the server stopped. */
-export async function runtimeServe(argv: string[], io: CliIO): Promise<number> {
+export async function runtimeServe(argv: string[], io: CliIO, transport?: StartServerOptions['transport']): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) return io.stdout(serveUsage), 0;
   let config;
   try {
@@ -42,7 +42,7 @@ export async function runtimeServe(argv: string[], io: CliIO): Promise<number> {
   }
   let running;
   try {
-    running = await startServer({ config, version: process.env.npm_package_version ?? '0.1.0' });
+    running = await startServer({ config, version: process.env.npm_package_version ?? '0.1.0', ...(transport ? { transport } : {}) });
   } catch (err) {
     if (err instanceof LockHeldError) {
       io.stderr(`switchboard serve: ${err.message}\n`);
