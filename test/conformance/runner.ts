@@ -82,6 +82,12 @@ async function assemble(conn: RawConnection, subject: Role, pmd: DeflateParams |
       }
       if (f.fin && msg) {
         let data: Buffer = Buffer.concat(msg.parts);
+        if (msg.compressed && data.length === 0) {
+          // RFC 7692 7.2.1 never yields an empty payload: an empty message is 0x00. An empty
+          // payload plus 00 00 ff ff is an unfinished stored block that desynchronises the
+          // peer's inflater (Chromium fails the connection, ws stalls).
+          out.violations.push('compressed message with an empty payload (an empty message must be sent as 0x00)');
+        }
         if (msg.compressed) {
           if (!inflater) out.violations.push('compressed message without permessage-deflate');
           else
@@ -247,7 +253,7 @@ export async function driveCase(c: Case, ctx: RunContext): Promise<CaseResult> {
 
     // 3. grade
     const obs = await assemble(conn, role, pmd);
-    failures.push(...obs.violations);
+    failures.push(...new Set(obs.violations));
     const expectedEvents = exp.kind === 'echo' ? exp.events : (exp.events ?? []);
     const cmp = compareEvents(obs.events, expectedEvents);
     if (cmp.result === 'differ') failures.push(cmp.text);
