@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { CloseCode, Opcode } from './opcodes.js';
 import { ProtocolError, UsageError } from './errors.js';
-import { FrameParser, type FrameHandler } from './frame-parser.js';
+import { FrameParser, type FrameHandler, type FrameParserOptions } from './frame-parser.js';
 import { encodeFrame, encodeHeader, encodeTextFrame, headerLength } from './frame-writer.js';
 import { Utf8Validator } from './utf8.js';
 import { buildClosePayload, parseClosePayload, type CloseInfo } from './close.js';
@@ -65,6 +65,17 @@ export interface ProtocolOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+// One parser configuration per shared ProtocolOptions object.
+const parserOptionsCache = new WeakMap<ProtocolOptions, FrameParserOptions>();
+function parserOptions(o: ProtocolOptions): FrameParserOptions {
+  let p = parserOptionsCache.get(o);
+  if (!p) {
+    p = { expectMasked: o.role === 'server', allowedRsv: 0, maxFrameBytes: Math.min(o.maxFrameBytes, o.maxMessageBytes) };
+    parserOptionsCache.set(o, p);
+  }
+  return p;
+}
 /** Payloads at least this big are written as header + the caller's buffer, without a copy. */
 const ZERO_COPY_THRESHOLD = 16 * 1024;
 
@@ -74,16 +85,12 @@ const ZERO_COPY_THRESHOLD = 16 * 1024;
  * the socket reads and writes what it produces.
  */
 export class ProtocolConnection implements FrameHandler {
-  readonly role: 'server' | 'client';
   #sink: ProtocolSink;
+  /** Shared by every connection of a server: per-connection memory stays small. */
+  #cfg: ProtocolOptions;
   #parser: FrameParser;
   #state: State = State.OPEN;
-  #maxMessage: number;
   #maskKey: (() => Uint8Array) | null;
-  #stream: boolean;
-  #observe: boolean;
-  #threshold: number;
-  #frameThreshold: number;
   #messageExt: Extension | null = null;
   #frameExt: Extension | null = null;
 
@@ -109,29 +116,42 @@ export class ProtocolConnection implements FrameHandler {
   // outgoing fragmented message
   #sendingFragments = false;
 
-  constructor(sink: ProtocolSink, options: ProtocolOptions) {
-    this.role = options.role;
+  /**
+   * `options` may be shared by many connections (the transport passes one object per
+   * server); `extensions` are this connection's negotiated ones.
+   */
+  constructor(sink: ProtocolSink, options: ProtocolOptions, extensions: Extension[] | undefined = options.extensions) {
     this.#sink = sink;
-    this.#maxMessage = options.maxMessageBytes;
+    this.#cfg = options;
     this.#maskKey = options.role === 'client' ? (options.maskKey ?? null) : null;
     if (options.role === 'client' && !this.#maskKey) {
       throw new UsageError('ERR_MASK_SOURCE', 'a client connection needs a maskKey source');
     }
-    this.#stream = options.streamMessages === true;
-    this.#observe = options.observeFrames === true;
     let rsv = 0;
-    for (const ext of options.extensions ?? []) {
-      rsv |= ext.rsvBits;
-      if (ext.scope === 'message') this.#messageExt = ext;
-      else this.#frameExt = ext;
+    if (extensions) {
+      for (const ext of extensions) {
+        rsv |= ext.rsvBits;
+        if (ext.scope === 'message') this.#messageExt = ext;
+        else this.#frameExt = ext;
+      }
     }
-    this.#threshold = options.compressThreshold ?? this.#messageExt?.threshold ?? 1024;
-    this.#frameThreshold = options.compressThreshold ?? this.#frameExt?.threshold ?? 1024;
-    this.#parser = new FrameParser(this, {
-      expectMasked: options.role === 'server',
-      allowedRsv: rsv,
-      maxFrameBytes: Math.min(options.maxFrameBytes, options.maxMessageBytes),
-    });
+    this.#parser = new FrameParser(this, parserOptions(options), rsv);
+  }
+
+  get role(): 'server' | 'client' {
+    return this.#cfg.role;
+  }
+
+  get #maxMessage(): number {
+    return this.#cfg.maxMessageBytes;
+  }
+
+  get #threshold(): number {
+    return this.#cfg.compressThreshold ?? this.#messageExt?.threshold ?? 1024;
+  }
+
+  get #frameThreshold(): number {
+    return this.#cfg.compressThreshold ?? this.#frameExt?.threshold ?? 1024;
   }
 
   get state(): State {
@@ -211,7 +231,7 @@ export class ProtocolConnection implements FrameHandler {
       }
       return this.#onControl(opcode, payload);
     }
-    if (this.#observe && this.#sink.onFrame) {
+    if (this.#cfg.observeFrames && this.#sink.onFrame) {
       // Frame-level API: report each data frame whole, as it was on the wire (unmasked).
       if (!end || this.#observed) (this.#observed ??= []).push(Buffer.from(data));
       if (end) {
@@ -266,14 +286,14 @@ export class ProtocolConnection implements FrameHandler {
         }
       }
       this.#msgOpcode = 0;
-      if (this.#stream && this.#sink.onFragment) this.#sink.onFragment(plain, isBinary, true);
+      if (this.#cfg.streamMessages && this.#sink.onFragment) this.#sink.onFragment(plain, isBinary, true);
       else this.#sink.onMessage(plain, isBinary);
       return true;
     }
     if (messageEnd && !isBinary && !this.#utf8!.complete) {
       return this.#failWith('ERR_WS_INVALID_UTF8', 'text message ends inside a UTF-8 sequence', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
     }
-    if (this.#stream && this.#sink.onFragment) {
+    if (this.#cfg.streamMessages && this.#sink.onFragment) {
       if (messageEnd) this.#msgOpcode = 0;
       if (data.length || messageEnd) this.#sink.onFragment(data, isBinary, messageEnd);
       return true;
@@ -294,7 +314,7 @@ export class ProtocolConnection implements FrameHandler {
   }
 
   #onControl(opcode: number, payload: Buffer): boolean {
-    if (this.#observe && this.#sink.onFrame) this.#sink.onFrame({ fin: true, rsv: this.#rsv, opcode, payload });
+    if (this.#cfg.observeFrames && this.#sink.onFrame) this.#sink.onFrame({ fin: true, rsv: this.#rsv, opcode, payload });
     if (this.#rsv !== 0) return this.#failWith('ERR_WS_RESERVED_BITS', 'RSV bits set on a control frame');
     if (opcode === Opcode.PING) {
       // Answer pings until we have sent Close (section 5.5.2, 5.5.1: nothing after Close).
@@ -331,7 +351,7 @@ export class ProtocolConnection implements FrameHandler {
     }
     this.#state = State.CLOSED;
     // The server closes TCP first (section 7.1.1); a client waits for the server to do it.
-    if (this.role === 'server') this.#sink.endTransport();
+    if (this.#cfg.role === 'server') this.#sink.endTransport();
     return false;
   }
 

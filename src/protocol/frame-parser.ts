@@ -33,9 +33,9 @@ const EMPTY = Buffer.alloc(0);
  */
 export class FrameParser {
   #handler: FrameHandler;
-  #expectMasked: boolean;
+  /** May be shared by many parsers. */
+  #opts: FrameParserOptions;
   #allowedRsv: number;
-  #maxFrame: number;
   // header spill, for headers split across chunks
   #spill: Buffer | null = null;
   #spillLen = 0;
@@ -47,11 +47,11 @@ export class FrameParser {
   #maskOffset = 0;
   #stopped = false;
 
-  constructor(handler: FrameHandler, options: FrameParserOptions) {
+  /** `allowedRsv` overrides `options.allowedRsv` (it depends on this connection's extensions). */
+  constructor(handler: FrameHandler, options: FrameParserOptions, allowedRsv = options.allowedRsv) {
     this.#handler = handler;
-    this.#expectMasked = options.expectMasked;
-    this.#allowedRsv = options.allowedRsv;
-    this.#maxFrame = options.maxFrameBytes;
+    this.#opts = options;
+    this.#allowedRsv = allowedRsv;
   }
 
   /** RSV bits become legal only once an extension that uses them is negotiated. */
@@ -134,12 +134,12 @@ export class FrameParser {
       if (!fin) return this.#fail('ERR_WS_FRAGMENTED_CONTROL_FRAME', 'fragmented control frame');
       if (len > 125) return this.#fail('ERR_WS_CONTROL_FRAME_TOO_LONG', 'control frame payload longer than 125 bytes');
     }
-    if (masked !== this.#expectMasked) {
-      return this.#expectMasked
+    if (masked !== this.#opts.expectMasked) {
+      return this.#opts.expectMasked
         ? this.#fail('ERR_WS_UNMASKED_FRAME', 'client frame is not masked')
         : this.#fail('ERR_WS_MASKED_FRAME', 'server frame is masked');
     }
-    if (len > this.#maxFrame) {
+    if (len > this.#opts.maxFrameBytes) {
       return this.#fail('ERR_WS_FRAME_TOO_BIG', `frame of ${len} bytes exceeds the limit`, CloseCode.MESSAGE_TOO_BIG);
     }
     if (masked) {

@@ -16,7 +16,7 @@ import {
   type PerMessageDeflateOptions,
 } from '../protocol/index.js';
 import { resolveLimits, type Limits } from './limits.js';
-import { WebSocket, defaultFlushQueue } from './websocket.js';
+import { WebSocket, defaultFlushQueue, sharedConfig } from './websocket.js';
 import { ZlibCodecPool } from './zlib-codec.js';
 
 export interface ClientOptions {
@@ -185,16 +185,15 @@ function attempt(target: URL, options: ClientOptions, redirectsLeft: number): Pr
       socket.off('data', onData);
       socket.removeAllListeners('error');
       socket.removeAllListeners('close');
-      const ws = new WebSocket(socket, {
+      const shared = sharedConfig({
         role: 'client',
-        protocol: check.protocol,
-        extensions,
         limits,
         flushQueue: defaultFlushQueue(),
         maskKey,
         streamMessages: options.streamMessages === true,
         observeFrames: options.observeFrames === true,
       });
+      const ws = new WebSocket(socket, shared, check.protocol, extensions);
       const early = buf.subarray(headLength);
       if (early.length) {
         // Frames that came with the 101 wait until the caller's `await connect()` has resumed

@@ -25,7 +25,7 @@ import {
 import { hasToken } from '../protocol/header-tokens.js';
 import { resolveLimits, type Limits } from './limits.js';
 import { FlushQueue } from './flush-queue.js';
-import { PreparedMessage, WebSocket } from './websocket.js';
+import { PreparedMessage, WebSocket, sharedConfig, type WebSocketShared } from './websocket.js';
 import { buildUpgradeRequest, type UpgradeRequest } from './upgrade-request.js';
 import { ZlibCodecPool, type ZlibPoolOptions } from './zlib-codec.js';
 
@@ -118,6 +118,20 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   #untrack = (ws: WebSocket) => {
     this.clients.delete(ws);
   };
+  #shared: WebSocketShared | null = null;
+
+  #makeShared(): WebSocketShared {
+    const o = this.#opts;
+    return sharedConfig({
+      role: 'server',
+      limits: this.limits,
+      flushQueue: this.#queue,
+      streamMessages: o.streamMessages === true,
+      observeFrames: o.observeFrames === true,
+      onClosed: this.#untrack,
+      ...(o.onCloseFrame ? { onCloseFrame: o.onCloseFrame } : {}),
+    });
+  }
 
   constructor(options: ServerOptions) {
     super();
@@ -203,7 +217,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       return;
     }
     socket.setNoDelay(true);
-    socket.setTimeout(this.limits.handshakeTimeoutMs, onHandshakeTimeout);
+    this.#awaitHandshake(socket);
     socket.on('error', destroyOnError);
     const state: PendingHandshake = { buf: EMPTY, searchFrom: 0, onData: noop };
     let parsed = false;
@@ -233,11 +247,34 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     socket.on('data', state.onData);
   }
 
+  /**
+   * Handshake deadlines: one sweep per server instead of a timer per socket, so an upgrade
+   * costs a map insert and delete rather than a timer enroll, cancel and listener.
+   */
+  #pending = new Map<Socket, number>();
+  #handshakeSweep: NodeJS.Timeout | null = null;
+
+  #awaitHandshake(socket: Socket): void {
+    this.#pending.set(socket, Date.now() + this.limits.handshakeTimeoutMs);
+    if (this.#handshakeSweep) return;
+    this.#handshakeSweep = setInterval(() => {
+      const now = Date.now();
+      for (const [s, deadline] of this.#pending) {
+        if (s.destroyed) this.#pending.delete(s);
+        else if (now >= deadline) {
+          this.#pending.delete(s);
+          s.destroy();
+        }
+      }
+    }, Math.max(50, Math.min(1000, this.limits.handshakeTimeoutMs / 4)));
+    this.#handshakeSweep.unref();
+  }
+
   /** A plain HTTP request on the standalone port: hand the socket to an internal http.Server. */
   #toHttp(socket: Socket, state: PendingHandshake): void {
     socket.off('data', state.onData);
     socket.off('error', destroyOnError);
-    socket.setTimeout(0);
+    this.#pending.delete(socket);
     socket.pause();
     socket.unshift(state.buf);
     const onRequest =
@@ -350,21 +387,9 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     }
     socket.off('data', state.onData);
     socket.off('error', destroyOnError);
-    socket.setTimeout(0);
+    this.#pending.delete(socket);
     socket.write(response);
-    const o = this.#opts;
-    const onCloseFrame = o.onCloseFrame;
-    const ws: WebSocket = new WebSocket(socket, {
-      role: 'server',
-      protocol: protocol ?? '',
-      extensions,
-      limits: this.limits,
-      flushQueue: this.#queue,
-      streamMessages: o.streamMessages === true,
-      observeFrames: o.observeFrames === true,
-      onClosed: this.#untrack,
-      ...(onCloseFrame ? { onCloseFrame: (code: number, reason: string) => onCloseFrame(ws, code, reason) } : {}),
-    });
+    const ws = new WebSocket(socket, (this.#shared ??= this.#makeShared()), protocol ?? '', extensions);
     if (d?.context !== undefined) ws.context = d.context;
     this.clients.add(ws);
     done(ws, request);
@@ -375,6 +400,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   #reject(socket: Socket, request: UpgradeRequest | null, status: number, reason?: string, headers?: Record<string, string>): void {
     this.emit('rejected', request, status, reason ?? statusText(status));
     if (socket.destroyed) return;
+    // The deadline stays armed: a client that never reads the refusal is still dropped.
     socket.once('finish', () => socket.destroy());
     socket.end(buildRejectResponse(status, reason, headers));
   }
@@ -416,6 +442,9 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     if (!this.#closing) {
       this.#closing = true;
       if (this.#heartbeat) clearInterval(this.#heartbeat);
+      if (this.#handshakeSweep) clearInterval(this.#handshakeSweep);
+      for (const s of this.#pending.keys()) s.destroy();
+      this.#pending.clear();
       this.#opts.server?.off('upgrade', this.#onUpgradeEvent);
       this.#listener?.close();
       for (const ws of this.clients) ws.close(options.code ?? 1001, options.reason ?? 'server shutting down');
@@ -446,9 +475,6 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
 const EMPTY = Buffer.alloc(0);
 function noop(): void {}
 function destroyOnError(this: Socket): void {
-  this.destroy();
-}
-function onHandshakeTimeout(this: Socket): void {
   this.destroy();
 }
 

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import {
   CloseCode,
   ProtocolConnection,
+  type ProtocolOptions,
   State,
   prepareFrame,
   type Extension,
@@ -43,20 +44,44 @@ export function prepareMessage(data: string | Uint8Array, binary = typeof data !
   return new PreparedMessage(data, binary);
 }
 
-export interface WebSocketInit {
+/**
+ * What every connection of one server (or one client) shares. Built once, so a connection
+ * holds one pointer to it instead of copies of each setting.
+ */
+export interface WebSocketShared {
+  limits: Limits;
+  flushQueue: FlushQueue;
+  /** The protocol core's configuration (role, limits, flags, mask source). */
+  protocol: ProtocolOptions;
+  /** Called once when a connection is closed (the server untracks it). */
+  onClosed?: (ws: WebSocket) => void;
+  /** pywebsocket's passive closing handshake: choose the reply to a peer's Close. */
+  onCloseFrame?: (ws: WebSocket, code: number, reason: string) => { code: number; reason: string } | void;
+}
+
+/** Build the shared part for a server's or a client's connections. */
+export function sharedConfig(o: {
   role: 'server' | 'client';
-  protocol: string;
-  extensions: Extension[];
   limits: Limits;
   flushQueue: FlushQueue;
   maskKey?: () => Uint8Array;
   streamMessages?: boolean;
   observeFrames?: boolean;
-  compressThreshold?: number;
-  /** Called once when the connection is closed (the server untracks it). */
-  onClosed?: (ws: WebSocket) => void;
-  /** pywebsocket's passive closing handshake: choose the reply to a peer's Close. */
-  onCloseFrame?: (code: number, reason: string) => { code: number; reason: string } | void;
+  onClosed?: WebSocketShared['onClosed'];
+  onCloseFrame?: WebSocketShared['onCloseFrame'];
+}): WebSocketShared {
+  const protocol: ProtocolOptions = {
+    role: o.role,
+    maxMessageBytes: o.limits.maxMessageBytes,
+    maxFrameBytes: o.limits.maxFrameBytes,
+    streamMessages: o.streamMessages === true,
+    observeFrames: o.observeFrames === true,
+  };
+  if (o.maskKey) protocol.maskKey = o.maskKey;
+  const shared: WebSocketShared = { limits: o.limits, flushQueue: o.flushQueue, protocol };
+  if (o.onClosed) shared.onClosed = o.onClosed;
+  if (o.onCloseFrame) shared.onCloseFrame = o.onCloseFrame;
+  return shared;
 }
 
 export interface WebSocketEvents {
@@ -87,47 +112,34 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   context: unknown = undefined;
   #socket: OwnedSocket;
   #proto: ProtocolConnection;
-  #limits: Limits;
-  #queue: FlushQueue;
+  #shared: WebSocketShared;
   #out: Buffer | Buffer[] | null = null;
   #outBytes = 0;
   #readyState: number = ReadyState.OPEN;
   #closeTimer: NodeJS.Timeout | null = null;
-  #onCloseFrame: WebSocketInit['onCloseFrame'];
   #ending = false;
-  #onClosed: ((ws: WebSocket) => void) | undefined;
+  #watchingDrain = false;
   /** Heartbeat: set by inbound traffic, cleared by each sweep. */
   alive = true;
   /** Heartbeat: a ping went out and nothing came back yet. */
   awaitingPong = false;
 
-  constructor(socket: Socket, init: WebSocketInit) {
+  constructor(socket: Socket, shared: WebSocketShared, protocol = '', extensions: Extension[] = []) {
     super();
     this.#socket = socket as OwnedSocket;
-    this.#limits = init.limits;
-    this.#queue = init.flushQueue;
-    this.protocol = init.protocol;
-    this.extensions = init.extensions.map((e) => e.response).join(', ');
-    this.#onCloseFrame = init.onCloseFrame;
-    this.#onClosed = init.onClosed;
-    this.#proto = new ProtocolConnection(this, {
-      role: init.role,
-      maxMessageBytes: init.limits.maxMessageBytes,
-      maxFrameBytes: init.limits.maxFrameBytes,
-      extensions: init.extensions,
-      ...(init.maskKey ? { maskKey: init.maskKey } : {}),
-      streamMessages: init.streamMessages === true,
-      observeFrames: init.observeFrames === true,
-      ...(init.compressThreshold !== undefined ? { compressThreshold: init.compressThreshold } : {}),
-    });
+    this.#shared = shared;
+    this.protocol = protocol;
+    this.extensions = extensions.length ? extensions.map((e) => e.response).join(', ') : '';
+    this.#proto = new ProtocolConnection(this, shared.protocol, extensions.length ? extensions : undefined);
     const s = this.#socket;
     s[kWs] = this;
+    // Sockets from an http.Server are half-open capable: a peer's FIN would leave them open
+    // forever. A WebSocket has no use for half-open TCP, so let Node end our side too.
+    s.allowHalfOpen = false;
     s.setNoDelay(true);
-    s.setTimeout(0);
     s.on('data', onSocketData);
     s.on('close', onSocketClose);
     s.on('error', onSocketError);
-    s.on('drain', onSocketDrain);
   }
 
   /** Bytes from the socket that arrived with the handshake. */
@@ -213,14 +225,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     if (this.#readyState !== ReadyState.OPEN) return SendStatus.DROPPED;
     // What the kernel would not take in earlier turns measures a slow reader; bytes queued
     // in this turn are the caller's own burst and show up in the returned status instead.
-    if (this.#socket.writableLength <= this.#limits.highWaterMark) return SendStatus.SENT;
-    if (this.#limits.slowConsumer === 'drop') return SendStatus.DROPPED;
+    if (this.#socket.writableLength <= this.#shared.limits.highWaterMark) return SendStatus.SENT;
+    if (this.#shared.limits.slowConsumer === 'drop') return SendStatus.DROPPED;
     this.#failSlowConsumer();
     return SendStatus.DROPPED;
   }
 
   #status(): SendStatus {
-    return this.#outBytes + this.#socket.writableLength > this.#limits.highWaterMark ? SendStatus.BACKPRESSURE : SendStatus.SENT;
+    return this.#outBytes + this.#socket.writableLength > this.#shared.limits.highWaterMark ? SendStatus.BACKPRESSURE : SendStatus.SENT;
   }
 
   #failSlowConsumer(): void {
@@ -239,7 +251,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     const out = this.#out;
     if (out === null) {
       this.#out = data;
-      this.#queue.add(this);
+      this.#shared.flushQueue.add(this);
     } else if (Array.isArray(out)) {
       out.push(data);
     } else {
@@ -257,14 +269,21 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     this.#outBytes = 0;
     const s = this.#socket;
     if (s.destroyed) return;
+    let flowing: boolean;
     if (!Array.isArray(out)) {
-      s.write(out);
+      flowing = s.write(out);
     } else if (n <= 65536) {
-      s.write(Buffer.concat(out, n));
+      flowing = s.write(Buffer.concat(out, n));
     } else {
       s.cork();
       for (let i = 0; i < out.length; i++) s.write(out[i]!);
       s.uncork();
+      flowing = s.writableLength === 0;
+    }
+    // Watch the socket's 'drain' only once it has pushed back: idle connections carry no listener.
+    if (!flowing && !this.#watchingDrain) {
+      this.#watchingDrain = true;
+      s.on('drain', onSocketDrain);
     }
     if (this.#ending) s.end();
   }
@@ -297,7 +316,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   /** @internal */
   onCloseFrame(code: number, reason: string): { code: number; reason: string } | void {
     this.#readyState = ReadyState.CLOSING;
-    return this.#onCloseFrame ? this.#onCloseFrame(code, reason) : undefined;
+    const choose = this.#shared.onCloseFrame;
+    return choose ? choose(this, code, reason) : undefined;
   }
 
   /** @internal */
@@ -324,8 +344,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   }
 
   #armCloseTimer(): void {
-    if (this.#closeTimer || this.#limits.closeTimeoutMs === 0) return;
-    this.#closeTimer = setTimeout(() => this.#socket.destroy(), this.#limits.closeTimeoutMs);
+    if (this.#closeTimer || this.#shared.limits.closeTimeoutMs === 0) return;
+    this.#closeTimer = setTimeout(() => this.#socket.destroy(), this.#shared.limits.closeTimeoutMs);
     this.#closeTimer.unref();
   }
 
@@ -358,7 +378,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
       code = failure.closeCode;
       reason = failure.message;
     }
-    ws.#onClosed?.(ws);
+    ws.#shared.onClosed?.(ws);
     ws.emit('close', code, reason);
   }
 

@@ -65,6 +65,22 @@ describe('server modes', () => {
     httpServer.close();
   });
 
+  test('attached: a peer that drops TCP without a Close is noticed (1006) and untracked', async () => {
+    const httpServer = http.createServer();
+    const wss = new WebSocketServer({ server: httpServer });
+    await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
+    const port = (httpServer.address() as net.AddressInfo).port;
+    const serverSide = next<[WebSocket]>(wss, 'connection');
+    const ws = await connect(`ws://127.0.0.1:${port}/`);
+    const [peer] = await serverSide;
+    const closed = next<[number]>(peer, 'close');
+    ws.terminate();
+    assert.equal((await closed)[0], 1006);
+    assert.equal(wss.clients.size, 0);
+    await wss.close();
+    httpServer.close();
+  });
+
   test('noServer: the application routes upgrades itself', async () => {
     const wss = new WebSocketServer({ noServer: true });
     const httpServer = http.createServer();
