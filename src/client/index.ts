@@ -72,7 +72,7 @@ export type NodeConnect = (url: string, options?: any) => Promise<{
   on(event: 'error', fn: (err: unknown) => void): unknown;
 }>;
 
-export interface ReconnectOptions {
+export interface ClientReconnectOptions {
   /** First delay, ms (default 250). */
   initialDelayMs?: number;
   /** Cap, ms (default 5000). */
@@ -83,7 +83,7 @@ export interface ReconnectOptions {
   maxAttempts?: number;
 }
 
-export interface ClientOptions {
+export interface CommandClientOptions {
   /** Node: the library's connect(). */
   connect?: NodeConnect;
   /** A WebSocket constructor (default: globalThis.WebSocket). */
@@ -91,7 +91,7 @@ export interface ClientOptions {
   /** Any other way to open a socket. */
   socketFactory?: SocketFactory;
   /** Reconnect with backoff (default on); false to disable. */
-  reconnect?: ReconnectOptions | false;
+  reconnect?: ClientReconnectOptions | false;
   /** Default timeout of a call, ms (default 15000). */
   callTimeoutMs?: number;
   /** Credentials sent with the `auth` command after every (re)connect, before rooms are re-joined. */
@@ -165,10 +165,10 @@ export function browserSocketFactory(Ctor: WebSocketConstructorLike): SocketFact
     });
 }
 
-export class Client<A extends Api = Api & BuiltinApi> {
+export class CommandClient<A extends Api = Api & BuiltinApi> {
   readonly url: string;
   #factory: SocketFactory;
-  #options: ClientOptions;
+  #options: CommandClientOptions;
   #socket: ClientSocket | null = null;
   #seq = 0;
   #pending = new Map<number, Pending>();
@@ -183,7 +183,7 @@ export class Client<A extends Api = Api & BuiltinApi> {
   #readyReject!: (err: unknown) => void;
   #everOpened = false;
 
-  constructor(url: string, options: ClientOptions = {}) {
+  constructor(url: string, options: CommandClientOptions = {}) {
     this.url = url;
     this.#options = options;
     const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
@@ -394,6 +394,6 @@ export class Client<A extends Api = Api & BuiltinApi> {
 }
 
 /** Creates a client and starts connecting. */
-export function createClient<A extends Api = Api & BuiltinApi>(url: string, options?: ClientOptions): Client<A> {
-  return new Client<A>(url, options);
+export function createClient<A extends Api = Api & BuiltinApi>(url: string, options?: CommandClientOptions): CommandClient<A> {
+  return new CommandClient<A>(url, options);
 }
