@@ -24,13 +24,13 @@ export interface Position {
   o: number;
 }
 
-export interface BuiltinApi {
+export type BuiltinApi = {
   auth: { input: Record<string, string>; output: { user: unknown } };
   'room.join': { input: { room: string; since?: Position }; output: JoinReply };
   'room.leave': { input: { room: string }; output: { room: string } };
   'room.presence': { input: { room: string }; output: Array<{ id: string; user: unknown }> };
   'room.publish': { input: { room: string; data: unknown }; output: { pos: Position } };
-}
+};
 
 export interface JoinReply {
   pos: Position;
