@@ -93,13 +93,19 @@ export class InlineHost implements ServiceHost {
 
   async open(info: OpenInfo): Promise<void> {
     const connection = new ConnectionFacade(info, this.#def.connectionState ? this.#def.connectionState() : {}, this.#service, this.#sink);
-    this.#connections.set(info.id, { connection, service: this.#service, inflight: new Set(), queue: Promise.resolve() });
+    const record: ConnectionRecord = { connection, service: this.#service, inflight: new Set(), queue: Promise.resolve() };
+    this.#connections.set(info.id, record);
     if (this.#def.open === undefined) return;
-    try {
-      await this.#def.open(connection);
-    } catch (err) {
-      this.#hookFailed('open', info.id, err);
-    }
+    const hook = this.#def.open;
+    // messages that arrive while an async open hook runs wait for it
+    record.queue = (async () => {
+      try {
+        await hook(connection);
+      } catch (err) {
+        this.#hookFailed('open', info.id, err);
+      }
+    })();
+    await record.queue;
   }
 
   message(connId: string, data: string | Uint8Array, binary: boolean): void {

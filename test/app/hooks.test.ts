@@ -37,6 +37,12 @@ export default defineService({
     if (code === 4003) return Promise.resolve({ code: 4004, reason: 'too late' });
   },
 });`,
+  'slowopen.ts': `
+import { defineService } from '${DEFINE}';
+export default defineService({
+  async open(c) { await new Promise((r) => setTimeout(r, 20)); c.state.ready = true; },
+  commands: { ready: { handler: (_d, { connection }) => connection.state.ready === true } },
+});`,
   'private.ts': `
 import { defineService } from '${DEFINE}';
 import { httpBasic } from '${AUTH}';
@@ -151,4 +157,11 @@ test('requireAuth: 401 with a Basic challenge; valid credentials open with the u
   const c = await h.connect('/private', { headers: { authorization: 'Basic ' + Buffer.from('ann:pw').toString('base64') } });
   assert.ok(!c.rejected);
   assert.deepEqual((await c.socket.next((m) => m.event === 'me')).data, { id: 'ann' });
+});
+
+test('messages wait for an async open hook', async () => {
+  const h = harness(root);
+  const c = await h.connect('/slowopen');
+  assert.ok(!c.rejected);
+  assert.equal((await c.call('ready')).data, true);
 });
