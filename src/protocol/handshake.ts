@@ -135,7 +135,7 @@ export function negotiateExtensions(offers: ExtensionOffer[], factories: readonl
   let rsv = 0;
   for (const factory of factories) {
     const mine: ExtensionParams[] = [];
-    for (const o of offers) if (o.name === factory.name) mine.push(o.params);
+    for (const o of offers) if (o.name === factory.name && !o.invalid) mine.push(o.params);
     if (mine.length === 0) continue;
     const ext = factory.accept(mine);
     if (!ext) continue;
@@ -158,6 +158,7 @@ export function confirmExtensions(header: string | undefined, factories: readonl
   const seen = new Set<string>();
   let rsv = 0;
   for (const element of parsed) {
+    if (element.invalid) return `server repeated a parameter of ${element.name}`;
     const factory = factories.find((f) => f.name === element.name);
     if (!factory) return `server accepted extension ${element.name}, which was not offered`;
     if (seen.has(element.name)) return `server accepted extension ${element.name} twice`;

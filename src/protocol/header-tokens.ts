@@ -52,7 +52,7 @@ export function hasToken(value: string | undefined, token: string): boolean {
 /**
  * Parse Sec-WebSocket-Extensions (RFC 6455 section 9.1):
  * `name *( ";" param [ "=" ( token / quoted-string ) ] )`, comma-separated. Null when
- * malformed or when a parameter repeats within one element.
+ * malformed; an element whose parameter repeats is kept but marked `invalid`.
  */
 export function parseExtensions(value: string): ExtensionOffer[] | null {
   const out: ExtensionOffer[] = [];
@@ -77,13 +77,15 @@ export function parseExtensions(value: string): ExtensionOffer[] | null {
     const name = token();
     if (name === null) return null;
     const params: ExtensionParams = Object.create(null);
+    let invalid = false;
     skipWs();
     while (i < n && value.charCodeAt(i) === 0x3b) {
       i++;
       skipWs();
       const key = token();
       if (key === null) return null;
-      if (key in params) return null;
+      // A repeated parameter makes this element invalid (to be declined), not the header.
+      if (key in params) invalid = true;
       skipWs();
       if (i < n && value.charCodeAt(i) === 0x3d) {
         i++;
@@ -111,7 +113,7 @@ export function parseExtensions(value: string): ExtensionOffer[] | null {
       }
       skipWs();
     }
-    out.push({ name, params });
+    out.push(invalid ? { name, params, invalid } : { name, params });
     skipWs();
     if (i >= n) break;
     if (value.charCodeAt(i) !== 0x2c) return null;

@@ -132,6 +132,26 @@ describe('permessage-deflate data (7.2)', () => {
   });
 });
 
+describe('empty messages under context takeover (7.2.3.6)', () => {
+  test('an empty message after compressed ones is sent as 0x00 and keeps both sides in step', async () => {
+    const { ZlibCodecPool } = await import('../../src/transport/zlib-codec.js');
+    const pool = new ZlibCodecPool();
+    const serverExt = new PerMessageDeflate(pool.factory, { threshold: 0 }).accept([{}])!;
+    const clientExt = new PerMessageDeflate(pool.factory, { threshold: 0 }).confirm({});
+    const s = server({ extensions: [serverExt] });
+    const c = client({ extensions: [clientExt] });
+    for (const text of ['hello hello', '', 'hello again', '', '', 'last']) s.conn.sendText(text);
+    for (const out of s.sink.out) c.conn.receiveData(out);
+    const got = c.sink.events.filter((e) => e.type === 'message').map((e) => (e as { data: Buffer }).data.toString());
+    assert.deepEqual(got, ['hello hello', '', 'hello again', '', '', 'last']);
+    assert.ok(s.sink.out.every((f) => f[1] !== 0), 'no compressed frame has an empty payload');
+  });
+  test('a repeated parameter declines the offer instead of failing the handshake', () => {
+    const exts = negotiateExtensions(parseExtensions('permessage-deflate; server_no_context_takeover; server_no_context_takeover')!, [new PerMessageDeflate(fakeCodec())]);
+    assert.equal(exts.length, 0);
+  });
+});
+
 describe('deflate-frame (second user of the extension API)', () => {
   test('each frame with RSV1 is inflated on its own', () => {
     const ext = new DeflateFrame(fakeCodec()).accept([{}])!;

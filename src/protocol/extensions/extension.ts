@@ -7,6 +7,8 @@ export type ExtensionParams = Record<string, string | true>;
 export interface ExtensionOffer {
   name: string;
   params: ExtensionParams;
+  /** A parameter was repeated: the offer must be declined (RFC 7692 section 7.1). */
+  invalid?: true;
 }
 
 /**

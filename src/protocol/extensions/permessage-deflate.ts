@@ -198,12 +198,19 @@ export function inflateWithTail(codec: DeflateCodec, payload: Buffer, maxBytes: 
   return out;
 }
 
-/** Section 7.2.1: compress, sync flush, drop the trailing 00 00 ff ff. */
+const EMPTY_BLOCK = Buffer.from([0x00]);
+
+/**
+ * Section 7.2.1: compress, sync flush, drop the trailing 00 00 ff ff. When nothing is left
+ * (an empty message after earlier ones: zlib has nothing new to flush), send the single
+ * 0x00 byte of section 7.2.3.6; an empty payload would desynchronise the peer's inflater.
+ */
 export function deflateWithoutTail(codec: DeflateCodec, payload: Buffer): Buffer {
   const out = codec.deflate(payload);
   const n = out.length;
+  let body = out;
   if (n >= 4 && out[n - 4] === 0 && out[n - 3] === 0 && out[n - 2] === 0xff && out[n - 1] === 0xff) {
-    return out.subarray(0, n - 4);
+    body = out.subarray(0, n - 4);
   }
-  return out;
+  return body.length === 0 ? EMPTY_BLOCK : body;
 }
