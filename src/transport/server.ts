@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
-import { createHash } from 'node:crypto';
+import crypto, { createHash } from 'node:crypto';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import tls from 'node:tls';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -28,6 +28,7 @@ import { FlushQueue } from './flush-queue.js';
 import { PreparedMessage, WebSocket, sharedConfig, type WebSocketShared } from './websocket.js';
 import { buildUpgradeRequest, type UpgradeRequest } from './upgrade-request.js';
 import { ZlibCodecPool, type ZlibPoolOptions } from './zlib-codec.js';
+import { DeadlineSweep } from './deadline-sweep.js';
 
 export type HandshakeResult =
   | void
@@ -86,8 +87,10 @@ function then<T>(v: MaybePromise<T>, ok: (v: T) => void, fail: (err: unknown) =>
   else ok(v);
 }
 
+// crypto.hash (Node >= 20.12) is a one-shot digest without a Hash object per handshake.
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'base64') => string }).hash;
 function sha1Base64(input: string): string {
-  return createHash('sha1').update(input, 'latin1').digest('base64');
+  return oneShot ? oneShot('sha1', input, 'base64') : createHash('sha1').update(input, 'latin1').digest('base64');
 }
 
 /** Per-socket state while a raw (standalone) handshake is being read. */
@@ -129,6 +132,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       streamMessages: o.streamMessages === true,
       observeFrames: o.observeFrames === true,
       onClosed: this.#untrack,
+      deadlines: this.#deadlines,
       ...(o.onCloseFrame ? { onCloseFrame: o.onCloseFrame } : {}),
     });
   }
@@ -139,6 +143,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     if (modes !== 1) throw new TypeError('give exactly one of `port`, `server` or `noServer: true`');
     this.#opts = options;
     this.limits = resolveLimits(options.limits);
+    const shortest = Math.min(this.limits.handshakeTimeoutMs || Infinity, this.limits.closeTimeoutMs || Infinity);
+    this.#deadlines = new DeadlineSweep(Number.isFinite(shortest) ? Math.min(250, shortest / 4) : 250);
     const pmd = options.perMessageDeflate;
     const df = options.deflateFrame;
     if (pmd || df) this.#zlib = new ZlibCodecPool(typeof pmd === 'object' ? pmd : {});
@@ -247,34 +253,18 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     socket.on('data', state.onData);
   }
 
-  /**
-   * Handshake deadlines: one sweep per server instead of a timer per socket, so an upgrade
-   * costs a map insert and delete rather than a timer enroll, cancel and listener.
-   */
-  #pending = new Map<Socket, number>();
-  #handshakeSweep: NodeJS.Timeout | null = null;
+  /** Handshake and close-handshake deadlines of this server's sockets. */
+  #deadlines: DeadlineSweep;
 
   #awaitHandshake(socket: Socket): void {
-    this.#pending.set(socket, Date.now() + this.limits.handshakeTimeoutMs);
-    if (this.#handshakeSweep) return;
-    this.#handshakeSweep = setInterval(() => {
-      const now = Date.now();
-      for (const [s, deadline] of this.#pending) {
-        if (s.destroyed) this.#pending.delete(s);
-        else if (now >= deadline) {
-          this.#pending.delete(s);
-          s.destroy();
-        }
-      }
-    }, Math.max(50, Math.min(1000, this.limits.handshakeTimeoutMs / 4)));
-    this.#handshakeSweep.unref();
+    this.#deadlines.arm(socket, this.limits.handshakeTimeoutMs);
   }
 
   /** A plain HTTP request on the standalone port: hand the socket to an internal http.Server. */
   #toHttp(socket: Socket, state: PendingHandshake): void {
     socket.off('data', state.onData);
     socket.off('error', destroyOnError);
-    this.#pending.delete(socket);
+    this.#deadlines.disarm(socket);
     socket.pause();
     socket.unshift(state.buf);
     const onRequest =
@@ -310,6 +300,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     if (o.origins && !(request.origin !== undefined && o.origins.includes(request.origin))) {
       return this.#reject(socket, request, 403, 'Forbidden: origin not allowed');
     }
+    if (!o.basicAuth && !o.handshake) return this.#accept(socket, request, offer, undefined, state, headLength, done);
     const fail = (err: unknown) => {
       this.emit('error', err instanceof Error ? err : new Error(String(err)));
       this.#reject(socket, request, 500, 'Internal Server Error');
@@ -387,7 +378,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     }
     socket.off('data', state.onData);
     socket.off('error', destroyOnError);
-    this.#pending.delete(socket);
+    this.#deadlines.disarm(socket);
     socket.write(response);
     const ws = new WebSocket(socket, (this.#shared ??= this.#makeShared()), protocol ?? '', extensions);
     if (d?.context !== undefined) ws.context = d.context;
@@ -442,9 +433,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     if (!this.#closing) {
       this.#closing = true;
       if (this.#heartbeat) clearInterval(this.#heartbeat);
-      if (this.#handshakeSweep) clearInterval(this.#handshakeSweep);
-      for (const s of this.#pending.keys()) s.destroy();
-      this.#pending.clear();
+
       this.#opts.server?.off('upgrade', this.#onUpgradeEvent);
       this.#listener?.close();
       for (const ws of this.clients) ws.close(options.code ?? 1001, options.reason ?? 'server shutting down');
@@ -468,6 +457,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       });
     }
     this.#zlib?.close();
+    this.#deadlines.clear(true);
     if (this.#listener?.listening) await new Promise<void>((r) => this.#listener!.close(() => r()));
   }
 }

@@ -14,6 +14,7 @@ import {
 } from '../protocol/index.js';
 import type { Limits } from './limits.js';
 import { FlushQueue, type Flushable } from './flush-queue.js';
+import type { DeadlineSweep } from './deadline-sweep.js';
 
 /** What `send` did with a message (uWS SendStatus). */
 export const SendStatus = {
@@ -57,6 +58,8 @@ export interface WebSocketShared {
   onClosed?: (ws: WebSocket) => void;
   /** pywebsocket's passive closing handshake: choose the reply to a peer's Close. */
   onCloseFrame?: (ws: WebSocket, code: number, reason: string) => { code: number; reason: string } | void;
+  /** Close-handshake deadlines swept by the server (without it: a timer per closing connection). */
+  deadlines?: DeadlineSweep;
 }
 
 /** Build the shared part for a server's or a client's connections. */
@@ -69,6 +72,7 @@ export function sharedConfig(o: {
   observeFrames?: boolean;
   onClosed?: WebSocketShared['onClosed'];
   onCloseFrame?: WebSocketShared['onCloseFrame'];
+  deadlines?: DeadlineSweep;
 }): WebSocketShared {
   const protocol: ProtocolOptions = {
     role: o.role,
@@ -81,6 +85,7 @@ export function sharedConfig(o: {
   const shared: WebSocketShared = { limits: o.limits, flushQueue: o.flushQueue, protocol };
   if (o.onClosed) shared.onClosed = o.onClosed;
   if (o.onCloseFrame) shared.onCloseFrame = o.onCloseFrame;
+  if (o.deadlines) shared.deadlines = o.deadlines;
   return shared;
 }
 
@@ -116,7 +121,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   #out: Buffer | Buffer[] | null = null;
   #outBytes = 0;
   #readyState: number = ReadyState.OPEN;
-  #closeTimer: NodeJS.Timeout | null = null;
+  /** A timer, or true when the server's deadline sweep holds the deadline. */
+  #closeTimer: NodeJS.Timeout | true | null = null;
   #ending = false;
   #watchingDrain = false;
   /** Heartbeat: set by inbound traffic, cleared by each sweep. */
@@ -344,9 +350,17 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   }
 
   #armCloseTimer(): void {
-    if (this.#closeTimer || this.#shared.limits.closeTimeoutMs === 0) return;
-    this.#closeTimer = setTimeout(() => this.#socket.destroy(), this.#shared.limits.closeTimeoutMs);
-    this.#closeTimer.unref();
+    const ms = this.#shared.limits.closeTimeoutMs;
+    if (this.#closeTimer || ms === 0) return;
+    const sweep = this.#shared.deadlines;
+    if (sweep) {
+      sweep.arm(this.#socket, ms);
+      this.#closeTimer = true;
+    } else {
+      const t = setTimeout(() => this.#socket.destroy(), ms);
+      t.unref();
+      this.#closeTimer = t;
+    }
   }
 
   // ---------------------------------------------------------- socket events
@@ -364,7 +378,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   static onClose(ws: WebSocket): void {
     if (ws.#readyState === ReadyState.CLOSED) return;
     ws.#readyState = ReadyState.CLOSED;
-    if (ws.#closeTimer) clearTimeout(ws.#closeTimer);
+    const timer = ws.#closeTimer;
+    if (timer === true) ws.#shared.deadlines!.disarm(ws.#socket);
+    else if (timer) clearTimeout(timer);
     ws.#proto.receiveEof();
     ws.#proto.dispose();
     const received = ws.#proto.closeReceived;

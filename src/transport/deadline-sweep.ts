@@ -1,0 +1,57 @@
+import type { Socket } from 'node:net';
+
+/**
+ * Deadlines for many sockets with one interval instead of a timer each: arming and
+ * disarming are a map insert and delete, which matters when thousands of handshakes and
+ * close handshakes start and end every second. A socket past its deadline is destroyed.
+ * The interval runs only while something is armed.
+ */
+export class DeadlineSweep {
+  #deadlines = new Map<Socket, number>();
+  #timer: NodeJS.Timeout | null = null;
+  readonly #tickMs: number;
+
+  constructor(tickMs: number) {
+    this.#tickMs = Math.max(5, Math.round(tickMs));
+  }
+
+  arm(socket: Socket, ms: number): void {
+    this.#deadlines.set(socket, Date.now() + ms);
+    if (!this.#timer) {
+      this.#timer = setInterval(() => this.#sweep(), this.#tickMs);
+      this.#timer.unref();
+    }
+  }
+
+  disarm(socket: Socket): void {
+    this.#deadlines.delete(socket);
+  }
+
+  get size(): number {
+    return this.#deadlines.size;
+  }
+
+  /** Destroy everything still armed (server shutdown) and stop. */
+  clear(destroy: boolean): void {
+    if (destroy) for (const s of this.#deadlines.keys()) s.destroy();
+    this.#deadlines.clear();
+    this.#stop();
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [s, deadline] of this.#deadlines) {
+      if (s.destroyed) this.#deadlines.delete(s);
+      else if (now >= deadline) {
+        this.#deadlines.delete(s);
+        s.destroy();
+      }
+    }
+    if (this.#deadlines.size === 0) this.#stop();
+  }
+
+  #stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+}
