@@ -16,3 +16,24 @@ export {
   type PerMessageDeflateOptions,
   type DeflateFrameOptions,
 } from './protocol/index.js';
+
+// The application server: services, commands, rooms, auth (see README "Application server").
+export * from './app/index.js';
+export {
+  createClient,
+  CommandClient,
+  ClientCommandError,
+  nodeSocketFactory,
+  browserSocketFactory,
+  type CommandClientOptions,
+  type ClientReconnectOptions,
+  type ApiOf,
+  type Api,
+  type BuiltinApi,
+  type JoinReply,
+  type Push,
+} from './client/index.js';
+
+// The runtime: supervised services and the server composition used by `switchboard serve`.
+export { startServer, type RunningServer, type StartServerOptions } from './runtime/serve.js';
+export type { BackgroundContext, ServiceHandle } from './runtime/background-service.js';

@@ -1,6 +1,6 @@
 // ws://host/broadcast — every text message is sent to all /broadcast connections
 // (the sender included), framed once for all of them.
-import { defineService } from '../../src/app/define-service.js';
+import { defineService } from 'switchboard';
 
 export default defineService({
   message(connection, data) {

@@ -8,10 +8,7 @@
 //   talk:     {"cmd":"say","data":{"room":"lobby","text":"hi"}} -> room.message pushes to members.
 //   who:      {"cmd":"room.presence","data":{"room":"lobby"}}
 import { z } from 'zod';
-import { defineService, CommandError } from '../../src/app/define-service.js';
-import { httpBasic } from '../../src/app/auth/http-basic.js';
-import { jwtBearer } from '../../src/app/auth/jwt-bearer.js';
-import { sessionCookie } from '../../src/app/auth/session-cookie.js';
+import { defineService, CommandError, httpBasic, jwtBearer, sessionCookie } from 'switchboard';
 
 // Demo secret: set SWITCHBOARD_CHAT_SECRET (32+ bytes) for anything real.
 const secret = process.env['SWITCHBOARD_CHAT_SECRET'] ?? 'switchboard-demo-secret-change-me-please';

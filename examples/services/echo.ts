@@ -1,8 +1,7 @@
 // ws://host/echo — sends every message back as it came (text as text, binary as binary).
 // Speaks the `echo.v1` subprotocol when the client offers it; answers a close with the
 // client's own code and reason (the transport's default passive close).
-// In your own project: import { defineService } from 'switchboard';
-import { defineService } from '../../src/app/define-service.js';
+import { defineService } from 'switchboard';
 
 export default defineService({
   handshake(request) {

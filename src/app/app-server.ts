@@ -7,7 +7,6 @@ import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import { WebSocketServer, type ServerOptions } from '../transport/server.js';
 import { prepareMessage, type WebSocket } from '../transport/websocket.js';
@@ -17,6 +16,13 @@ import { silentLogger, type Logger } from './logger.js';
 import type { RoomIndexOptions } from './room-index.js';
 import type { ServiceHostFactory } from './service-host.js';
 import { createHttpHandler } from './static-files.js';
+
+/** Where the server listens (the app layer speaks of addresses, not sockets). */
+export interface ListenAddress {
+  address: string;
+  family: string;
+  port: number;
+}
 
 export interface AppServerOptions {
   /** The services directory. */
@@ -111,7 +117,7 @@ export class AppServer extends EventEmitter<AppServerEvents> {
     });
   }
 
-  async listen(): Promise<AddressInfo> {
+  async listen(): Promise<ListenAddress> {
     const { host = '127.0.0.1', port = 8080 } = this.#o;
     await new Promise<void>((resolve, reject) => {
       this.http.once('error', reject);
@@ -121,11 +127,11 @@ export class AppServer extends EventEmitter<AppServerEvents> {
       });
     });
     if (this.#o.watch === true) await this.#startWatching();
-    return this.http.address() as AddressInfo;
+    return this.http.address() as ListenAddress;
   }
 
-  address(): AddressInfo | null {
-    return this.http.address() as AddressInfo | null;
+  address(): ListenAddress | null {
+    return this.http.address() as ListenAddress | null;
   }
 
   /** New handshakes are answered 503 from now on. */

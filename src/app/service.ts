@@ -180,6 +180,11 @@ export interface ServiceOptions<State = Record<string, unknown>, Shared = Record
   commandTimeoutMs?: number;
   /** Where the service's code runs. Only 'inline' is implemented by the app layer; the runtime adds the others. */
   isolation?: 'inline' | 'worker' | 'process';
+  /**
+   * With 'worker' or 'process' isolation: when the service crashes and restarts, keep its
+   * clients connected and re-attach them to the new instance (default: close them with 1011).
+   */
+  connectionsSurviveRestart?: boolean;
 }
 
 export const SERVICE_MARK: unique symbol = Symbol.for('switchboard.service') as never;
