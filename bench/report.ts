@@ -129,7 +129,7 @@ function targets(scenarios: Scenario[], samples: Sample[]): string[] {
     );
     if (!xs.length) continue;
     const med = median(xs);
-    L.push(`| ${t.what} | <= ${f(t.max, 2)} | ${f(med, 2)}${range(xs, 2)} | ${med <= t.max ? 'yes' : `no (${f(med / t.max, 1)}x the target)`} |`);
+    L.push(`| ${t.what} | <= ${f(t.max, 2)} | ${f(med, 2)}${range(xs, 2)} | ${med <= t.max ? 'yes' : `no (${f(med / t.max, 2)}x the target)`} |`);
   }
   // compressed size: no worse than ws's
   if (ids.has('s6')) {
