@@ -1,4 +1,4 @@
-// The server's standard metrics (names are part of the documented interface; see docs/operating.md).
+// The server's standard metrics (names are part of the documented interface; see README "Operating Switchboard").
 import { MetricsRegistry, type Counter, type Gauge, type Histogram } from './metrics.js';
 
 export class ServerMetrics {

@@ -11,7 +11,7 @@ export interface TemplateInput {
 export function endpointService({ route, lang }: TemplateInput): string {
   const ts = lang === 'ts';
   return `// Service for ws://<host>${route}
-// Run it: switchboard serve --services <services dir>   (see docs/operating.md)
+// Run it: switchboard serve --services <services dir>   (see README "Operating Switchboard")
 import { defineService } from 'switchboard';
 
 export default defineService({
