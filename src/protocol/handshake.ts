@@ -45,7 +45,9 @@ export function parseHead(buf: Buffer, maxBytes: number, searchFrom = 0): HeadRe
   const s2 = s1 === -1 ? -1 : first.indexOf(' ', s1 + 1);
   if (s1 <= 0 || s2 === -1) return { kind: 'error', status: 400, reason: 'Bad Request: malformed start line' };
   const start: [string, string, string] = [first.slice(0, s1), first.slice(s1 + 1, s2), first.slice(s2 + 1)];
-  const headers: Record<string, string> = Object.create(null);
+  // An ordinary object, so the request is plain data that structuredClone reproduces exactly;
+  // own-property checks below keep inherited names (constructor, toString) out of it.
+  const headers: Record<string, string> = {};
   let p = lineEnd + 2;
   while (p < text.length) {
     let e = text.indexOf('\r\n', p);
@@ -61,8 +63,10 @@ export function parseHead(buf: Buffer, maxBytes: number, searchFrom = 0): HeadRe
     while (vs < ve && (text.charCodeAt(vs) === 0x20 || text.charCodeAt(vs) === 0x09)) vs++;
     while (ve > vs && (text.charCodeAt(ve - 1) === 0x20 || text.charCodeAt(ve - 1) === 0x09)) ve--;
     const value = text.slice(vs, ve);
-    const prev = headers[name];
-    headers[name] = prev === undefined ? value : prev + (name === 'cookie' ? '; ' : ', ') + value;
+    if (name !== '__proto__') {
+      const prev = Object.hasOwn(headers, name) ? headers[name] : undefined;
+      headers[name] = prev === undefined ? value : prev + (name === 'cookie' ? '; ' : ', ') + value;
+    }
     p = e + 2;
   }
   return { kind: 'complete', head: { start, headers }, length: end + 4 };

@@ -15,12 +15,17 @@ export class DeadlineSweep {
     this.#tickMs = Math.max(5, Math.round(tickMs));
   }
 
+  /** The clock as of the last tick: arming costs no clock read while the sweep runs. */
+  #now = 0;
+
   arm(socket: Socket, ms: number): void {
-    this.#deadlines.set(socket, Date.now() + ms);
     if (!this.#timer) {
+      this.#now = Date.now();
       this.#timer = setInterval(() => this.#sweep(), this.#tickMs);
       this.#timer.unref();
     }
+    // One tick of slack: the deadline is never early, at most one tick late.
+    this.#deadlines.set(socket, this.#now + ms + this.#tickMs);
   }
 
   disarm(socket: Socket): void {
@@ -39,7 +44,7 @@ export class DeadlineSweep {
   }
 
   #sweep(): void {
-    const now = Date.now();
+    const now = (this.#now = Date.now());
     for (const [s, deadline] of this.#deadlines) {
       if (s.destroyed) this.#deadlines.delete(s);
       else if (now >= deadline) {

@@ -98,6 +98,8 @@ interface PendingHandshake {
   buf: Buffer;
   searchFrom: number;
   onData: (chunk: Buffer) => void;
+  /** Headers come from our own parser (flat strings), not node:http. */
+  rawHead: boolean;
 }
 
 /**
@@ -211,7 +213,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, cb: (ws: WebSocket, request: UpgradeRequest) => void): void {
     const s = socket as Socket;
     s.on('error', destroyOnError);
-    const state: PendingHandshake = { buf: head, searchFrom: 0, onData: noop };
+    const state: PendingHandshake = { buf: head, searchFrom: 0, onData: noop, rawHead: false };
     this.#upgrade(s, req.method ?? 'GET', req.httpVersion, req.url ?? '/', req.headers, state, 0, cb);
   }
 
@@ -225,7 +227,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     socket.setNoDelay(true);
     this.#awaitHandshake(socket);
     socket.on('error', destroyOnError);
-    const state: PendingHandshake = { buf: EMPTY, searchFrom: 0, onData: noop };
+    const state: PendingHandshake = { buf: EMPTY, searchFrom: 0, onData: noop, rawHead: true };
     let parsed = false;
     state.onData = (chunk: Buffer) => {
       state.buf = state.buf.length === 0 ? chunk : Buffer.concat([state.buf, chunk]);
@@ -294,7 +296,15 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     const flat = headers as Record<string, string | undefined>;
     const offer = validateUpgradeRequest(method, version, flat);
     if (isRejection(offer)) return this.#reject(socket, null, offer.status, offer.reason, offer.headers);
-    const request = buildUpgradeRequest(method, url, headers, socket, offer.protocols, offer.extensions.map((e) => e.name));
+    const request = buildUpgradeRequest(
+      method,
+      url,
+      headers,
+      socket,
+      offer.protocols,
+      offer.extensions.length ? offer.extensions.map((e) => e.name) : [],
+      state.rawHead,
+    );
     const o = this.#opts;
     if (o.path !== undefined && request.path !== o.path) return this.#reject(socket, request, 404, 'Not Found');
     if (o.origins && !(request.origin !== undefined && o.origins.includes(request.origin))) {

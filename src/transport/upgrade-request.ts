@@ -23,6 +23,10 @@ export interface UpgradeRequest {
   user?: string;
 }
 
+/**
+ * `headers` come either from node:http (values may be arrays) or from our own head parser
+ * (`flat`: already one lower-case string per name, used as is).
+ */
 export function buildUpgradeRequest(
   method: string,
   url: string,
@@ -30,42 +34,51 @@ export function buildUpgradeRequest(
   socket: Socket,
   protocols: string[],
   extensions: string[],
+  flat = false,
 ): UpgradeRequest {
-  const flat: Record<string, string> = {};
-  for (const k of Object.keys(headers)) {
-    const v = headers[k];
-    if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(k === 'cookie' ? '; ' : ', ') : v;
+  let h: Record<string, string>;
+  if (flat) {
+    h = headers as Record<string, string>;
+  } else {
+    h = {};
+    for (const k of Object.keys(headers)) {
+      const v = headers[k];
+      if (v !== undefined) h[k] = Array.isArray(v) ? v.join(k === 'cookie' ? '; ' : ', ') : v;
+    }
   }
   const q = url.indexOf('?');
-  const rawPath = q === -1 ? url : url.slice(0, q);
-  let path = rawPath;
-  try {
-    path = decodeURIComponent(rawPath);
-  } catch {
-    // keep the raw path: a malformed escape is the router's problem, not a crash
+  let path = q === -1 ? url : url.slice(0, q);
+  if (path.includes('%')) {
+    try {
+      path = decodeURIComponent(path);
+    } catch {
+      // keep the raw path: a malformed escape is the router's problem, not a crash
+    }
   }
   const query: Record<string, string> = {};
   if (q !== -1) for (const [k, v] of new URLSearchParams(url.slice(q + 1))) if (!(k in query)) query[k] = v;
+  const cookie = h.cookie;
   const req: UpgradeRequest = {
     method,
     url,
     path,
     query,
-    headers: flat,
-    cookies: flat.cookie ? parseCookies(flat.cookie) : {},
+    headers: h,
+    cookies: cookie ? parseCookies(cookie) : {},
     protocols,
     extensions,
-    remoteAddress: '',
-    remotePort: 0,
+    // The peer address costs a getpeername() syscall: read only if someone asks. Node caches
+    // it on the socket once read, and these accessors are enumerable own properties, so
+    // structuredClone copies their values like any other field.
+    get remoteAddress() {
+      return socket.remoteAddress ?? '';
+    },
+    get remotePort() {
+      return socket.remotePort ?? 0;
+    },
     secure: (socket as Socket & { encrypted?: boolean }).encrypted === true,
   };
-  // The peer address costs a getpeername() syscall: read it only if someone asks. The
-  // accessors are enumerable, so structuredClone still copies the values.
-  // Node caches the peer address on the socket once read, so the first access (usually in a
-  // handshake hook or 'connection' listener, while the socket is open) fixes it.
-  Object.defineProperty(req, 'remoteAddress', { enumerable: true, configurable: true, get: () => socket.remoteAddress ?? '' });
-  Object.defineProperty(req, 'remotePort', { enumerable: true, configurable: true, get: () => socket.remotePort ?? 0 });
-  if (flat.origin !== undefined) req.origin = flat.origin;
+  if (h.origin !== undefined) req.origin = h.origin;
   return req;
 }
 

@@ -69,6 +69,13 @@ describe('HTTP head parsing', () => {
     assert.equal(r.head.headers.cookie, 'a=1; b=2');
     assert.equal(b.subarray(r.length).toString(), 'EXTRA');
   });
+  test('header names from Object.prototype are plain headers; __proto__ is dropped', () => {
+    const r = parseHead(Buffer.from('GET / HTTP/1.1\r\nconstructor: a\r\ntoString: b\r\n__proto__: c\r\n\r\n'), 1000);
+    assert.equal(r.kind, 'complete');
+    if (r.kind !== 'complete') return;
+    assert.deepEqual({ ...r.head.headers }, { constructor: 'a', tostring: 'b' });
+    assert.equal(Object.getPrototypeOf(r.head.headers), Object.prototype);
+  });
   test('incomplete, then too large (431)', () => {
     assert.equal(parseHead(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n'), 1000).kind, 'incomplete');
     const r = parseHead(Buffer.alloc(2000, 0x61), 1000);
