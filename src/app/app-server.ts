@@ -185,7 +185,7 @@ export class AppServer extends EventEmitter<AppServerEvents> {
     const r = await this.core.resolver.resolve(route);
     if (!r.found) return false;
     if (this.core.services().some((s) => s.file === r.file)) return this.core.reload(r.file);
-    return (await this.core.decide({ method: 'GET', url: route, path: route, query: {}, headers: {}, cookies: {}, protocols: [], remoteAddress: '', remotePort: 0, secure: false })).accept;
+    return (await this.core.decide({ method: 'GET', url: route, path: route, query: {}, headers: {}, cookies: {}, protocols: [], extensions: [], remoteAddress: '', remotePort: 0, secure: false })).accept;
   }
 
   /** Stop accepting, let in-flight commands finish (up to stopDeadlineMs), close every connection with 1001. */

@@ -5,32 +5,18 @@
  * later run in a worker thread or a child process (see service-host.ts).
  */
 import type { StandardSchemaV1 } from './standard-schema.js';
+import type { UpgradeRequest } from '../transport/upgrade-request.js';
 import type { AuthResolver, User } from './auth/user.js';
 import type { Logger } from './logger.js';
 
 export type { User } from './auth/user.js';
 
-/** The opening handshake as a service sees it: plain, structured-clone-able data. */
-export interface HandshakeRequest {
-  method: string;
-  url: string;
-  /** The normalised request path, e.g. `/chat`. */
-  path: string;
-  query: Record<string, string>;
-  /** Lower-case header names. */
-  headers: Record<string, string>;
-  cookies: Record<string, string>;
-  origin?: string;
-  /** Subprotocols offered by the client, in its order of preference. */
-  protocols: string[];
-  /** Extension names offered by the client. */
-  extensions?: string[];
-  remoteAddress: string;
-  remotePort: number;
-  secure: boolean;
-  /** Set when the transport's HTTP Basic check already authenticated the request. */
-  user?: string;
-}
+/**
+ * The opening handshake as a service sees it: the transport's plain, structured-clone-able
+ * request (path, query, headers, cookies, origin, offered subprotocols and extensions, peer
+ * address, and `user` when HTTP Basic already authenticated it).
+ */
+export type HandshakeRequest = UpgradeRequest;
 
 /** What `handshake` may return: nothing (accept), a subprotocol choice, or a rejection. */
 export type HandshakeDecision =

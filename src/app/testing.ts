@@ -85,7 +85,7 @@ export class MemoryFramer implements Framer {
 export function testRequest(path: string, extra: Partial<HandshakeRequest> = {}): HandshakeRequest {
   const q = path.indexOf('?');
   const query = q >= 0 ? Object.fromEntries(new URLSearchParams(path.slice(q + 1))) : {};
-  return { method: 'GET', url: path, path: q >= 0 ? path.slice(0, q) : path, query, headers: {}, cookies: {}, protocols: [], remoteAddress: '127.0.0.1', remotePort: 1, secure: false, ...extra };
+  return { method: 'GET', url: path, path: q >= 0 ? path.slice(0, q) : path, query, headers: {}, cookies: {}, protocols: [], extensions: [], remoteAddress: '127.0.0.1', remotePort: 1, secure: false, ...extra } as HandshakeRequest;
 }
 
 export interface TestConnection {

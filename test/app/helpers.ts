@@ -57,7 +57,7 @@ export function captureLogger(): Logger & { lines: LogLine[]; waitFor(pred: (l: 
 export { MemorySocket as FakeSocket, MemoryFramer as CountingFramer } from '../../src/app/testing.js';
 
 export function request(path: string, extra: Partial<HandshakeRequest> = {}): HandshakeRequest {
-  return { method: 'GET', url: path, path, query: {}, headers: {}, cookies: {}, protocols: [], remoteAddress: '127.0.0.1', remotePort: 1, secure: false, ...extra };
+  return { method: 'GET', url: path, path, query: {}, headers: {}, cookies: {}, protocols: [], extensions: [], remoteAddress: '127.0.0.1', remotePort: 1, secure: false, ...extra } as HandshakeRequest;
 }
 
 /** An AppCore over fake sockets: connect(path) runs decide + attach like the server does. */
