@@ -113,6 +113,11 @@ export class ProtocolConnection implements FrameHandler {
   #framePieces: Buffer[] | null = null; // frame-scope extension: the whole frame is needed
   #utf8: Utf8Validator | null = null;
   #observed: Buffer[] | null = null;
+  /** Compressed message, fragmented: frames kept for an extension that decodes whole messages only. */
+  #compressed: Buffer[] | null = null;
+  /** Compressed message, fragmented: what the frames so far inflated to. */
+  #plain: Buffer[] | null = null;
+  #plainBytes = 0;
   // outgoing fragmented message
   #sendingFragments = false;
 
@@ -267,28 +272,47 @@ export class ProtocolConnection implements FrameHandler {
     const messageEnd = frameEnd && this.#fin;
     const isBinary = this.#msgOpcode === Opcode.BINARY;
     if (this.#msgRsv !== 0) {
-      // Compressed message: decompress once it is whole.
       if (data.length) (this.#pieces ??= []).push(data);
-      if (!messageEnd) return true;
+      if (!frameEnd) return true;
+      const ext = this.#messageExt!;
       const compressed = joinPieces(this.#pieces);
       this.#pieces = null;
-      let plain: Buffer;
+      const fragmented = !this.#fin || this.#plain !== null;
+      if (!fragmented || !ext.decodeFragment) {
+        // Whole in one frame (the common case), or an extension that decodes only whole messages.
+        if (!messageEnd) {
+          (this.#compressed ??= []).push(compressed);
+          return true;
+        }
+        const all = this.#compressed ? joinPieces([...this.#compressed, compressed]) : compressed;
+        this.#compressed = null;
+        let whole: Buffer;
+        try {
+          whole = ext.decode(all, this.#msgRsv, this.#maxMessage);
+        } catch (err) {
+          return this.#failFromError(err);
+        }
+        if (!isBinary && !this.#validateStart(whole, true)) return false;
+        return this.#deliver(whole, isBinary);
+      }
+      // A fragmented compressed message is inflated frame by frame: the size limit and UTF-8
+      // are checked as it arrives, so a bomb in fragments fails at the first frame past it.
+      const first = this.#plain === null;
+      const plain = (this.#plain ??= []);
+      let part: Buffer;
       try {
-        plain = this.#messageExt!.decode(compressed, this.#msgRsv, this.#maxMessage);
+        part = ext.decodeFragment(compressed, messageEnd, this.#maxMessage - this.#plainBytes);
       } catch (err) {
+        this.#plain = null;
         return this.#failFromError(err);
       }
-      if (!isBinary) {
-        const v = (this.#utf8 ??= new Utf8Validator());
-        v.reset();
-        if (!v.feed(plain) || !v.complete) {
-          return this.#failWith('ERR_WS_INVALID_UTF8', 'invalid UTF-8 in text message', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
-        }
-      }
-      this.#msgOpcode = 0;
-      if (this.#cfg.streamMessages && this.#sink.onFragment) this.#sink.onFragment(plain, isBinary, true);
-      else this.#sink.onMessage(plain, isBinary);
-      return true;
+      this.#plainBytes += part.length;
+      if (part.length) plain.push(part);
+      if (!isBinary && !this.#validatePart(part, first, messageEnd)) return false;
+      if (!messageEnd) return true;
+      this.#plain = null;
+      this.#plainBytes = 0;
+      return this.#deliver(joinPieces(plain), isBinary);
     }
     if (messageEnd && !isBinary && !this.#utf8!.complete) {
       return this.#failWith('ERR_WS_INVALID_UTF8', 'text message ends inside a UTF-8 sequence', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
@@ -310,6 +334,30 @@ export class ProtocolConnection implements FrameHandler {
       this.#pieces = null;
     }
     this.#sink.onMessage(message, isBinary);
+    return true;
+  }
+
+  /** Deliver a decompressed message. */
+  #deliver(plain: Buffer, isBinary: boolean): boolean {
+    this.#msgOpcode = 0;
+    if (this.#cfg.streamMessages && this.#sink.onFragment) this.#sink.onFragment(plain, isBinary, true);
+    else this.#sink.onMessage(plain, isBinary);
+    return true;
+  }
+
+  /** UTF-8 of a whole decompressed text message (`end`), checked from its start. */
+  #validateStart(plain: Buffer, end: boolean): boolean {
+    return this.#validatePart(plain, true, end);
+  }
+
+  /** UTF-8 of decompressed text, part by part: fails on the first invalid sequence. */
+  #validatePart(part: Buffer, first: boolean, end: boolean): boolean {
+    const v = (this.#utf8 ??= new Utf8Validator());
+    if (first) v.reset();
+    if (!v.feed(part) || (end && !v.complete)) {
+      this.#failWith('ERR_WS_INVALID_UTF8', 'invalid UTF-8 in text message', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
+      return false;
+    }
     return true;
   }
 
@@ -376,6 +424,8 @@ export class ProtocolConnection implements FrameHandler {
     this.#parser.stop();
     this.#pieces = null;
     this.#framePieces = null;
+    this.#compressed = null;
+    this.#plain = null;
     if (this.#closeSent === null) {
       this.#closeSent = { code: error.closeCode, reason: '' };
       this.#writeFrame(Opcode.CLOSE, buildClosePayload(error.closeCode), true, 0);

@@ -165,9 +165,14 @@ class ContextLru {
     this.#set.delete(d);
     this.#set.add(d);
     if (this.#set.size > this.cap) {
-      const oldest = this.#set.values().next().value as Direction;
-      this.#set.delete(oldest);
-      oldest.release();
+      for (const oldest of this.#set) {
+        // Mid-message contexts, and the one being used right now, stay; the next oldest goes.
+        // (With every other context pinned the set exceeds its cap until one is unpinned.)
+        if (oldest.pinned || oldest === d) continue;
+        this.#set.delete(oldest);
+        oldest.release();
+        break;
+      }
     }
   }
   forget(d: Direction): void {
@@ -186,6 +191,8 @@ class ContextLru {
 class Direction {
   engine: Engine | null = null;
   history: History | null;
+  /** In the middle of a message: the LRU must not evict this context. */
+  pinned = false;
   constructor(
     readonly lru: ContextLru,
     readonly windowBits: number,
@@ -286,6 +293,8 @@ class ZlibCodec implements DeflateCodec {
   #p: DeflateCodecParams;
   #deflate: Direction | null;
   #inflate: Direction | null;
+  /** A fragmented message being inflated without context takeover. */
+  #partial: Engine | null = null;
 
   constructor(pool: ZlibCodecPool, params: DeflateCodecParams) {
     this.#pool = pool;
@@ -312,9 +321,24 @@ class ZlibCodec implements DeflateCodec {
     return out;
   }
 
-  inflate(data: Buffer, maxBytes: number): Buffer | null {
+  inflate(data: Buffer, maxBytes: number, more = false): Buffer | null {
     const dir = this.#inflate;
     if (!dir) {
+      // Without context takeover a message normally borrows the shared stream for one call;
+      // a message inflated frame by frame needs a stream of its own until its last frame.
+      if (more || this.#partial) {
+        const e = (this.#partial ??= this.#pool.newInflate(this.#p.inflateWindowBits));
+        let out: Buffer | null = null;
+        try {
+          out = run(e, data, maxBytes, this.#pool.chunkSize);
+        } finally {
+          if (!more || out === null) {
+            e.stream.close();
+            this.#partial = null;
+          }
+        }
+        return out;
+      }
       const e = this.#pool.sharedInflate(this.#p.inflateWindowBits);
       try {
         return run(e, data, maxBytes, this.#pool.chunkSize);
@@ -322,6 +346,8 @@ class ZlibCodec implements DeflateCodec {
         e.handle.reset();
       }
     }
+    // Mid-message state cannot be rebuilt from the history: no eviction until the last frame.
+    dir.pinned = more;
     const out = run(dir.acquire(), data, maxBytes, this.#pool.chunkSize);
     // A refused message fails the connection: its context is of no further use.
     if (out === null) dir.dispose();
@@ -332,5 +358,7 @@ class ZlibCodec implements DeflateCodec {
   dispose(): void {
     this.#deflate?.dispose();
     this.#inflate?.dispose();
+    this.#partial?.stream.close();
+    this.#partial = null;
   }
 }

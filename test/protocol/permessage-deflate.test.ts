@@ -9,11 +9,18 @@ import { server, client, cframe, closeCodeOf, sframe } from './sink.js';
 function fakeCodec(log: DeflateCodecParams[] = []): DeflateCodecFactory {
   return (params) => {
     log.push(params);
+    let parts: Buffer[] = [];
     return {
       deflate: (data) => zlib.deflateRawSync(data, { finishFlush: zlib.constants.Z_SYNC_FLUSH, windowBits: Math.max(9, params.deflateWindowBits) }),
-      inflate: (data, max) => {
+      // One-shot zlib cannot keep state between calls: parts of a message are inflated together
+      // at the last one (the earlier parts report no output yet).
+      inflate: (data, max, more) => {
+        parts.push(data);
+        if (more) return Buffer.alloc(0);
+        const all = Buffer.concat(parts);
+        parts = [];
         try {
-          return zlib.inflateRawSync(data, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: max });
+          return zlib.inflateRawSync(all, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: max });
         } catch (err) {
           if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return null;
           throw err;
@@ -129,6 +136,38 @@ describe('permessage-deflate data (7.2)', () => {
     const client_ = client({ extensions: [new PerMessageDeflate(fakeCodec()).confirm({})] });
     client_.conn.receiveData(sink.out[1]!);
     assert.equal((client_.sink.events[0] as { data: Buffer }).data.toString(), 'a'.repeat(1000));
+  });
+});
+
+describe('fragmented compressed messages are checked frame by frame', () => {
+  async function realExt(maxBytes: number) {
+    const { ZlibCodecPool } = await import('../../src/transport/zlib-codec.js');
+    const ext = new PerMessageDeflate(new ZlibCodecPool().factory).accept([{}])!;
+    return server({ maxMessageBytes: maxBytes, extensions: [ext] });
+  }
+  const compress = (b: Buffer) => zlib.deflateRawSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+  test('a bomb in fragments fails with 1009 at the first fragment past the limit (Autobahn 12.4.2)', async () => {
+    const { conn, sink } = await realExt(1 << 16);
+    const bomb = compress(Buffer.alloc(10 << 20));
+    const third = Math.floor(bomb.length / 3);
+    conn.receiveData(cframe(Opcode.BINARY, bomb.subarray(0, third), false, RSV1));
+    assert.equal(closeCodeOf(sink.output_()), 1009, 'closed before the rest of the message was sent');
+  });
+  test('invalid UTF-8 in the first compressed fragment fails with 1007 before the message ends', async () => {
+    const { conn, sink } = await realExt(1 << 20);
+    const body = compress(Buffer.concat([Buffer.from('ok '), Buffer.from([0xff]), Buffer.from(' rest'.repeat(100))]));
+    conn.receiveData(cframe(Opcode.TEXT, body, false, RSV1));
+    assert.equal(closeCodeOf(sink.output_()), 1007);
+  });
+  test('a valid fragmented compressed message is delivered whole', async () => {
+    const { conn, sink } = await realExt(1 << 20);
+    const text = 'fragmented ✓ '.repeat(300);
+    const body = compress(Buffer.from(text));
+    const cuts = [0, 7, 100, body.length];
+    for (let i = 0; i < 3; i++) {
+      conn.receiveData(cframe(i === 0 ? Opcode.TEXT : Opcode.CONTINUATION, body.subarray(cuts[i], cuts[i + 1]), i === 2, i === 0 ? RSV1 : 0));
+    }
+    assert.equal((sink.events.find((e) => e.type === 'message') as { data: Buffer }).data.toString(), text);
   });
 });
 

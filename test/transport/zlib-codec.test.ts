@@ -41,3 +41,29 @@ test('a compression bomb stops at the limit', () => {
   const bomb = pool.factory(params).deflate(Buffer.alloc(20 << 20));
   assert.equal(pool.factory(params).inflate(bomb, 1 << 16), null);
 });
+
+test('a fragmented message inflates part by part, with and without context takeover, pinned against eviction', () => {
+  for (const noTakeover of [false, true]) {
+    const pool = new ZlibCodecPool({ maxInflateContexts: 1 });
+    const params = { deflateWindowBits: 15, deflateNoContextTakeover: noTakeover, inflateWindowBits: 15, inflateNoContextTakeover: noTakeover };
+    const sender = pool.factory(params);
+    const receiver = pool.factory(params);
+    const other = [pool.factory(params), pool.factory(params)];
+    for (let round = 0; round < 3; round++) {
+      const msg = Buffer.from(`round ${round} `.repeat(2000));
+      const c = sender.deflate(msg);
+      const body = c.subarray(0, c.length - 4); // what goes on the wire
+      const cut = [Math.floor(body.length / 3), Math.floor((2 * body.length) / 3)];
+      const out: Buffer[] = [];
+      out.push(receiver.inflate(body.subarray(0, cut[0]), 1 << 20, true)!);
+      // other connections inflate in between: with one live context allowed, ours must stay
+      for (const o of other) {
+        const m = Buffer.from('interleaved '.repeat(50));
+        assert.deepEqual(o.inflate(pool.factory(params).deflate(m), 1 << 20), m);
+      }
+      out.push(receiver.inflate(body.subarray(cut[0], cut[1]), 1 << 20, true)!);
+      out.push(receiver.inflate(Buffer.concat([body.subarray(cut[1]), Buffer.from([0, 0, 0xff, 0xff])]), 1 << 20, false)!);
+      assert.deepEqual(Buffer.concat(out), msg, `round ${round}, no_context_takeover=${noTakeover}`);
+    }
+  }
+});

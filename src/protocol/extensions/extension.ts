@@ -29,6 +29,12 @@ export interface Extension {
   readonly response: string;
   /** Undo the transform of a received message (scope 'message') or frame (scope 'frame'). */
   decode(payload: Buffer, rsv: number, maxBytes: number): Buffer;
+  /**
+   * Scope 'message', optional: undo the transform one frame at a time, so a message in
+   * fragments is checked (size, UTF-8) as it arrives. Called for each frame in order;
+   * `fin` on the last. Returns that frame's share of the decoded message.
+   */
+  decodeFragment?(payload: Buffer, fin: boolean, maxBytes: number): Buffer;
   /** Transform an outgoing message or frame; null sends it untransformed. */
   encode(payload: Buffer, isText: boolean): { payload: Buffer; rsv: number } | null;
   /** Release whatever the extension holds (zlib contexts). */
@@ -50,8 +56,12 @@ export interface ExtensionFactory {
 export interface DeflateCodec {
   /** Compress and sync-flush; output ends with 00 00 ff ff. Resets the context when `noContextTakeover`. */
   deflate(data: Buffer): Buffer;
-  /** Inflate raw deflate data; returns null as soon as the output would exceed `maxBytes`. Throws on corrupt data. */
-  inflate(data: Buffer, maxBytes: number): Buffer | null;
+  /**
+   * Inflate raw deflate data; returns null as soon as the output would exceed `maxBytes`.
+   * Throws on corrupt data. `more`: further parts of the same message follow, so the
+   * decompressor must keep its state for them (a fragmented message inflated per frame).
+   */
+  inflate(data: Buffer, maxBytes: number, more?: boolean): Buffer | null;
   dispose(): void;
 }
 

@@ -169,6 +169,10 @@ class DeflateMessages implements Extension {
     return inflateWithTail(this.#codec, payload, maxBytes);
   }
 
+  decodeFragment(payload: Buffer, fin: boolean, maxBytes: number): Buffer {
+    return fin ? inflateWithTail(this.#codec, payload, maxBytes) : inflatePart(this.#codec, payload, maxBytes);
+  }
+
   encode(payload: Buffer): { payload: Buffer; rsv: number } | null {
     const out = deflateWithoutTail(this.#codec, payload);
     if (this.#mayDrop && out.length >= payload.length) return null;
@@ -182,9 +186,18 @@ class DeflateMessages implements Extension {
 
 /** Section 7.2.2: append 00 00 ff ff, inflate, stop at `maxBytes` (1009) or corrupt data (1007). */
 export function inflateWithTail(codec: DeflateCodec, payload: Buffer, maxBytes: number): Buffer {
+  return checkedInflate(codec, payload.length ? Buffer.concat([payload, TAIL]) : TAIL, maxBytes, false);
+}
+
+/** A non-final frame of a fragmented compressed message: inflate what it carries, keep the state. */
+function inflatePart(codec: DeflateCodec, payload: Buffer, maxBytes: number): Buffer {
+  return checkedInflate(codec, payload, maxBytes, true);
+}
+
+function checkedInflate(codec: DeflateCodec, input: Buffer, maxBytes: number, more: boolean): Buffer {
   let out: Buffer | null;
   try {
-    out = codec.inflate(payload.length ? Buffer.concat([payload, TAIL]) : TAIL, maxBytes);
+    out = codec.inflate(input, maxBytes, more);
   } catch (err) {
     throw new ProtocolError(
       'ERR_WS_DECOMPRESSION_FAILED',
