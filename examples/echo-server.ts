@@ -7,7 +7,7 @@
  * the library's own defaults stay at 1 MiB.
  */
 import { parseArgs } from 'node:util';
-import { WebSocketServer, prepareMessage, type WebSocket } from '../src/index.js';
+import { WebSocketServer, prepareMessage, type WebSocket } from '../src/transport/index.js';
 
 const { values } = parseArgs({
   options: { port: { type: 'string', default: process.env.PORT ?? '8080' }, host: { type: 'string', default: '127.0.0.1' } },

@@ -34,6 +34,7 @@ export {
   type Push,
 } from './client/index.js';
 
-// The runtime: supervised services and the server composition used by `switchboard serve`.
-export { startServer, type RunningServer, type StartServerOptions } from './runtime/serve.js';
+// The runtime's types. Its code (startServer: supervised services, control socket, logs,
+// metrics) is the `switchboard/runtime` entry, so the library does not load it.
+export type { RunningServer, StartServerOptions } from './runtime/serve.js';
 export type { BackgroundContext, ServiceHandle } from './runtime/background-service.js';

@@ -2,7 +2,6 @@
  * Imports a service file (TypeScript through tsx's ESM API, without a build step; JavaScript
  * too, so that every load is fresh and --watch can reload) and checks its default export.
  */
-import { tsImport } from 'tsx/esm/api';
 import { pathToFileURL } from 'node:url';
 import { isServiceDefinition, type ServiceDefinition } from './service.js';
 
@@ -21,6 +20,8 @@ export class ServiceLoadError extends Error {
 export async function loadServiceDefinition(file: string): Promise<ServiceDefinition> {
   let mod: Record<string, unknown>;
   try {
+    // tsx is loaded on first use: a program that only uses the WebSocket library never pays for it.
+    const { tsImport } = await import('tsx/esm/api');
     mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
   } catch (err) {
     throw new ServiceLoadError(file, `import failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
