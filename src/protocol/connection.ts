@@ -2,8 +2,8 @@ import { Buffer } from 'node:buffer';
 import { CloseCode, Opcode } from './opcodes.js';
 import { ProtocolError, UsageError } from './errors.js';
 import { FrameParser, type FrameHandler, type FrameParserOptions } from './frame-parser.js';
-import { encodeFrame, encodeHeader, encodeTextFrame, headerLength } from './frame-writer.js';
-import { Utf8Validator } from './utf8.js';
+import { encodeFrame, encodeHeader, encodeTextFrame } from './frame-writer.js';
+import { MessageAssembler, asProtocolError, joinPieces, type MessageSink } from './message-assembler.js';
 import { buildClosePayload, parseClosePayload, type CloseInfo } from './close.js';
 import type { Extension } from './extensions/extension.js';
 
@@ -23,13 +23,9 @@ export interface Frame {
  * Where the core's results go. The core calls these synchronously from `receiveData` and
  * the send methods; it never touches a socket or a timer itself.
  */
-export interface ProtocolSink {
+export interface ProtocolSink extends MessageSink {
   /** Bytes to send, in order. */
   output(data: Buffer): void;
-  /** A complete message (after assembly, decompression and UTF-8 validation). */
-  onMessage(data: Buffer, isBinary: boolean): void;
-  /** Streaming receive: message pieces as they arrive (only with `streamMessages`). */
-  onFragment?(data: Buffer, isBinary: boolean, fin: boolean): void;
   /** Frame-level API: every frame as received (only with `observeFrames`). */
   onFrame?(frame: Frame): void;
   onPing(data: Buffer): void;
@@ -105,19 +101,13 @@ export class ProtocolConnection implements FrameHandler {
   #rsv = 0;
   #frameLen = 0;
   #control: Buffer[] | null = null;
-  // current message
-  #msgOpcode = 0; // 0 = no message in progress
-  #msgRsv = 0;
-  #msgBytes = 0;
-  #pieces: Buffer[] | null = null;
-  #framePieces: Buffer[] | null = null; // frame-scope extension: the whole frame is needed
-  #utf8: Utf8Validator | null = null;
+  /** The data frames of the current message become messages here. */
+  #assembler: MessageAssembler;
+  /** Frame-level API: pieces of the data frame being observed. */
   #observed: Buffer[] | null = null;
-  /** Compressed message, fragmented: frames kept for an extension that decodes whole messages only. */
-  #compressed: Buffer[] | null = null;
-  /** Compressed message, fragmented: what the frames so far inflated to. */
-  #plain: Buffer[] | null = null;
-  #plainBytes = 0;
+  #msgBytes = 0;
+  /** Frame-scope extension: a transformed frame is decoded whole. */
+  #framePieces: Buffer[] | null = null;
   // outgoing fragmented message
   #sendingFragments = false;
 
@@ -141,6 +131,7 @@ export class ProtocolConnection implements FrameHandler {
       }
     }
     this.#parser = new FrameParser(this, parserOptions(options), rsv);
+    this.#assembler = new MessageAssembler(sink, this.#messageExt, options.streamMessages === true, options.maxMessageBytes);
   }
 
   get role(): 'server' | 'client' {
@@ -197,26 +188,20 @@ export class ProtocolConnection implements FrameHandler {
       this.#control = null;
       return true;
     }
-    const frameExt = this.#frameExt;
+    const messageRsv = rsv & (this.#messageExt?.rsvBits ?? 0);
     if (opcode === Opcode.CONTINUATION) {
-      if (this.#msgOpcode === 0) return this.#failWith('ERR_WS_UNEXPECTED_CONTINUATION', 'continuation frame without a message to continue');
-      if (rsv & (this.#messageExt?.rsvBits ?? 0)) {
-        return this.#failWith('ERR_WS_RESERVED_BITS', 'RSV bit of a per-message extension set on a continuation frame');
-      }
+      if (!this.#assembler.open) return this.#failWith('ERR_WS_UNEXPECTED_CONTINUATION', 'continuation frame without a message to continue');
+      if (messageRsv) return this.#failWith('ERR_WS_RESERVED_BITS', 'RSV bit of a per-message extension set on a continuation frame');
     } else {
-      if (this.#msgOpcode !== 0) return this.#failWith('ERR_WS_EXPECTED_CONTINUATION', 'new data frame before the previous message ended');
-      this.#msgOpcode = opcode;
-      this.#msgRsv = rsv & (this.#messageExt?.rsvBits ?? 0);
+      if (this.#assembler.open) return this.#failWith('ERR_WS_EXPECTED_CONTINUATION', 'new data frame before the previous message ended');
+      this.#assembler.begin(opcode, messageRsv);
       this.#msgBytes = 0;
-      if (opcode === Opcode.TEXT && this.#msgRsv === 0) {
-        if (this.#utf8) this.#utf8.reset();
-        else this.#utf8 = new Utf8Validator();
-      }
     }
     this.#msgBytes += length;
     if (this.#msgBytes > this.#maxMessage) {
       return this.#failWith('ERR_WS_MESSAGE_TOO_BIG', `message exceeds ${this.#maxMessage} bytes`, CloseCode.MESSAGE_TOO_BIG);
     }
+    const frameExt = this.#frameExt;
     if (frameExt && rsv & frameExt.rsvBits) this.#framePieces = [];
     return true;
   }
@@ -245,120 +230,20 @@ export class ProtocolConnection implements FrameHandler {
         this.#sink.onFrame({ fin: this.#fin, rsv: this.#rsv, opcode, payload });
       }
     }
+    let piece = data;
     if (this.#framePieces) {
       this.#framePieces.push(data);
       if (!end) return true;
-      const whole = this.#framePieces.length === 1 ? this.#framePieces[0]! : Buffer.concat(this.#framePieces);
+      const whole = joinPieces(this.#framePieces);
       this.#framePieces = null;
-      let decoded: Buffer;
       try {
-        decoded = this.#frameExt!.decode(whole, this.#rsv, this.#maxMessage - this.#msgBytes + this.#frameLen);
+        piece = this.#frameExt!.decode(whole, this.#rsv, this.#maxMessage - this.#msgBytes + this.#frameLen);
       } catch (err) {
-        return this.#failFromError(err);
+        return this.#fail(asProtocolError(err));
       }
-      if (this.#msgOpcode === Opcode.TEXT && this.#msgRsv === 0 && !this.#utf8!.feed(decoded)) {
-        return this.#failWith('ERR_WS_INVALID_UTF8', 'invalid UTF-8 in text message', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
-      }
-      return this.#dataPiece(decoded, true);
     }
-    if (this.#msgOpcode === Opcode.TEXT && this.#msgRsv === 0 && !this.#utf8!.feed(data)) {
-      return this.#failWith('ERR_WS_INVALID_UTF8', 'invalid UTF-8 in text message', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
-    }
-    return this.#dataPiece(data, end);
-  }
-
-  /** A piece of message data (already unmasked, frame-decoded and UTF-8 checked). */
-  #dataPiece(data: Buffer, frameEnd: boolean): boolean {
-    const messageEnd = frameEnd && this.#fin;
-    const isBinary = this.#msgOpcode === Opcode.BINARY;
-    if (this.#msgRsv !== 0) {
-      if (data.length) (this.#pieces ??= []).push(data);
-      if (!frameEnd) return true;
-      const ext = this.#messageExt!;
-      const compressed = joinPieces(this.#pieces);
-      this.#pieces = null;
-      const fragmented = !this.#fin || this.#plain !== null;
-      if (!fragmented || !ext.decodeFragment) {
-        // Whole in one frame (the common case), or an extension that decodes only whole messages.
-        if (!messageEnd) {
-          (this.#compressed ??= []).push(compressed);
-          return true;
-        }
-        const all = this.#compressed ? joinPieces([...this.#compressed, compressed]) : compressed;
-        this.#compressed = null;
-        let whole: Buffer;
-        try {
-          whole = ext.decode(all, this.#msgRsv, this.#maxMessage);
-        } catch (err) {
-          return this.#failFromError(err);
-        }
-        if (!isBinary && !this.#validateStart(whole, true)) return false;
-        return this.#deliver(whole, isBinary);
-      }
-      // A fragmented compressed message is inflated frame by frame: the size limit and UTF-8
-      // are checked as it arrives, so a bomb in fragments fails at the first frame past it.
-      const first = this.#plain === null;
-      const plain = (this.#plain ??= []);
-      let part: Buffer;
-      try {
-        part = ext.decodeFragment(compressed, messageEnd, this.#maxMessage - this.#plainBytes);
-      } catch (err) {
-        this.#plain = null;
-        return this.#failFromError(err);
-      }
-      this.#plainBytes += part.length;
-      if (part.length) plain.push(part);
-      if (!isBinary && !this.#validatePart(part, first, messageEnd)) return false;
-      if (!messageEnd) return true;
-      this.#plain = null;
-      this.#plainBytes = 0;
-      return this.#deliver(joinPieces(plain), isBinary);
-    }
-    if (messageEnd && !isBinary && !this.#utf8!.complete) {
-      return this.#failWith('ERR_WS_INVALID_UTF8', 'text message ends inside a UTF-8 sequence', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
-    }
-    if (this.#cfg.streamMessages && this.#sink.onFragment) {
-      if (messageEnd) this.#msgOpcode = 0;
-      if (data.length || messageEnd) this.#sink.onFragment(data, isBinary, messageEnd);
-      return true;
-    }
-    if (!messageEnd) {
-      if (data.length) (this.#pieces ??= []).push(data);
-      return true;
-    }
-    this.#msgOpcode = 0;
-    let message = data;
-    if (this.#pieces) {
-      if (data.length) this.#pieces.push(data);
-      message = joinPieces(this.#pieces);
-      this.#pieces = null;
-    }
-    this.#sink.onMessage(message, isBinary);
-    return true;
-  }
-
-  /** Deliver a decompressed message. */
-  #deliver(plain: Buffer, isBinary: boolean): boolean {
-    this.#msgOpcode = 0;
-    if (this.#cfg.streamMessages && this.#sink.onFragment) this.#sink.onFragment(plain, isBinary, true);
-    else this.#sink.onMessage(plain, isBinary);
-    return true;
-  }
-
-  /** UTF-8 of a whole decompressed text message (`end`), checked from its start. */
-  #validateStart(plain: Buffer, end: boolean): boolean {
-    return this.#validatePart(plain, true, end);
-  }
-
-  /** UTF-8 of decompressed text, part by part: fails on the first invalid sequence. */
-  #validatePart(part: Buffer, first: boolean, end: boolean): boolean {
-    const v = (this.#utf8 ??= new Utf8Validator());
-    if (first) v.reset();
-    if (!v.feed(part) || (end && !v.complete)) {
-      this.#failWith('ERR_WS_INVALID_UTF8', 'invalid UTF-8 in text message', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
-      return false;
-    }
-    return true;
+    const failed = this.#assembler.piece(piece, end, this.#fin);
+    return failed === null ? true : this.#fail(failed);
   }
 
   #onControl(opcode: number, payload: Buffer): boolean {
@@ -379,7 +264,7 @@ export class ProtocolConnection implements FrameHandler {
     try {
       info = parseClosePayload(payload);
     } catch (err) {
-      return this.#failFromError(err);
+      return this.#fail(asProtocolError(err));
     }
     this.#closeReceived = info;
     this.#parser.stop(); // section 1.4: after Close, no more data is read
@@ -403,12 +288,6 @@ export class ProtocolConnection implements FrameHandler {
     return false;
   }
 
-  #failFromError(err: unknown): false {
-    if (err instanceof ProtocolError) return this.#fail(err);
-    const message = err instanceof Error ? err.message : String(err);
-    return this.#fail(new ProtocolError('ERR_WS_EXTENSION', message, CloseCode.INTERNAL_ERROR));
-  }
-
   #failWith(code: ConstructorParameters<typeof ProtocolError>[0], message: string, closeCode?: number): false {
     return this.#fail(new ProtocolError(code, message, closeCode));
   }
@@ -422,10 +301,8 @@ export class ProtocolConnection implements FrameHandler {
     if (this.#failure || this.#state === State.CLOSED) return false;
     this.#failure = error;
     this.#parser.stop();
-    this.#pieces = null;
+    this.#assembler.reset();
     this.#framePieces = null;
-    this.#compressed = null;
-    this.#plain = null;
     if (this.#closeSent === null) {
       this.#closeSent = { code: error.closeCode, reason: '' };
       this.#writeFrame(Opcode.CLOSE, buildClosePayload(error.closeCode), true, 0);
@@ -568,22 +445,6 @@ export class ProtocolConnection implements FrameHandler {
   }
 }
 
-function joinPieces(pieces: Buffer[] | null): Buffer {
-  if (!pieces || pieces.length === 0) return EMPTY;
-  return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
-}
-
 function toBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
-
-/** Frame a message once, for writing the same bytes to many server-side connections. */
-export function prepareFrame(data: string | Uint8Array, isBinary: boolean): Buffer {
-  if (typeof data === 'string') {
-    const len = Buffer.byteLength(data);
-    return encodeTextFrame(data, len, true, 0, null);
-  }
-  return encodeFrame(isBinary ? Opcode.BINARY : Opcode.TEXT, data, true, 0, null);
-}
-
-export { headerLength };

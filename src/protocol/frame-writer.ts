@@ -78,3 +78,9 @@ export function encodeHeader(opcode: number, payloadLength: number, fin = true, 
   writeHeader(out, 0, fin, rsv, opcode, payloadLength, null);
   return out;
 }
+
+/** A whole unmasked message frame, built once to be written as the same bytes to many connections. */
+export function prepareFrame(data: string | Uint8Array, isBinary: boolean): Buffer {
+  if (typeof data === 'string') return encodeTextFrame(data, Buffer.byteLength(data), true, 0, null);
+  return encodeFrame(isBinary ? 0x2 : 0x1, data, true, 0, null);
+}

@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import crypto from 'node:crypto';
 import { UsageError } from './errors.js';
 import { hasToken, isToken, parseExtensions, parseTokenList } from './header-tokens.js';
 import type { Extension, ExtensionFactory, ExtensionOffer, ExtensionParams } from './extensions/extension.js';
@@ -6,11 +7,13 @@ import type { Extension, ExtensionFactory, ExtensionOffer, ExtensionParams } fro
 /** RFC 6455 section 1.3. */
 export const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
-/** SHA-1 of a string, base64-encoded: injected so this module stays free of node:crypto. */
-export type Sha1Base64 = (input: string) => string;
+// crypto.hash (Node >= 20.12) is a one-shot digest: no Hash object per handshake.
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'base64') => string }).hash;
 
-export function acceptKey(key: string, sha1: Sha1Base64): string {
-  return sha1(key + WEBSOCKET_GUID);
+/** Sec-WebSocket-Accept for a Sec-WebSocket-Key (section 4.2.2): base64(SHA-1(key + GUID)). */
+export function acceptKey(key: string): string {
+  const input = key + WEBSOCKET_GUID;
+  return oneShot ? oneShot('sha1', input, 'base64') : crypto.createHash('sha1').update(input, 'latin1').digest('base64');
 }
 
 export interface HttpHead {

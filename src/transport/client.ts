@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { createHash, randomBytes, randomFillSync } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import {
@@ -16,8 +16,8 @@ import {
   type PerMessageDeflateOptions,
 } from '../protocol/index.js';
 import { resolveLimits, type Limits } from './limits.js';
-import { WebSocket, defaultFlushQueue, sharedConfig } from './websocket.js';
-import { ZlibCodecPool } from './zlib-codec.js';
+import { ClientGroup } from './client-group.js';
+import { WebSocket, sharedConfig } from './websocket.js';
 
 export interface ClientOptions {
   /** Subprotocols to offer, in order of preference. */
@@ -40,6 +40,8 @@ export interface ClientOptions {
   limits?: Partial<Limits>;
   streamMessages?: boolean;
   observeFrames?: boolean;
+  /** Share flushing, mask randomness and zlib contexts with other connections (default: a group of its own). */
+  group?: ClientGroup;
 }
 
 /** The server refused the upgrade, or answered something that is not a valid 101. */
@@ -55,21 +57,6 @@ export class HandshakeError extends Error {
     this.body = body;
   }
 }
-
-// Mask keys come from one random pool refilled 8 KiB at a time: a syscall per 2048 frames.
-const maskPool = Buffer.alloc(8192);
-let maskOffset = maskPool.length;
-function maskKey(): Uint8Array {
-  if (maskOffset + 4 > maskPool.length) {
-    randomFillSync(maskPool);
-    maskOffset = 0;
-  }
-  const key = maskPool.subarray(maskOffset, maskOffset + 4);
-  maskOffset += 4;
-  return key;
-}
-
-let clientZlib: ZlibCodecPool | null = null;
 
 /** Open a WebSocket connection (ws:// or wss://). Resolves once the connection is open. */
 export function connect(url: string | URL, options: ClientOptions = {}): Promise<WebSocket> {
@@ -88,12 +75,12 @@ function attempt(target: URL, options: ClientOptions, redirectsLeft: number): Pr
     const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
     const port = target.port ? Number(target.port) : secure ? 443 : 80;
     const factories: ExtensionFactory[] = [];
-    if (options.perMessageDeflate || options.deflateFrame) clientZlib ??= new ZlibCodecPool();
+    const group = options.group ?? new ClientGroup({ maskPoolBytes: 256 });
     if (options.perMessageDeflate) {
-      factories.push(new PerMessageDeflate(clientZlib!.factory, typeof options.perMessageDeflate === 'object' ? options.perMessageDeflate : {}));
+      factories.push(new PerMessageDeflate(group.zlib.factory, typeof options.perMessageDeflate === 'object' ? options.perMessageDeflate : {}));
     }
     if (options.deflateFrame) {
-      factories.push(new DeflateFrame(clientZlib!.factory, typeof options.deflateFrame === 'object' ? options.deflateFrame : {}));
+      factories.push(new DeflateFrame(group.zlib.factory, typeof options.deflateFrame === 'object' ? options.deflateFrame : {}));
     }
     if (options.extensions) factories.push(...options.extensions);
     const key = randomBytes(16).toString('base64');
@@ -175,7 +162,7 @@ function attempt(target: URL, options: ClientOptions, redirectsLeft: number): Pr
     };
     const upgraded = () => {
       const h = head!;
-      const accept = acceptKey(key, (s) => createHash('sha1').update(s, 'latin1').digest('base64'));
+      const accept = acceptKey(key);
       const check = validateServerResponse(h, accept, options.protocols ?? []);
       if (typeof check === 'string') return fail(new HandshakeError(`invalid handshake response: ${check}`, 101, h.headers));
       const extensions = confirmExtensions(h.headers['sec-websocket-extensions'], factories);
@@ -188,8 +175,8 @@ function attempt(target: URL, options: ClientOptions, redirectsLeft: number): Pr
       const shared = sharedConfig({
         role: 'client',
         limits,
-        flushQueue: defaultFlushQueue(),
-        maskKey,
+        flushQueue: group.flushQueue,
+        maskKey: group.maskKey,
         streamMessages: options.streamMessages === true,
         observeFrames: options.observeFrames === true,
       });

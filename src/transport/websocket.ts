@@ -418,9 +418,3 @@ function onSocketError(this: OwnedSocket, err: Error): void {
 function onSocketDrain(this: OwnedSocket): void {
   WebSocket.onDrain(this[kWs]!);
 }
-
-/** A default flush queue for connections that are not owned by a server (clients). */
-let sharedQueue: FlushQueue | null = null;
-export function defaultFlushQueue(): FlushQueue {
-  return (sharedQueue ??= new FlushQueue());
-}

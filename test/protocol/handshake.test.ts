@@ -1,7 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { createHash } from 'node:crypto';
 import {
   acceptKey,
   parseHead,
@@ -15,12 +14,11 @@ import {
   buildClientRequest,
 } from '../../src/protocol/index.js';
 
-const sha1 = (s: string) => createHash('sha1').update(s).digest('base64');
 const base = { host: 'example.com', upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' };
 
 describe('opening handshake (RFC 6455 4.2)', () => {
   test('Sec-WebSocket-Accept of the RFC example', () => {
-    assert.equal(acceptKey('dGhlIHNhbXBsZSBub25jZQ==', sha1), 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+    assert.equal(acceptKey('dGhlIHNhbXBsZSBub25jZQ=='), 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
   });
   test('a valid request is accepted, with its subprotocols and extensions', () => {
     const r = validateUpgradeRequest('GET', 'HTTP/1.1', { ...base, 'sec-websocket-protocol': 'chat, superchat', 'sec-websocket-extensions': 'permessage-deflate; client_max_window_bits, foo' });

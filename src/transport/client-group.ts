@@ -1,0 +1,45 @@
+import { Buffer } from 'node:buffer';
+import { randomFillSync } from 'node:crypto';
+import { FlushQueue } from './flush-queue.js';
+import { ZlibCodecPool } from './zlib-codec.js';
+
+/**
+ * What client connections may share: one flush per event-loop turn for all of them, one
+ * random pool their mask keys are cut from (a syscall per many frames, RFC 6455 section
+ * 5.3 needs an unpredictable key per frame) and the zlib contexts. Each `connect()` gets a
+ * small group of its own unless it is given one; a process that opens many connections
+ * passes one group to all of them.
+ */
+export class ClientGroup {
+  readonly flushQueue = new FlushQueue();
+  readonly #pool: Buffer;
+  #offset: number;
+  #zlib: ZlibCodecPool | null = null;
+
+  constructor(options: { maskPoolBytes?: number } = {}) {
+    const bytes = Math.max(16, Math.ceil((options.maskPoolBytes ?? 8192) / 4) * 4);
+    this.#pool = Buffer.alloc(bytes);
+    this.#offset = bytes;
+  }
+
+  /** A fresh 4-byte mask key. */
+  readonly maskKey = (): Uint8Array => {
+    if (this.#offset + 4 > this.#pool.length) {
+      randomFillSync(this.#pool);
+      this.#offset = 0;
+    }
+    const key = this.#pool.subarray(this.#offset, this.#offset + 4);
+    this.#offset += 4;
+    return key;
+  };
+
+  get zlib(): ZlibCodecPool {
+    return (this.#zlib ??= new ZlibCodecPool());
+  }
+
+  /** Release the zlib contexts (connections using them must be closed). */
+  close(): void {
+    this.#zlib?.close();
+    this.#zlib = null;
+  }
+}

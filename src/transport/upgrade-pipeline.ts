@@ -1,0 +1,189 @@
+import { Buffer } from 'node:buffer';
+import type { Socket } from 'node:net';
+import {
+  acceptKey,
+  buildAcceptResponse,
+  buildRejectResponse,
+  isRejection,
+  negotiateExtensions,
+  statusText,
+  validateUpgradeRequest,
+  type Extension,
+  type ExtensionFactory,
+  type UpgradeOffer,
+} from '../protocol/index.js';
+import { buildUpgradeRequest, type UpgradeRequest } from './upgrade-request.js';
+
+export type HandshakeResult =
+  | void
+  | undefined
+  | true
+  | { protocol?: string; headers?: Record<string, string>; context?: unknown }
+  | { reject: { status: number; reason?: string; headers?: Record<string, string> } };
+
+/** The checks and choices of a server's opening handshakes, in the order they run. */
+export interface UpgradePolicy {
+  /** Accept only this path; others are answered 404. */
+  path?: string;
+  /** Origin allowlist; other origins (and requests without one) get 403. */
+  origins?: string[];
+  /** HTTP Basic authentication with a 401 challenge. */
+  basicAuth?: { realm: string; verify(user: string, password: string, request: UpgradeRequest): boolean | Promise<boolean> };
+  /** Decide on each handshake after the built-in checks: accept (optionally with a subprotocol, headers, context) or reject. */
+  handshake?: (request: UpgradeRequest) => HandshakeResult | Promise<HandshakeResult>;
+  /** Subprotocols we speak (the first the client offers is chosen), or a function that picks. */
+  protocols?: string[] | ((offered: string[], request: UpgradeRequest) => string | undefined);
+}
+
+/** One opening handshake as read from the socket. */
+export interface UpgradeAttempt {
+  socket: Socket;
+  method: string;
+  version: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** Headers come from our own head parser (flat strings), not node:http. */
+  rawHead: boolean;
+}
+
+/** What an accepted handshake hands to the server to complete the upgrade. */
+export interface Accepted {
+  request: UpgradeRequest;
+  /** The 101 response, ready to write. */
+  response: string;
+  protocol: string;
+  extensions: Extension[];
+  context: unknown;
+}
+
+export interface UpgradeEvents {
+  rejected(request: UpgradeRequest | null, status: number, reason: string): void;
+  error(error: Error): void;
+}
+
+type MaybePromise<T> = T | Promise<T>;
+function then<T>(v: MaybePromise<T>, ok: (v: T) => void, fail: (err: unknown) => void): void {
+  if (v instanceof Promise) v.then(ok, fail);
+  else ok(v);
+}
+
+/**
+ * The server side of the opening handshake (RFC 6455 section 4.2): validate the request,
+ * apply the policy (path, Origin, Basic auth, the hook), pick a subprotocol and extensions,
+ * and either build the 101 response or write the refusal. Synchronous all the way when no
+ * check is asynchronous: the common handshake costs no promise.
+ */
+export class UpgradePipeline {
+  readonly #policy: UpgradePolicy;
+  readonly #factories: ExtensionFactory[];
+  readonly #events: UpgradeEvents;
+
+  constructor(policy: UpgradePolicy, factories: ExtensionFactory[], events: UpgradeEvents) {
+    this.#policy = policy;
+    this.#factories = factories;
+    this.#events = events;
+  }
+
+  run(a: UpgradeAttempt, accepted: (a: UpgradeAttempt, result: Accepted) => void): void {
+    const offer = validateUpgradeRequest(a.method, a.version, a.headers as Record<string, string | undefined>);
+    if (isRejection(offer)) return this.reject(a.socket, null, offer.status, offer.reason, offer.headers);
+    const request = buildUpgradeRequest(
+      a.method,
+      a.url,
+      a.headers,
+      a.socket,
+      offer.protocols,
+      offer.extensions.length ? offer.extensions.map((e) => e.name) : [],
+      a.rawHead,
+    );
+    const o = this.#policy;
+    if (o.path !== undefined && request.path !== o.path) return this.reject(a.socket, request, 404, 'Not Found');
+    if (o.origins && !(request.origin !== undefined && o.origins.includes(request.origin))) {
+      return this.reject(a.socket, request, 403, 'Forbidden: origin not allowed');
+    }
+    const decide = (d: HandshakeResult): void => this.#decide(a, request, offer, d, accepted);
+    if (!o.basicAuth && !o.handshake) return decide(undefined);
+    const fail = (err: unknown): void => {
+      this.#events.error(err instanceof Error ? err : new Error(String(err)));
+      this.reject(a.socket, request, 500, 'Internal Server Error');
+    };
+    const afterAuth = (): void => {
+      if (!o.handshake) return decide(undefined);
+      let decision: MaybePromise<HandshakeResult>;
+      try {
+        decision = o.handshake(request);
+      } catch (err) {
+        return fail(err);
+      }
+      then(decision, decide, fail);
+    };
+    if (!o.basicAuth) return afterAuth();
+    const challenge = { 'WWW-Authenticate': `Basic realm="${o.basicAuth.realm.replace(/["\\]/g, '')}", charset="UTF-8"` };
+    const creds = parseBasicAuth(request.headers.authorization);
+    if (!creds) return this.reject(a.socket, request, 401, 'Unauthorized', challenge);
+    let verdict: MaybePromise<boolean>;
+    try {
+      verdict = o.basicAuth.verify(creds.user, creds.password, request);
+    } catch (err) {
+      return fail(err);
+    }
+    then(
+      verdict,
+      (ok) => {
+        if (!ok) return this.reject(a.socket, request, 401, 'Unauthorized', challenge);
+        request.user = creds.user;
+        afterAuth();
+      },
+      fail,
+    );
+  }
+
+  /** Answer with an HTTP error and close once it is written. */
+  reject(socket: Socket, request: UpgradeRequest | null, status: number, reason?: string, headers?: Record<string, string>): void {
+    this.#events.rejected(request, status, reason ?? statusText(status));
+    if (socket.destroyed) return;
+    // Any handshake deadline stays armed: a client that never reads the refusal is still dropped.
+    socket.once('finish', () => socket.destroy());
+    socket.end(buildRejectResponse(status, reason, headers));
+  }
+
+  #decide(a: UpgradeAttempt, request: UpgradeRequest, offer: UpgradeOffer, decision: HandshakeResult, accepted: (a: UpgradeAttempt, r: Accepted) => void): void {
+    if (a.socket.destroyed) return;
+    if (decision && typeof decision === 'object' && 'reject' in decision) {
+      const r = decision.reject;
+      return this.reject(a.socket, request, r.status, r.reason, r.headers);
+    }
+    const d = decision && typeof decision === 'object' ? decision : undefined;
+    let protocol = d?.protocol;
+    if (protocol !== undefined) {
+      if (!offer.protocols.includes(protocol)) {
+        this.#events.error(new Error(`handshake chose subprotocol ${JSON.stringify(protocol)}, which the client did not offer`));
+        return this.reject(a.socket, request, 500, 'Internal Server Error');
+      }
+    } else if (offer.protocols.length > 0 && this.#policy.protocols) {
+      const p = this.#policy.protocols;
+      protocol = typeof p === 'function' ? p(offer.protocols, request) : offer.protocols.find((x) => p.includes(x));
+      if (protocol !== undefined && !offer.protocols.includes(protocol)) protocol = undefined;
+    }
+    const extensions = this.#factories.length ? negotiateExtensions(offer.extensions, this.#factories) : [];
+    let response: string;
+    try {
+      response = buildAcceptResponse(acceptKey(offer.key), protocol, extensions.map((e) => e.response).join(', '), d?.headers);
+    } catch (err) {
+      for (const e of extensions) e.dispose();
+      this.#events.error(err as Error);
+      return this.reject(a.socket, request, 500, 'Internal Server Error');
+    }
+    accepted(a, { request, response, protocol: protocol ?? '', extensions, context: d?.context });
+  }
+}
+
+function parseBasicAuth(header: string | undefined): { user: string; password: string } | null {
+  if (!header) return null;
+  const sp = header.indexOf(' ');
+  if (sp === -1 || header.slice(0, sp).toLowerCase() !== 'basic') return null;
+  const decoded = Buffer.from(header.slice(sp + 1).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon === -1) return null;
+  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
