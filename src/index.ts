@@ -19,6 +19,8 @@ export {
 
 // The application server: services, commands, rooms, auth (see README "Application server").
 export * from './app/index.js';
+export { AppServer, type AppServerOptions, type AppServerEvents, type ListenAddress } from './server/app-server.js';
+export type { HttpRoute } from './server/http-routes.js';
 export {
   createClient,
   CommandClient,
@@ -36,5 +38,5 @@ export {
 
 // The runtime's types. Its code (startServer: supervised services, control socket, logs,
 // metrics) is the `switchboard/runtime` entry, so the library does not load it.
-export type { RunningServer, StartServerOptions } from './runtime/serve.js';
+export type { RunningServer, StartServerOptions } from './server/start-server.js';
 export type { BackgroundContext, ServiceHandle } from './runtime/background-service.js';

@@ -55,6 +55,23 @@ export function encodeError(id: CommandId, error: CommandErrorBody): string {
   return JSON.stringify({ id, ok: false, error });
 }
 
-export function encodePush(event: string, data: unknown): string {
-  return `{"event":${JSON.stringify(event)},"data":${data === undefined ? 'null' : JSON.stringify(data)}}`;
+/** A server push `{"event", ...fields, "data"}`: the one place push texts are built. */
+export function encodePush(event: string, data?: unknown, fields?: Record<string, unknown>): string {
+  return pushText(event, data === undefined ? 'null' : JSON.stringify(data), fields);
+}
+
+/** A push that carries no data, only its fields (e.g. `room.reset`). */
+export function encodeEvent(event: string, fields: Record<string, unknown>): string {
+  return `${pushHead(event, fields)}}`;
+}
+
+/** A push whose data is already JSON text (serialised once for many recipients, or received so). */
+export function pushText(event: string, dataJson: string, fields?: Record<string, unknown>): string {
+  return `${pushHead(event, fields)},"data":${dataJson}}`;
+}
+
+function pushHead(event: string, fields: Record<string, unknown> | undefined): string {
+  let head = `{"event":${JSON.stringify(event)}`;
+  if (fields !== undefined) for (const key in fields) head += `,${JSON.stringify(key)}:${JSON.stringify(fields[key])}`;
+  return head;
 }

@@ -11,7 +11,7 @@ import { authCommand, roomCommands } from './builtin-commands.js';
 import { resolveFromRequest, type AuthResolver } from './auth/user.js';
 import type { Logger } from './logger.js';
 import { loadServiceDefinition } from './service-loader.js';
-import type { Connection, HandshakeRequest, JoinResult, Position, PresenceEntry, SendOptions, ServiceContext, ServiceDefinition, User } from './service.js';
+import type { Connection, HandshakeRequest, Isolation, JoinResult, Position, PresenceEntry, SendOptions, ServiceContext, ServiceDefinition, User } from './service.js';
 import type { CloseReply, HostHandshakeResult, HostSink, OpenInfo, ServiceHost, ServiceHostFactory, ServiceInfo, Target } from './service-host.js';
 
 interface ConnectionRecord extends CallScope {
@@ -23,8 +23,12 @@ interface ConnectionRecord extends CallScope {
   queue: Promise<void>;
 }
 
-export function inlineHostFactory(log: Logger): ServiceHostFactory {
-  return async (file, route, sink) => new InlineHost(file, route, await loadServiceDefinition(file), sink, log);
+/**
+ * Loads services into this thread. `isolation` is where this thread is: a worker or child
+ * process hosting an isolated service uses this same host inside it.
+ */
+export function inlineHostFactory(log: Logger, isolation: Isolation = 'inline'): ServiceHostFactory {
+  return async (file, route, sink) => new InlineHost(file, route, await loadServiceDefinition(file, isolation), sink, log, isolation);
 }
 
 export class InlineHost implements ServiceHost {
@@ -39,7 +43,7 @@ export class InlineHost implements ServiceHost {
   readonly #dispatcher: CommandDispatcher | null;
   readonly #pending = new Set<Promise<unknown>>();
 
-  constructor(file: string, route: string, def: ServiceDefinition, sink: HostSink, log: Logger) {
+  constructor(file: string, route: string, def: ServiceDefinition, sink: HostSink, log: Logger, isolation: Isolation = 'inline') {
     this.file = file;
     this.#def = def;
     this.#sink = sink;
@@ -48,7 +52,7 @@ export class InlineHost implements ServiceHost {
     this.#service = new ServiceContextImpl(route, def.state ? def.state() : {}, sink, log, this.#connections);
     const rooms = def.rooms === true ? {} : def.rooms === false || def.rooms === undefined ? null : def.rooms;
     const commandProtocol = def.commands !== undefined || rooms !== null || def.keyValueCommands === true;
-    this.info = { commands: commandProtocol, isolation: 'inline', presenceEvents: rooms?.presenceEvents !== false };
+    this.info = { commands: commandProtocol, isolation, presenceEvents: rooms?.presenceEvents !== false, survivesRestart: def.connectionsSurviveRestart === true };
     this.#dispatcher = commandProtocol
       ? new CommandDispatcher({
           route,
@@ -186,17 +190,26 @@ export class InlineHost implements ServiceHost {
       return;
     }
     if (envelope.kind === 'command') {
-      const outcome = await this.#dispatcher!.run(record, envelope.id, envelope.cmd, envelope.data);
+      const outcome = await this.#run(record, envelope.id, envelope.cmd, envelope.data);
       this.#answer(record, envelope.id, outcome);
       return;
     }
     // key-value form: several commands, one reply object {name: {ok, data|error}}
     const reply: Record<string, unknown> = {};
     for (const [cmd, arg] of envelope.entries) {
-      const outcome = await this.#dispatcher!.run(record, null, cmd, arg);
+      const outcome = await this.#run(record, null, cmd, arg);
       reply[cmd] = outcome.ok === true ? { ok: true, data: outcome.data ?? null } : outcome.ok === false ? { ok: false, error: outcome.error } : { ok: true };
     }
     this.#reply(record, safeStringify(reply) ?? encodeError(null, { code: CommandErrorCode.HANDLER_ERROR, message: 'reply is not serialisable' }));
+  }
+
+  /** Runs one command and reports it (name, outcome, duration) for metrics and logs. */
+  async #run(record: ConnectionRecord, id: CommandId, cmd: string, data: unknown): Promise<Outcome> {
+    const t0 = performance.now();
+    const outcome = await this.#dispatcher!.run(record, id, cmd, data);
+    const result = outcome.ok === false ? outcome.error.code : 'ok';
+    this.#sink.act({ type: 'command', to: record.connection.id, command: cmd, outcome: result, ms: performance.now() - t0 });
+    return outcome;
   }
 
   #answer(record: ConnectionRecord, id: CommandId, outcome: Outcome): void {

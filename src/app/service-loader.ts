@@ -1,9 +1,9 @@
 /**
- * Imports a service file (TypeScript through tsx's ESM API, without a build step; JavaScript
- * too, so that every load is fresh and --watch can reload) and checks its default export.
+ * Loads a service file (a fresh instance each time, so --watch and reload see changes) and
+ * checks its default export.
  */
-import { pathToFileURL } from 'node:url';
-import { isServiceDefinition, type ServiceDefinition } from './service.js';
+import { defaultExport, importModule } from './module-import.js';
+import { isServiceDefinition, type Isolation, type ServiceDefinition } from './service.js';
 
 /** A file that could not be imported or does not export a service: answered with HTTP 500. */
 export class ServiceLoadError extends Error {
@@ -17,31 +17,28 @@ export class ServiceLoadError extends Error {
   }
 }
 
-export async function loadServiceDefinition(file: string): Promise<ServiceDefinition> {
+/**
+ * Imports a service file and checks its default export. `isolation` is where it is being
+ * loaded: a definition that declares another one fails (its declaration was not readable
+ * before the import; see service-declaration.ts).
+ */
+export async function loadServiceDefinition(file: string, isolation: Isolation = 'inline'): Promise<ServiceDefinition> {
   let mod: Record<string, unknown>;
   try {
-    // tsx is loaded on first use: a program that only uses the WebSocket library never pays for it.
-    const { tsImport } = await import('tsx/esm/api');
-    mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
+    mod = await importModule(file, { fresh: true });
   } catch (err) {
     throw new ServiceLoadError(file, `import failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  let def: unknown = mod['default'];
-  // a CommonJS-shaped module seen through ESM interop nests the default export once more
-  if (!isServiceDefinition(def) && typeof def === 'object' && def !== null && isServiceDefinition((def as { default?: unknown }).default)) {
-    def = (def as { default?: unknown }).default;
-  }
-  // a CommonJS-shaped module without a default export shows its named exports as `default`
-  const cjsNamedOnly = typeof def === 'object' && def !== null && !isServiceDefinition(def) && !Object.hasOwn(def, 'default') && Object.keys(mod).some((k) => k !== 'default' && (def as Record<string, unknown>)[k] === mod[k]);
-  if (def === undefined || cjsNamedOnly) throw new ServiceLoadError(file, 'no default export (expected `export default defineService({...})`)');
+  const def = defaultExport(mod, isServiceDefinition);
+  if (def === undefined) throw new ServiceLoadError(file, 'no default export (expected `export default defineService({...})`)');
   if (!isServiceDefinition(def)) throw new ServiceLoadError(file, 'the default export was not made by defineService()');
-  checkDefinition(file, def);
+  checkDefinition(file, def, isolation);
   return def;
 }
 
 const HOOKS = ['handshake', 'open', 'message', 'close'] as const;
 
-function checkDefinition(file: string, def: ServiceDefinition): void {
+function checkDefinition(file: string, def: ServiceDefinition, isolation: Isolation): void {
   for (const hook of HOOKS) {
     if (def[hook] !== undefined && typeof def[hook] !== 'function') throw new ServiceLoadError(file, `${hook} must be a function`);
   }
@@ -53,7 +50,7 @@ function checkDefinition(file: string, def: ServiceDefinition): void {
       }
     }
   }
-  if (def.isolation !== undefined && def.isolation !== 'inline') {
-    throw new ServiceLoadError(file, `isolation '${def.isolation}' needs the runtime (only 'inline' is available here)`);
+  if (def.isolation !== undefined && def.isolation !== isolation) {
+    throw new ServiceLoadError(file, `defines isolation '${def.isolation}' but was loaded as '${isolation}': write it as a string literal in defineService({ isolation: '...' }) or \`export const isolation = '...'\` so the server can read it before running the file`);
   }
 }

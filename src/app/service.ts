@@ -26,6 +26,9 @@ export type HandshakeDecision =
   | { protocol?: string; headers?: Record<string, string> }
   | { reject: { status: number; reason?: string; headers?: Record<string, string> } };
 
+/** Where a service's code runs. */
+export type Isolation = 'inline' | 'worker' | 'process';
+
 /** A room position: epoch (changes when the room's history is lost) and offset (grows per message). */
 export interface Position {
   e: string;
@@ -164,8 +167,12 @@ export interface ServiceOptions<State = Record<string, unknown>, Shared = Record
   keyValueCommands?: boolean;
   /** Default command timeout in ms (10000). */
   commandTimeoutMs?: number;
-  /** Where the service's code runs. Only 'inline' is implemented by the app layer; the runtime adds the others. */
-  isolation?: 'inline' | 'worker' | 'process';
+  /**
+   * Where the service's code runs: in the server's thread, a worker thread or a child
+   * process (worker and process need the runtime, i.e. `switchboard serve`). Write it as a
+   * string literal: the server reads it from the source before running the file.
+   */
+  isolation?: Isolation;
   /**
    * With 'worker' or 'process' isolation: when the service crashes and restarts, keep its
    * clients connected and re-attach them to the new instance (default: close them with 1011).

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, isAbsolute, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { importModule } from './child-runtime.js';
+import { importModule } from '../app/module-import.js';
 import { CONFIG_FILE_NAMES, CONFIG_KEYS, configSchema, type ConfigValueType, type SwitchboardConfig } from './config-schema.js';
 
 export type { SwitchboardConfig, ConfigInput } from './config-schema.js';

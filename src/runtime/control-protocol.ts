@@ -1,6 +1,7 @@
 // The control socket's protocol: one JSON object per line, requests answered by responses
 // with the same id. Versioned; validated on both ends.
 import { z } from 'zod';
+import type { Isolation } from '../app/service.js';
 
 export const CONTROL_VERSION = 1 as const;
 export const CONTROL_SOCKET_NAME = 'control.sock';
@@ -43,7 +44,7 @@ export interface ServiceStatus {
   kind: 'endpoint' | 'background';
   /** URL path of an endpoint service. */
   path?: string;
-  isolation: 'inline' | 'worker' | 'process';
+  isolation: Isolation;
   state: string;
   restarts: number;
   connections: number;
@@ -51,7 +52,9 @@ export interface ServiceStatus {
   messagesOut: number;
   pid?: number;
   memory?: MemoryStatus;
-  lastCrash?: { reason: string; at?: string; message?: string };
+  lastCrash?: { reason: string; at?: string; message?: string; stack?: string; code?: number | null; signal?: string | null };
+  /** Why the service's last load failed. */
+  error?: string;
 }
 
 export interface ServerStatus {

@@ -23,7 +23,7 @@ export interface RuntimeApp {
   listening(): string[];
   connectionCount(): number;
   /** Endpoint services (background services are added by the runtime). */
-  services(): ServiceStatus[];
+  services(): Promise<ServiceStatus[]>;
   /** Re-scan the services directory. */
   reload(): Promise<ReloadResult>;
   /** Restart an endpoint service by route; false when there is no such service. */
@@ -140,9 +140,9 @@ export class ServerRuntime {
 
     if (this.config.metrics.enabled && this.config.metrics.port !== undefined) {
       const server = createServer((req, res) => {
-        if (!this.handleMetricsRequest(req, res)) {
-          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-        }
+        void this.handleMetricsRequest(req, res).then((handled) => {
+          if (!handled) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+        });
       });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -183,7 +183,7 @@ export class ServerRuntime {
    * Serves GET <metrics.path> (for the main HTTP server when metrics have no port of their
    * own). Returns false when the request is not for the metrics.
    */
-  handleMetricsRequest(req: IncomingMessage, res: ServerResponse): boolean {
+  async handleMetricsRequest(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const m = this.config.metrics;
     if (!m.enabled) return false;
     const path = (req.url ?? '/').split('?')[0];
@@ -196,14 +196,14 @@ export class ServerRuntime {
       res.writeHead(401, { 'www-authenticate': 'Bearer realm="switchboard metrics"', 'content-type': 'text/plain' }).end('unauthorized\n');
       return true;
     }
-    this.#refreshServiceGauges();
+    await this.#refreshServiceGauges();
     const body = this.metrics.render();
     res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
     return true;
   }
 
-  status(): ServerStatus {
+  async status(): Promise<ServerStatus> {
     const app = this.#app;
     const mem = process.memoryUsage();
     const background: ServiceStatus[] = this.#backgroundUnits().map((u) => backgroundStatus(u));
@@ -215,7 +215,7 @@ export class ServerRuntime {
       listening: app?.listening() ?? [],
       connections: app?.connectionCount() ?? 0,
       memory: { rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external },
-      services: [...(app?.services() ?? []), ...background],
+      services: [...((await app?.services()) ?? []), ...background],
     };
   }
 
@@ -245,7 +245,7 @@ export class ServerRuntime {
 
   #watchSupervisor(): void {
     this.supervisor.on('crash', (c) => {
-      const fields = { service: c.name, reason: c.reason, code: c.code, signal: c.signal, err: c.error?.message, attempt: c.attempt };
+      const fields = { service: c.name, reason: c.reason, code: c.code, signal: c.signal, err: c.error?.message, stack: c.error?.stack, attempt: c.attempt };
       if (c.restartInMs !== undefined) {
         this.log.error({ ...fields, restartInMs: c.restartInMs }, `service ${c.name} crashed (${c.reason}); restarting in ${c.restartInMs} ms`);
         this.metrics.restarts.inc({ service: c.name, reason: c.reason });
@@ -253,13 +253,18 @@ export class ServerRuntime {
         this.log.error(fields, `service ${c.name} crashed (${c.reason}) and exhausted its restart budget: failed`);
       }
     });
+    this.supervisor.on('state', (name, state, previous) => {
+      if (state === 'running' && previous === 'starting' && this.supervisor.get(name)?.status().restarts) {
+        this.log.info({ service: name, restarts: this.supervisor.get(name)?.status().restarts }, `service ${name} restarted`);
+      }
+    });
     this.supervisor.on('log', (e) => this.log[e.level === 'trace' ? 'debug' : e.level]({ service: e.name, ...e.fields }, e.msg));
   }
 
-  #refreshServiceGauges(): void {
+  async #refreshServiceGauges(): Promise<void> {
     this.metrics.serviceUp.reset();
     for (const u of this.#backgroundUnits()) this.metrics.serviceUp.set({ service: u.name, state: u.state }, u.state === 'running' ? 1 : 0);
-    for (const s of this.#app?.services() ?? []) {
+    for (const s of (await this.#app?.services()) ?? []) {
       if (s.isolation !== 'inline') this.metrics.serviceUp.set({ service: s.path ?? s.name, state: s.state }, s.state === 'running' ? 1 : 0);
     }
   }

@@ -2,7 +2,7 @@
 // reconnect with re-auth and re-join from the last position.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppServer } from '../../src/app/app-server.js';
+import { AppServer } from '../../src/server/app-server.js';
 import { connect } from '../../src/transport/client.js';
 import { createClient, ClientCommandError, type Position } from '../../src/client/index.js';
 import { DEFINE, ZOD, serviceDir } from './helpers.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { AppServer } from '../../src/app/app-server.js';
+import { AppServer } from '../../src/server/app-server.js';
 import { REPO } from '../app/helpers.js';
 
 const server = new AppServer({ dir: join(REPO, 'examples/services'), port: 0 });

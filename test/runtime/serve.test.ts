@@ -241,7 +241,7 @@ test('the switchboard binary against a served directory: status, reload (changed
   utimesSync(join(dir, 'versioned.js'), later2, later2);
   const broken = await bin(['reload', '--run-dir', runDir]);
   assert.equal(broken.code, 1);
-  assert.match(broken.err, /\/versioned: the changed file failed to load/);
+  assert.match(broken.err, /\/versioned: the default export was not made by defineService\(\)/, "reload prints why the changed file failed");
   await assert.rejects(TestClient.open(`${url}/versioned`), (e: unknown) => e instanceof HandshakeError && e.status === 500);
   assert.equal(await c2.call('version'), 2);
   write(3);

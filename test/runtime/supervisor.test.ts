@@ -1,17 +1,17 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Supervisor, type CrashInfo, type SupervisedOptions } from '../../src/runtime/supervisor.js';
-import type { IsolationKind } from '../../src/runtime/host.js';
+import { Supervisor, type CrashInfo, type SupervisedUnitOptions } from '../../src/runtime/supervisor.js';
+import type { ChildIsolation } from '../../src/runtime/child.js';
 import { once, until } from './helpers.js';
 
 const PROBE = new URL('./fixtures/probe-entry.js', import.meta.url).href;
 const fast = { initialDelayMs: 20, maxDelayMs: 200, factor: 2, maxRestarts: 10, windowMs: 60_000 };
 
-for (const isolation of ['worker', 'process'] as IsolationKind[]) {
+for (const isolation of ['worker', 'process'] as ChildIsolation[]) {
   describe(`supervisor with isolation '${isolation}'`, () => {
     const supervisor = new Supervisor();
     let n = 0;
-    const add = (extra: Partial<SupervisedOptions> = {}) =>
+    const add = (extra: Partial<SupervisedUnitOptions> = {}) =>
       supervisor.add({
         name: `probe-${isolation}-${++n}`,
         isolation,
@@ -52,7 +52,7 @@ for (const isolation of ['worker', 'process'] as IsolationKind[]) {
       await unit.stop();
     });
 
-    const crashes: Array<[string, string, Partial<SupervisedOptions>]> = [
+    const crashes: Array<[string, string, Partial<SupervisedUnitOptions>]> = [
       ['crash', 'uncaught-exception', {}],
       ['exit', 'exit', {}],
       ['hang', 'hang', {}],

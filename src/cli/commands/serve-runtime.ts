@@ -2,7 +2,7 @@
 // control socket, metrics and graceful shutdown. src/cli/serve.ts can delegate to this.
 import { CONFIG_KEYS, ConfigError, loadConfig, parseConfigFlags } from '../../runtime/config.js';
 import { LockHeldError } from '../../runtime/lock-file.js';
-import { startServer, type StartServerOptions } from '../../runtime/serve.js';
+import { startServer, type StartServerOptions } from '../../server/start-server.js';
 import type { CliIO } from './command.js';
 
 const flagLines = CONFIG_KEYS.map((k) => {
@@ -53,7 +53,7 @@ export async function runtimeServe(argv: string[], io: CliIO, transport?: StartS
   }
   const { address, runtime } = running;
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const routes = await running.app.core.resolver.listRoutes();
+  const routes = await running.server.app.listRoutes();
   io.stderr(`switchboard serving ${config.servicesDir} (run dir ${config.runDir})\n  console:  http://${shown}:${address.port}/\n`);
   for (const route of routes) io.stderr(`  service:  ws://${shown}:${address.port}${route}\n`);
   const metrics = runtime.metricsAddress() ?? (config.metrics.enabled ? `http://${shown}:${address.port}${config.metrics.path}` : undefined);

@@ -1,18 +1,18 @@
-// Host backed by a node:worker_threads Worker. Binary payloads can be transferred.
+// Child backed by a node:worker_threads Worker. Binary payloads can be transferred.
 import { Worker } from 'node:worker_threads';
-import { CHILD_ENTRY_URL, type Host, type HostExit, type HostOptions } from './host.js';
-import { isChildMessage, serializeError, type ChildMessage, type ParentMessage, type SerializedError } from './ipc.js';
+import { CHILD_ENTRY_URL, type Child, type ChildExit, type ChildOptions } from './child.js';
+import { isChildMessage, serializeError, type ChildMessage, type ParentMessage, type SerializedError } from './child-messages.js';
 
-export class WorkerThreadHost implements Host {
+export class WorkerChild implements Child {
   readonly kind = 'worker' as const;
   readonly pid = process.pid;
   #worker: Worker;
-  #exitListeners: Array<(exit: HostExit) => void> = [];
+  #exitListeners: Array<(exit: ChildExit) => void> = [];
   #lastError: SerializedError | undefined;
   #outOfMemory = false;
   #exited = false;
 
-  constructor(options: HostOptions) {
+  constructor(options: ChildOptions) {
     this.#worker = new Worker(CHILD_ENTRY_URL, {
       name: options.name,
       stdout: false,
@@ -28,7 +28,7 @@ export class WorkerThreadHost implements Host {
     this.#worker.on('exit', (code) => {
       if (this.#exited) return;
       this.#exited = true;
-      const exit: HostExit = { code, signal: null, outOfMemory: this.#outOfMemory };
+      const exit: ChildExit = { code, signal: null, outOfMemory: this.#outOfMemory };
       if (this.#lastError) exit.error = this.#lastError;
       for (const l of this.#exitListeners) l(exit);
     });
@@ -47,7 +47,7 @@ export class WorkerThreadHost implements Host {
     });
   }
 
-  onExit(listener: (exit: HostExit) => void): void {
+  onExit(listener: (exit: ChildExit) => void): void {
     this.#exitListeners.push(listener);
   }
 

@@ -1,10 +1,12 @@
-// A Host runs the child entry (child-entry.ts) in a worker thread or a child process and
-// carries ParentMessage/ChildMessage across. The supervisor drives it; a host never restarts.
-import type { ChildMessage, ParentMessage, SerializedError } from './ipc.js';
+// A Child is a worker thread or a child process running the child entry (child-entry.ts);
+// ParentMessage/ChildMessage cross between it and the server. A supervised unit drives it;
+// a child never restarts itself.
+import type { Isolation } from '../app/service.js';
+import type { ChildMessage, ParentMessage, SerializedError } from './child-messages.js';
 
-export type IsolationKind = 'worker' | 'process';
+export type ChildIsolation = Exclude<Isolation, 'inline'>;
 
-export interface HostExit {
+export interface ChildExit {
   /** Exit code, when the child exited by itself or was terminated. */
   code: number | null;
   /** Signal that ended a child process. */
@@ -15,7 +17,7 @@ export interface HostExit {
   outOfMemory: boolean;
 }
 
-export interface HostOptions {
+export interface ChildOptions {
   /** Name used in thread/process titles and logs. */
   name: string;
   /** Heap limit in MB (worker resourceLimits.maxOldGenerationSizeMb, or --max-old-space-size). */
@@ -26,14 +28,14 @@ export interface HostOptions {
   execArgv?: string[];
 }
 
-export interface Host {
-  readonly kind: IsolationKind;
+export interface Child {
+  readonly kind: ChildIsolation;
   /** OS pid of a child process; the server's pid for a worker. */
   readonly pid: number | undefined;
   send(message: ParentMessage, transfer?: readonly ArrayBuffer[]): void;
   onMessage(listener: (message: ChildMessage) => void): void;
   /** Called exactly once, when the thread/process is gone. */
-  onExit(listener: (exit: HostExit) => void): void;
+  onExit(listener: (exit: ChildExit) => void): void;
   /** Ends the child now (even if its event loop is blocked). */
   kill(): void;
 }

@@ -1,7 +1,8 @@
 /**
- * The HTTP side of the app server: the console page and its assets from src/web, the browser
- * build of the command client, and a JSON list of the services. Fixed file table: no path
- * from the request ever reaches the file system.
+ * The HTTP side of the app server: routes added by the composition (metrics, health, ...)
+ * first, then the console page and its assets from src/web, the browser build of the
+ * command client, and a JSON list of the services. Fixed file table: no path from the
+ * request ever reaches the file system.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -16,7 +17,7 @@ function firstExisting(candidates: URL[]): string | null {
   return null;
 }
 
-/** src/web, from dist/src/app (built) or src/app (run from source). */
+/** src/web, from dist/src/server (built) or src/server (run from source). */
 export const WEB_DIR = firstExisting([new URL('../../../src/web/', import.meta.url), new URL('../web/', import.meta.url)]);
 const CLIENT_FILE = firstExisting([new URL('../client/index.js', import.meta.url), new URL('../../dist/src/client/index.js', import.meta.url)]);
 
@@ -27,7 +28,12 @@ const FILES: Record<string, { file: () => string | null; type: string }> = {
   '/client.js': { file: () => CLIENT_FILE, type: 'text/javascript; charset=utf-8' },
 };
 
+/** An extra route: answers the request and returns true, or returns false to pass it on. */
+export type HttpRoute = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+
 export interface HttpHandlerOptions {
+  /** Tried in order before the built-in pages. */
+  routes?: HttpRoute[];
   /** Lists the routes of the services directory (for the console's picker). */
   listRoutes: () => Promise<string[]>;
   /** True when a service answers at this path (a plain GET there gets 426). */
@@ -44,6 +50,7 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
 }
 
 async function handle(options: HttpHandlerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  for (const route of options.routes ?? []) if (await route(req, res)) return;
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q >= 0 ? url.slice(0, q) : url;

@@ -4,7 +4,8 @@
  * with its last position. No sockets here: delivery is the caller's job.
  */
 import { randomBytes } from 'node:crypto';
-import type { Position, RoomMessage } from './service.js';
+import { encodePush } from '../command-envelope.js';
+import type { Position, RoomMessage } from '../service.js';
 
 export interface RoomIndexOptions {
   /** Messages kept per room (default 100). 0 disables history. */
@@ -99,7 +100,7 @@ export class RoomIndex {
     const r = this.#room(room);
     r.offset += 1;
     const pos = { e: r.epoch, o: r.offset };
-    const text = `{"event":"room.message","room":${JSON.stringify(room)},"pos":${JSON.stringify(pos)},"data":${data === undefined ? 'null' : JSON.stringify(data)}}`;
+    const text = encodePush('room.message', data, { room, pos });
     const message: StoredMessage = { pos, data: data === undefined ? null : data, at: this.#now(), text };
     if (this.#historySize > 0) {
       r.history.push(message);

@@ -1,18 +1,18 @@
-// Host backed by child_process.fork with 'advanced' (V8) serialization: binary payloads,
+// Child backed by child_process.fork with 'advanced' (V8) serialization: binary payloads,
 // Maps, Sets, Dates cross intact, but are copied (a process boundary cannot transfer).
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CHILD_ENTRY_URL, type Host, type HostExit, type HostOptions } from './host.js';
-import { isChildMessage, type ChildMessage, type ParentMessage, type SerializedError } from './ipc.js';
+import { CHILD_ENTRY_URL, type Child, type ChildExit, type ChildOptions } from './child.js';
+import { isChildMessage, type ChildMessage, type ParentMessage, type SerializedError } from './child-messages.js';
 
-export class ChildProcessHost implements Host {
+export class ProcessChild implements Child {
   readonly kind = 'process' as const;
   #child: ChildProcess;
-  #exitListeners: Array<(exit: HostExit) => void> = [];
+  #exitListeners: Array<(exit: ChildExit) => void> = [];
   #fatal: SerializedError | undefined;
   #exited = false;
 
-  constructor(options: HostOptions) {
+  constructor(options: ChildOptions) {
     const execArgv = [...(options.execArgv ?? [])];
     if (options.maxHeapMb !== undefined) execArgv.push(`--max-old-space-size=${options.maxHeapMb}`);
     this.#child = fork(fileURLToPath(CHILD_ENTRY_URL), [options.name], {
@@ -32,7 +32,7 @@ export class ChildProcessHost implements Host {
       this.#exited = true;
       // V8 aborts with a fatal "heap out of memory" (SIGABRT, or code 134 under some shells).
       const outOfMemory = signal === 'SIGABRT' || code === 134;
-      const exit: HostExit = { code, signal, outOfMemory };
+      const exit: ChildExit = { code, signal, outOfMemory };
       if (this.#fatal) exit.error = this.#fatal;
       for (const l of this.#exitListeners) l(exit);
     });
@@ -59,7 +59,7 @@ export class ChildProcessHost implements Host {
     });
   }
 
-  onExit(listener: (exit: HostExit) => void): void {
+  onExit(listener: (exit: ChildExit) => void): void {
     this.#exitListeners.push(listener);
   }
 

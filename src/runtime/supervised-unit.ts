@@ -2,8 +2,8 @@
 // restarted on crash (exit, uncaught exception, out of memory, missed heartbeats) with
 // exponential backoff until its restart budget is spent; then it is 'failed'.
 import { EventEmitter } from 'node:events';
-import { ChildProcessHost } from './child-process-host.js';
-import type { Host, HostExit, HostOptions, IsolationKind } from './host.js';
+import { ProcessChild } from './process-child.js';
+import type { Child, ChildExit, ChildOptions, ChildIsolation } from './child.js';
 import {
   IPC_VERSION,
   OutboundBatcher,
@@ -15,9 +15,9 @@ import {
   type LogLevel,
   type ParentMessage,
   type SerializedError,
-} from './ipc.js';
+} from './child-messages.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
-import { WorkerThreadHost } from './worker-thread-host.js';
+import { WorkerChild } from './worker-child.js';
 
 export type UnitState = 'idle' | 'starting' | 'running' | 'backoff' | 'failed' | 'stopping' | 'stopped';
 
@@ -43,9 +43,9 @@ export interface HeartbeatOptions {
   timeoutMs: number;
 }
 
-export interface SupervisedOptions {
+export interface SupervisedUnitOptions {
   name: string;
-  isolation: IsolationKind;
+  isolation: ChildIsolation;
   /** Path or file: URL of a module exporting `run(ctx: ChildContext)`. */
   entry: string;
   /** Plain data handed to the entry as ctx.data. */
@@ -59,8 +59,8 @@ export interface SupervisedOptions {
   maxHeapMb?: number;
   execArgv?: string[];
   env?: Record<string, string>;
-  /** For tests: build the host yourself. */
-  createHost?: (kind: IsolationKind, options: HostOptions) => Host;
+  /** For tests: build the child yourself. */
+  createChild?: (kind: ChildIsolation, options: ChildOptions) => Child;
 }
 
 export interface LogEntry {
@@ -72,7 +72,7 @@ export interface LogEntry {
 
 export interface UnitStatus {
   name: string;
-  isolation: IsolationKind;
+  isolation: ChildIsolation;
   state: UnitState;
   pid: number | undefined;
   restarts: number;
@@ -83,7 +83,7 @@ export interface UnitStatus {
 
 export type CallRouter = (from: string, target: string, method: string, args: unknown[]) => Promise<unknown>;
 
-export interface SupervisedEvents {
+export interface SupervisedUnitEvents {
   state: [state: UnitState, previous: UnitState];
   ready: [];
   crash: [info: CrashInfo];
@@ -91,17 +91,17 @@ export interface SupervisedEvents {
   log: [entry: LogEntry];
 }
 
-export function createHost(kind: IsolationKind, options: HostOptions): Host {
-  return kind === 'worker' ? new WorkerThreadHost(options) : new ChildProcessHost(options);
+export function createChild(kind: ChildIsolation, options: ChildOptions): Child {
+  return kind === 'worker' ? new WorkerChild(options) : new ProcessChild(options);
 }
 
-export class Supervised extends EventEmitter<SupervisedEvents> {
+export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
   readonly name: string;
-  readonly isolation: IsolationKind;
-  #options: SupervisedOptions;
+  readonly isolation: ChildIsolation;
+  #options: SupervisedUnitOptions;
   #policy: RestartPolicy;
   #state: UnitState = 'idle';
-  #host: Host | undefined;
+  #child: Child | undefined;
   #out: OutboundBatcher<ParentMessage> | undefined;
   #generation = 0;
   #restarts = 0;
@@ -120,7 +120,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
   #callHandler: ((method: string, args: unknown[]) => unknown) | undefined;
   #stopWaiters: Array<() => void> = [];
 
-  constructor(options: SupervisedOptions) {
+  constructor(options: SupervisedUnitOptions) {
     super();
     this.name = options.name;
     this.isolation = options.isolation;
@@ -137,7 +137,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
       name: this.name,
       isolation: this.isolation,
       state: this.#state,
-      pid: this.#host?.pid,
+      pid: this.#child?.pid,
       restarts: this.#restarts,
       startedAt: this.#startedAt,
       lastCrash: this.#lastCrash,
@@ -182,15 +182,15 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
   /** Graceful stop: ask the child to stop, kill it after the grace period. */
   async stop(reason = 'stop'): Promise<void> {
     this.#clearBackoff();
-    const host = this.#host;
-    if (!host) {
+    const child = this.#child;
+    if (!child) {
       if (this.#state !== 'stopped') this.#setState('stopped');
       return;
     }
     if (this.#state !== 'stopping') {
       this.#setState('stopping');
       this.#out?.send({ v: IPC_VERSION, type: 'stop', reason });
-      const grace = setTimeout(() => host.kill(), this.#options.stopGraceMs ?? 5_000);
+      const grace = setTimeout(() => child.kill(), this.#options.stopGraceMs ?? 5_000);
       grace.unref();
       this.#stopWaiters.push(() => clearTimeout(grace));
     }
@@ -207,15 +207,15 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
 
   /** Send plain data to the child. Returns false when the unit is not running. */
   post(payload: unknown, transfer?: readonly ArrayBuffer[] | 'auto'): boolean {
-    if (!this.#host || (this.#state !== 'running' && this.#state !== 'starting')) return false;
+    if (!this.#child || (this.#state !== 'running' && this.#state !== 'starting')) return false;
     const list = transfer === 'auto' ? collectTransferables(payload) : transfer;
-    this.#out?.send({ v: IPC_VERSION, type: 'message', payload }, this.#host.kind === 'worker' ? list : undefined);
+    this.#out?.send({ v: IPC_VERSION, type: 'message', payload }, this.#child.kind === 'worker' ? list : undefined);
     return true;
   }
 
   /** Call a method served by the child's ctx.handleCalls. */
   call(method: string, args: unknown[] = [], options: { timeoutMs?: number } = {}): Promise<unknown> {
-    if (!this.#host || this.#state !== 'running') {
+    if (!this.#child || this.#state !== 'running') {
       return Promise.reject(new Error(`${this.name} is ${this.#state}`));
     }
     const id = this.#nextCallId++;
@@ -243,30 +243,30 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
   #spawn(): void {
     const generation = ++this.#generation;
     const opts = this.#options;
-    const hostOptions: HostOptions = { name: opts.name };
-    if (opts.maxHeapMb !== undefined) hostOptions.maxHeapMb = opts.maxHeapMb;
-    if (opts.execArgv) hostOptions.execArgv = opts.execArgv;
-    if (opts.env) hostOptions.env = opts.env;
-    const host = (opts.createHost ?? createHost)(opts.isolation, hostOptions);
-    this.#host = host;
-    const out = new OutboundBatcher<ParentMessage>((m, t) => host.send(m as ParentMessage, t), 'immediate');
+    const childOptions: ChildOptions = { name: opts.name };
+    if (opts.maxHeapMb !== undefined) childOptions.maxHeapMb = opts.maxHeapMb;
+    if (opts.execArgv) childOptions.execArgv = opts.execArgv;
+    if (opts.env) childOptions.env = opts.env;
+    const child = (opts.createChild ?? createChild)(opts.isolation, childOptions);
+    this.#child = child;
+    const out = new OutboundBatcher<ParentMessage>((m, t) => child.send(m as ParentMessage, t), 'immediate');
     this.#out = out;
     this.#killReason = undefined;
     this.#memory = undefined;
     this.#setState('starting');
-    host.onMessage((m) => {
+    child.onMessage((m) => {
       if (generation !== this.#generation) return;
       if (m.type === 'batch') for (const x of m.messages) this.#onMessage(out, x);
       else this.#onMessage(out, m);
     });
-    host.onExit((exit) => generation === this.#generation && this.#onExit(exit));
+    child.onExit((exit) => generation === this.#generation && this.#onExit(exit));
     out.send({ v: IPC_VERSION, type: 'init', name: opts.name, entry: opts.entry, data: opts.data });
-    this.#startTimer = setTimeout(() => this.#kill(host, 'start-timeout'), opts.startTimeoutMs ?? 15_000);
+    this.#startTimer = setTimeout(() => this.#kill(child, 'start-timeout'), opts.startTimeoutMs ?? 15_000);
     this.#startTimer.unref();
-    this.#startHeartbeat(host, out);
+    this.#startHeartbeat(child, out);
   }
 
-  #startHeartbeat(host: Host, out: OutboundBatcher<ParentMessage>): void {
+  #startHeartbeat(child: Child, out: OutboundBatcher<ParentMessage>): void {
     const hb = this.#options.heartbeat;
     if (hb === false) return;
     const { intervalMs, timeoutMs } = hb ?? { intervalMs: 1_000, timeoutMs: 5_000 };
@@ -274,7 +274,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     this.#heartbeat = setInterval(() => {
       if (this.#state === 'stopping') return;
       if (Date.now() - this.#lastPongAt > timeoutMs) {
-        this.#kill(host, 'hang');
+        this.#kill(child, 'hang');
         return;
       }
       out.send({ v: IPC_VERSION, type: 'ping', seq: ++this.#pingSeq });
@@ -282,10 +282,10 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     this.#heartbeat.unref();
   }
 
-  #kill(host: Host, reason: CrashReason): void {
+  #kill(child: Child, reason: CrashReason): void {
     if (this.#killReason !== undefined) return;
     this.#killReason = reason;
-    host.kill();
+    child.kill();
   }
 
   #onMessage(out: OutboundBatcher<ParentMessage>, m: ChildMessage): void {
@@ -320,7 +320,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
         break;
       case 'fatal':
       case 'batch':
-        break; // the host attaches 'fatal' to the exit; batches are unpacked above
+        break; // the child attaches 'fatal' to the exit; batches are unpacked above
     }
   }
 
@@ -340,10 +340,10 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     return this.call(method, args);
   }
 
-  #onExit(exit: HostExit): void {
+  #onExit(exit: ChildExit): void {
     clearTimeout(this.#startTimer);
     clearInterval(this.#heartbeat);
-    this.#host = undefined;
+    this.#child = undefined;
     this.#out?.clear();
     this.#out = undefined;
     const wasStopping = this.#state === 'stopping';
