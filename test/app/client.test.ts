@@ -2,6 +2,7 @@
 // reconnect with re-auth and re-join from the last position.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { until } from '../helpers/wait.js';
 import { AppServer } from '../../src/server/app-server.js';
 import { connect } from '../../src/transport/client.js';
 import { createClient, ClientCommandError, type Position } from '../../src/client/index.js';
@@ -67,7 +68,7 @@ test('reconnect with backoff re-authenticates and re-joins rooms from the last p
   assert.equal(join.pos.o, 0);
   const writer = createClient(url, { connect });
   await writer.call('say', { room: 'news', text: 'one' });
-  for (let i = 0; i < 200 && got.length < 1; i++) await new Promise((r) => setTimeout(r, 5));
+  await until(() => got.length >= 1, 'the room message');
   assert.equal(got.length, 1);
 
   const closed = once(client, 'close');
@@ -80,7 +81,7 @@ test('reconnect with backoff re-authenticates and re-joins rooms from the last p
   await reconnected;
   assert.deepEqual(await client.call('me'), { id: 'tok-user' }, 're-authenticated');
   await writer.call('say', { room: 'news', text: 'four' });
-  for (let i = 0; i < 200 && got.length < 4; i++) await new Promise((r) => setTimeout(r, 5));
+  await until(() => got.length >= 4, 'four room messages');
   assert.deepEqual(got.map((m) => m.data), ['one', 'two', 'three', 'four']);
   assert.deepEqual(got.map((m) => m.pos.o), [1, 2, 3, 4]);
   assert.equal(client.position('news')?.o, 4);

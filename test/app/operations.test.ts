@@ -1,6 +1,7 @@
 // What the runtime drives: service summaries, rescan, restart, stop accepting (503), drain.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { until } from '../helpers/wait.js';
 import { unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppServer } from '../../src/server/app-server.js';
@@ -62,7 +63,7 @@ test('drain waits for in-flight commands, cancels them at the deadline; stopAcce
   const reply = new Promise<any>((resolve) => ws.on('message', (d) => resolve(JSON.parse(d.toString()))));
   ws.send(JSON.stringify({ id: 1, cmd: 'wait' }));
   // the command is in flight once the service counted the message
-  for (let i = 0; i < 200 && ((await server.services()).find((s) => s.route === '/slow')?.messagesIn ?? 0) < 1; i++) await new Promise((r) => setTimeout(r, 5));
+  await until(async () => ((await server.services()).find((s) => s.route === '/slow')?.messagesIn ?? 0) >= 1, 'the command in flight');
   const deadline = new AbortController();
   const drained = server.drain(deadline.signal);
   await assert.rejects(connect(`ws://127.0.0.1:${port}/a`), (err: unknown) => err instanceof HandshakeError && err.status === 503);

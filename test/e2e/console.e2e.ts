@@ -65,7 +65,8 @@ test('the command client works in the browser: /client.js with the global WebSoc
     const messages: unknown[] = [];
     const join = await client.join('lobby', (data: unknown) => messages.push(data));
     await client.call('say', { room: 'lobby', text: 'from the page' });
-    for (let i = 0; i < 100 && messages.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    // the page's evaluate deadline bounds this wait
+    await new Promise<void>((resolve) => { const t = setInterval(() => { if (messages.length > 0) { clearInterval(t); resolve(); } }, 10); });
     let error = '';
     try {
       await client.call('say', { room: 'lobby', text: '' });

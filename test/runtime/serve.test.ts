@@ -11,7 +11,7 @@ import { HandshakeError } from '../../src/transport/index.js';
 import { runtimeCommands, type CliIO } from '../../src/cli/commands/index.js';
 import { ServerProcess } from './server-process.js';
 import { TestClient } from './ws-client.js';
-import { until } from './helpers.js';
+import { until } from '../helpers/wait.js';
 
 const SERVE = fileURLToPath(new URL('./fixtures/serve-server.js', import.meta.url));
 const SERVICES = fileURLToPath(new URL('./fixtures/services', import.meta.url));

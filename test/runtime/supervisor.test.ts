@@ -2,7 +2,7 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Supervisor, type CrashInfo, type SupervisedUnitOptions } from '../../src/runtime/supervisor.js';
 import type { ChildIsolation } from '../../src/runtime/child.js';
-import { once, until } from './helpers.js';
+import { next, until } from '../helpers/wait.js';
 
 const PROBE = new URL('./fixtures/probe-entry.js', import.meta.url).href;
 const fast = { initialDelayMs: 20, maxDelayMs: 200, factor: 2, maxRestarts: 10, windowMs: 60_000 };
@@ -39,7 +39,7 @@ for (const isolation of ['worker', 'process'] as ChildIsolation[]) {
       const unit = add();
       await unit.start();
       const bytes = new Uint8Array(1024).fill(7);
-      const reply = once<[unknown]>(unit, 'message');
+      const reply = next<[unknown]>(unit, 'message');
       assert.ok(unit.post({ bytes }, 'auto'));
       const [payload] = await reply;
       if (isolation === 'worker') assert.equal(bytes.byteLength, 0, 'transferred: the sender view is detached');
@@ -62,7 +62,7 @@ for (const isolation of ['worker', 'process'] as ChildIsolation[]) {
       test(`restarts after '${method}' (${reason}) and serves again`, async () => {
         const unit = add(extra);
         await unit.start();
-        const crashed = once<[CrashInfo]>(unit, 'crash');
+        const crashed = next<[CrashInfo]>(unit, 'crash');
         await unit.call(method);
         const [info] = await crashed;
         assert.equal(info.reason, reason);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocketServer, reconnecting, SendStatus, type WebSocket } from '../../src/index.js';
-import { next } from './util.js';
+import { next } from '../helpers/wait.js';
 
 test('reconnects after the server drops the connection, and flushes what was queued', async () => {
   const server = new WebSocketServer({ port: 0 });
