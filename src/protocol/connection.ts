@@ -236,6 +236,11 @@ export class ProtocolConnection implements FrameHandler {
       }
       return this.#onControl(opcode, payload);
     }
+    // Checked before the frame is reported: whether a frame with invalid UTF-8 is reported
+    // must not depend on where the socket's chunks happen to end.
+    if (!this.#framePieces && this.#msgOpcode === Opcode.TEXT && this.#msgRsv === 0 && !this.#utf8!.feed(data)) {
+      return this.#failWith('ERR_WS_INVALID_UTF8', 'invalid UTF-8 in text message', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
+    }
     if (this.#cfg.observeFrames && this.#sink.onFrame) {
       // Frame-level API: report each data frame whole, as it was on the wire (unmasked).
       if (!end || this.#observed) (this.#observed ??= []).push(Buffer.from(data));
@@ -260,9 +265,6 @@ export class ProtocolConnection implements FrameHandler {
         return this.#failWith('ERR_WS_INVALID_UTF8', 'invalid UTF-8 in text message', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
       }
       return this.#dataPiece(decoded, true);
-    }
-    if (this.#msgOpcode === Opcode.TEXT && this.#msgRsv === 0 && !this.#utf8!.feed(data)) {
-      return this.#failWith('ERR_WS_INVALID_UTF8', 'invalid UTF-8 in text message', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
     }
     return this.#dataPiece(data, end);
   }
