@@ -4,8 +4,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { ProtocolConnection, type Frame, type ProtocolSink } from './subjects.js';
+import { PerMessageDeflate, ProtocolConnection, ZlibCodecPool, type Frame, type ProtocolSink } from './subjects.js';
 import { framesTarget } from './targets/frames.js';
+import { inflateTarget } from './targets/inflate.js';
 
 function frameObserver() {
   const frames: Frame[] = [];
@@ -36,6 +37,66 @@ describe('fuzz regressions: frames', () => {
       for (const c of chunks) o.conn.receiveData(Buffer.from(c));
       assert.equal(o.frames.length, 0);
       assert.equal(o.closeCode(), 1007);
+    }
+  });
+});
+
+/** A server's permessage-deflate with context takeover, and a zlib compressor like a peer's. */
+function deflatePair() {
+  const pool = new ZlibCodecPool();
+  const ext = new PerMessageDeflate(pool.factory).accept([{}])!;
+  const peer = pool.factory({ deflateWindowBits: 15, deflateNoContextTakeover: false, inflateWindowBits: 15, inflateNoContextTakeover: false });
+  const compress = (text: string) => {
+    const out = peer.deflate(Buffer.from(text));
+    return out.subarray(0, Math.max(0, out.length - 4)); // section 7.2.1: without 00 00 ff ff
+  };
+  const close = () => {
+    ext.dispose();
+    peer.dispose();
+    pool.close();
+  };
+  return { ext, compress, close };
+}
+
+describe('fuzz regressions: inflate', () => {
+  test('a message ending with BFINAL no longer makes every later message inflate to nothing', async () => {
+    // RFC 7692 section 7.2.3.4's "Hello" with BFINAL set, then a mutated "Hello", window 11.
+    await inflateTarget.run(Buffer.from('c30b0007f348cdc9c90700' + '0007f248cdc9ca0700', 'hex'));
+    const { ext, close } = deflatePair();
+    try {
+      assert.equal(ext.decode(Buffer.from('f348cdc9c90700', 'hex'), 0x40, 1000).toString(), 'Hello');
+      assert.equal(ext.decode(Buffer.from('f248cdc9c90700', 'hex'), 0x40, 1000).toString(), 'Hello');
+      // A new deflate stream after BFINAL still sees the window: "Hello" again as a back-reference.
+      assert.equal(ext.decode(Buffer.from('f200110000', 'hex'), 0x40, 1000).toString(), 'Hello');
+    } finally {
+      close();
+    }
+  });
+
+  test('an empty compressed payload (a compressor with nothing to flush) keeps the inflater in step', async () => {
+    // Window 8, takeover: an empty payload, then 00 (which, after the tail alone, was read as a stored block).
+    await inflateTarget.run(Buffer.from([0xc0, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00]));
+    const { ext, compress, close } = deflatePair();
+    try {
+      for (const text of ['Hello', '', 'Hello', '', '', 'World']) {
+        const payload = compress(text);
+        if (!text) assert.equal(payload.length, 0, 'zlib emits nothing for an empty message after a flush');
+        assert.equal(ext.decode(payload, 0x40, 1000).toString(), text);
+      }
+    } finally {
+      close();
+    }
+  });
+
+  test('an empty last frame of a fragmented compressed message still completes it', () => {
+    const { ext, compress, close } = deflatePair();
+    try {
+      const z = compress('fragmented');
+      const parts = [ext.decodeFragment!(z.subarray(0, 3), false, 1000), ext.decodeFragment!(z.subarray(3), false, 1000), ext.decodeFragment!(Buffer.alloc(0), true, 1000)];
+      assert.equal(Buffer.concat(parts).toString(), 'fragmented');
+      assert.equal(ext.decode(compress('next'), 0x40, 1000).toString(), 'next');
+    } finally {
+      close();
     }
   });
 });
