@@ -152,74 +152,55 @@ type Expected = { ok: Buffer } | { error: 'corrupt' | 'too big' };
 const PROBE = Buffer.from([0x00, 0x01, 0x00, 0xfe, 0xff, 0x5a]);
 
 /**
- * What RFC 7692 says each message inflates to, computed with node's one-shot zlib: with
- * context takeover the messages of one deflate stream are inflated together; a message that
- * ends the stream with BFINAL (section 7.2.3.4) is followed by a new stream that continues
- * the window; an empty payload holds no block. The model stops after the first error, and
- * after a message that ends inside a block (no compressor emits that: what follows has no
- * single right reading).
+ * What RFC 7692 says each message inflates to, computed with node's one-shot zlib, one call
+ * per message: with context takeover a message sees the window of everything inflated before
+ * it (the last 2^windowBits bytes, 9 bits at least as in zlib) whether or not an earlier
+ * message ended its deflate stream with BFINAL (section 7.2.3.4); an empty payload holds no
+ * block. The model stops after the first error, and after a message that ends inside a
+ * block (no compressor emits that: what follows has no single right reading).
  */
 function expectedOutcomes(s: InflateSetup, messages: readonly Buffer[]): Expected[] {
   const windowBits = Math.max(9, s.windowBits);
   const limit = LIMITS[s.limit]!;
-  const inflate = (input: Buffer, dictionary: Buffer | null, max: number, finish = false) =>
-    zlib.inflateRawSync(input, {
-      windowBits,
-      finishFlush: finish ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
-      maxOutputLength: Math.max(1, max),
-      ...(dictionary && dictionary.length ? { dictionary } : {}),
-    });
   const expected: Expected[] = [];
-  let stream: Buffer[] = [];
-  let streamOut = 0;
-  let dictionary: Buffer | null = null;
   let history = Buffer.alloc(0);
   for (const m of messages) {
     if (m.length === 0) {
       expected.push({ ok: Buffer.alloc(0) });
       continue;
     }
-    if (s.noContextTakeover) {
-      stream = [];
-      streamOut = 0;
-    }
-    const all = Buffer.concat([...stream, m, TAIL]);
+    const dictionary = s.noContextTakeover || history.length === 0 ? {} : { dictionary: history };
+    const inflate = (input: Buffer, max: number, finishFlush: number) =>
+      zlib.inflateRawSync(input, { windowBits, finishFlush, maxOutputLength: Math.max(1, max), ...dictionary });
+    const input = Buffer.concat([m, TAIL]);
     let out: Buffer;
     try {
-      out = inflate(all, dictionary, streamOut + limit + 1);
+      out = inflate(input, limit + 1, zlib.constants.Z_SYNC_FLUSH);
     } catch (err) {
       expected.push({ error: (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' ? 'too big' : 'corrupt' });
       break;
     }
-    const plain = out.subarray(streamOut);
-    if (plain.length > limit) {
+    if (out.length > limit) {
       expected.push({ error: 'too big' });
       break;
     }
-    expected.push({ ok: Buffer.from(plain) });
+    expected.push({ ok: out });
     if (s.noContextTakeover) continue;
-    history = Buffer.concat([history, plain]).subarray(-(1 << windowBits));
+    history = Buffer.concat([history, out]).subarray(-(1 << windowBits));
     let ended = true;
     try {
-      inflate(all, dictionary, out.length + 1, true);
+      inflate(input, out.length + 1, zlib.constants.Z_FINISH);
     } catch {
       ended = false;
     }
-    if (ended) {
-      stream = [];
-      streamOut = 0;
-      dictionary = Buffer.from(history);
-      continue;
-    }
+    if (ended) continue;
     let probed: Buffer | null = null;
     try {
-      probed = inflate(Buffer.concat([all, PROBE]), dictionary, out.length + 2);
+      probed = inflate(Buffer.concat([input, PROBE]), out.length + 2, zlib.constants.Z_SYNC_FLUSH);
     } catch {
       // inside a block: handled below
     }
     if (!probed || probed.length !== out.length + 1 || probed.at(-1) !== 0x5a) break;
-    stream.push(m, TAIL);
-    streamOut = out.length;
   }
   return expected;
 }
@@ -259,7 +240,8 @@ type Spec =
   | { t: 'corrupt'; data: Uint8Array; at: number; xor: number }
   | { t: 'final-block'; data: Uint8Array }
   | { t: 'stored'; data: Uint8Array }
-  | { t: 'empty'; oneByte: boolean };
+  | { t: 'empty'; oneByte: boolean }
+  | { t: 'far-echo'; distance: number; length: number };
 
 const spec: fc.Arbitrary<Spec> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ t: fc.constant('data' as const), data: fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.string({ maxLength: 300 }).map((s) => new Uint8Array(Buffer.from(s.repeat(3))))) }) },
@@ -270,6 +252,7 @@ const spec: fc.Arbitrary<Spec> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ t: fc.constant('final-block' as const), data: fc.uint8Array({ maxLength: 100 }) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('stored' as const), data: fc.uint8Array({ maxLength: 100 }) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('empty' as const), oneByte: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('far-echo' as const), distance: fc.integer({ min: 200, max: 1200 }), length: fc.integer({ min: 3, max: 150 }) }) },
 );
 
 /**
@@ -279,7 +262,10 @@ const spec: fc.Arbitrary<Spec> = fc.oneof(
 export function compressMessages(s: InflateSetup, specs: readonly Spec[]): Buffer[] {
   const pool = new ZlibCodecPool();
   const codec = pool.factory({ deflateWindowBits: Math.max(9, s.windowBits), deflateNoContextTakeover: s.noContextTakeover, inflateWindowBits: 15, inflateNoContextTakeover: true });
+  // What the peer has sent so far, as plain bytes: the window a far-echo refers into.
+  let sent = Buffer.alloc(0);
   const compress = (data: Uint8Array) => {
+    sent = Buffer.concat([sent, data]).subarray(-32768);
     const out = codec.deflate(Buffer.from(data));
     const body = out.subarray(0, out.length - 4);
     return body.length ? Buffer.from(body) : Buffer.of(0);
@@ -287,6 +273,16 @@ export function compressMessages(s: InflateSetup, specs: readonly Spec[]): Buffe
   try {
     return specs.map((m) => {
       switch (m.t) {
+        case 'far-echo': {
+          // A peer whose compressor ignores the negotiated window: it repeats bytes sent
+          // `distance` back, from a wider window of its own. Its stream starts afresh, so
+          // only the receiver's window links it to the earlier messages.
+          const from = Math.max(0, sent.length - m.distance);
+          const data = sent.subarray(from, from + m.length);
+          const dictionary = sent.length ? Buffer.from(sent) : undefined;
+          const z = zlib.deflateRawSync(data, { windowBits: Math.min(15, Math.max(9, s.windowBits) + 3), finishFlush: zlib.constants.Z_SYNC_FLUSH, ...(dictionary ? { dictionary } : {}) });
+          return z.length > 4 ? z.subarray(0, -4) : Buffer.of(0);
+        }
         case 'data':
           return compress(m.data);
         case 'far-repeat':
