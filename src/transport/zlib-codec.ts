@@ -306,7 +306,9 @@ class ZlibCodec implements DeflateCodec {
     this.#deflate = params.deflateNoContextTakeover
       ? null
       : new Direction(pool.deflateLru, Math.max(9, params.deflateWindowBits), pool.newDeflate);
-    this.#inflate = params.inflateNoContextTakeover ? null : new Direction(pool.inflateLru, params.inflateWindowBits, pool.newInflate);
+    // The inflater is 9 bits for 8 too, and takes references that far back: a context rebuilt
+    // after an eviction must hold as much history, or it refuses what a live one accepts.
+    this.#inflate = params.inflateNoContextTakeover ? null : new Direction(pool.inflateLru, Math.max(9, params.inflateWindowBits), pool.newInflate);
   }
 
   deflate(data: Buffer): Buffer {

@@ -4,6 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
+import zlib from 'node:zlib';
 import { PerMessageDeflate, ProtocolConnection, ZlibCodecPool, type Frame, type ProtocolSink } from './subjects.js';
 import { framesTarget } from './targets/frames.js';
 import { inflateTarget } from './targets/inflate.js';
@@ -71,6 +72,29 @@ describe('fuzz regressions: inflate', () => {
     } finally {
       close();
     }
+  });
+
+  test('a BFINAL block that the tail itself completes also ends the stream cleanly', () => {
+    // "Hello" in a stored block, then the header of a final stored block that 00 00 ff ff
+    // completes: the stream ends exactly at the end of the input, with nothing left over.
+    const { ext, close } = deflatePair();
+    try {
+      assert.equal(ext.decode(Buffer.from('000500faff48656c6c6f01', 'hex'), 0x40, 1000).toString(), 'Hello');
+      assert.equal(ext.decode(Buffer.from('f248cdc9c90700', 'hex'), 0x40, 1000).toString(), 'Hello');
+      assert.equal(ext.decode(Buffer.from('f200110000', 'hex'), 0x40, 1000).toString(), 'Hello');
+    } finally {
+      close();
+    }
+  });
+
+  test('with an 8-bit window, a context rebuilt after eviction accepts what a live one does', async () => {
+    // A peer's far echo: 40 bytes repeated from 300 bytes back, past 256 but within the
+    // 512 bytes zlib's smallest inflater keeps; the target evicts the context before it.
+    const data = Buffer.from(new Uint8Array(400).map((_, i) => (i * 7919 + (i >> 3)) & 0xff));
+    const first = zlib.deflateRawSync(data, { windowBits: 9, finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+    const echo = zlib.deflateRawSync(data.subarray(100, 140), { windowBits: 11, dictionary: data, finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+    const framed = [first, echo].map((m) => Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]));
+    await inflateTarget.run(Buffer.concat([Buffer.from([0xc0, 0x00]), ...framed]));
   });
 
   test('an empty compressed payload (a compressor with nothing to flush) keeps the inflater in step', async () => {
