@@ -5,8 +5,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import zlib from 'node:zlib';
-import { PerMessageDeflate, ProtocolConnection, ZlibCodecPool, type Frame, type ProtocolSink } from './subjects.js';
+import { PerMessageDeflate, ProtocolConnection, ZlibCodecPool, parseHead, type Frame, type ProtocolSink } from './subjects.js';
 import { framesTarget } from './targets/frames.js';
+import { handshakeTarget } from './targets/handshake.js';
 import { inflateTarget } from './targets/inflate.js';
 
 function frameObserver() {
@@ -121,6 +122,25 @@ describe('fuzz regressions: inflate', () => {
       assert.equal(ext.decode(compress('next'), 0x40, 1000).toString(), 'next');
     } finally {
       close();
+    }
+  });
+});
+
+describe('fuzz regressions: handshake', () => {
+  test('CR, LF or NUL inside a header line is refused with 400, not kept in the value (RFC 9110 section 5.5)', async () => {
+    const heads = [
+      'GET / HTTP/1.1\r\nHost: \n\r\n\r\n',
+      'GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\r\nConnection: Upgrade\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n',
+      'GET /a\nb HTTP/1.1\r\nHost: x\r\n\r\n',
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\rX: y\r\n\r\n',
+    ];
+    for (const h of heads) {
+      const input = Buffer.from(h, 'latin1');
+      await handshakeTarget.run(input);
+      const r = parseHead(input, 16_384);
+      assert.equal(r.kind, 'error', JSON.stringify(h));
+      assert.equal(r.kind === 'error' && r.status, 400);
     }
   });
 });
