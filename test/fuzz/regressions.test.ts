@@ -5,7 +5,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import zlib from 'node:zlib';
-import { PerMessageDeflate, ProtocolConnection, ZlibCodecPool, parseHead, type Frame, type ProtocolSink } from './subjects.js';
+import { PerMessageDeflate, ProtocolConnection, ZlibCodecPool, confirmExtensions, parseHead, type Frame, type ProtocolSink } from './subjects.js';
+import { extensionParamsTarget } from './targets/extension-params.js';
 import { framesTarget } from './targets/frames.js';
 import { handshakeTarget } from './targets/handshake.js';
 import { inflateTarget } from './targets/inflate.js';
@@ -142,5 +143,16 @@ describe('fuzz regressions: handshake', () => {
       assert.equal(r.kind, 'error', JSON.stringify(h));
       assert.equal(r.kind === 'error' && r.status, 400);
     }
+  });
+});
+
+describe('fuzz regressions: extension parameters', () => {
+  test('a client that offered client_max_window_bits=9 refuses an answer of 12 (RFC 7692 section 7.1.2.2)', async () => {
+    const answer = 'permessage-deflate; server_max_window_bits=11; client_max_window_bits=12';
+    await extensionParamsTarget.run(Buffer.from(answer, 'latin1'));
+    const noop = () => ({ deflate: (d: Buffer) => d, inflate: (d: Buffer) => d, dispose: () => {} });
+    const result = confirmExtensions(answer, [new PerMessageDeflate(noop, { clientMaxWindowBits: 9 })]);
+    assert.equal(typeof result, 'string');
+    assert.match(result as string, /client_max_window_bits above our offer/);
   });
 });

@@ -131,6 +131,7 @@ export class PerMessageDeflate implements ExtensionFactory {
       const v = windowBits(params.client_max_window_bits);
       if (v === null) throw new Error('invalid client_max_window_bits');
       if (v === 8) throw new Error('client_max_window_bits=8 cannot be honoured by zlib');
+      if (typeof o.clientMaxWindowBits === 'number' && v > o.clientMaxWindowBits) throw new Error('client_max_window_bits above our offer');
       clientBits = v;
     } else if (typeof o.clientMaxWindowBits === 'number') {
       clientBits = o.clientMaxWindowBits;
