@@ -5,7 +5,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import zlib from 'node:zlib';
-import { PerMessageDeflate, ProtocolConnection, ZlibCodecPool, confirmExtensions, parseHead, type Frame, type ProtocolSink } from './subjects.js';
+import { PerMessageDeflate, ProtocolConnection, ZlibCodecPool, confirmExtensions, decodeEnvelope, parseHead, type Frame, type ProtocolSink } from './subjects.js';
+import { envelopeTarget } from './targets/envelope.js';
 import { extensionParamsTarget } from './targets/extension-params.js';
 import { framesTarget } from './targets/frames.js';
 import { handshakeTarget } from './targets/handshake.js';
@@ -154,5 +155,17 @@ describe('fuzz regressions: extension parameters', () => {
     const result = confirmExtensions(answer, [new PerMessageDeflate(noop, { clientMaxWindowBits: 9 })]);
     assert.equal(typeof result, 'string');
     assert.match(result as string, /client_max_window_bits above our offer/);
+  });
+});
+
+describe('fuzz regressions: command envelope', () => {
+  test('deeply nested but valid JSON decodes as a command, not as malformed JSON', async () => {
+    for (const open of ['[', '{"a":', '{"__proto__":']) {
+      const close = open === '[' ? ']' : '}';
+      const text = `{"id":1,"cmd":"deep","data":${open.repeat(20_000)}0${close.repeat(20_000)}}`;
+      await envelopeTarget.run(Buffer.from(text));
+      const r = decodeEnvelope(text, false);
+      assert.equal(r.kind, 'command', r.kind === 'invalid' ? r.error.message : '');
+    }
   });
 });
