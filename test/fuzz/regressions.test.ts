@@ -5,7 +5,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import zlib from 'node:zlib';
-import { PerMessageDeflate, ProtocolConnection, ZlibCodecPool, confirmExtensions, decodeEnvelope, parseHead, type Frame, type ProtocolSink } from './subjects.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, PerMessageDeflate, ProtocolConnection, ZlibCodecPool, confirmExtensions, decodeEnvelope, loadConfig, parseHead, type Frame, type ProtocolSink } from './subjects.js';
+import { configTarget } from './targets/config.js';
 import { envelopeTarget } from './targets/envelope.js';
 import { extensionParamsTarget } from './targets/extension-params.js';
 import { framesTarget } from './targets/frames.js';
@@ -167,5 +171,32 @@ describe('fuzz regressions: command envelope', () => {
       const r = decodeEnvelope(text, false);
       assert.equal(r.kind, 'command', r.kind === 'invalid' ? r.error.message : '');
     }
+  });
+});
+
+describe('fuzz regressions: config', () => {
+  async function loadFile(content: string) {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-fuzz-regression-'));
+    try {
+      writeFileSync(join(dir, 'switchboard.config.json'), content);
+      return await loadConfig({ cwd: dir, env: {} }).then((r) => r.config, (e: unknown) => e);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  test('a "__proto__" key in the config file is an unknown key, not a way to set values', async () => {
+    await configTarget.run(Buffer.from('{"__proto__":{"port":1234}}\0\0'));
+    const r = await loadFile('{"__proto__":{"port":1234,"isolation":"process"}}');
+    assert.ok(r instanceof ConfigError);
+    assert.match(r.message, /__proto__ \(from config file .*\): unknown key/);
+  });
+
+  test('a deeply nested config file gives a ConfigError, not a stack overflow', async () => {
+    const deep = '{"a":'.repeat(20_000) + '1' + '}'.repeat(20_000);
+    await configTarget.run(Buffer.from(deep + '\0\0'));
+    const r = await loadFile(deep);
+    assert.ok(r instanceof ConfigError, String(r));
+    assert.match(r.message, /^invalid configuration:\n {2}a \(from config file .*\): unknown key/);
   });
 });
