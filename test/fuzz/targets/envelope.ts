@@ -135,6 +135,9 @@ export const envelopeTarget: FuzzTarget = {
       '\ufeff{"cmd":"a"}',
     ].map((s) => Buffer.from(s));
   },
-  generate: fc.oneof({ weight: 6, arbitrary: envelope }, { weight: 2, arbitrary: value }, { weight: 1, arbitrary: deep }, { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) }).map((s) => Buffer.from(s)),
+  generate: fc.oneof(
+    { weight: 9, arbitrary: fc.oneof({ weight: 6, arbitrary: envelope }, { weight: 2, arbitrary: value }, { weight: 1, arbitrary: deep }).map((s) => Buffer.from(s)) },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b)) },
+  ),
   run,
 };

@@ -3,6 +3,7 @@ import { Buffer } from 'node:buffer';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { PerMessageDeflate, ProtocolError, ZlibCodecPool, parseExtensions, type Extension } from '../subjects.js';
+import { farthestReference } from '../deflate-distances.js';
 import { Prng, randomCuts, seedOf, splitAt } from '../prng.js';
 import type { FuzzTarget } from '../target.js';
 
@@ -157,7 +158,8 @@ const PROBE = Buffer.from([0x00, 0x01, 0x00, 0xfe, 0xff, 0x5a]);
  * it (the last 2^windowBits bytes, 9 bits at least as in zlib) whether or not an earlier
  * message ended its deflate stream with BFINAL (section 7.2.3.4); an empty payload holds no
  * block. The model stops after the first error, and after a message that ends inside a
- * block (no compressor emits that: what follows has no single right reading).
+ * block (no compressor emits that: what follows has no single right reading) or that refers
+ * past the window.
  */
 function expectedOutcomes(s: InflateSetup, messages: readonly Buffer[]): Expected[] {
   const windowBits = Math.max(9, s.windowBits);
@@ -184,6 +186,10 @@ function expectedOutcomes(s: InflateSetup, messages: readonly Buffer[]): Expecte
       expected.push({ error: 'too big' });
       break;
     }
+    // A reference past the window is the peer's fault, and zlib takes it or not depending on
+    // how the input was split (it checks distances against its window only across calls).
+    const farthest = farthestReference(input);
+    if (farthest === null || farthest > 1 << windowBits) break;
     expected.push({ ok: out });
     if (s.noContextTakeover) continue;
     history = Buffer.concat([history, out]).subarray(-(1 << windowBits));
@@ -339,7 +345,7 @@ export const inflateTarget: FuzzTarget = {
         for (const messages of rfc) out.push(input(s, b, messages));
         const far = new Uint8Array(300).map((_, i) => (i * 7919) & 0xff);
         out.push(input(s, b, compressMessages(s, [{ t: 'far-repeat', block: far, times: 3 }, { t: 'data', data: Buffer.from('hello hello hello') }, { t: 'far-repeat', block: far, times: 2 }])));
-        out.push(input({ ...s, limit: 4 }, b, compressMessages(s, [{ t: 'bomb', size: 1 << 20, byte: 0 }])));
+        if (b === 9 || b === 15) out.push(input({ ...s, limit: 4 }, b, compressMessages(s, [{ t: 'bomb', size: 1 << 20, byte: 0 }])));
       }
     }
     return out;
