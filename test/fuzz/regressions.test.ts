@@ -1,7 +1,7 @@
 // Inputs the fuzz targets found that once failed, each named for what went wrong; each is
 // replayed through its target (all of that target's properties) and the specific rule is
 // asserted directly.
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import zlib from 'node:zlib';
@@ -175,6 +175,8 @@ describe('fuzz regressions: command envelope', () => {
 });
 
 describe('fuzz regressions: config', () => {
+  after(() => configTarget.close?.());
+
   async function loadFile(content: string) {
     const dir = mkdtempSync(join(tmpdir(), 'switchboard-fuzz-regression-'));
     try {
