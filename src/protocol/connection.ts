@@ -221,6 +221,12 @@ export class ProtocolConnection implements FrameHandler {
       }
       return this.#onControl(opcode, payload);
     }
+    // Checked before the frame is reported: whether a frame with invalid UTF-8 is reported
+    // must not depend on where the socket's chunks happen to end.
+    if (!this.#framePieces) {
+      const bad = this.#assembler.check(data, end && this.#fin);
+      if (bad !== null) return this.#fail(bad);
+    }
     if (this.#cfg.observeFrames && this.#sink.onFrame) {
       // Frame-level API: report each data frame whole, as it was on the wire (unmasked).
       if (!end || this.#observed) (this.#observed ??= []).push(Buffer.from(data));
@@ -241,6 +247,8 @@ export class ProtocolConnection implements FrameHandler {
       } catch (err) {
         return this.#fail(asProtocolError(err));
       }
+      const bad = this.#assembler.check(piece, this.#fin);
+      if (bad !== null) return this.#fail(bad);
     }
     const failed = this.#assembler.piece(piece, end, this.#fin);
     return failed === null ? true : this.#fail(failed);

@@ -67,19 +67,26 @@ export class MessageAssembler {
   }
 
   /**
-   * A piece of the current message's payload, unmasked and frame-decoded. `frameEnd`: the
-   * frame's payload is complete; `fin`: that frame ends the message. Returns the error that
-   * fails the connection, or null.
+   * Checks the UTF-8 of an uncompressed text piece as it arrives (call once per piece,
+   * before piece()). Compressed text is checked after inflating, inside piece().
+   */
+  check(data: Buffer, messageEnd: boolean): ProtocolError | null {
+    if (this.#rsv !== 0 || this.#opcode !== Opcode.TEXT) return null;
+    const v = this.#utf8!;
+    if (!v.feed(data)) return invalidUtf8('invalid UTF-8 in text message');
+    if (messageEnd && !v.complete) return invalidUtf8('text message ends inside a UTF-8 sequence');
+    return null;
+  }
+
+  /**
+   * A piece of the current message's payload, unmasked, frame-decoded and check()ed.
+   * `frameEnd`: the frame's payload is complete; `fin`: that frame ends the message.
+   * Returns the error that fails the connection, or null.
    */
   piece(data: Buffer, frameEnd: boolean, fin: boolean): ProtocolError | null {
     if (this.#rsv !== 0) return this.#compressedPiece(data, frameEnd, fin);
     const messageEnd = frameEnd && fin;
     const isBinary = this.#opcode === Opcode.BINARY;
-    if (!isBinary) {
-      const v = this.#utf8!;
-      if (!v.feed(data)) return invalidUtf8('invalid UTF-8 in text message');
-      if (messageEnd && !v.complete) return invalidUtf8('text message ends inside a UTF-8 sequence');
-    }
     if (this.#stream) {
       if (messageEnd) this.#opcode = 0;
       if (data.length || messageEnd) this.#sink.onFragment!(data, isBinary, messageEnd);

@@ -86,10 +86,14 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   obj[parts[parts.length - 1]!] = value;
 }
 
-function leafPaths(value: unknown, prefix = ''): string[] {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return prefix ? [prefix] : [];
+// Deeper than any key of the schema: below it is one opaque value (background options), and
+// following a file's nesting all the way down overflowed the call stack.
+const MAX_SOURCE_DEPTH = 8;
+
+function leafPaths(value: unknown, prefix = '', depth = 0): string[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || depth >= MAX_SOURCE_DEPTH) return prefix ? [prefix] : [];
   const out: string[] = [];
-  for (const [k, v] of Object.entries(value)) out.push(...leafPaths(v, prefix ? `${prefix}.${k}` : k));
+  for (const [k, v] of Object.entries(value)) out.push(...leafPaths(v, prefix ? `${prefix}.${k}` : k, depth + 1));
   if (out.length === 0 && prefix) out.push(prefix);
   return out;
 }
@@ -97,11 +101,14 @@ function leafPaths(value: unknown, prefix = ''): string[] {
 function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    const b = out[k];
-    out[k] =
+    const b = Object.hasOwn(out, k) ? out[k] : undefined;
+    const value =
       typeof v === 'object' && v !== null && !Array.isArray(v) && typeof b === 'object' && b !== null && !Array.isArray(b)
         ? deepMerge(b as Record<string, unknown>, v as Record<string, unknown>)
         : v;
+    // Defined, not assigned: assigning a "__proto__" key from a file set the prototype, and
+    // its values were then read as settings instead of being reported as an unknown key.
+    Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

@@ -45,13 +45,15 @@ interface Engine {
   handle: NativeHandle;
   state: Uint32Array;
   error: string | null;
+  /** Input bytes the last run left unconsumed: an inflater does that only once its stream is over. */
+  unused: number;
 }
 
 const { Z_SYNC_FLUSH } = zlib.constants;
 
 function engine(stream: zlib.DeflateRaw | zlib.InflateRaw): Engine {
   const internals = stream as unknown as { _handle: NativeHandle; _writeState: Uint32Array };
-  const e: Engine = { stream, handle: internals._handle, state: internals._writeState, error: null };
+  const e: Engine = { stream, handle: internals._handle, state: internals._writeState, error: null, unused: 0 };
   e.handle.onerror = (message: string) => {
     e.error = message;
   };
@@ -85,6 +87,7 @@ function run(e: Engine, input: Buffer, max: number, chunkSize: number): Buffer |
     if (availOut !== 0) break; // zlib had room left: everything is flushed
     buf = Buffer.allocUnsafe(chunkSize);
   }
+  e.unused = inLen;
   return out.length === 1 ? out[0]! : Buffer.concat(out, total);
 }
 
@@ -303,7 +306,9 @@ class ZlibCodec implements DeflateCodec {
     this.#deflate = params.deflateNoContextTakeover
       ? null
       : new Direction(pool.deflateLru, Math.max(9, params.deflateWindowBits), pool.newDeflate);
-    this.#inflate = params.inflateNoContextTakeover ? null : new Direction(pool.inflateLru, params.inflateWindowBits, pool.newInflate);
+    // The inflater is 9 bits for 8 too, and takes references that far back: a context rebuilt
+    // after an eviction must hold as much history, or it refuses what a live one accepts.
+    this.#inflate = params.inflateNoContextTakeover ? null : new Direction(pool.inflateLru, Math.max(9, params.inflateWindowBits), pool.newInflate);
   }
 
   deflate(data: Buffer): Buffer {
@@ -347,8 +352,18 @@ class ZlibCodec implements DeflateCodec {
       }
     }
     // Mid-message state cannot be rebuilt from the history: no eviction until the last frame.
+    const starts = !dir.pinned;
     dir.pinned = more;
-    const out = run(dir.acquire(), data, maxBytes, this.#pool.chunkSize);
+    let e = dir.acquire();
+    let out = run(e, data, maxBytes, this.#pool.chunkSize);
+    if (starts && out !== null && data.length > 0 && e.unused === data.length) {
+      // An earlier message ended the peer's deflate stream with BFINAL (RFC 7692 section
+      // 7.2.3.4): an ended zlib stream takes no more input and would inflate this and every
+      // later message to nothing. Start a new one, primed with the window as after an eviction.
+      dir.release();
+      e = dir.acquire();
+      out = run(e, data, maxBytes, this.#pool.chunkSize);
+    }
     // A refused message fails the connection: its context is of no further use.
     if (out === null) dir.dispose();
     else dir.remember(out);
