@@ -60,6 +60,9 @@ function openChannel(): Channel {
     };
   }
   if (typeof process.send !== 'function') throw new Error('child-runtime: no parent channel (start me as a Child)');
+  // The server is gone (killed, crashed): nobody supervises this process any more and it
+  // would hold the server's stdout open, so it ends too.
+  process.once('disconnect', () => process.exit(0));
   return {
     canTransfer: false,
     send: (m) => {

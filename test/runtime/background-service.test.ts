@@ -64,7 +64,7 @@ test('a module without start(ctx, signal) fails with a clear error', async () =>
   const supervisor = new Supervisor();
   const bad = addBackgroundService(supervisor, {
     name: 'bad',
-    module: new URL('./helpers.js', import.meta.url).href,
+    module: new URL('./ws-client.js', import.meta.url).href, // a module with no start export
     restart: { maxRestarts: 0 },
   });
   const crashed = next<[CrashInfo]>(bad, 'crash');

@@ -1,7 +1,6 @@
 // Measures the cost of isolation: the same raw echo service served inline, in a worker
 // thread and in a child process, driven by the bench load generator (bench/build/loadgen,
-// built by `npm run bench`). Not part of the test suite. Run after `npx tsc -p .`:
-//   node dist/test/runtime/isolation-overhead.js [--reps 3] [--duration-ms 3000]
+// built by `npm run bench`). `npm run bench:isolation -- [--reps 3] [--duration-ms 3000]`.
 // Server on CPU 0, generator on CPU 1 (taskset), 64 connections x 32 in flight, 32-byte text.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -13,11 +12,11 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({ options: { reps: { type: 'string' }, 'duration-ms': { type: 'string' } } });
 const reps = Number(values.reps ?? 3);
 const durationMs = Number(values['duration-ms'] ?? 3000);
-const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const repo = fileURLToPath(new URL('../../', import.meta.url));
 const LOADGEN = join(repo, 'bench/build/loadgen');
 const PAYLOAD = join(repo, 'bench/build/payload-text32.bin');
-const SERVE = fileURLToPath(new URL('./fixtures/serve-server.js', import.meta.url));
-const SERVICES = fileURLToPath(new URL('./fixtures/bench-services', import.meta.url));
+const SWITCHBOARD = join(repo, 'bin/switchboard.js');
+const SERVICES = fileURLToPath(new URL('./fixtures/isolation-services', import.meta.url));
 
 function cpuTicks(pid: number): number {
   try {
@@ -38,7 +37,7 @@ function childPids(pid: number): number[] {
 
 async function runOnce(isolation: string): Promise<{ rate: number; cpuUsPerMsg: number }> {
   const runDir = mkdtempSync(join(tmpdir(), 'sb-bench-'));
-  const server = spawn('taskset', ['-c', '0', process.execPath, SERVE, SERVICES, '--port', '0', '--run-dir', runDir, '--isolation', isolation, '--log-level', 'warn', '--no-deflate'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn('taskset', ['-c', '0', process.execPath, SWITCHBOARD, 'serve', SERVICES, '--port', '0', '--run-dir', runDir, '--isolation', isolation, '--log-level', 'warn', '--no-deflate'], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       let err = '';
