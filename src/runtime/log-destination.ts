@@ -11,6 +11,8 @@ import type { Writable } from 'node:stream';
 
 /** Bytes queued for a slow reader above which new lines are dropped (and counted). */
 const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+/** How long `flush(cb)` waits for a stalled reader before calling back. */
+const LOG_FLUSH_CALLBACK_MS = 2_000;
 
 export interface LogDestinationEvents {
   /** Logging ended because the destination failed; `err.code` is e.g. EPIPE. */
@@ -59,13 +61,21 @@ export class LogDestination {
       this.#scheduled = true;
       setImmediate(() => {
         this.#scheduled = false;
-        this.flush();
+        this.#writeQueued();
       });
     }
   }
 
-  /** Hand the lines of this turn to the destination now. Never blocks on a pipe, never throws. */
-  flush(): void {
+  /**
+   * Hand the lines of this turn to the destination now. Never blocks on a pipe, never throws.
+   * `done` (pino's `logger.flush(cb)`) is called once they have been taken.
+   */
+  flush(done?: (err?: Error) => void): void {
+    this.#writeQueued();
+    if (done) void this.drain(LOG_FLUSH_CALLBACK_MS).then(() => done(this.#ended));
+  }
+
+  #writeQueued(): void {
     if (this.#ended || this.#lines.length === 0) return;
     const lines = this.#lines;
     this.#lines = [];
@@ -101,7 +111,7 @@ export class LogDestination {
    * `timeoutMs`, one that is gone costs nothing.
    */
   drain(timeoutMs: number): Promise<void> {
-    this.flush();
+    this.#writeQueued();
     if (this.#ended || this.#writesInFlight === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, timeoutMs);
