@@ -23,6 +23,7 @@ export {
   createClient,
   CommandClient,
   ClientCommandError,
+  ClientConnectError,
   nodeSocketFactory,
   browserSocketFactory,
   type CommandClientOptions,
@@ -32,6 +33,8 @@ export {
   type BuiltinApi,
   type JoinReply,
   type Push,
+  type OpenEvent,
+  type ReconnectingEvent,
 } from './client/index.js';
 
 // The runtime's types. Its code (startServer: supervised services, control socket, logs,
