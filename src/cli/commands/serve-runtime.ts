@@ -1,5 +1,6 @@
 // `switchboard serve` with the runtime: the app server inside the lock, logs, supervisor,
 // control socket, metrics and graceful shutdown. src/cli/serve.ts can delegate to this.
+import { statSync } from 'node:fs';
 import { CONFIG_KEYS, ConfigError, loadConfig, parseConfigFlags } from '../../runtime/config.js';
 import { LockHeldError } from '../../runtime/lock-file.js';
 import { startServer, type StartServerOptions } from '../../runtime/serve.js';
@@ -24,6 +25,18 @@ ${flagLines}
   --no-<flag>                      turns a boolean option off (e.g. --no-deflate)
 `;
 
+/** Why `dir` cannot be served, or undefined when it is a directory. */
+function servicesDirProblem(dir: string): string | undefined {
+  let stats;
+  try {
+    stats = statSync(dir);
+  } catch {
+    return `the services directory ${dir} does not exist (give the directory of your service files: switchboard serve <dir>)`;
+  }
+  if (!stats.isDirectory()) return `${dir} is not a directory: serve the directory that holds the service files (switchboard serve <dir>)`;
+  return undefined;
+}
+
 /** Parse, load config, start; resolves with an exit code only if starting fails or after the server stopped. */
 export async function runtimeServe(argv: string[], io: CliIO, transport?: StartServerOptions['transport']): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) return io.stdout(serveUsage), 0;
@@ -39,6 +52,11 @@ export async function runtimeServe(argv: string[], io: CliIO, transport?: StartS
       return 2;
     }
     throw err;
+  }
+  const problem = servicesDirProblem(config.servicesDir);
+  if (problem) {
+    io.stderr(`switchboard serve: ${problem}\n`);
+    return 2;
   }
   let running;
   try {
@@ -56,6 +74,11 @@ export async function runtimeServe(argv: string[], io: CliIO, transport?: StartS
   const routes = await running.app.core.resolver.listRoutes();
   io.stderr(`switchboard serving ${config.servicesDir} (run dir ${config.runDir})\n  console:  http://${shown}:${address.port}/\n`);
   for (const route of routes) io.stderr(`  service:  ws://${shown}:${address.port}${route}\n`);
+  if (routes.length === 0) {
+    const hint = `no service files in ${config.servicesDir}: add one (e.g. echo.ts), or scaffold one with \`switchboard new echo --services ${config.servicesDir}\``;
+    io.stderr(`  warning:  ${hint}\n`);
+    runtime.log.warn({ servicesDir: config.servicesDir }, hint);
+  }
   const metrics = runtime.metricsAddress() ?? (config.metrics.enabled ? `http://${shown}:${address.port}${config.metrics.path}` : undefined);
   if (metrics) io.stderr(`  metrics:  ${metrics}\n`);
   // the runtime exits the process when the graceful shutdown is done
