@@ -51,7 +51,31 @@ export interface ServiceStatus {
   messagesOut: number;
   pid?: number;
   memory?: MemoryStatus;
-  lastCrash?: { reason: string; at?: string; message?: string };
+  lastCrash?: CrashStatus;
+}
+
+/** The last crash of an isolated or background service, as `status` reports it. */
+export interface CrashStatus {
+  /** uncaught-exception, exit, out-of-memory, hang, start-timeout, ... */
+  reason: string;
+  at?: string;
+  /** The error's message, when there was one. */
+  message?: string;
+  /** Exit code of the worker or process (null when it was ended by a signal or did not exit). */
+  exitCode: number | null;
+  /** Signal that ended the process, e.g. SIGKILL. */
+  signal: string | null;
+}
+
+/** What `status` shows of a supervised unit's last crash. */
+export function crashStatus(crash: { reason: string; at: string; code: number | null; signal: string | null; error?: { message: string } }): CrashStatus {
+  return {
+    reason: crash.reason,
+    at: crash.at,
+    ...(crash.error ? { message: crash.error.message } : {}),
+    exitCode: crash.code,
+    signal: crash.signal,
+  };
 }
 
 export interface ServerStatus {

@@ -7,7 +7,7 @@ import { isServiceDefinition } from '../app/service.js';
 import { addBackgroundService } from './background-service.js';
 import { importModule } from './child-runtime.js';
 import type { SwitchboardConfig } from './config.js';
-import { ControlError, type ReloadResult, type ServiceStatus } from './control-protocol.js';
+import { ControlError, crashStatus, type ReloadResult, type ServiceStatus } from './control-protocol.js';
 import { IsolatedServiceHost } from './isolated-service-host.js';
 import { ServerRuntime, type RuntimeApp } from './server-runtime.js';
 import { ServiceRegistry, type ServiceRecord } from './service-registry.js';
@@ -191,7 +191,7 @@ function serviceStatus(r: ServiceRecord): ServiceStatus {
     s.restarts = u.restarts;
     if (u.pid !== undefined && u.isolation === 'process') s.pid = u.pid;
     if (u.memory) s.memory = { rss: u.memory.rss, heapUsed: u.memory.heapUsed, heapTotal: u.memory.heapTotal, external: u.memory.external };
-    if (u.lastCrash) s.lastCrash = { reason: u.lastCrash.reason, at: u.lastCrash.at, ...(u.lastCrash.error ? { message: u.lastCrash.error.message } : {}) };
+    if (u.lastCrash) s.lastCrash = crashStatus(u.lastCrash);
   }
   return s;
 }

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { addBackgroundService, serveBridge, type ServerBridge } from './background-service.js';
 import type { SwitchboardConfig } from './config.js';
-import { ControlError, type ReloadResult, type ServerStatus, type ServiceStatus } from './control-protocol.js';
+import { ControlError, crashStatus, type ReloadResult, type ServerStatus, type ServiceStatus } from './control-protocol.js';
 import { ControlServer } from './control-server.js';
 import { acquireLock, type AcquiredLock } from './lock-file.js';
 import { createLogger, type RuntimeLogger } from './logger.js';
@@ -317,6 +317,6 @@ function backgroundStatus(u: UnitStatus): ServiceStatus {
   };
   if (u.pid !== undefined && u.isolation === 'process') s.pid = u.pid;
   if (u.memory) s.memory = { rss: u.memory.rss, heapUsed: u.memory.heapUsed, heapTotal: u.memory.heapTotal, external: u.memory.external };
-  if (u.lastCrash) s.lastCrash = { reason: u.lastCrash.reason, at: u.lastCrash.at, ...(u.lastCrash.error ? { message: u.lastCrash.error.message } : {}) };
+  if (u.lastCrash) s.lastCrash = crashStatus(u.lastCrash);
   return s;
 }

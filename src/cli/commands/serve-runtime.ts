@@ -4,6 +4,7 @@ import { statSync } from 'node:fs';
 import { CONFIG_KEYS, ConfigError, loadConfig, parseConfigFlags } from '../../runtime/config.js';
 import { LockHeldError } from '../../runtime/lock-file.js';
 import { startServer, type StartServerOptions } from '../../runtime/serve.js';
+import { switchboardVersion } from '../version.js';
 import type { CliIO } from './command.js';
 
 const flagLines = CONFIG_KEYS.map((k) => {
@@ -60,7 +61,7 @@ export async function runtimeServe(argv: string[], io: CliIO, transport?: StartS
   }
   let running;
   try {
-    running = await startServer({ config, version: process.env.npm_package_version ?? '0.1.0', ...(transport ? { transport } : {}) });
+    running = await startServer({ config, version: switchboardVersion(), ...(transport ? { transport } : {}) });
   } catch (err) {
     if (err instanceof LockHeldError) {
       io.stderr(`switchboard serve: ${err.message}\n`);

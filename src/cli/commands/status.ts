@@ -1,6 +1,6 @@
 // `switchboard status`: uptime, per-service state, restarts, connections, messages, memory.
 import { controlRequest } from '../../runtime/control-client.js';
-import type { ServerStatus, ServiceStatus } from '../../runtime/control-protocol.js';
+import type { CrashStatus, ServerStatus, ServiceStatus } from '../../runtime/control-protocol.js';
 import type { CliCommand } from './command.js';
 import { parseControlArgs, withControlErrors } from './control-command.js';
 
@@ -45,11 +45,19 @@ export function formatStatus(s: ServerStatus): string {
     ]);
   }
   out += '\n' + table(rows);
-  const crashed = s.services.filter((x) => x.lastCrash);
-  for (const x of crashed) {
-    out += `last crash of ${x.path ?? x.name}: ${x.lastCrash!.reason}${x.lastCrash!.message ? ` (${x.lastCrash!.message})` : ''}${x.lastCrash!.at ? ` at ${x.lastCrash!.at}` : ''}\n`;
-  }
+  for (const x of s.services) if (x.lastCrash) out += `last crash of ${x.path ?? x.name}: ${formatCrash(x.lastCrash)}\n`;
   return out;
+}
+
+/** "exit (exit code 3) at ...", "out-of-memory (signal SIGKILL) at ...", "uncaught-exception (boom; exit code 1) at ..." */
+export function formatCrash(c: CrashStatus): string {
+  const facts = [
+    c.message,
+    // older servers (before exitCode/signal were reported) send neither
+    c.exitCode !== null && c.exitCode !== undefined ? `exit code ${c.exitCode}` : undefined,
+    c.signal ? `signal ${c.signal}` : undefined,
+  ].filter((f): f is string => f !== undefined && f !== '');
+  return `${c.reason}${facts.length > 0 ? ` (${facts.join('; ')})` : ''}${c.at ? ` at ${c.at}` : ''}`;
 }
 
 export const statusCommand: CliCommand = {
