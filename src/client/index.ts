@@ -14,10 +14,24 @@ import type { InputOf, ServiceDefinition } from '../app/service.js';
 /** What a call resolves to per command: `{ [cmd]: { input; output } }`. */
 export type Api = Record<string, { input: unknown; output: unknown }>;
 
-/** The Api of a service, from its definition: `ApiOf<typeof import('./services/chat.ts').default>`. */
+/**
+ * The Api of a service, from its definition: `ApiOf<typeof import('./services/chat.ts').default>`
+ * or, with `import type chat from './services/chat.js'`, `ApiOf<typeof chat>`. Anything that
+ * is not a service definition is a compile error (NotAServiceDefinition), never a silent
+ * fallback to the untyped Api.
+ */
 export type ApiOf<S> = S extends ServiceDefinition<any, any, infer C>
   ? { [K in keyof C & string]: { input: C[K] extends { input?: infer I } ? InputOf<I> : unknown; output: unknown } } & BuiltinApi
-  : Api;
+  : // an ES module's default import of a CommonJS service file (a "type": "commonjs" package)
+    // is that file's whole `exports` object: the definition is its `default`
+    S extends { default: infer D extends ServiceDefinition<any, any, any> }
+    ? ApiOf<D>
+    : NotAServiceDefinition<S>;
+
+/** What ApiOf makes of a type that is not a service definition: it does not satisfy `Api`, and its key says why. */
+export type NotAServiceDefinition<S> = {
+  'ApiOf<S> needs the type of a defineService(...) value, e.g. ApiOf<typeof import("./services/chat.js").default>': S;
+};
 
 export interface Position {
   e: string;
