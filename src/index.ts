@@ -29,6 +29,7 @@ export {
   type CommandClientOptions,
   type ClientReconnectOptions,
   type ApiOf,
+  type NotAServiceDefinition,
   type Api,
   type BuiltinApi,
   type JoinReply,
