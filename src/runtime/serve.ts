@@ -198,11 +198,19 @@ function serviceStatus(r: ServiceRecord): ServiceStatus {
 
 /** `reload`: the app re-scans (changed files get a fresh host, deleted ones are forgotten). */
 async function reload(app: AppServer, registry: ServiceRegistry): Promise<ReloadResult> {
-  const result = await app.rescan();
+  const loadErrors = new Map<string, string>(); // the caller sees why, not just "see the log"
+  const onReload = (e: { route: string; ok: boolean; error?: string }): void => void (!e.ok && e.error && loadErrors.set(e.route, e.error));
+  app.on('reload', onReload);
+  let result: ReloadResult;
+  try {
+    result = await app.rescan();
+  } finally {
+    app.off('reload', onReload);
+  }
   for (const route of result.removed) registry.forget(route);
   for (const route of result.restarted) {
     if (app.services().find((s) => s.route === route)?.state === 'failed') {
-      throw new ControlError('RELOAD_FAILED', `${route}: the changed file failed to load; see the server log`);
+      throw new ControlError('RELOAD_FAILED', `${route}: the changed file failed to load: ${loadErrors.get(route) ?? 'see the server log'}`);
     }
   }
   return result;

@@ -1,7 +1,7 @@
 // `switchboard new <path>`: scaffold a service file and its test.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { parseArgs } from 'node:util';
+import { CommandLineError, parseCommandLine } from '../../runtime/command-line.js';
 import type { CliCommand } from './command.js';
 import { backgroundService, backgroundTest, endpointService, endpointTest, type TemplateInput } from './service-templates.js';
 
@@ -31,36 +31,40 @@ export const newCommand: CliCommand = {
   summary: 'scaffold a service file and its test',
   usage,
   async run(argv, io) {
-    let values: Record<string, string | boolean | undefined>;
+    let values: Record<string, string | boolean | string[] | undefined>;
     let positionals: string[];
     try {
-      ({ values, positionals } = parseArgs({
-        args: argv,
-        options: {
-          services: { type: 'string' },
-          tests: { type: 'string' },
+      ({ values, positionals } = parseCommandLine(
+        argv,
+        {
+          services: { type: 'string', takes: 'the services directory' },
+          tests: { type: 'string', takes: 'the directory of the tests' },
           js: { type: 'boolean' },
           background: { type: 'boolean' },
           force: { type: 'boolean' },
           help: { type: 'boolean', short: 'h' },
         },
-        allowPositionals: true,
-        strict: true,
-      }));
+        'switchboard new',
+      ));
     } catch (err) {
-      io.stderr(`switchboard: ${(err as Error).message}\n\n${usage}`);
+      if (!(err instanceof CommandLineError)) throw err;
+      io.stderr(`switchboard new: ${err.message}\n`);
       return 2;
     }
     if (values.help) return io.stdout(usage), 0;
     if (positionals.length !== 1) {
-      io.stderr(`switchboard: new needs exactly one path\n\n${usage}`);
+      io.stderr(
+        positionals.length === 0
+          ? 'switchboard new: name the service to create, e.g. switchboard new chat (served at ws://host/chat)\n'
+          : `switchboard new: one service at a time, got ${positionals.length}: ${positionals.join(' ')}\n`,
+      );
       return 2;
     }
     let segments: string[];
     try {
       segments = parseServicePath(positionals[0]!);
     } catch (err) {
-      io.stderr(`switchboard: ${(err as Error).message}\n`);
+      io.stderr(`switchboard new: ${(err as Error).message}\n`);
       return 2;
     }
     const lang = values.js ? 'js' : 'ts';
@@ -75,7 +79,7 @@ export const newCommand: CliCommand = {
 
     const existing = [serviceFile, testFile].filter((f) => existsSync(f));
     if (existing.length > 0 && !values.force) {
-      io.stderr(`switchboard: ${existing.map((f) => relative(io.cwd, f)).join(' and ')} already exist(s); use --force to overwrite\n`);
+      io.stderr(`switchboard new: ${existing.map((f) => relative(io.cwd, f)).join(' and ')} already exist${existing.length === 1 ? 's' : ''}; --force overwrites\n`);
       return 1;
     }
     let serviceText = values.background ? backgroundService(input) : endpointService(input);

@@ -44,12 +44,13 @@ export async function runtimeServe(argv: string[], io: CliIO, transport?: StartS
   let config;
   try {
     const { flags, positionals } = parseConfigFlags(argv);
-    if (positionals.length > 1) throw new ConfigError([`expected at most one services directory, got ${positionals.length}`]);
+    if (positionals.length > 1) throw new ConfigError([`one services directory at most, got ${positionals.length}: ${positionals.join(' ')}`]);
     if (positionals[0] !== undefined) flags.services = positionals[0];
     ({ config } = await loadConfig({ flags, env: io.env, cwd: io.cwd }));
   } catch (err) {
     if (err instanceof ConfigError) {
-      io.stderr(`switchboard serve: ${err.message}\n\n${serveUsage}`);
+      // one line per mistake; the options are for --help
+      for (const problem of err.problems) io.stderr(`switchboard serve: ${problem}\n`);
       return 2;
     }
     throw err;

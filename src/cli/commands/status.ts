@@ -65,8 +65,8 @@ export const statusCommand: CliCommand = {
   summary: 'show uptime, services (state, restarts, connections, messages) and memory',
   usage,
   run: (argv, io) =>
-    withControlErrors(io, usage, async () => {
-      const { runDir, values } = parseControlArgs(argv, io, { json: { type: 'boolean' } });
+    withControlErrors(io, 'status', async () => {
+      const { runDir, values } = parseControlArgs('status', argv, io, { json: { type: 'boolean' } });
       if (values.help) return io.stdout(usage), 0;
       const status = (await controlRequest(runDir, { type: 'status' })) as ServerStatus;
       io.stdout(values.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));
