@@ -3,7 +3,7 @@ import type { CliCommand, CliIO } from './commands/command.js';
 import { processIO } from './commands/command.js';
 import { runtimeCommands } from './commands/index.js';
 import { serveCommand } from './serve.js';
-import { switchboardVersion } from './version.js';
+import { switchboardVersion } from './own-package.js';
 
 export const commands: readonly CliCommand[] = [serveCommand, ...runtimeCommands];
 

@@ -4,7 +4,7 @@ import { statSync } from 'node:fs';
 import { CONFIG_KEYS, ConfigError, loadConfig, parseConfigFlags } from '../../runtime/config.js';
 import { LockHeldError } from '../../runtime/lock-file.js';
 import { startServer, type StartServerOptions } from '../../runtime/serve.js';
-import { switchboardVersion } from '../version.js';
+import { switchboardVersion } from '../own-package.js';
 import type { CliIO } from './command.js';
 
 const flagLines = CONFIG_KEYS.map((k) => {
