@@ -20,7 +20,7 @@ const packed = ((): string[] => {
 const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { license: string; scripts: Record<string, string> };
 
 test('the package ships the MIT license, the README, the CLI, the built code and types, the console files', () => {
-  for (const f of ['LICENSE', 'README.md', 'package.json', 'bin/switchboard.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'src/web/index.html']) {
+  for (const f of ['LICENSE', 'README.md', 'package.json', 'bin/switchboard.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'src/web/index.html', 'src/web/favicon.svg']) {
     assert.ok(packed.includes(f), `${f} is in the package`);
   }
   assert.equal(pkg.license, 'MIT');
