@@ -13,7 +13,7 @@ export { CONFIG_KEYS, configSchema } from './config-schema.js';
 export class ConfigError extends Error {
   readonly code = 'ERR_SWITCHBOARD_CONFIG';
   constructor(readonly problems: string[]) {
-    super(problems.length === 1 ? `invalid configuration: ${problems[0]}` : `invalid configuration:\n  ${problems.join('\n  ')}`);
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
     this.name = 'ConfigError';
   }
 }
