@@ -61,10 +61,10 @@ export interface CrashStatus {
   at?: string;
   /** The error's message, when there was one. */
   message?: string;
-  /** Exit code of the worker or process (null when it was ended by a signal or did not exit). */
-  exitCode: number | null;
+  /** Exit code of the worker or process (null when a signal ended it). */
+  code?: number | null;
   /** Signal that ended the process, e.g. SIGKILL. */
-  signal: string | null;
+  signal?: string | null;
 }
 
 /** What `status` shows of a supervised unit's last crash. */
@@ -73,7 +73,7 @@ export function crashStatus(crash: { reason: string; at: string; code: number | 
     reason: crash.reason,
     at: crash.at,
     ...(crash.error ? { message: crash.error.message } : {}),
-    exitCode: crash.code,
+    code: crash.code,
     signal: crash.signal,
   };
 }

@@ -102,7 +102,9 @@ test('reload of a changed file that fails to load prints why', async () => {
   const later = new Date(Date.now() + 5_000);
   utimesSync(file, later, later);
   const r = await bin(['reload', '--run-dir', runDir]);
-  assert.deepEqual(r, { code: 1, out: '', err: 'switchboard reload: /versioned: the changed file failed to load: the default export was not made by defineService()\n' });
+  assert.equal(r.code, 1);
+  assert.equal(r.out, '');
+  assert.match(r.err, /^switchboard reload: \/versioned: .*the default export was not made by defineService\(\)\n$/);
   c.close();
   server.child.kill('SIGTERM');
   assert.deepEqual(await server.exited(), { code: 0, signal: null });

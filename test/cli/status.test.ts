@@ -74,7 +74,7 @@ test('status: Switchboard own version; the last crash with its exit code, then i
   assert.equal((await a.whenClosed()).code, 1011);
   await until(async () => quitter((await status(runDir)).json).lastCrash !== undefined, 'the crash in status');
   const crashed = await status(runDir);
-  assert.deepEqual({ ...quitter(crashed.json).lastCrash, at: undefined }, { reason: 'exit', at: undefined, exitCode: 3, signal: null });
+  assert.deepEqual({ ...quitter(crashed.json).lastCrash, at: undefined }, { reason: 'exit', at: undefined, code: 3, signal: null });
   assert.match(crashed.text, /^last crash of \/quitter: exit \(exit code 3\) at \d{4}-/m);
 
   const b = await TestClient.openWhenAvailable(url);
@@ -83,7 +83,7 @@ test('status: Switchboard own version; the last crash with its exit code, then i
   assert.equal((await b.whenClosed()).code, 1011);
   await until(async () => quitter((await status(runDir)).json).lastCrash?.signal === 'SIGKILL', 'the second crash in status');
   const killed = await status(runDir);
-  assert.equal(quitter(killed.json).lastCrash?.exitCode, null);
+  assert.equal(quitter(killed.json).lastCrash?.code, null);
   assert.match(killed.text, /^last crash of \/quitter: exit \(signal SIGKILL\) at /m);
 
   server.child.kill('SIGTERM');
@@ -91,7 +91,7 @@ test('status: Switchboard own version; the last crash with its exit code, then i
 });
 
 test('formatCrash: message, exit code and signal, each when known', () => {
-  assert.equal(formatCrash({ reason: 'uncaught-exception', message: 'boom', exitCode: 1, signal: null, at: 'T' }), 'uncaught-exception (boom; exit code 1) at T');
-  assert.equal(formatCrash({ reason: 'hang', exitCode: null, signal: 'SIGKILL' }), 'hang (signal SIGKILL)');
-  assert.equal(formatCrash({ reason: 'start-timeout', exitCode: null, signal: null }), 'start-timeout');
+  assert.equal(formatCrash({ reason: 'uncaught-exception', message: 'boom', code: 1, signal: null, at: 'T' }), 'uncaught-exception (boom; exit code 1) at T');
+  assert.equal(formatCrash({ reason: 'hang', code: null, signal: 'SIGKILL' }), 'hang (signal SIGKILL)');
+  assert.equal(formatCrash({ reason: 'start-timeout' }), 'start-timeout');
 });

@@ -53,8 +53,8 @@ export function formatStatus(s: ServerStatus): string {
 export function formatCrash(c: CrashStatus): string {
   const facts = [
     c.message,
-    // older servers (before exitCode/signal were reported) send neither
-    c.exitCode !== null && c.exitCode !== undefined ? `exit code ${c.exitCode}` : undefined,
+    // a server from before code and signal were reported sends neither
+    c.code !== null && c.code !== undefined ? `exit code ${c.code}` : undefined,
     c.signal ? `signal ${c.signal}` : undefined,
   ].filter((f): f is string => f !== undefined && f !== '');
   return `${c.reason}${facts.length > 0 ? ` (${facts.join('; ')})` : ''}${c.at ? ` at ${c.at}` : ''}`;
