@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { DEFINE, REPO, serviceDir } from '../app/helpers.js';
-import { DEADLINE_MS, until } from '../runtime/helpers.js';
+import { within } from '../helpers/wait.js';
+import { until } from '../runtime/helpers.js';
 import { TestClient } from '../runtime/ws-client.js';
 
 const SERVICES = serviceDir({
@@ -71,10 +72,6 @@ function serve(name: string, extra: string[] = []): Promise<Served> {
   });
 }
 
-function withDeadline<T>(p: Promise<T>, what: string): Promise<T> {
-  return Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), DEADLINE_MS).unref())]);
-}
-
 async function client(port: number): Promise<TestClient> {
   const c = await TestClient.open(`ws://127.0.0.1:${port}/noisy`);
   clients.push(c);
@@ -92,7 +89,7 @@ test('the reader of stdout is gone (EPIPE): SIGTERM still stops the server, exit
   const s = await serve('epipe');
   s.child.stdout!.destroy(); // like `| head -1` exiting: every later log write fails with EPIPE
   s.child.kill('SIGTERM');
-  assert.deepEqual(await withDeadline(s.exited, 'exit after SIGTERM'), { code: 0, signal: null });
+  assert.deepEqual(await within(s.exited, 'exit after SIGTERM'), { code: 0, signal: null });
   assert.equal(existsSync(join(s.runDir, 'switchboard.pid')), false, 'a clean stop: the lock is removed');
 });
 
@@ -102,7 +99,7 @@ test('a reader that stopped reading (a full pipe): SIGTERM still stops the serve
   const c = await client(s.port);
   assert.equal(await c.call('flood', 500), 500); // about 2 MB of log lines, queued behind the full pipe
   s.child.kill('SIGTERM');
-  assert.deepEqual(await withDeadline(s.exited, 'exit after SIGTERM'), { code: 0, signal: null });
+  assert.deepEqual(await within(s.exited, 'exit after SIGTERM'), { code: 0, signal: null });
 });
 
 test('a second SIGTERM during the shutdown exits at once (143), with the reader of stdout gone', async () => {
@@ -115,5 +112,5 @@ test('a second SIGTERM during the shutdown exits at once (143), with the reader 
   await until(() => refusesConnections(s.port), 'the server to stop accepting');
   assert.equal(s.child.exitCode, null, 'still draining');
   s.child.kill('SIGTERM');
-  assert.deepEqual(await withDeadline(s.exited, 'exit after the second SIGTERM'), { code: 143, signal: null });
+  assert.deepEqual(await within(s.exited, 'exit after the second SIGTERM'), { code: 143, signal: null });
 });

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { DEADLINE_MS } from './helpers.js';
+import { DEADLINE_MS } from '../helpers/wait.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/oom-supervisor.js', import.meta.url));
 
