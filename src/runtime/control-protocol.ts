@@ -52,9 +52,35 @@ export interface ServiceStatus {
   messagesOut: number;
   pid?: number;
   memory?: MemoryStatus;
-  lastCrash?: { reason: string; at?: string; message?: string; stack?: string; code?: number | null; signal?: string | null };
+  lastCrash?: CrashStatus;
   /** Why the service's last load failed. */
   error?: string;
+}
+
+/** The last crash of an isolated or background service, as `status` reports it. */
+export interface CrashStatus {
+  /** uncaught-exception, exit, out-of-memory, hang, start-timeout, ... */
+  reason: string;
+  at?: string;
+  /** The error's message, when there was one. */
+  message?: string;
+  /** Exit code of the worker or process (null when a signal ended it). */
+  code?: number | null;
+  /** Signal that ended the process, e.g. SIGKILL. */
+  signal?: string | null;
+  /** The error's stack, when there was one. */
+  stack?: string;
+}
+
+/** What `status` shows of a supervised unit's last crash. */
+export function crashStatus(crash: { reason: string; at: string; code: number | null; signal: string | null; error?: { message: string } }): CrashStatus {
+  return {
+    reason: crash.reason,
+    at: crash.at,
+    ...(crash.error ? { message: crash.error.message } : {}),
+    code: crash.code,
+    signal: crash.signal,
+  };
 }
 
 export interface ServerStatus {

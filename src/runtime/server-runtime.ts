@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { addBackgroundService, serveBridge, type ServerBridge } from './background-service.js';
 import type { SwitchboardConfig } from './config.js';
-import { ControlError, type ReloadResult, type ServerStatus, type ServiceStatus } from './control-protocol.js';
+import { ControlError, crashStatus, type ReloadResult, type ServerStatus, type ServiceStatus } from './control-protocol.js';
 import { ControlServer } from './control-server.js';
 import { acquireLock, type AcquiredLock } from './lock-file.js';
 import { createLogger, type RuntimeLogger } from './logger.js';
@@ -16,6 +16,8 @@ import { ShutdownCoordinator } from './shutdown.js';
 import { Supervisor, type UnitStatus } from './supervisor.js';
 
 export const GOING_AWAY = 1001;
+/** How long the last log lines may take to leave at exit (a stalled reader of stdout). */
+const LOG_DRAIN_MS = 2_000;
 
 /** What the runtime needs from the application server. */
 export interface RuntimeApp {
@@ -84,9 +86,12 @@ export class ServerRuntime {
         `took over a stale lock left by pid ${lock.tookOverFrom.pid} (no such process)`,
       );
     }
+    // the first exit gives the logs a bounded time to leave; a second one (a second signal) does not wait
+    let exiting = false;
     const exit = options.exit ?? ((code: number) => {
-      this.#runtimeLogger.flush();
-      process.exit(code);
+      if (exiting) process.exit(code);
+      exiting = true;
+      void this.#runtimeLogger.drain(LOG_DRAIN_MS).then(() => process.exit(code));
     });
     this.shutdown = new ShutdownCoordinator({
       graceMs: this.config.shutdown.graceMs,
@@ -317,6 +322,6 @@ function backgroundStatus(u: UnitStatus): ServiceStatus {
   };
   if (u.pid !== undefined && u.isolation === 'process') s.pid = u.pid;
   if (u.memory) s.memory = { rss: u.memory.rss, heapUsed: u.memory.heapUsed, heapTotal: u.memory.heapTotal, external: u.memory.external };
-  if (u.lastCrash) s.lastCrash = { reason: u.lastCrash.reason, at: u.lastCrash.at, ...(u.lastCrash.error ? { message: u.lastCrash.error.message } : {}) };
+  if (u.lastCrash) s.lastCrash = crashStatus(u.lastCrash);
   return s;
 }

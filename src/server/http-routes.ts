@@ -26,6 +26,9 @@ const FILES: Record<string, { file: () => string | null; type: string }> = {
   '/console.js': { file: () => (WEB_DIR ? WEB_DIR + 'console.js' : null), type: 'text/javascript; charset=utf-8' },
   '/console.css': { file: () => (WEB_DIR ? WEB_DIR + 'console.css' : null), type: 'text/css; charset=utf-8' },
   '/client.js': { file: () => CLIENT_FILE, type: 'text/javascript; charset=utf-8' },
+  '/favicon.svg': { file: () => (WEB_DIR ? WEB_DIR + 'favicon.svg' : null), type: 'image/svg+xml' },
+  // what browsers and tools ask for when a page names no icon: the same SVG, not a 404
+  '/favicon.ico': { file: () => (WEB_DIR ? WEB_DIR + 'favicon.svg' : null), type: 'image/svg+xml' },
 };
 
 /** An extra route: answers the request and returns true, or returns false to pass it on. */

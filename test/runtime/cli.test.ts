@@ -158,7 +158,7 @@ test('new scaffolds a service and its test, refuses to overwrite and bad paths',
   const service = readFileSync(join(dir, 'services/rooms/lobby.ts'), 'utf8');
   assert.match(service, /export default defineService\(/);
   const testText = readFileSync(join(dir, 'test/services/rooms/lobby.test.ts'), 'utf8');
-  assert.match(testText, /from '\.\.\/\.\.\/\.\.\/services\/rooms\/lobby\.js'/);
+  assert.match(testText, /new URL\('\.\.\/\.\.\/\.\.\/services\/', import\.meta\.url\)/);
   const again = await cli(['new', 'rooms/lobby'], dir);
   assert.equal(again.code, 1);
   assert.match(again.err, /already exist/);

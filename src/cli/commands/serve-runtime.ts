@@ -1,8 +1,10 @@
 // `switchboard serve` with the runtime: the app server inside the lock, logs, supervisor,
 // control socket, metrics and graceful shutdown. src/cli/serve.ts can delegate to this.
+import { statSync } from 'node:fs';
 import { CONFIG_KEYS, ConfigError, loadConfig, parseConfigFlags } from '../../runtime/config.js';
 import { LockHeldError } from '../../runtime/lock-file.js';
 import { startServer, type StartServerOptions } from '../../server/start-server.js';
+import { switchboardVersion } from '../own-package.js';
 import type { CliIO } from './command.js';
 
 const flagLines = CONFIG_KEYS.map((k) => {
@@ -24,25 +26,43 @@ ${flagLines}
   --no-<flag>                      turns a boolean option off (e.g. --no-deflate)
 `;
 
+/** Why `dir` cannot be served, or undefined when it is a directory. */
+function servicesDirProblem(dir: string): string | undefined {
+  let stats;
+  try {
+    stats = statSync(dir);
+  } catch {
+    return `the services directory ${dir} does not exist (give the directory of your service files: switchboard serve <dir>)`;
+  }
+  if (!stats.isDirectory()) return `${dir} is not a directory: serve the directory that holds the service files (switchboard serve <dir>)`;
+  return undefined;
+}
+
 /** Parse, load config, start; resolves with an exit code only if starting fails or after the server stopped. */
 export async function runtimeServe(argv: string[], io: CliIO, transport?: StartServerOptions['transport']): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) return io.stdout(serveUsage), 0;
   let config;
   try {
     const { flags, positionals } = parseConfigFlags(argv);
-    if (positionals.length > 1) throw new ConfigError([`expected at most one services directory, got ${positionals.length}`]);
+    if (positionals.length > 1) throw new ConfigError([`one services directory at most, got ${positionals.length}: ${positionals.join(' ')}`]);
     if (positionals[0] !== undefined) flags.services = positionals[0];
     ({ config } = await loadConfig({ flags, env: io.env, cwd: io.cwd }));
   } catch (err) {
     if (err instanceof ConfigError) {
-      io.stderr(`switchboard serve: ${err.message}\n\n${serveUsage}`);
+      // one line per mistake; the options are for --help
+      for (const problem of err.problems) io.stderr(`switchboard serve: ${problem}\n`);
       return 2;
     }
     throw err;
   }
+  const problem = servicesDirProblem(config.servicesDir);
+  if (problem) {
+    io.stderr(`switchboard serve: ${problem}\n`);
+    return 2;
+  }
   let running;
   try {
-    running = await startServer({ config, version: process.env.npm_package_version ?? '0.1.0', ...(transport ? { transport } : {}) });
+    running = await startServer({ config, version: switchboardVersion(), ...(transport ? { transport } : {}) });
   } catch (err) {
     if (err instanceof LockHeldError) {
       io.stderr(`switchboard serve: ${err.message}\n`);
@@ -56,6 +76,11 @@ export async function runtimeServe(argv: string[], io: CliIO, transport?: StartS
   const routes = await running.server.app.listRoutes();
   io.stderr(`switchboard serving ${config.servicesDir} (run dir ${config.runDir})\n  console:  http://${shown}:${address.port}/\n`);
   for (const route of routes) io.stderr(`  service:  ws://${shown}:${address.port}${route}\n`);
+  if (routes.length === 0) {
+    const hint = `no service files in ${config.servicesDir}: add one (e.g. echo.ts), or scaffold one with \`switchboard new echo --services ${config.servicesDir}\``;
+    io.stderr(`  warning:  ${hint}\n`);
+    runtime.log.warn({ servicesDir: config.servicesDir }, hint);
+  }
   const metrics = runtime.metricsAddress() ?? (config.metrics.enabled ? `http://${shown}:${address.port}${config.metrics.path}` : undefined);
   if (metrics) io.stderr(`  metrics:  ${metrics}\n`);
   // the runtime exits the process when the graceful shutdown is done
