@@ -102,8 +102,11 @@ export function declarationOf(file: string, js: string): ServiceDeclaration {
         if (exported === 'start') exportsStart = true;
         if (exported === 'isolation') fromExport = literal(topConsts.get(s.local.name), '`isolation`');
       }
-    } else if (stmt.type === 'ExportDefaultDeclaration') {
-      let value: AnyNode | undefined = stmt.declaration;
+    }
+    // esbuild writes `export default <expression>` as `var x = ...; export { x as default }`
+    const defaultSpecifier = stmt.type === 'ExportNamedDeclaration' && !stmt.source ? (stmt.specifiers ?? []).find((s: AnyNode) => (s.exported?.name ?? s.exported?.value) === 'default') : undefined;
+    if (stmt.type === 'ExportDefaultDeclaration' || defaultSpecifier) {
+      let value: AnyNode | undefined = defaultSpecifier ? defaultSpecifier.local : stmt.declaration;
       if (value?.type === 'Identifier') value = topConsts.get(value.name);
       const options = serviceOptions(value);
       if (options !== undefined) {

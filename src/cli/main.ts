@@ -1,11 +1,10 @@
 // The `switchboard` command: argv[0] names a subcommand from one table; each lives in its own module.
-import type { CliCommand, CliIO } from './commands/command.js';
+import type { CliIO } from './commands/command.js';
 import { processIO } from './commands/command.js';
-import { runtimeCommands } from './commands/index.js';
-import { serveCommand } from './serve.js';
+import { commands } from './commands/index.js';
 import { switchboardVersion } from './own-package.js';
 
-export const commands: readonly CliCommand[] = [serveCommand, ...runtimeCommands];
+export { commands };
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { main } from '../../src/cli/main.js';
-import { takeOrigins } from '../../src/cli/serve.js';
+import { takeOrigins } from '../../src/cli/commands/serve.js';
 import { connect } from '../../src/transport/client.js';
 import { REPO } from '../app/helpers.js';
 import { until } from '../helpers/wait.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runtimeCommands, type CliIO } from '../../src/cli/commands/index.js';
+import { commands, type CliIO } from '../../src/cli/commands/index.js';
 import { formatCrash } from '../../src/cli/commands/status.js';
 import type { ServerStatus, ServiceStatus } from '../../src/runtime/control-protocol.js';
 import { REPO } from '../app/helpers.js';
@@ -44,7 +44,7 @@ async function status(runDir: string): Promise<{ json: ServerStatus; text: strin
   const run = async (args: string[]): Promise<string> => {
     let out = '';
     const io: CliIO = { stdout: (t) => void (out += t), stderr: (t) => assert.fail(t), cwd: project, env: {} };
-    assert.equal(await runtimeCommands.find((c) => c.name === 'status')!.run(args, io), 0);
+    assert.equal(await commands.find((c) => c.name === 'status')!.run(args, io), 0);
     return out;
   };
   return { json: JSON.parse(await run(['--run-dir', runDir, '--json'])) as ServerStatus, text: await run(['--run-dir', runDir]) };

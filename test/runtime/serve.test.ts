@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HandshakeError } from '../../src/transport/index.js';
-import { runtimeCommands, type CliIO } from '../../src/cli/commands/index.js';
+import { commands, type CliIO } from '../../src/cli/commands/index.js';
 import { ServerProcess } from './server-process.js';
 import { TestClient } from './ws-client.js';
 import { until } from '../helpers/wait.js';
@@ -28,7 +28,7 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
   let out = '';
   let err = '';
   const io: CliIO = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), cwd: root, env: {} };
-  const code = await runtimeCommands.find((c) => c.name === args[0])!.run(args.slice(1), io);
+  const code = await commands.find((c) => c.name === args[0])!.run(args.slice(1), io);
   return { code, out, err };
 }
 

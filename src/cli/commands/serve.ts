@@ -1,11 +1,12 @@
-// `switchboard serve` with the runtime: the app server inside the lock, logs, supervisor,
-// control socket, metrics and graceful shutdown. src/cli/serve.ts can delegate to this.
+// `switchboard serve [<dir>]`: serves every service file below <dir>, and the console at GET /,
+// inside the runtime (lock, logs, supervisor, control socket for status/stop/reload/restart,
+// metrics, graceful shutdown on signals).
 import { statSync } from 'node:fs';
 import { CONFIG_KEYS, ConfigError, loadConfig, parseConfigFlags } from '../../runtime/config.js';
 import { LockHeldError } from '../../runtime/lock-file.js';
 import { startServer, type StartServerOptions } from '../../server/start-server.js';
 import { switchboardVersion } from '../own-package.js';
-import type { CliIO } from './command.js';
+import type { CliCommand, CliIO } from './command.js';
 
 const flagLines = CONFIG_KEYS.map((k) => {
   const flag = k.type === 'boolean' ? `--${k.flag}` : `--${k.flag} ${k.type === 'number' ? 'N' : 'VALUE'}`;
@@ -86,3 +87,39 @@ export async function runtimeServe(argv: string[], io: CliIO, transport?: StartS
   // the runtime exits the process when the graceful shutdown is done
   return new Promise<number>((resolve) => runtime.shutdown.once('done', resolve));
 }
+
+const appFlags = `
+App server options:
+  --origin ORIGIN                  accept browser handshakes only from this Origin (repeatable; default: any)
+`;
+
+/** Takes `--origin X` / `--origin=X` (repeatable) out of argv. */
+export function takeOrigins(argv: string[]): { rest: string[]; origins: string[] } | string {
+  const rest: string[] = [];
+  const origins: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--origin') {
+      const value = argv[++i];
+      if (value === undefined || value.startsWith('--')) return '--origin needs a value, e.g. --origin https://app.example';
+      origins.push(value);
+    } else if (arg.startsWith('--origin=')) origins.push(arg.slice('--origin='.length));
+    else rest.push(arg);
+  }
+  return { rest, origins };
+}
+
+export const serveCommand: CliCommand = {
+  name: 'serve',
+  summary: 'serve a directory of services (and the console page)',
+  usage: serveUsage + appFlags,
+  async run(argv: string[], io: CliIO) {
+    if (argv.includes('--help') || argv.includes('-h')) return io.stdout(serveUsage + appFlags), 0;
+    const taken = takeOrigins(argv);
+    if (typeof taken === 'string') {
+      io.stderr(`switchboard serve: ${taken}\n`);
+      return 2;
+    }
+    return runtimeServe(taken.rest, io, taken.origins.length > 0 ? { origins: taken.origins } : undefined);
+  },
+};
