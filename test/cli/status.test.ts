@@ -66,6 +66,9 @@ test('status: Switchboard own version; the last crash with its exit code, then i
 
   const first = await status(runDir);
   assert.equal(first.json.version, OWN_VERSION);
+  // every service of the directory is listed before any client reached it
+  assert.deepEqual({ ...quitter(first.json), memory: undefined }, { name: '/quitter', path: '/quitter', kind: 'endpoint', isolation: 'process', state: 'not loaded', restarts: 0, connections: 0, messagesIn: 0, messagesOut: 0, memory: undefined });
+  assert.match(first.text, /^\/quitter\s+endpoint\s+process\s+not loaded\s/m);
   assert.match(first.text, new RegExp(`, version ${OWN_VERSION.replace(/\./g, '\\.')}\\n`));
 
   const a = await TestClient.open(url);
