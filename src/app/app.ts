@@ -12,7 +12,8 @@ import { silentLogger, type Logger } from './logger.js';
 import type { AppObserver } from './observer.js';
 import { LocalRooms } from './rooms/local-rooms.js';
 import type { RoomIndexOptions } from './rooms/room-index.js';
-import type { RoomDelivery, RoomMember, Rooms } from './rooms/rooms.js';
+import type { RoomMember, Rooms } from './rooms/rooms.js';
+import type { ClusterFactory, LinkStatus, LocalConnections, NodeLink } from './cluster.js';
 import { ServiceCatalog, type BackgroundFile, type RescanResult, type ServiceSummary } from './service-catalog.js';
 import type { CloseReply, HostAction, HostAnswers, HostQuery, HostSink, ServiceHost, ServiceHostFactories, Target } from './service-host.js';
 import type { HandshakeRequest, Isolation, Position, User } from './service.js';
@@ -27,8 +28,10 @@ export interface AppOptions<Framed> {
   defaultIsolation?: Isolation;
   /** History of the default, in-process rooms. */
   rooms?: RoomIndexOptions;
-  /** Rooms behind another implementation (a cluster): made with the app's local delivery. */
-  createRooms?: (delivery: RoomDelivery) => Rooms;
+  /** Several nodes behind a broker (src/cluster/): rooms, presence, direct sends and events across them. */
+  cluster?: ClusterFactory;
+  /** This node's id without a cluster (default: random); with one, the broker's. */
+  nodeId?: string;
   log?: Logger;
   observer?: AppObserver;
 }
@@ -57,13 +60,18 @@ interface LiveConnection<Framed> {
 }
 
 export class App<Framed> {
-  /** Prefix of every connection id: unique per process start. */
-  readonly nodeId = randomBytes(4).toString('hex');
+  /** Prefix of every connection id: unique per node and process start. */
+  readonly nodeId: string;
   readonly #log: Logger;
   readonly #observer: AppObserver;
   readonly #framer: Framer<Framed>;
   readonly #catalog: ServiceCatalog;
   readonly #rooms: Rooms;
+  readonly #link: NodeLink | null;
+  readonly #closeCluster: ((o: { graceMs?: number }) => Promise<void>) | null;
+  readonly #startCluster: (() => Promise<void>) | null;
+  /** Hosts listening to each cluster event. */
+  readonly #listeners = new Map<string, Set<ServiceHost>>();
   readonly #connections = new Map<string, LiveConnection<Framed>>();
   #seq = 0;
   #stopping = false;
@@ -80,9 +88,46 @@ export class App<Framed> {
       observer: this.#observer,
       log: this.#log,
     });
-    const delivery: RoomDelivery = { deliver: (ids, data, binary, except) => this.#deliver(ids, data, binary, except) };
-    this.#rooms = options.createRooms ? options.createRooms(delivery) : new LocalRooms(delivery, options.rooms);
+    const local: LocalConnections = {
+      deliver: (ids, data, binary, except) => this.#deliver(ids, data, binary, except),
+      close: (id, code, reason) => this.#closeLocal(id, code, reason),
+      event: (event, data, from) => {
+        for (const host of this.#listeners.get(event) ?? []) host.clusterEvent?.(event, data, from);
+      },
+    };
+    if (options.cluster) {
+      const cluster = options.cluster(local);
+      this.#rooms = cluster.rooms;
+      this.#link = cluster.link;
+      this.nodeId = cluster.link.nodeId;
+      this.#startCluster = () => cluster.start();
+      this.#closeCluster = (o) => cluster.close(o);
+    } else {
+      this.#rooms = new LocalRooms(local, options.rooms);
+      this.#link = null;
+      this.nodeId = options.nodeId ?? randomBytes(4).toString('hex');
+      this.#startCluster = null;
+      this.#closeCluster = null;
+    }
   }
+
+  /** Joins the cluster, if there is one (before the first connection). */
+  async start(): Promise<void> {
+    await this.#startCluster?.();
+  }
+
+  /** The cluster link's state (always up for a single node). */
+  clusterStatus(): LinkStatus & { kind: string; nodeId: string } {
+    const s = this.#link?.status() ?? { state: 'up' as const, since: this.#startedAt };
+    return { ...s, kind: this.#link?.kind ?? 'memory', nodeId: this.nodeId };
+  }
+
+  /** Live nodes (this one alone without a cluster). */
+  async nodes(): Promise<Array<{ id: string; since: number }>> {
+    return this.#link ? this.#link.nodes() : [{ id: this.nodeId, since: this.#startedAt }];
+  }
+
+  readonly #startedAt = Date.now();
 
   get connectionCount(): number {
     return this.#connections.size;
@@ -163,6 +208,11 @@ export class App<Framed> {
     this.#stopping = true;
   }
 
+  /** False once stopAccepting() was called. */
+  get accepting(): boolean {
+    return !this.#stopping;
+  }
+
   /**
    * Stops accepting and waits for in-flight commands; when `deadline` aborts, cancels them
    * (replies `cancelled`, handler signals abort) and waits up to `afterAbortMs` more.
@@ -228,24 +278,30 @@ export class App<Framed> {
     return this.#catalog.backgroundFiles();
   }
 
-  /** Sends a raw message to one connection; false when there is no such connection here. */
-  sendToConnection(id: string, data: string | Uint8Array): boolean {
+  /** Sends a raw message to one connection, on this node or (with a cluster) another; false when it cannot be reached. */
+  async sendToConnection(id: string, data: string | Uint8Array): Promise<boolean> {
     const c = this.#connections.get(id);
-    if (c === undefined) return false;
-    this.#send(c, data, typeof data !== 'string');
-    return true;
+    if (c !== undefined) {
+      this.#send(c, data, typeof data !== 'string');
+      return true;
+    }
+    return this.#remote(id) ? this.#link!.sendTo([id], data, typeof data !== 'string') : false;
   }
 
-  /** Closes one connection; false when there is no such connection here. */
-  closeConnection(id: string, code: number, reason: string): boolean {
-    const c = this.#connections.get(id);
-    c?.port.close(code, reason);
-    return c !== undefined;
+  /** Closes one connection, on this node or another; false when there is no such connection here and no other node to ask. */
+  async closeConnection(id: string, code: number, reason: string): Promise<boolean> {
+    if (this.#closeLocal(id, code, reason)) return true;
+    return this.#remote(id) ? this.#link!.close(id, code, reason) : false;
   }
 
-  /** Appends a message to a room of a service (numbered, kept in its history) and pushes it to its members. */
-  publish(route: string, room: string, data: unknown): Promise<Position> {
+  /** Appends a message to a room of a service (numbered, kept in its history) and pushes it to its members; null when it was not numbered. */
+  publish(route: string, room: string, data: unknown): Promise<Position | null> {
     return this.#rooms.publish(route, room, data, []);
+  }
+
+  /** Says a cluster event to every other node; false without a cluster or while its broker is down. */
+  say(event: string, data: unknown): Promise<boolean> {
+    return this.#link ? this.#link.say(event, data) : Promise.resolve(false);
   }
 
   /** A raw message to every member of a room of a service. */
@@ -258,9 +314,21 @@ export class App<Framed> {
     return this.#deliver(this.#connectionsOf(route), data, typeof data !== 'string', []);
   }
 
-  /** Stops every service host (after the connections are closed). */
-  dispose(): Promise<void> {
-    return this.#catalog.disposeAll();
+  /** Stops every service host (after the connections are closed) and leaves the cluster. */
+  async dispose(options: { graceMs?: number } = {}): Promise<void> {
+    await this.#catalog.disposeAll();
+    await this.#closeCluster?.(options);
+  }
+
+  #closeLocal(id: string, code: number, reason: string): boolean {
+    const c = this.#connections.get(id);
+    c?.port.close(code, reason);
+    return c !== undefined;
+  }
+
+  /** The id names another node of the cluster. */
+  #remote(id: string): boolean {
+    return this.#link !== null && !id.startsWith(`${this.nodeId}.`);
   }
 
   // ------------------------------------------------------------ the services' side
@@ -293,6 +361,24 @@ export class App<Framed> {
       case 'command':
         this.#observer.commandFinished?.({ route, connection: action.to, command: action.command, outcome: action.outcome, durationMs: action.ms });
         return;
+      case 'listen':
+      case 'unlisten':
+        this.#listen(file, action.type === 'listen', action.event);
+        return;
+    }
+  }
+
+  #listen(file: string, on: boolean, event: string): void {
+    const host = this.#catalog.entry(file)?.ready;
+    if (host === undefined) return;
+    let hosts = this.#listeners.get(event);
+    if (on) {
+      if (!hosts) this.#listeners.set(event, (hosts = new Set()));
+      hosts.add(host);
+      if (hosts.size === 1) void this.#link?.listen(event);
+    } else if (hosts?.delete(host) && hosts.size === 0) {
+      this.#listeners.delete(event);
+      void this.#link?.unlisten(event);
     }
   }
 
@@ -302,26 +388,32 @@ export class App<Framed> {
         const c = this.#connections.get(query.to);
         if (c === undefined) return { pos: { e: '', o: 0 } };
         const reply = query.reply;
+        const options = query.volatile === true ? { volatile: true } : {};
         return this.#rooms.join(route, query.room, c.member, query.since, (result, reset) => {
           // written in the step that makes the member, before any room message can follow
           if (reply !== undefined) this.#send(c, encodeReply(reply, result), false);
           if (reset !== undefined) this.#send(c, reset, false);
-        });
+        }, options);
       }
       case 'leave':
         return this.#rooms.leave(route, query.room, query.to);
       case 'publish':
-        return this.#rooms.publish(route, query.room, query.data, query.except);
+        return this.#rooms.publish(route, query.room, query.data, query.except, query.volatile === true ? { volatile: true } : {});
       case 'presence':
         return this.#rooms.presence(route, query.room);
+      case 'say':
+        return this.say(query.event, query.data);
     }
   }
 
   #target(file: string, route: string, target: Target, data: string | Uint8Array, binary: boolean, except: string[]): void {
     switch (target.kind) {
-      case 'connections':
+      case 'connections': {
         this.#deliver(target.ids, data, binary, except);
+        const remote = target.ids.filter((id) => this.#remote(id) && !except.includes(id));
+        if (remote.length > 0) void this.#link!.sendTo(remote, data, binary);
         return;
+      }
       case 'service':
         this.#deliver(this.#catalog.entry(file)?.connections ?? [], data, binary, except);
         return;

@@ -50,6 +50,8 @@ export interface ServiceHost {
   idle(): Promise<void>;
   /** Server stopping: abort in-flight commands (their reply is `cancelled`) and refuse new ones. */
   cancel(): void;
+  /** An event said on another node (`cluster.say`) that this service listens to. */
+  clusterEvent?(event: string, data: unknown, from: string): void;
   /** Where the host stands (a host without it is running while it exists). */
   status?(): HostStatus;
   /** Restart the service's thread or process (manual restart). */
@@ -81,20 +83,25 @@ export type HostAction =
   | { type: 'close'; to: string; code: number; reason: string }
   | { type: 'user'; to: string; user: User | null }
   /** A command finished (for metrics and logs): its name, outcome (`ok` or an error code) and duration. */
-  | { type: 'command'; to: string; command: string; outcome: string; ms: number };
+  | { type: 'command'; to: string; command: string; outcome: string; ms: number }
+  /** The service listens to a cluster event now (or no longer). */
+  | { type: 'listen' | 'unlisten'; event: string };
 
 export type HostQuery =
   /** With `reply`, the server writes the command reply itself in the same step as the join, so no room push can overtake it. */
-  | { type: 'join'; to: string; room: string; since?: Position; reply?: string | number | null }
+  | { type: 'join'; to: string; room: string; since?: Position; reply?: string | number | null; volatile?: boolean }
   | { type: 'leave'; to: string; room: string }
-  | { type: 'publish'; room: string; data: unknown; except: string[] }
-  | { type: 'presence'; room: string };
+  | { type: 'publish'; room: string; data: unknown; except: string[]; volatile?: boolean }
+  | { type: 'presence'; room: string }
+  /** `cluster.say(event, data)`: false when it could not be sent (the broker is down). */
+  | { type: 'say'; event: string; data: unknown };
 
 export interface HostAnswers {
   join: JoinResult;
   leave: boolean;
-  publish: Position;
+  publish: Position | null;
   presence: PresenceEntry[];
+  say: boolean;
 }
 
 export interface HostSink {

@@ -20,6 +20,29 @@ export const configSchema = z.strictObject({
   deflate: z.boolean().default(true),
   /** Isolation of services that do not declare one. */
   isolation: z.enum(['inline', 'worker', 'process']).default('inline'),
+  /** memory (one process), redis://HOST:PORT or nats://HOST:PORT (several processes and machines). */
+  broker: z
+    .string()
+    .regex(/^(memory|(redis|rediss|nats):\/\/.+)$/, 'memory, redis://HOST:PORT or nats://HOST:PORT')
+    .default('memory'),
+  /** Server processes on this machine (node:cluster); with broker memory they share the primary's hub. */
+  workers: z.number().int().min(1).max(256).default(1),
+  cluster: z
+    .strictObject({
+      /** Room messages kept per room for resume. */
+      historySize: z.number().int().min(0).default(100),
+      /** Age after which a message leaves the history. */
+      historyTtlMs: positiveMs.default(5 * 60_000),
+      /** How long an idle room keeps its position. */
+      metaTtlMs: positiveMs.default(24 * 3_600_000),
+      /** Most messages one rejoin may recover. */
+      maxRecover: z.number().int().positive().default(500),
+      /** A node's lease: without a renewal for this long, its presence entries are removed. */
+      leaseMs: positiveMs.default(15_000),
+      /** Prefix of every key, channel and subject. */
+      prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('sb'),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -96,6 +119,12 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { path: 'watch', type: 'boolean', env: 'SWITCHBOARD_WATCH', flag: 'watch', description: 'reload changed service files for new connections', takes: 'true or false (or 1/0, yes/no, on/off)' },
   { path: 'deflate', type: 'boolean', env: 'SWITCHBOARD_DEFLATE', flag: 'deflate', description: 'offer permessage-deflate (--no-deflate: off)', takes: 'true or false (or 1/0, yes/no, on/off)' },
   { path: 'isolation', type: 'string', env: 'SWITCHBOARD_ISOLATION', flag: 'isolation', description: 'default isolation: inline, worker or process', takes: 'inline, worker or process' },
+  { path: 'broker', type: 'string', env: 'SWITCHBOARD_BROKER', flag: 'broker', description: 'memory, redis://HOST:PORT or nats://HOST:PORT', takes: 'memory, redis://HOST:PORT or nats://HOST:PORT' },
+  { path: 'workers', type: 'number', env: 'SWITCHBOARD_WORKERS', flag: 'workers', description: 'server processes on this machine', takes: 'a whole number from 1 to 256' },
+  { path: 'cluster.historySize', type: 'number', env: 'SWITCHBOARD_HISTORY_SIZE', flag: 'history-size', description: 'room messages kept per room for resume', takes: 'a whole number, 0 or more' },
+  { path: 'cluster.historyTtlMs', type: 'number', env: 'SWITCHBOARD_HISTORY_TTL_MS', flag: 'history-ttl-ms', description: 'age after which a room message leaves the history', takes: 'a whole number of milliseconds, 1 or more' },
+  { path: 'cluster.maxRecover', type: 'number', env: 'SWITCHBOARD_MAX_RECOVER', flag: 'max-recover', description: 'most messages one rejoin may recover', takes: 'a whole number, 1 or more' },
+  { path: 'cluster.leaseMs', type: 'number', env: 'SWITCHBOARD_LEASE_MS', flag: 'lease-ms', description: "a node's lease (its presence goes when it lapses)", takes: 'a whole number of milliseconds, 1 or more' },
   { path: 'log.level', type: 'string', env: 'SWITCHBOARD_LOG_LEVEL', flag: 'log-level', description: 'fatal, error, warn, info, debug, trace or silent', takes: 'fatal, error, warn, info, debug, trace or silent' },
   { path: 'log.destination', type: 'string', env: 'SWITCHBOARD_LOG_DESTINATION', flag: 'log-destination', description: 'stdout, stderr or a file path', takes: 'stdout, stderr or a file path' },
   { path: 'metrics.enabled', type: 'boolean', env: 'SWITCHBOARD_METRICS', flag: 'metrics', description: 'serve Prometheus metrics', takes: 'true or false (or 1/0, yes/no, on/off)' },

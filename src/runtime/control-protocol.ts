@@ -85,6 +85,12 @@ export function crashStatus(crash: { reason: string; at: string; code: number | 
 
 export interface ServerStatus {
   pid: number;
+  /** This node's id: the prefix of its connection ids, and its name in the cluster. */
+  node: string;
+  /** The broker: memory, ipc, redis or nats, its state and since when. */
+  broker: { kind: string; state: string; since: string; lastError?: string };
+  /** Nodes of the cluster with a live lease (this one alone without a broker). */
+  nodes: Array<{ id: string; since: string }>;
   version: string;
   startedAt: string;
   uptimeSeconds: number;

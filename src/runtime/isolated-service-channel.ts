@@ -12,7 +12,8 @@ export interface IsolatedServiceData {
 /** Messages (not calls) on the service channel; ordered with calls. */
 export type ServiceChannelMessage =
   | { type: 'message'; connId: string; data: string | Uint8Array; binary: boolean }
-  | { type: 'act'; action: HostAction };
+  | { type: 'act'; action: HostAction }
+  | { type: 'event'; event: string; data: unknown; from: string };
 
 /** The call target under which the child asks the server's sink. */
 export const SINK_TARGET = '$sink';

@@ -17,6 +17,7 @@ export async function run(ctx: ChildContext): Promise<void> {
   ctx.onMessage((payload) => {
     const m = payload as ServiceChannelMessage;
     if (m.type === 'message') host.message(m.connId, m.data, m.binary);
+    else if (m.type === 'event') host.clusterEvent?.(m.event, m.data, m.from);
   });
   ctx.handleCalls((method, args) => {
     switch (method) {

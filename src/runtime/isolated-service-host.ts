@@ -167,6 +167,10 @@ export class IsolatedServiceHost implements ServiceHost {
     }
   }
 
+  clusterEvent(event: string, data: unknown, from: string): void {
+    this.unit.post({ type: 'event', event, data, from } satisfies ServiceChannelMessage);
+  }
+
   /** Server stopping: the service cancels its in-flight commands (replies `cancelled`). */
   cancel(): void {
     if (this.unit.state === 'running') this.unit.call('cancel').catch(() => undefined);

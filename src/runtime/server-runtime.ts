@@ -36,6 +36,12 @@ export interface RuntimeApp {
   drain(deadline: AbortSignal): Promise<void>;
   /** Close every connection with `code` and wait for the closing handshakes, up to timeoutMs. */
   closeConnections(code: number, reason: string, timeoutMs: number): Promise<void>;
+  /** This node's id. */
+  node(): string;
+  /** The broker's kind and state. */
+  broker(): { kind: string; state: string; since: number; lastError?: string };
+  /** Nodes of the cluster with a live lease. */
+  nodes(): Promise<Array<{ id: string; since: number }>>;
   /** Server operations offered to background services (rooms, connections). */
   bridge?: ServerBridge;
 }
@@ -47,6 +53,8 @@ export interface ServerRuntimeOptions {
   exit?: (code: number) => void;
   /** Install SIGTERM/SIGINT handlers (default true). */
   signals?: boolean;
+  /** This node's id, on every log line. */
+  node?: string;
   /** Use this logger instead of creating one from config.log. */
   logger?: RuntimeLogger;
 }
@@ -68,7 +76,7 @@ export class ServerRuntime {
 
   /** Takes the run directory's lock (throws LockHeldError) and sets up logs. Call before listening. */
   static create(options: ServerRuntimeOptions): ServerRuntime {
-    const logger = options.logger ?? createLogger({ level: options.config.log.level, destination: options.config.log.destination });
+    const logger = options.logger ?? createLogger({ level: options.config.log.level, destination: options.config.log.destination, base: { pid: process.pid, ...(options.node ? { node: options.node } : {}) } });
     const lock = acquireLock(options.config.runDir);
     return new ServerRuntime(options, logger, lock);
   }
@@ -163,7 +171,7 @@ export class ServerRuntime {
       this.shutdown.once('start', () => process.off('SIGHUP', this.#onHangup));
     }
     this.log.info(
-      { runDir: this.config.runDir, listening: app.listening(), metrics: this.metricsAddress() },
+      { runDir: this.config.runDir, listening: app.listening(), node: app.node(), broker: app.broker().kind, metrics: this.metricsAddress() },
       'switchboard started',
     );
   }
@@ -214,6 +222,9 @@ export class ServerRuntime {
     const background: ServiceStatus[] = this.#backgroundUnits().map((u) => backgroundStatus(u));
     return {
       pid: process.pid,
+      node: app?.node() ?? '',
+      broker: brokerStatus(app),
+      nodes: ((await app?.nodes().catch(() => [])) ?? []).map((n) => ({ id: n.id, since: new Date(n.since).toISOString() })),
       version: this.#version,
       startedAt: this.startedAt.toISOString(),
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
@@ -324,4 +335,9 @@ function backgroundStatus(u: UnitStatus): ServiceStatus {
   if (u.memory) s.memory = { rss: u.memory.rss, heapUsed: u.memory.heapUsed, heapTotal: u.memory.heapTotal, external: u.memory.external };
   if (u.lastCrash) s.lastCrash = crashStatus(u.lastCrash);
   return s;
+}
+
+function brokerStatus(app: RuntimeApp | undefined): ServerStatus['broker'] {
+  const b = app?.broker() ?? { kind: 'memory', state: 'up', since: Date.now() };
+  return { kind: b.kind, state: b.state, since: new Date(b.since).toISOString(), ...(b.lastError !== undefined ? { lastError: b.lastError } : {}) };
 }

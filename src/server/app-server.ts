@@ -15,6 +15,7 @@ import { observeAll, type AppObserver } from '../app/observer.js';
 import type { RescanResult, ServiceSummary } from '../app/service-catalog.js';
 import type { PreparedMessage } from '../transport/websocket.js';
 import { createHttpHandler, type HttpRoute } from './http-routes.js';
+import { healthRoute } from './health-route.js';
 import { preparedFramer, websocketEdge, type EdgeTransportOptions } from './websocket-edge.js';
 
 /** Where the server listens. */
@@ -24,7 +25,7 @@ export interface ListenAddress {
   port: number;
 }
 
-export interface AppServerOptions extends Pick<AppOptions<PreparedMessage>, 'rooms' | 'createRooms' | 'hosts' | 'defaultIsolation'> {
+export interface AppServerOptions extends Pick<AppOptions<PreparedMessage>, 'rooms' | 'cluster' | 'hosts' | 'defaultIsolation' | 'nodeId'> {
   /** The services directory. */
   dir: string;
   host?: string;
@@ -83,7 +84,8 @@ export class AppServer extends EventEmitter<AppServerEvents> {
       ...(options.hosts ? { hosts: options.hosts } : {}),
       ...(options.defaultIsolation ? { defaultIsolation: options.defaultIsolation } : {}),
       ...(options.rooms ? { rooms: options.rooms } : {}),
-      ...(options.createRooms ? { createRooms: options.createRooms } : {}),
+      ...(options.cluster ? { cluster: options.cluster } : {}),
+      ...(options.nodeId ? { nodeId: options.nodeId } : {}),
     });
     const edge = websocketEdge(this.app, {
       log,
@@ -93,7 +95,7 @@ export class AppServer extends EventEmitter<AppServerEvents> {
     });
     this.#http = createServer(
       createHttpHandler({
-        ...(options.routes ? { routes: options.routes } : {}),
+        routes: [healthRoute(this.app), ...(options.routes ?? [])],
         listRoutes: () => this.app.listRoutes(),
         isService: (path) => this.app.isService(path),
       }),
@@ -107,6 +109,7 @@ export class AppServer extends EventEmitter<AppServerEvents> {
 
   async listen(): Promise<ListenAddress> {
     const { host = '127.0.0.1', port = 8080 } = this.#o;
+    await this.app.start();
     await new Promise<void>((resolve, reject) => {
       this.#http.once('error', reject);
       this.#http.listen(port, host, () => {
@@ -156,7 +159,7 @@ export class AppServer extends EventEmitter<AppServerEvents> {
     return this.app.restartService(route);
   }
 
-  /** Stop accepting, let in-flight commands finish (up to stopDeadlineMs), close every connection with 1001, stop the services. */
+  /** Stop accepting, let in-flight commands finish (up to stopDeadlineMs), close every connection with 1001, stop the services, leave the cluster. */
   async close(): Promise<void> {
     this.#watcher?.close();
     this.#watcher = null;

@@ -4,7 +4,11 @@
  * server, wired together through their public APIs. The `switchboard/runtime` entry.
  * @module
  */
+import { randomBytes } from 'node:crypto';
+import type { ClusterFactory } from '../app/cluster.js';
+import type { Logger } from '../app/logger.js';
 import type { ServiceSummary } from '../app/service-catalog.js';
+import { brokerCluster, connectBroker } from '../cluster/index.js';
 import { inlineHostFactory } from '../app/inline-host.js';
 import { appTelemetry } from '../runtime/app-telemetry.js';
 import { addBackgroundService } from '../runtime/background-service.js';
@@ -34,14 +38,16 @@ export interface StartServerOptions {
 
 /** Start the whole server. Throws LockHeldError when the run directory is taken. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const nodeId = randomBytes(4).toString('hex');
   const runtime = ServerRuntime.create({
     config: options.config,
+    node: nodeId,
     ...(options.version !== undefined ? { version: options.version } : {}),
     ...(options.exit ? { exit: options.exit } : {}),
     ...(options.signals !== undefined ? { signals: options.signals } : {}),
   });
   try {
-    return await compose(runtime, options);
+    return await compose(runtime, nodeId, options);
   } catch (err) {
     runtime.log.fatal({ err: String(err) }, 'switchboard failed to start');
     runtime.abort();
@@ -49,7 +55,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
 }
 
-async function compose(runtime: ServerRuntime, options: StartServerOptions): Promise<RunningServer> {
+async function compose(runtime: ServerRuntime, nodeId: string, options: StartServerOptions): Promise<RunningServer> {
   const { config } = options;
   const log = runtime.log;
   const sv = config.supervisor;
@@ -63,7 +69,10 @@ async function compose(runtime: ServerRuntime, options: StartServerOptions): Pro
     stopGraceMs: config.shutdown.graceMs,
     ...(sv.maxHeapMb !== undefined ? { maxHeapMb: sv.maxHeapMb } : {}),
   };
+  const cluster = await joinCluster(config, nodeId, log);
   const server = new AppServer({
+    nodeId,
+    ...(cluster ? { cluster } : {}),
     dir: config.servicesDir,
     port: config.port,
     host: config.host,
@@ -97,6 +106,9 @@ async function compose(runtime: ServerRuntime, options: StartServerOptions): Pro
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const runtimeApp: RuntimeApp = {
     listening: () => [`ws://${shown}:${address.port}`],
+    node: () => app.nodeId,
+    broker: () => app.clusterStatus(),
+    nodes: () => app.nodes(),
     connectionCount: () => app.connectionCount,
     services: async () => (await app.services()).map(serviceStatus),
     reload: async (): Promise<ReloadResult> => {
@@ -117,8 +129,8 @@ async function compose(runtime: ServerRuntime, options: StartServerOptions): Pro
         await app.publish(service, room, data);
       },
       sendToRoom: (service, room, data) => app.sendToRoom(service, room, data),
-      sendToConnection: (id, data) => {
-        if (!app.sendToConnection(id, data)) throw new Error(`no connection ${id}`);
+      sendToConnection: async (id, data) => {
+        if (!(await app.sendToConnection(id, data))) throw new Error(`no connection ${id}`);
       },
       broadcast: (service, data) => {
         app.broadcast(service, data);
@@ -127,6 +139,17 @@ async function compose(runtime: ServerRuntime, options: StartServerOptions): Pro
   };
   await runtime.start(runtimeApp);
   return { runtime, server, address };
+}
+
+/** The cluster of a server with a broker other than memory, started; undefined for one process. */
+async function joinCluster(config: SwitchboardConfig, nodeId: string, log: Logger): Promise<ClusterFactory | undefined> {
+  if (config.broker === 'memory') return undefined;
+  const c = config.cluster;
+  const broker = await connectBroker(config.broker, { nodeId, historySize: c.historySize, historyTtlMs: c.historyTtlMs, metaTtlMs: c.metaTtlMs, leaseMs: c.leaseMs, prefix: c.prefix, log });
+  broker.onStatus((s) => log[s.state === 'up' ? 'info' : 'warn']({ broker: broker.kind, state: s.state, err: s.lastError }, `broker ${s.state}`));
+  await broker.start();
+  log.info({ broker: broker.kind, state: broker.status().state }, `joined the cluster through ${broker.kind}`);
+  return brokerCluster(broker, { maxRecover: c.maxRecover, onError: (err, what) => log.warn({ err: String(err), what }, 'cluster operation failed') });
 }
 
 function serviceStatus(s: ServiceSummary): ServiceStatus {

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { App } from '../../src/app/app.js';
 import type { Logger } from '../../src/app/logger.js';
+import type { ClusterFactory } from '../../src/app/cluster.js';
 import { MemoryFramer, MemorySocket, type MemoryFramed } from '../../src/app/testing.js';
 import type { RoomIndexOptions } from '../../src/app/rooms/room-index.js';
 import type { HandshakeRequest } from '../../src/app/service.js';
@@ -60,10 +61,10 @@ export function request(path: string, extra: Partial<HandshakeRequest> = {}): Ha
 }
 
 /** An App over in-memory ports: connect(path) runs admit + open like the edge does. */
-export function harness(root: string, rooms?: RoomIndexOptions) {
+export function harness(root: string, rooms?: RoomIndexOptions, extra: { cluster?: ClusterFactory } = {}) {
   const log = captureLogger();
   const framer = new MemoryFramer();
-  const app = new App<MemoryFramed>({ root, log, framer, ...(rooms ? { rooms } : {}) });
+  const app = new App<MemoryFramed>({ root, log, framer, ...(rooms ? { rooms } : {}), ...extra });
   let lastId = 0;
   return {
     app,

@@ -5,7 +5,7 @@
 import { encodeEvent, encodePush } from '../command-envelope.js';
 import type { JoinResult, Position, PresenceEntry } from '../service.js';
 import { RoomIndex, type RoomIndexOptions } from './room-index.js';
-import type { RoomDelivery, RoomMember, Rooms } from './rooms.js';
+import type { RoomCallOptions, RoomDelivery, RoomMember, Rooms } from './rooms.js';
 
 export class LocalRooms implements Rooms {
   readonly #options: RoomIndexOptions;
@@ -17,13 +17,15 @@ export class LocalRooms implements Rooms {
     this.#options = options;
   }
 
-  async join(scope: string, room: string, member: RoomMember, since: Position | undefined, joined: (result: JoinResult, reset: string | undefined) => void): Promise<JoinResult> {
+  async join(scope: string, room: string, member: RoomMember, since: Position | undefined, joined: (result: JoinResult, reset: string | undefined) => void, options: RoomCallOptions = {}): Promise<JoinResult> {
     const s = this.#scope(scope);
     const added = s.index.join(room, member.id);
     s.members.set(member.id, member);
     let result: JoinResult;
     let reset: string | undefined;
-    if (since === undefined) {
+    if (options.volatile === true) {
+      result = { pos: { e: '', o: 0 } };
+    } else if (since === undefined) {
       result = { pos: s.index.top(room) };
     } else {
       const read = s.index.read(room, since);
@@ -56,8 +58,12 @@ export class LocalRooms implements Rooms {
     for (const room of s.index.leaveAll(connId)) if (member?.announce) this.#announce(scope, 'presence.leave', room, member);
   }
 
-  async publish(scope: string, room: string, data: unknown, except: readonly string[]): Promise<Position> {
+  async publish(scope: string, room: string, data: unknown, except: readonly string[], options: RoomCallOptions = {}): Promise<Position | null> {
     const index = this.#scope(scope).index;
+    if (options.volatile === true) {
+      this.#delivery.deliver(index.members(room), encodePush('room.message', data, { room, pos: null }), false, except);
+      return null;
+    }
     const message = index.append(room, data);
     this.#delivery.deliver(index.members(room), message.text, false, except);
     return message.pos;

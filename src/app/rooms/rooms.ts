@@ -19,6 +19,11 @@ export interface RoomDelivery {
   deliver(ids: Iterable<string>, data: string | Uint8Array, binary: boolean, except: readonly string[]): number;
 }
 
+export interface RoomCallOptions {
+  /** The room skips history: its messages are neither numbered nor kept (pos null). */
+  volatile?: boolean;
+}
+
 export interface Rooms {
   /**
    * Adds a member (again: no effect but the result). `joined` runs in the same synchronous
@@ -26,13 +31,17 @@ export interface Rooms {
    * when `since` could not be honoured, the `room.reset` push: the caller writes its reply
    * there, so no room message can overtake the position it is relative to.
    */
-  join(scope: string, room: string, member: RoomMember, since: Position | undefined, joined: (result: JoinResult, reset: string | undefined) => void): Promise<JoinResult>;
+  join(scope: string, room: string, member: RoomMember, since: Position | undefined, joined: (result: JoinResult, reset: string | undefined) => void, options?: RoomCallOptions): Promise<JoinResult>;
   /** Removes a member; false if it was not one. */
   leave(scope: string, room: string, connId: string): Promise<boolean>;
   /** The connection is gone: it leaves every room of the scope. */
   leaveAll(scope: string, connId: string): void;
-  /** Numbers the message, keeps it in the room's history and pushes it to the members. */
-  publish(scope: string, room: string, data: unknown, except: readonly string[]): Promise<Position>;
+  /**
+   * Numbers the message, keeps it in the room's history and pushes it to the members.
+   * Resolves with its position, or null when it was not numbered (a volatile room, or a
+   * cluster whose broker is down: then only this node's members got it).
+   */
+  publish(scope: string, room: string, data: unknown, except: readonly string[], options?: RoomCallOptions): Promise<Position | null>;
   /** A raw message to every member, neither numbered nor kept. */
   send(scope: string, room: string, data: string | Uint8Array, binary: boolean, except: readonly string[]): void;
   presence(scope: string, room: string): Promise<PresenceEntry[]>;
