@@ -212,6 +212,12 @@ interface Pending {
 interface RoomState {
   pos: Position | null;
   handlers: Set<(data: unknown, pos: Position) => void>;
+  /**
+   * While a join is answered: room messages that arrive meanwhile. The reply is handed over
+   * as a promise, after the pushes that follow it in the same read, so they wait here until
+   * the reply's replayed messages went first.
+   */
+  held: Push[] | null;
 }
 
 export function nodeSocketFactory(connect: NodeConnect): SocketFactory {
@@ -317,7 +323,7 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
   /** Joins a room (re-joined from its last position after every reconnect). */
   async join(room: string, onMessage?: (data: unknown, pos: Position) => void): Promise<JoinReply> {
     let state = this.#rooms.get(room);
-    if (state === undefined) this.#rooms.set(room, (state = { pos: null, handlers: new Set() }));
+    if (state === undefined) this.#rooms.set(room, (state = { pos: null, handlers: new Set(), held: null }));
     if (onMessage) state.handlers.add(onMessage);
     return this.#join(room, state);
   }
@@ -347,10 +353,25 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
   }
 
   async #join(room: string, state: RoomState): Promise<JoinReply> {
-    const reply = (await this.call('room.join' as keyof A & string, (state.pos ? { room, since: state.pos } : { room }) as never)) as JoinReply;
+    state.held = [];
+    let reply: JoinReply;
+    try {
+      reply = (await this.call('room.join' as keyof A & string, (state.pos ? { room, since: state.pos } : { room }) as never)) as JoinReply;
+    } catch (err) {
+      this.#release(room, state);
+      throw err;
+    }
     for (const m of reply.messages ?? []) this.#roomMessage(room, state, m.pos, m.data, { event: 'room.message', room, pos: m.pos, data: m.data });
     if (state.pos === null || state.pos.e !== reply.pos.e || state.pos.o < reply.pos.o) state.pos = reply.pos;
+    this.#release(room, state);
     return reply;
+  }
+
+  /** The join is answered: the messages held meanwhile follow the reply's, duplicates dropped by position. */
+  #release(room: string, state: RoomState): void {
+    const held = state.held ?? [];
+    state.held = null;
+    for (const push of held) this.#roomMessage(room, state, push.pos!, push.data, push);
   }
 
   #roomMessage(room: string, state: RoomState, pos: Position, data: unknown, push: Push): void {
@@ -463,7 +484,8 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
       const push = msg as unknown as Push;
       if (push.event === 'room.message' && typeof push.room === 'string' && push.pos) {
         const state = this.#rooms.get(push.room);
-        if (state !== undefined) this.#roomMessage(push.room, state, push.pos, push.data, push);
+        if (state?.held) state.held.push(push);
+        else if (state !== undefined) this.#roomMessage(push.room, state, push.pos, push.data, push);
         else this.#emit('room.message', push.data, push);
         return;
       }

@@ -16,6 +16,8 @@ import { ShutdownCoordinator } from './shutdown.js';
 import { Supervisor, type UnitStatus } from './supervisor.js';
 
 export const GOING_AWAY = 1001;
+
+const NO_LOCK: AcquiredLock = { path: '', tookOverFrom: undefined, release() {} };
 /** How long the last log lines may take to leave at exit (a stalled reader of stdout). */
 const LOG_DRAIN_MS = 2_000;
 
@@ -55,6 +57,11 @@ export interface ServerRuntimeOptions {
   signals?: boolean;
   /** This node's id, on every log line. */
   node?: string;
+  /**
+   * 'server' (default): the whole runtime. 'worker': one of `--workers N` processes; the
+   * primary holds the run directory's lock and the control socket, so a worker takes neither.
+   */
+  role?: 'server' | 'worker';
   /** Use this logger instead of creating one from config.log. */
   logger?: RuntimeLogger;
 }
@@ -77,7 +84,7 @@ export class ServerRuntime {
   /** Takes the run directory's lock (throws LockHeldError) and sets up logs. Call before listening. */
   static create(options: ServerRuntimeOptions): ServerRuntime {
     const logger = options.logger ?? createLogger({ level: options.config.log.level, destination: options.config.log.destination, base: { pid: process.pid, ...(options.node ? { node: options.node } : {}) } });
-    const lock = acquireLock(options.config.runDir);
+    const lock = options.role === 'worker' ? NO_LOCK : acquireLock(options.config.runDir);
     return new ServerRuntime(options, logger, lock);
   }
 
@@ -135,7 +142,8 @@ export class ServerRuntime {
       ),
     );
 
-    this.#control = new ControlServer(
+    const worker = this.#options.role === 'worker';
+    if (!worker) this.#control = new ControlServer(
       this.config.runDir,
       {
         status: () => this.status(),
@@ -149,9 +157,9 @@ export class ServerRuntime {
       },
       (err) => this.log.error({ err: String(err) }, 'control socket error'),
     );
-    await this.#control.listen();
+    await this.#control?.listen();
 
-    if (this.config.metrics.enabled && this.config.metrics.port !== undefined) {
+    if (this.config.metrics.enabled && this.config.metrics.port !== undefined && !worker) {
       const server = createServer((req, res) => {
         void this.handleMetricsRequest(req, res).then((handled) => {
           if (!handled) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
@@ -171,8 +179,8 @@ export class ServerRuntime {
       this.shutdown.once('start', () => process.off('SIGHUP', this.#onHangup));
     }
     this.log.info(
-      { runDir: this.config.runDir, listening: app.listening(), node: app.node(), broker: app.broker().kind, metrics: this.metricsAddress() },
-      'switchboard started',
+      { runDir: this.config.runDir, listening: app.listening(), broker: app.broker().kind, metrics: this.metricsAddress() },
+      worker ? 'worker started' : 'switchboard started',
     );
   }
 
@@ -220,6 +228,8 @@ export class ServerRuntime {
     const app = this.#app;
     const mem = process.memoryUsage();
     const background: ServiceStatus[] = this.#backgroundUnits().map((u) => backgroundStatus(u));
+    // services first: with workers, asking them for their services also refreshes the connection count
+    const services = (await app?.services()) ?? [];
     return {
       pid: process.pid,
       node: app?.node() ?? '',
@@ -231,7 +241,7 @@ export class ServerRuntime {
       listening: app?.listening() ?? [],
       connections: app?.connectionCount() ?? 0,
       memory: { rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external },
-      services: [...((await app?.services()) ?? []), ...background],
+      services: [...services, ...background],
     };
   }
 

@@ -4,11 +4,17 @@
  * server, wired together through their public APIs. The `switchboard/runtime` entry.
  * @module
  */
+import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import type { ClusterFactory } from '../app/cluster.js';
 import type { Logger } from '../app/logger.js';
 import type { ServiceSummary } from '../app/service-catalog.js';
 import { brokerCluster, connectBroker } from '../cluster/index.js';
+import { IpcBroker } from '../cluster/ipc-broker.js';
+import { IpcHub } from '../cluster/ipc-hub.js';
+import type { IpcEndpoint } from '../cluster/ipc-messages.js';
+import { WorkerPool } from './worker-pool.js';
+import { WORKER_TAG, type PrimaryToWorker, type WorkerToPrimary } from './worker-messages.js';
 import { inlineHostFactory } from '../app/inline-host.js';
 import { appTelemetry } from '../runtime/app-telemetry.js';
 import { addBackgroundService } from '../runtime/background-service.js';
@@ -22,8 +28,13 @@ export type { BackgroundContext, ServiceHandle } from '../runtime/background-ser
 
 export interface RunningServer {
   runtime: ServerRuntime;
-  server: AppServer;
   address: ListenAddress;
+  /** Endpoint routes of the services directory. */
+  routes: string[];
+  /** The app server of this process (null in the primary of `--workers N`, which serves none itself). */
+  server: AppServer | null;
+  /** The worker processes, in the primary of `--workers N`. */
+  workers: WorkerPool | null;
 }
 
 export interface StartServerOptions {
@@ -36,18 +47,28 @@ export interface StartServerOptions {
   transport?: AppServerOptions['transport'];
 }
 
-/** Start the whole server. Throws LockHeldError when the run directory is taken. */
+/**
+ * Start the whole server. Throws LockHeldError when the run directory is taken. With
+ * `workers > 1` this process becomes the primary and forks the workers, which run this same
+ * function in their own processes (node:cluster).
+ */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const worker = cluster.isWorker && process.env.SWITCHBOARD_WORKER_INDEX !== undefined;
+  const primary = !worker && options.config.workers > 1;
   const nodeId = randomBytes(4).toString('hex');
   const runtime = ServerRuntime.create({
-    config: options.config,
+    config: worker && process.env.SWITCHBOARD_WORKER_INDEX !== '0' ? { ...options.config, background: {} } : options.config,
     node: nodeId,
+    ...(worker ? { role: 'worker' as const } : {}),
     ...(options.version !== undefined ? { version: options.version } : {}),
     ...(options.exit ? { exit: options.exit } : {}),
     ...(options.signals !== undefined ? { signals: options.signals } : {}),
   });
   try {
-    return await compose(runtime, nodeId, options);
+    if (primary) return await startPrimary(runtime, nodeId, options);
+    const running = await compose(runtime, nodeId, options, worker);
+    if (worker) serveThePrimary(running);
+    return running;
   } catch (err) {
     runtime.log.fatal({ err: String(err) }, 'switchboard failed to start');
     runtime.abort();
@@ -55,7 +76,70 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
 }
 
-async function compose(runtime: ServerRuntime, nodeId: string, options: StartServerOptions): Promise<RunningServer> {
+/** The primary of `--workers N`: the runtime (lock, control socket, signals) over the pool of workers. */
+async function startPrimary(runtime: ServerRuntime, nodeId: string, options: StartServerOptions): Promise<RunningServer> {
+  const { config } = options;
+  const c = config.cluster;
+  const hub = config.broker === 'memory' ? new IpcHub({ historySize: c.historySize, historyTtlMs: c.historyTtlMs, metaTtlMs: c.metaTtlMs }) : null;
+  const pool = new WorkerPool(nodeId, {
+    count: config.workers,
+    hub,
+    log: runtime.log,
+    stopTimeoutMs: config.shutdown.graceMs + config.shutdown.closeTimeoutMs + 5_000,
+    restartDelayMs: config.supervisor.initialDelayMs,
+    maxRestartDelayMs: config.supervisor.maxDelayMs,
+  });
+  await pool.start();
+  await runtime.start(pool);
+  const url = new URL(pool.listening()[0] ?? 'ws://127.0.0.1:0');
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const address: ListenAddress = { address: host, family: host.includes(':') ? 'IPv6' : 'IPv4', port: Number(url.port) };
+  return { runtime, address, routes: pool.routes(), server: null, workers: pool };
+}
+
+/** A worker answers the primary's control requests and stops when told (or when the primary is gone). */
+function serveThePrimary(running: RunningServer): void {
+  const { runtime } = running;
+  const app = running.server!.app;
+  const send = (m: WorkerToPrimary): void => {
+    if (process.connected) process.send?.(m);
+  };
+  process.on('message', (m: unknown) => {
+    if (typeof m !== 'object' || m === null) return;
+    const msg = m as PrimaryToWorker;
+    if (msg[WORKER_TAG] === 'stop') {
+      void runtime.shutdown.shutdownAndExit('primary: stop');
+      return;
+    }
+    if (msg[WORKER_TAG] !== 'req') return;
+    const answer = async (): Promise<unknown> => {
+      switch (msg.op) {
+        case 'status':
+          return runtime.status();
+        case 'reload': {
+          const { failed, ...result } = await app.rescan();
+          if (failed.length > 0) throw new ControlError('RELOAD_FAILED', failed.map((f) => `${f.route}: ${f.reason}`).join('; '));
+          return result;
+        }
+        case 'restart':
+          return app.restartService(msg.arg ?? '');
+      }
+    };
+    answer().then(
+      (value) => send({ [WORKER_TAG]: 'res', id: msg.id, ok: true, value }),
+      (err: unknown) => send({ [WORKER_TAG]: 'res', id: msg.id, ok: false, error: err instanceof Error ? err.message : String(err), ...(err instanceof ControlError ? { code: err.code } : {}) }),
+    );
+  });
+  // the primary is gone: nobody routes connections here any more
+  process.once('disconnect', () => void runtime.shutdown.shutdownAndExit('primary gone'));
+  send({ [WORKER_TAG]: 'ready', node: app.nodeId, listening: [`ws://${shownHost(running.address)}:${running.address.port}`], routes: running.routes });
+}
+
+function shownHost(a: ListenAddress): string {
+  return a.family === 'IPv6' ? `[${a.address}]` : a.address;
+}
+
+async function compose(runtime: ServerRuntime, nodeId: string, options: StartServerOptions, worker: boolean): Promise<RunningServer> {
   const { config } = options;
   const log = runtime.log;
   const sv = config.supervisor;
@@ -69,10 +153,10 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     stopGraceMs: config.shutdown.graceMs,
     ...(sv.maxHeapMb !== undefined ? { maxHeapMb: sv.maxHeapMb } : {}),
   };
-  const cluster = await joinCluster(config, nodeId, log);
+  const joined = await joinCluster(config, nodeId, log, worker);
   const server = new AppServer({
     nodeId,
-    ...(cluster ? { cluster } : {}),
+    ...(joined ? { cluster: joined } : {}),
     dir: config.servicesDir,
     port: config.port,
     host: config.host,
@@ -88,8 +172,8 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
   });
   const app = server.app;
 
-  // files of the services directory that export start(ctx, signal): background services
-  for (const b of await app.backgroundFiles()) {
+  // files of the services directory that export start(ctx, signal): background services (one worker runs them)
+  for (const b of worker && process.env.SWITCHBOARD_WORKER_INDEX !== '0' ? [] : await app.backgroundFiles()) {
     const name = b.route.replace(/^\//, '');
     if (runtime.supervisor.get(name) || config.background[name]) continue;
     addBackgroundService(runtime.supervisor, {
@@ -103,7 +187,7 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
   }
 
   const address = await server.listen();
-  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const shown = shownHost(address);
   const runtimeApp: RuntimeApp = {
     listening: () => [`ws://${shown}:${address.port}`],
     node: () => app.nodeId,
@@ -138,18 +222,32 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     },
   };
   await runtime.start(runtimeApp);
-  return { runtime, server, address };
+  return { runtime, server, address, routes: await app.listRoutes(), workers: null };
 }
 
 /** The cluster of a server with a broker other than memory, started; undefined for one process. */
-async function joinCluster(config: SwitchboardConfig, nodeId: string, log: Logger): Promise<ClusterFactory | undefined> {
-  if (config.broker === 'memory') return undefined;
+async function joinCluster(config: SwitchboardConfig, nodeId: string, log: Logger, worker: boolean): Promise<ClusterFactory | undefined> {
+  if (config.broker === 'memory' && !worker) return undefined;
   const c = config.cluster;
-  const broker = await connectBroker(config.broker, { nodeId, historySize: c.historySize, historyTtlMs: c.historyTtlMs, metaTtlMs: c.metaTtlMs, leaseMs: c.leaseMs, prefix: c.prefix, log });
+  // a worker of `--workers N` without an external broker reaches the primary's hub over its IPC channel
+  const broker =
+    config.broker === 'memory'
+      ? new IpcBroker(processEndpoint(), { nodeId })
+      : await connectBroker(config.broker, { nodeId, historySize: c.historySize, historyTtlMs: c.historyTtlMs, metaTtlMs: c.metaTtlMs, leaseMs: c.leaseMs, prefix: c.prefix, log });
   broker.onStatus((s) => log[s.state === 'up' ? 'info' : 'warn']({ broker: broker.kind, state: s.state, err: s.lastError }, `broker ${s.state}`));
   await broker.start();
   log.info({ broker: broker.kind, state: broker.status().state }, `joined the cluster through ${broker.kind}`);
   return brokerCluster(broker, { maxRecover: c.maxRecover, onError: (err, what) => log.warn({ err: String(err), what }, 'cluster operation failed') });
+}
+
+function processEndpoint(): IpcEndpoint {
+  return {
+    send: (m) => {
+      if (process.connected) process.send?.(m);
+    },
+    on: (_e, l) => void process.on('message', l),
+    off: (_e, l) => void process.off('message', l),
+  };
 }
 
 function serviceStatus(s: ServiceSummary): ServiceStatus {

@@ -1,6 +1,7 @@
 // `switchboard serve [<dir>]`: serves every service file below <dir>, and the console at GET /,
 // inside the runtime (lock, logs, supervisor, control socket for status/stop/reload/restart,
 // metrics, graceful shutdown on signals).
+import cluster from 'node:cluster';
 import { statSync } from 'node:fs';
 import { CONFIG_KEYS, ConfigError, loadConfig, parseConfigFlags } from '../../runtime/config.js';
 import { LockHeldError } from '../../runtime/lock-file.js';
@@ -73,10 +74,13 @@ export async function runtimeServe(argv: string[], io: CliIO, transport?: StartS
     return 1;
   }
   const { address, runtime } = running;
+  // the primary of `--workers N` prints the banner; its workers do not
+  if (cluster.isWorker) return new Promise<number>((resolve) => runtime.shutdown.once('done', resolve));
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const routes = await running.server.app.listRoutes();
+  const routes = running.routes;
   io.stderr(`switchboard serving ${config.servicesDir} (run dir ${config.runDir})\n  console:  http://${shown}:${address.port}/\n`);
   for (const route of routes) io.stderr(`  service:  ws://${shown}:${address.port}${route}\n`);
+  if (running.workers) io.stderr(`  workers:  ${config.workers} processes (pids ${running.workers.pids().join(', ')}), broker ${config.broker === 'memory' ? 'in the primary' : config.broker}\n`);
   if (routes.length === 0) {
     const hint = `no service files in ${config.servicesDir}: add one (e.g. echo.ts), or scaffold one with \`switchboard new echo --services ${config.servicesDir}\``;
     io.stderr(`  warning:  ${hint}\n`);

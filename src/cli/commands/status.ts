@@ -28,6 +28,8 @@ function table(rows: string[][]): string {
 export function formatStatus(s: ServerStatus): string {
   let out = `pid ${s.pid}, up ${duration(s.uptimeSeconds)} (since ${s.startedAt}), version ${s.version}\n`;
   if (s.listening.length > 0) out += `listening: ${s.listening.join(', ')}\n`;
+  if (s.node) out += `node: ${s.node}; broker: ${s.broker.kind} ${s.broker.state} since ${s.broker.since}${s.broker.lastError ? ` (${s.broker.lastError})` : ''}\n`;
+  if (s.nodes.length > 1 || (s.nodes.length === 1 && s.nodes[0]!.id !== s.node)) out += `nodes: ${s.nodes.map((n) => n.id).join(', ')}\n`;
   out += `connections: ${s.connections}; memory: rss ${mb(s.memory.rss)}, heap ${mb(s.memory.heapUsed)} / ${mb(s.memory.heapTotal)}\n`;
   if (s.services.length === 0) return out + 'no services\n';
   const rows = [['SERVICE', 'KIND', 'ISOLATION', 'STATE', 'RESTARTS', 'CONNS', 'MSG IN', 'MSG OUT', 'MEMORY']];
