@@ -3,6 +3,7 @@
  * step), and fresh module instances where a file may be loaded again after it changed.
  */
 import { pathToFileURL } from 'node:url';
+import { resolveSwitchboardForServices } from './service-resolution.js';
 
 const TYPESCRIPT = /\.(c|m)?tsx?$/;
 
@@ -12,6 +13,7 @@ const TYPESCRIPT = /\.(c|m)?tsx?$/;
  */
 export async function importModule(specifier: string, options: { fresh?: boolean } = {}): Promise<Record<string, unknown>> {
   const url = specifier.startsWith('file:') ? specifier : pathToFileURL(specifier).href;
+  resolveSwitchboardForServices();
   if (options.fresh === true || TYPESCRIPT.test(new URL(url).pathname)) {
     // tsx is loaded on first use: a program that only uses the WebSocket library never pays for it.
     const { tsImport } = await import('tsx/esm/api');

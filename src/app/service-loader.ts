@@ -2,6 +2,8 @@
  * Loads a service file (a fresh instance each time, so --watch and reload see changes) and
  * checks its default export.
  */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { defaultExport, importModule } from './module-import.js';
 import { isServiceDefinition, type Isolation, type ServiceDefinition } from './service.js';
 
@@ -27,13 +29,35 @@ export async function loadServiceDefinition(file: string, isolation: Isolation =
   try {
     mod = await importModule(file, { fresh: true });
   } catch (err) {
-    throw new ServiceLoadError(file, `import failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new ServiceLoadError(file, missingPackage(file, err) ?? `import failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   const def = defaultExport(mod, isServiceDefinition);
   if (def === undefined) throw new ServiceLoadError(file, 'no default export (expected `export default defineService({...})`)');
   if (!isServiceDefinition(def)) throw new ServiceLoadError(file, 'the default export was not made by defineService()');
   checkDefinition(file, def, isolation);
   return def;
+}
+
+/** A bare import the service's folder cannot resolve: say what to install, and where. */
+function missingPackage(file: string, err: unknown): string | undefined {
+  const code = (err as { code?: string }).code;
+  if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return undefined;
+  const message = err instanceof Error ? err.message : '';
+  const name = /Cannot find (?:package|module) '([^'./][^']*)'/.exec(message)?.[1];
+  if (name === undefined) return undefined;
+  const pkg = name.startsWith('@') ? name.split('/').slice(0, 2).join('/') : name.split('/')[0]!;
+  return `cannot find package '${pkg}' imported by ${file}: install it where the service lives (npm install ${pkg} in ${projectDir(file)})`;
+}
+
+/** The folder of the nearest package.json above a file (or the file's own folder). */
+function projectDir(file: string): string {
+  let dir = dirname(file);
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return dirname(file);
+    dir = up;
+  }
 }
 
 const HOOKS = ['handshake', 'open', 'message', 'close'] as const;
