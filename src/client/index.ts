@@ -207,6 +207,8 @@ interface Pending {
   resolve(value: unknown): void;
   reject(err: unknown): void;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Runs as the reply is read, before the messages that follow it in the same read. */
+  onReply?: (data: unknown) => void;
 }
 
 interface RoomState {
@@ -291,12 +293,16 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
 
   /** Runs a command; resolves with its `data`, rejects with a ClientCommandError. */
   call<K extends keyof A & string>(cmd: K, data?: A[K]['input'], options: { timeoutMs?: number } = {}): Promise<A[K]['output']> {
+    return this.#call(cmd, data, options);
+  }
+
+  #call<K extends keyof A & string>(cmd: K, data: A[K]['input'] | undefined, options: { timeoutMs?: number }, onReply?: (data: unknown) => void): Promise<A[K]['output']> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(new ClientCommandError('closed', 'client is closed'));
     const id = ++this.#seq;
     const timeoutMs = options.timeoutMs ?? this.#options.callTimeoutMs ?? 15_000;
     return new Promise((resolve, reject) => {
-      const pending: Pending = { resolve: resolve as (v: unknown) => void, reject, timer: undefined };
+      const pending: Pending = { resolve: resolve as (v: unknown) => void, reject, timer: undefined, ...(onReply ? { onReply } : {}) };
       pending.timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(new ClientCommandError('timeout', `no reply to "${cmd}" within ${timeoutMs} ms`));
@@ -347,10 +353,14 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
   }
 
   async #join(room: string, state: RoomState): Promise<JoinReply> {
-    const reply = (await this.call('room.join' as keyof A & string, (state.pos ? { room, since: state.pos } : { room }) as never)) as JoinReply;
-    for (const m of reply.messages ?? []) this.#roomMessage(room, state, m.pos, m.data, { event: 'room.message', room, pos: m.pos, data: m.data });
-    if (state.pos === null || state.pos.e !== reply.pos.e || state.pos.o < reply.pos.o) state.pos = reply.pos;
-    return reply;
+    // the recovered messages are applied as the reply is read: live messages sent right after it
+    // can arrive in the same read, and once they moved the position they would hide the replay
+    const apply = (data: unknown): void => {
+      const reply = data as JoinReply;
+      for (const m of reply.messages ?? []) this.#roomMessage(room, state, m.pos, m.data, { event: 'room.message', room, pos: m.pos, data: m.data });
+      if (state.pos === null || state.pos.e !== reply.pos.e || state.pos.o < reply.pos.o) state.pos = reply.pos;
+    };
+    return (await this.#call('room.join' as keyof A & string, (state.pos ? { room, since: state.pos } : { room }) as never, {}, apply)) as JoinReply;
   }
 
   #roomMessage(room: string, state: RoomState, pos: Position, data: unknown, push: Push): void {
@@ -479,7 +489,14 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
       if (p === undefined) return;
       this.#pending.delete(msg['id']);
       clearTimeout(p.timer);
-      if (msg['ok'] === true) p.resolve(msg['data']);
+      if (msg['ok'] === true) {
+        try {
+          p.onReply?.(msg['data']);
+        } catch {
+          // a malformed reply: the caller still gets it
+        }
+        p.resolve(msg['data']);
+      }
       else {
         const e = (msg['error'] ?? {}) as { code?: string; message?: string; details?: unknown };
         p.reject(new ClientCommandError(e.code ?? 'error', e.message ?? 'command failed', e.details));
