@@ -94,7 +94,7 @@ export class NatsBroker implements Broker {
       doubtStream: () => void this.#checkStream(),
       onError: (err, what) => this.#warn(err, what),
     });
-    this.#presence = new NatsPresence(this.#names, { nodeId: this.nodeId, leaseMs: this.#leaseMs, timeoutMs: this.#timeoutMs, connected: () => this.#connected }, clients);
+    this.#presence = new NatsPresence(this.#names, { nodeId: this.nodeId, log: this.#log, leaseMs: this.#leaseMs, timeoutMs: this.#timeoutMs, connected: () => this.#connected }, clients);
   }
 
   /** Connects and resolves once up; when the server cannot be reached, resolves at once with the broker down and keeps trying. */

@@ -10,6 +10,7 @@
  */
 import { StorageType, type JsMsg } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
+import type { Logger } from '../app/logger.js';
 import { BrokerUnavailableError, type NodeInfo, type PresenceChange, type PresenceEntry } from './broker.js';
 import { inBatches, type NatsClients } from './nats-clients.js';
 import type { NatsNames } from './nats-names.js';
@@ -18,6 +19,7 @@ import { scan } from './nats-scan.js';
 
 export interface NatsPresenceOptions {
   nodeId: string;
+  log?: Logger | undefined;
   leaseMs: number;
   timeoutMs: number;
   connected(): boolean;
@@ -50,11 +52,22 @@ export class NatsPresence {
     this.#conn = conn;
   }
 
-  /** Opens both buckets, making them when missing (a broker that lost its store). */
+  /**
+   * Opens both buckets, making them when missing (a broker that lost its store). The lease
+   * bucket's TTL is the lease: when it was made with another one, this node's setting
+   * replaces it (the nodes of a cluster are meant to share one lease; the last started wins).
+   */
   async open(): Promise<void> {
-    const kvm = new Kvm(this.#conn().js);
+    const { js, jsm } = this.#conn();
+    const kvm = new Kvm(js);
     this.#kv = await kvm.create(this.#names.presenceBucket, { history: 1, storage: StorageType.File, timeout: this.#o.timeoutMs });
     this.#leases = await kvm.create(this.#names.leaseBucket, { history: 1, ttl: this.#o.leaseMs, storage: StorageType.File, timeout: this.#o.timeoutMs });
+    const { config } = (await this.#leases.status()).streamInfo;
+    const ttl = this.#o.leaseMs * 1_000_000;
+    if (config.max_age !== ttl) {
+      this.#o.log?.warn({ broker: 'nats', was: config.max_age / 1_000_000, now: this.#o.leaseMs }, 'the lease bucket had another lease: it now has this node\'s');
+      await jsm.streams.update(config.name, { ...config, max_age: ttl, duplicate_window: Math.min(config.duplicate_window ?? ttl, ttl) });
+    }
   }
 
   async set(room: string, entry: PresenceEntry): Promise<void> {
