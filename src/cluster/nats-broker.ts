@@ -109,15 +109,17 @@ export class NatsBroker implements Broker {
       pingInterval: 5_000,
       maxPingOut: 2,
     };
+    let nc: NatsConnection;
     try {
-      await this.#attach(await connect(options));
+      nc = await connect(options);
     } catch (err) {
       this.#setState('down', err);
-      void connect({ ...options, waitOnFirstConnect: true }).then(
-        (nc) => this.#attach(nc),
-        (e: unknown) => this.#setState('down', e),
-      );
+      connect({ ...options, waitOnFirstConnect: true })
+        .then((later) => this.#attach(later))
+        .catch((e: unknown) => this.#setState('down', e));
+      return;
     }
+    await this.#attach(nc);
   }
 
   async close(options: { graceMs?: number } = {}): Promise<void> {

@@ -5,7 +5,9 @@ import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { Broker, RoomMessage, RoomReset } from '../../src/cluster/broker.js';
@@ -123,6 +125,58 @@ describe('NATS adapter', { skip }, () => {
     await until(() => seen.length === 3, 'the follower to go on after the restart');
     assert.deepEqual(seen.map((m) => text(m.payload)), ['before-1', 'before-2', 'after-1']);
     assert.deepEqual(resets, []);
+  });
+
+  test('a server restarted without its store: a new epoch, followers reset to it, presence written again', async () => {
+    const server = await BrokerProcess.nats();
+    servers.push(server);
+    const [a, b] = await startNodes(2, { url: server.url, prefix: freshPrefix() });
+    const room = '/chat#amnesia';
+    const seen: RoomMessage[] = [];
+    const resets: RoomReset[] = [];
+    await b!.follow(room, (m) => seen.push(m), (r) => resets.push(r));
+    const old = await a!.append(room, bytes('old'));
+    await b!.presenceSet(room, { connId: `${b!.nodeId}.1`, info: { id: 'bo' }, node: b!.nodeId, since: Date.now() });
+    await until(() => seen.length === 1, 'the first message');
+
+    await server.stop('SIGKILL');
+    rmSync(join(server.dir, 'jetstream'), { recursive: true, force: true });
+    await server.start();
+    await until(() => a!.status().state === 'up' && b!.status().state === 'up', 'both nodes up again');
+    await until(() => resets.some((r) => r.reason === 'epoch'), 'the follower reset to the new epoch');
+    const fresh = await a!.append(room, bytes('new'));
+    assert.notEqual(fresh.e, old.e);
+    assert.equal(resets.find((r) => r.reason === 'epoch')!.top?.e, fresh.e);
+    await until(() => seen.some((m) => text(m.payload) === 'new'), 'the follower to go on in the new epoch');
+    const stale = await a!.read(room, old, 100);
+    assert.deepEqual([stale.complete, !stale.complete && stale.reason], [false, 'epoch']);
+    await until(async () => (await a!.presenceList(room)).entries.some((e) => e.connId === `${b!.nodeId}.1`), 'b\'s entry written again');
+  });
+
+  test('started while the server is down: start resolves, the node is down; subscriptions, feeds and presence made meanwhile work once it is up', async () => {
+    const server = await BrokerProcess.nats();
+    servers.push(server);
+    await server.stop('SIGKILL');
+    const prefix = freshPrefix();
+    const [late] = await startNodes(1, { url: server.url, prefix, reconnectWaitMs: 100 });
+    assert.equal(late!.status().state, 'down');
+    const got: string[] = [];
+    const seen: string[] = [];
+    await late!.subscribe('chan', (p) => got.push(text(p)));
+    await late!.follow('/chat#late', (m) => seen.push(text(m.payload)), () => undefined);
+    await late!.presenceSet('/chat#late', { connId: `${late!.nodeId}.1`, info: null, node: late!.nodeId, since: Date.now() });
+    assert.equal(await late!.publish('chan', bytes('early')), false);
+
+    await server.start();
+    await until(() => late!.status().state === 'up', 'the node up');
+    const [other] = await startNodes(1, { url: server.url, prefix });
+    await until(async () => {
+      await other!.publish('chan', bytes('hello'));
+      return got.includes('hello');
+    }, 'the subscription made while down');
+    await other!.append('/chat#late', bytes('room'));
+    await until(() => seen.includes('room'), 'the feed made while down');
+    assert.deepEqual((await other!.presenceList('/chat#late')).entries.map((e) => e.connId), [`${late!.nodeId}.1`]);
   });
 
   test('a lost stream (deleted, made again) is a new epoch: followers are reset, old positions read as epoch', async () => {
