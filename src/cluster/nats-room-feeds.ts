@@ -146,8 +146,7 @@ export class RoomFeeds {
         const from = part.cursor + 1;
         await this.#stop(part);
         part.behind.clear();
-        part.starting = this.#open(part, from).finally(() => (part.starting = null));
-        await part.starting;
+        await this.#opening(part, from);
       }
     }
   }
@@ -163,7 +162,8 @@ export class RoomFeeds {
     await this.#start(part);
     if (feed.owed) {
       const top = await this.#log.top(feed.room);
-      feed.last = Math.max(feed.last, top.o);
+      // a new stream numbers from 1 again: what was passed on before says nothing here
+      feed.last = top.o;
       feed.owed = false;
       feed.based = true;
       for (const f of [...feed.followers]) this.#call(() => f.reset({ room: feed.room, reason: 'epoch', top }), feed.room);
@@ -175,10 +175,18 @@ export class RoomFeeds {
     this.#release(feed);
   }
 
-  #start(part: Partition): Promise<void> {
-    if (part.messages !== null) return Promise.resolve();
-    part.starting ??= this.#open(part).finally(() => (part.starting = null));
-    return part.starting;
+  /** Resolves once the partition has a consumer (or no feeds left). */
+  async #start(part: Partition): Promise<void> {
+    // a consumer being made when the partition was stopped is dropped when made: then make another
+    while (part.messages === null && part.feeds.size > 0) await (part.starting ?? this.#opening(part));
+  }
+
+  #opening(part: Partition, from?: number): Promise<void> {
+    const opening = this.#open(part, from).finally(() => {
+      if (part.starting === opening) part.starting = null;
+    });
+    part.starting = opening;
+    return opening;
   }
 
   /** A consumer for the partition, from `from` or from the stream's end. */

@@ -135,9 +135,11 @@ describe('NATS adapter', { skip }, () => {
     const seen: RoomMessage[] = [];
     const resets: RoomReset[] = [];
     await b!.follow(room, (m) => seen.push(m), (r) => resets.push(r));
-    const old = await a!.append(room, bytes('old'));
+    // more messages than the new stream will have had when the follower goes on: its numbers start again
+    let old = await a!.append(room, bytes('old'));
+    for (let i = 0; i < 9; i++) old = await a!.append(room, bytes('old'));
     await b!.presenceSet(room, { connId: `${b!.nodeId}.1`, info: { id: 'bo' }, node: b!.nodeId, since: Date.now() });
-    await until(() => seen.length === 1, 'the first message');
+    await until(() => seen.length === 10, 'the first messages');
 
     await server.stop('SIGKILL');
     rmSync(join(server.dir, 'jetstream'), { recursive: true, force: true });
@@ -187,8 +189,9 @@ describe('NATS adapter', { skip }, () => {
     const seen: RoomMessage[] = [];
     const resets: RoomReset[] = [];
     await b!.follow(room, (m) => seen.push(m), (r) => resets.push(r));
-    const old = await a!.append(room, bytes('old'));
-    await until(() => seen.length === 1, 'the first message');
+    let old = await a!.append(room, bytes('old'));
+    for (let i = 0; i < 9; i++) old = await a!.append(room, bytes('old'));
+    await until(() => seen.length === 10, 'the first messages');
 
     const nc = await connect({ servers: server.url });
     try {
