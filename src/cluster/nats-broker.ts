@@ -71,6 +71,7 @@ export class NatsBroker implements Broker {
   #timers: NodeJS.Timeout[] = [];
   #busy = new Set<string>();
   #upSince = 0;
+  readonly #startedAt = Date.now();
 
   constructor(options: NatsBrokerOptions) {
     this.nodeId = options.nodeId ?? randomBytes(4).toString('hex');
@@ -209,7 +210,7 @@ export class NatsBroker implements Broker {
         /* only this node is known */
       }
     }
-    return [{ id: this.nodeId, since: this.#status.since }];
+    return [{ id: this.nodeId, since: this.#startedAt }];
   }
 
   // ------------------------------------------------------------ connection
