@@ -207,17 +207,13 @@ interface Pending {
   resolve(value: unknown): void;
   reject(err: unknown): void;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Runs as the reply is read, before the messages that follow it in the same read. */
+  onReply?: (data: unknown) => void;
 }
 
 interface RoomState {
   pos: Position | null;
   handlers: Set<(data: unknown, pos: Position) => void>;
-  /**
-   * While a join is answered: room messages that arrive meanwhile. The reply is handed over
-   * as a promise, after the pushes that follow it in the same read, so they wait here until
-   * the reply's replayed messages went first.
-   */
-  held: Push[] | null;
 }
 
 export function nodeSocketFactory(connect: NodeConnect): SocketFactory {
@@ -297,12 +293,16 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
 
   /** Runs a command; resolves with its `data`, rejects with a ClientCommandError. */
   call<K extends keyof A & string>(cmd: K, data?: A[K]['input'], options: { timeoutMs?: number } = {}): Promise<A[K]['output']> {
+    return this.#call(cmd, data, options);
+  }
+
+  #call<K extends keyof A & string>(cmd: K, data: A[K]['input'] | undefined, options: { timeoutMs?: number }, onReply?: (data: unknown) => void): Promise<A[K]['output']> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(new ClientCommandError('closed', 'client is closed'));
     const id = ++this.#seq;
     const timeoutMs = options.timeoutMs ?? this.#options.callTimeoutMs ?? 15_000;
     return new Promise((resolve, reject) => {
-      const pending: Pending = { resolve: resolve as (v: unknown) => void, reject, timer: undefined };
+      const pending: Pending = { resolve: resolve as (v: unknown) => void, reject, timer: undefined, ...(onReply ? { onReply } : {}) };
       pending.timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(new ClientCommandError('timeout', `no reply to "${cmd}" within ${timeoutMs} ms`));
@@ -323,7 +323,7 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
   /** Joins a room (re-joined from its last position after every reconnect). */
   async join(room: string, onMessage?: (data: unknown, pos: Position) => void): Promise<JoinReply> {
     let state = this.#rooms.get(room);
-    if (state === undefined) this.#rooms.set(room, (state = { pos: null, handlers: new Set(), held: null }));
+    if (state === undefined) this.#rooms.set(room, (state = { pos: null, handlers: new Set() }));
     if (onMessage) state.handlers.add(onMessage);
     return this.#join(room, state);
   }
@@ -353,25 +353,14 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
   }
 
   async #join(room: string, state: RoomState): Promise<JoinReply> {
-    state.held = [];
-    let reply: JoinReply;
-    try {
-      reply = (await this.call('room.join' as keyof A & string, (state.pos ? { room, since: state.pos } : { room }) as never)) as JoinReply;
-    } catch (err) {
-      this.#release(room, state);
-      throw err;
-    }
-    for (const m of reply.messages ?? []) this.#roomMessage(room, state, m.pos, m.data, { event: 'room.message', room, pos: m.pos, data: m.data });
-    if (state.pos === null || state.pos.e !== reply.pos.e || state.pos.o < reply.pos.o) state.pos = reply.pos;
-    this.#release(room, state);
-    return reply;
-  }
-
-  /** The join is answered: the messages held meanwhile follow the reply's, duplicates dropped by position. */
-  #release(room: string, state: RoomState): void {
-    const held = state.held ?? [];
-    state.held = null;
-    for (const push of held) this.#roomMessage(room, state, push.pos!, push.data, push);
+    // the recovered messages are applied as the reply is read: live messages sent right after it
+    // can arrive in the same read, and once they moved the position they would hide the replay
+    const apply = (data: unknown): void => {
+      const reply = data as JoinReply;
+      for (const m of reply.messages ?? []) this.#roomMessage(room, state, m.pos, m.data, { event: 'room.message', room, pos: m.pos, data: m.data });
+      if (state.pos === null || state.pos.e !== reply.pos.e || state.pos.o < reply.pos.o) state.pos = reply.pos;
+    };
+    return (await this.#call('room.join' as keyof A & string, (state.pos ? { room, since: state.pos } : { room }) as never, {}, apply)) as JoinReply;
   }
 
   #roomMessage(room: string, state: RoomState, pos: Position, data: unknown, push: Push): void {
@@ -484,8 +473,7 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
       const push = msg as unknown as Push;
       if (push.event === 'room.message' && typeof push.room === 'string' && push.pos) {
         const state = this.#rooms.get(push.room);
-        if (state?.held) state.held.push(push);
-        else if (state !== undefined) this.#roomMessage(push.room, state, push.pos, push.data, push);
+        if (state !== undefined) this.#roomMessage(push.room, state, push.pos, push.data, push);
         else this.#emit('room.message', push.data, push);
         return;
       }
@@ -501,7 +489,14 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
       if (p === undefined) return;
       this.#pending.delete(msg['id']);
       clearTimeout(p.timer);
-      if (msg['ok'] === true) p.resolve(msg['data']);
+      if (msg['ok'] === true) {
+        try {
+          p.onReply?.(msg['data']);
+        } catch {
+          // a malformed reply: the caller still gets it
+        }
+        p.resolve(msg['data']);
+      }
       else {
         const e = (msg['error'] ?? {}) as { code?: string; message?: string; details?: unknown };
         p.reject(new ClientCommandError(e.code ?? 'error', e.message ?? 'command failed', e.details));

@@ -25,5 +25,9 @@ export async function connectBroker(url: string, options: BrokerOptions = {}): P
     const { MemoryBroker } = await import('./memory-broker.js');
     return new MemoryBroker(options);
   }
+  if (url.startsWith('nats://')) {
+    const { NatsBroker } = await import('./nats-broker.js');
+    return new NatsBroker({ ...options, url });
+  }
   throw new Error(`unknown broker ${JSON.stringify(url)}: expected memory, redis://HOST:PORT or nats://HOST:PORT`);
 }

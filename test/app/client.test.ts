@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { until } from '../helpers/wait.js';
 import { AppServer } from '../../src/server/app-server.js';
 import { connect } from '../../src/transport/client.js';
-import { createClient, ClientCommandError, type Position } from '../../src/client/index.js';
+import { createClient, ClientCommandError, type Position, type SocketHandlers } from '../../src/client/index.js';
 import { DEFINE, ZOD, serviceDir } from './helpers.js';
 
 const dir = serviceDir({
@@ -109,6 +109,35 @@ test('a reset when history cannot cover the gap is surfaced as room.reset', asyn
   } finally {
     await s.close();
   }
+});
+
+test('recovered messages are applied before live ones that arrive in the same read as the join reply', async () => {
+  let handlers: SocketHandlers | undefined;
+  const sent: Array<{ id: number; cmd: string; data: any }> = [];
+  const client = createClient('ws://server.test/svc', {
+    reconnect: false,
+    socketFactory: async (_url, h) => {
+      handlers = h;
+      return { send: (text) => void sent.push(JSON.parse(text)), close() {} };
+    },
+  });
+  await client.ready;
+  const got: unknown[] = [];
+  const first = client.join('r', (data) => got.push(data));
+  await until(() => sent.length === 1, 'the first join');
+  handlers!.message(JSON.stringify({ id: sent[0]!.id, ok: true, data: { pos: { e: 'E', o: 1 } } }));
+  await first;
+  // joined again from its position: the reply replays 2 and 3, and the live 4 follows in the same read
+  const again = client.join('r');
+  await until(() => sent.length === 2, 'the second join');
+  assert.deepEqual(sent[1]!.data, { room: 'r', since: { e: 'E', o: 1 } });
+  const replay = [2, 3].map((o) => ({ pos: { e: 'E', o }, data: `m${o}` }));
+  handlers!.message(JSON.stringify({ id: sent[1]!.id, ok: true, data: { pos: { e: 'E', o: 3 }, recovered: true, messages: replay } }));
+  handlers!.message(JSON.stringify({ event: 'room.message', room: 'r', pos: { e: 'E', o: 4 }, data: 'm4' }));
+  await again;
+  assert.deepEqual(got, ['m2', 'm3', 'm4']);
+  assert.deepEqual(client.position('r'), { e: 'E', o: 4 });
+  client.close();
 });
 
 test('without reconnect, a failed first connection rejects ready', async () => {
