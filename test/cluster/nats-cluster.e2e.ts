@@ -9,10 +9,9 @@ import WebSocket from 'ws';
 import { connect } from '../../src/transport/index.js';
 import { createClient, nodeSocketFactory, type CommandClient, type Position } from '../../src/client/index.js';
 import { DEFINE, serviceDir } from '../app/helpers.js';
-import { BrokerProcess, installed, startNode, type Node } from './harness.js';
+import { BrokerProcess, startNode, type Node } from './harness.js';
 import { until } from '../helpers/wait.js';
 
-const skip = installed('nats-server') ? false : 'nats-server is not installed (apt-get install -y nats-server)';
 const LONG_MS = 90_000;
 
 const services = serviceDir({
@@ -98,7 +97,7 @@ async function health(node: Node): Promise<{ ok: boolean; broker: { kind: string
   return (await fetch(`${http(node)}/health`)).json() as Promise<{ ok: boolean; broker: { kind: string; state: string } }>;
 }
 
-describe('a NATS cluster of switchboard serve nodes', { skip }, () => {
+describe('a NATS cluster of switchboard serve nodes', () => {
   let broker: BrokerProcess;
   const running: Node[] = [];
   const closers: Array<() => void> = [];

@@ -15,10 +15,9 @@ import { BrokerUnavailableError } from '../../src/cluster/broker.js';
 import { NatsBroker, type NatsBrokerOptions } from '../../src/cluster/nats-broker.js';
 import { NatsNames } from '../../src/cluster/nats-names.js';
 import { brokerSuite } from './broker-suite.js';
-import { BrokerProcess, freePort, installed } from './harness.js';
+import { BrokerProcess, freePort } from './harness.js';
 import { until, within } from '../helpers/wait.js';
 
-const skip = installed('nats-server') ? false : 'nats-server is not installed (apt-get install -y nats-server)';
 const bytes = (s: string): Uint8Array => Buffer.from(s);
 const text = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
 const freshPrefix = (): string => `t${randomBytes(4).toString('hex')}`;
@@ -79,18 +78,17 @@ class Cuttable {
   }
 }
 
-if (skip === false) {
-  brokerSuite('nats', async () => {
-    const server = await nats();
-    return {
-      dense: false,
-      nodes: (n, history) => startNodes(n, { url: server.url, prefix: freshPrefix(), ...history }),
-      async teardown() {},
-    };
-  });
-}
+// needs Debian's nats-server (`npm run test:all`; .ci/run installs it)
+brokerSuite('nats', async () => {
+  const server = await nats();
+  return {
+    dense: false,
+    nodes: (n, history) => startNodes(n, { url: server.url, prefix: freshPrefix(), ...history }),
+    async teardown() {},
+  };
+});
 
-describe('NATS adapter', { skip }, () => {
+describe('NATS adapter', () => {
   test('a server restart with the same store keeps the epoch; while it is down publish and append fail at once; resumes recover after it', async () => {
     const server = await BrokerProcess.nats();
     servers.push(server);
