@@ -19,7 +19,8 @@ export const serveUsage = `Usage: switchboard serve [<dir>] [options]
 Serves every service file below <dir> (default ./services, or --services):
 ws://HOST:PORT/chat -> <dir>/chat.ts (or .mts/.js/.mjs), ws://HOST:PORT/foo/bar ->
 <dir>/foo/bar.ts or <dir>/foo/bar/index.ts. The browser console is at http://HOST:PORT/.
-Stop with SIGTERM/SIGINT or \`switchboard stop\` (graceful; a second signal exits at once).
+Stop with SIGTERM/SIGINT or \`switchboard stop\`: in-flight commands get --shutdown-grace-ms to finish,
+then are cancelled; connections close with 1001; a second signal exits at once.
 
 Options (each also an environment variable; a switchboard.config.{ts,js,json} in the
 working directory, or --config FILE, can set them all; flags win over env over file):

@@ -8,7 +8,7 @@ import { parseControlArgs, withControlErrors } from './control-command.js';
 const usage = `Usage: switchboard stop [--run-dir DIR] [--no-wait] [--timeout-ms N]
 
 Stops the server gracefully: it stops accepting, lets in-flight commands finish
-(up to its grace period), closes every connection with 1001 Going Away, stops
+(up to its grace period, then cancels them), closes every connection with 1001 Going Away, stops
 background services and exits. Waits for the exit unless --no-wait (default
 timeout 120000 ms).
 `;
