@@ -25,5 +25,9 @@ export async function connectBroker(url: string, options: BrokerOptions = {}): P
     const { MemoryBroker } = await import('./memory-broker.js');
     return new MemoryBroker(options);
   }
+  if (url.startsWith('redis://') || url.startsWith('rediss://')) {
+    const { RedisBroker } = await import('./redis-broker.js');
+    return new RedisBroker({ ...options, url });
+  }
   throw new Error(`unknown broker ${JSON.stringify(url)}: expected memory, redis://HOST:PORT or nats://HOST:PORT`);
 }
