@@ -114,7 +114,7 @@ export class RedisBroker implements Broker {
     this.#probeMs = options.probeMs ?? 10_000;
     this.#positionCheckMs = options.positionCheckMs ?? 30_000;
     this.#startTimeoutMs = options.startTimeoutMs ?? 5_000;
-    const connectTimeoutMs = options.connectTimeoutMs ?? 2_000;
+    const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     const common = { url: options.url, connectTimeoutMs, commandTimeoutMs: this.#commandTimeoutMs };
     this.#cmd = new RedisConnection({
       ...common,

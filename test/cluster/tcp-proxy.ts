@@ -1,4 +1,5 @@
-// A TCP proxy for partition tests, between a node and its broker. Three modes:
+// A TCP proxy for partition tests, between a node and its broker, and a stand-in for a load
+// balancer in front of nodes (retarget: new connections go elsewhere). Three modes:
 //   forward    bytes flow both ways
 //   reset      every open connection is destroyed and new ones are refused (a link that fails loudly)
 //   blackhole  connections stay open (new ones are accepted) but nothing is forwarded either way
@@ -17,7 +18,7 @@ interface Pair {
 
 export class TcpProxy {
   readonly #server: Server;
-  readonly #target: { host: string; port: number };
+  #target: { host: string; port: number };
   readonly #pairs = new Set<Pair>();
   #mode: ProxyMode = 'forward';
   port = 0;
@@ -36,6 +37,11 @@ export class TcpProxy {
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Connections made from now on go to this port (open ones stay where they are). */
+  retarget(port: number, host = '127.0.0.1'): void {
+    this.#target = { host, port };
   }
 
   get mode(): ProxyMode {
