@@ -26,8 +26,8 @@ export async function connectBroker(url: string, options: BrokerOptions = {}): P
     return new MemoryBroker(options);
   }
   if (url.startsWith('redis://') || url.startsWith('rediss://')) {
-    const { RedisBroker } = await import('./redis-broker.js');
-    return new RedisBroker({ ...options, url });
+    const { redisBroker } = await import('./redis-broker.js');
+    return redisBroker({ ...options, url });
   }
   throw new Error(`unknown broker ${JSON.stringify(url)}: expected memory, redis://HOST:PORT or nats://HOST:PORT`);
 }

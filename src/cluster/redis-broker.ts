@@ -129,10 +129,19 @@ export class RedisBroker implements Broker {
     this.#sub = new RedisConnection({
       ...common,
       name: `switchboard-${this.nodeId}-sub`,
-      // every channel this node listens to, in one SUBSCRIBE, before the client counts as ready
+      // every channel this node listens to, before the client counts as ready (channels added
+      // meanwhile are picked up by the next round; channels dropped meanwhile are let go)
       setup: async (client) => {
-        const channels = [...this.#channels.keys(), this.#names.probe(this.nodeId)];
-        await client.SUBSCRIBE(channels, this.#dispatch, true);
+        const probe = this.#names.probe(this.nodeId);
+        const done = new Set<string>();
+        for (;;) {
+          const missing = [...this.#channels.keys(), probe].filter((c) => !done.has(c));
+          if (missing.length === 0) break;
+          await client.SUBSCRIBE(missing, this.#dispatch, true);
+          for (const c of missing) done.add(c);
+        }
+        const dropped = [...done].filter((c) => c !== probe && !this.#channels.has(c));
+        if (dropped.length > 0) await client.UNSUBSCRIBE(dropped, this.#dispatch, true);
       },
       onReady: () => {
         this.#heard = Date.now();
@@ -526,6 +535,6 @@ function asBuffer(b: Uint8Array): Buffer {
 }
 
 /** A Redis broker for `redis://` and `rediss://` URLs, not yet started. */
-export function redisBroker(options: RedisBrokerOptions): Broker {
+export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   return new RedisBroker(options);
 }

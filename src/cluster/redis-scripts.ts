@@ -55,13 +55,15 @@ export const APPEND = script(
   `${POSITION}
 local e, s = position(KEYS[1], KEYS[2], ARGV[5], ARGV[7], tonumber(ARGV[8]))
 s = redis.call('HINCRBY', KEYS[1], 's', 1)
+-- %d: Lua would write a large offset as 1e+14
+local id = string.format('%d', s)
 local size = tonumber(ARGV[2])
 if size > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', size, s .. '-0', 'd', ARGV[1])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', size, id .. '-0', 'd', ARGV[1])
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PUBLISH', ARGV[6], s .. ':' .. e .. ':' .. ARGV[1])
+redis.call('PUBLISH', ARGV[6], id .. ':' .. e .. ':' .. ARGV[1])
 return {e, s}
 `,
 );
@@ -93,7 +95,7 @@ if missed <= 0 then return {'ok', e, s, {}} end
 if missed > tonumber(ARGV[3]) then return {'too_many', e, s} end
 -- the window is exactly historySize messages (MAXLEN ~ may keep a few more)
 if after < s - tonumber(ARGV[5]) then return {'expired', e, s} end
-local entries = redis.call('XRANGE', KEYS[2], (after + 1) .. '-0', to .. '-0')
+local entries = redis.call('XRANGE', KEYS[2], string.format('%d-0', after + 1), string.format('%d-0', to))
 if #entries ~= missed then return {'expired', e, s} end
 local out = {}
 for i, entry in ipairs(entries) do out[i] = entry[2][2] end
