@@ -11,7 +11,7 @@
  * is connected but hears nothing (a broker restart behind a proxy, a half-open path).
  */
 import { randomBytes } from 'node:crypto';
-import { ErrorReply } from '@redis/client';
+import { ErrorReply, RedisClient } from '@redis/client';
 import type { Logger } from '../app/logger.js';
 import { silentLogger } from '../app/logger.js';
 import {
@@ -80,6 +80,12 @@ export class RedisBroker implements Broker {
   #timers: NodeJS.Timeout[] = [];
 
   constructor(options: RedisBrokerOptions) {
+    // a malformed URL is a configuration error, said at once rather than on every reconnect
+    try {
+      RedisClient.parseURL(options.url);
+    } catch (err) {
+      throw new Error(`invalid broker URL ${options.url.replace(/\/\/[^@/]*@/, '//…@')}: ${err instanceof Error ? err.message : String(err)}`);
+    }
     this.nodeId = options.nodeId ?? randomBytes(4).toString('hex');
     this.#names = new RedisNames(options.prefix ?? 'sb');
     this.#log = options.log ?? silentLogger;
@@ -263,7 +269,7 @@ export class RedisBroker implements Broker {
   #resync(which: 'commands' | 'subscriber'): void {
     const running = this.#resyncOnce(which);
     this.#resyncing.add(running);
-    void running.finally(() => this.#resyncing.delete(running));
+    void running.catch(() => undefined).then(() => this.#resyncing.delete(running));
   }
 
   async #resyncOnce(which: 'commands' | 'subscriber'): Promise<void> {

@@ -104,12 +104,10 @@ export class RedisConnection {
     this.#generation += 1;
     if (client === null) return;
     if (wasReady) {
-      try {
-        await client.close();
-        return;
-      } catch {
-        /* dropped below */
-      }
+      // a polite close, but never longer than a command may take: the path may be swallowing packets
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([client.close().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, this.#o.commandTimeoutMs)))]);
+      clearTimeout(timer);
     }
     destroy(client);
   }

@@ -84,10 +84,13 @@ export class RoomFeed {
       const pending = item.kind === 'live' ? this.#live(item.m) : this.#check();
       if (pending !== null) {
         this.#busy = true;
-        void pending.then(() => {
-          this.#busy = false;
-          this.#pump();
-        });
+        // a step that failed must not wedge the feed: the next check repairs what it left
+        void pending
+          .catch(() => undefined)
+          .then(() => {
+            this.#busy = false;
+            this.#pump();
+          });
         return;
       }
     }
