@@ -115,6 +115,12 @@ async function admin(redis: BrokerProcess) {
 }
 
 const names = new RedisNames('sb');
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
 const roomOf = (room: string): string => `/chat#${room}`;
 const datas = (c: TrackedClient): unknown[] => c.log.messages.map((m) => m.data);
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -261,22 +267,25 @@ describe('Redis cluster: node death mid-stream and a recovery race (3 nodes)', {
     const from = await Promise.all(consumers.map((c) => c.join('race')));
     const publishers = Array.from({ length: 5 }, (_, i) => r.client((i % 2 === 0 ? n2 : n3)!.url));
     const acked: Position[] = [];
-    let sent = 0;
+    // each publisher stops at two points until a wave of reconnects has begun, then goes on while the clients come back
+    const waves = [deferred(), deferred()];
     const publishing = Promise.all(
       publishers.map(async (p, k) => {
         for (let i = 1; i <= 150; i++) {
+          if (i === 31) await waves[0]!.promise;
+          if (i === 91) await waves[1]!.promise;
           acked.push(((await p.client.call('say', { room: 'race', data: `${k}:${i}` })) as { pos: Position }).pos);
-          sent += 1;
         }
       }),
     );
-    // two waves of reconnects while the publishers run, each to other nodes
-    await until(() => sent >= 150, '150 messages sent');
+    await until(() => acked.length === 150, 'the first 150 sent');
     lb.retarget(portOf(n2!));
     for (const c of consumers) c.client.dropConnection();
-    await until(() => sent >= 400 && consumers.every((c) => c.log.rejoins.length >= 1), 'the first wave back, 400 sent');
+    waves[0]!.resolve();
+    await until(() => acked.length === 450 && consumers.every((c) => c.log.rejoins.length === 1), 'the first wave back, 450 sent');
     lb.retarget(portOf(n3!));
     for (const c of consumers) c.client.dropConnection();
+    waves[1]!.resolve();
     await publishing;
     await until(() => consumers.every((c) => c.log.rejoins.length >= 2 && c.log.messages.length === 750), 'every consumer back, with all 750');
     consumers.forEach((c, i) => checkAtLeastOnce(acked, c.log, from[i]!));
@@ -296,16 +305,17 @@ describe('Redis cluster: node death mid-stream and a recovery race (3 nodes)', {
     const { id } = (await consumer.client.call('whoami')) as { id: string };
     assert.ok(id.startsWith(`${n1!.id}.`), 'the consumer is on node 1');
     const producer = r.client(n2!.url);
-    let killed: Promise<void> | null = null;
+    let killed: Promise<void> | undefined;
     const acked: Position[] = [];
     for (let i = 1; i <= 2000; i++) {
       acked.push(((await producer.client.call('say', { room: 'death', data: i })) as { pos: Position }).pos);
-      if (killed === null && consumer.log.messages.length >= 700) {
+      if (i === 700) {
+        // the consumer's progress is the hook: node 1 dies once it has 700, the producer goes on at once
+        await until(() => consumer.log.messages.length === 700, 'the consumer at 700');
         lb.retarget(portOf(n3!));
         killed = n1!.process.kill();
       }
     }
-    assert.ok(killed !== null, 'node 1 was killed mid-stream');
     await killed;
     await until(() => consumer.log.messages.length === 2000, 'all 2000 on the consumer');
     assert.deepEqual(datas(consumer), range(1, 2000));
