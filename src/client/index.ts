@@ -175,13 +175,24 @@ function connectFailure(err: unknown, url: string): ClientConnectError {
   return new ClientConnectError(final ? 'refused' : 'unavailable', `${url}: the server answered the handshake with HTTP ${status}${body}`, status, retryAfterMs, err);
 }
 
-export type ClientEvent = 'open' | 'close' | 'reconnecting' | 'reconnected' | 'room.message' | 'room.reset' | 'presence.join' | 'presence.leave' | (string & {});
+export type ClientEvent = 'open' | 'close' | 'reconnecting' | 'reconnected' | 'rejoined' | 'room.message' | 'room.reset' | 'presence.join' | 'presence.leave' | (string & {});
 
 /** Data of the `open` event. */
 export interface OpenEvent {
   url: string;
   /** False on the first connection, true after a reconnect. */
   reconnected: boolean;
+}
+
+/** Data of the `rejoined` event: how one room was resumed after a reconnect. */
+export interface RejoinedEvent {
+  room: string;
+  /** Every message missed while away was replayed (`replayed` of them). */
+  recovered: boolean;
+  replayed: number;
+  /** Why not (expired, epoch, too_many): a `room.reset` follows. */
+  reason?: string;
+  pos: Position;
 }
 
 /** Data of the `reconnecting` event. */
@@ -207,7 +218,7 @@ interface Pending {
   resolve(value: unknown): void;
   reject(err: unknown): void;
   timer: ReturnType<typeof setTimeout> | undefined;
-  /** Runs as the reply is read, before the messages that follow it in the same read. */
+  /** Runs on the reply as it is read, before any message that follows it (room joins: the replayed messages come first). */
   onReply?: (data: unknown) => void;
 }
 
@@ -215,6 +226,10 @@ interface RoomState {
   pos: Position | null;
   handlers: Set<(data: unknown, pos: Position) => void>;
 }
+
+/** A rejoin refused for these reasons is not tried again. */
+const FINAL_JOIN_ERRORS = new Set(['forbidden', 'unauthorized', 'invalid_input', 'unknown_command', 'closed', 'refused']);
+const REJOIN_ATTEMPTS = 8;
 
 export function nodeSocketFactory(connect: NodeConnect): SocketFactory {
   return async (url, handlers) => {
@@ -293,16 +308,16 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
 
   /** Runs a command; resolves with its `data`, rejects with a ClientCommandError. */
   call<K extends keyof A & string>(cmd: K, data?: A[K]['input'], options: { timeoutMs?: number } = {}): Promise<A[K]['output']> {
-    return this.#call(cmd, data, options);
+    return this.#call(cmd, data, options.timeoutMs) as Promise<A[K]['output']>;
   }
 
-  #call<K extends keyof A & string>(cmd: K, data: A[K]['input'] | undefined, options: { timeoutMs?: number }, onReply?: (data: unknown) => void): Promise<A[K]['output']> {
+  #call(cmd: string, data: unknown, timeout?: number, onReply?: (data: unknown) => void): Promise<unknown> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(new ClientCommandError('closed', 'client is closed'));
     const id = ++this.#seq;
-    const timeoutMs = options.timeoutMs ?? this.#options.callTimeoutMs ?? 15_000;
+    const timeoutMs = timeout ?? this.#options.callTimeoutMs ?? 15_000;
     return new Promise((resolve, reject) => {
-      const pending: Pending = { resolve: resolve as (v: unknown) => void, reject, timer: undefined, ...(onReply ? { onReply } : {}) };
+      const pending: Pending = { resolve, reject, timer: undefined, ...(onReply ? { onReply } : {}) };
       pending.timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(new ClientCommandError('timeout', `no reply to "${cmd}" within ${timeoutMs} ms`));
@@ -353,14 +368,14 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
   }
 
   async #join(room: string, state: RoomState): Promise<JoinReply> {
-    // the recovered messages are applied as the reply is read: live messages sent right after it
-    // can arrive in the same read, and once they moved the position they would hide the replay
-    const apply = (data: unknown): void => {
+    // the reply is applied as it is read: live messages written right after it (often in the
+    // same packet) must come after the replayed ones, or they would mark them as duplicates
+    const onReply = (data: unknown): void => {
       const reply = data as JoinReply;
       for (const m of reply.messages ?? []) this.#roomMessage(room, state, m.pos, m.data, { event: 'room.message', room, pos: m.pos, data: m.data });
       if (state.pos === null || state.pos.e !== reply.pos.e || state.pos.o < reply.pos.o) state.pos = reply.pos;
     };
-    return (await this.#call('room.join' as keyof A & string, (state.pos ? { room, since: state.pos } : { room }) as never, {}, apply)) as JoinReply;
+    return (await this.#call('room.join', state.pos ? { room, since: state.pos } : { room }, undefined, onReply)) as JoinReply;
   }
 
   #roomMessage(room: string, state: RoomState, pos: Position, data: unknown, push: Push): void {
@@ -411,13 +426,37 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
   }
 
   async #resume(): Promise<void> {
+    const socket = this.#socket;
     try {
       if (this.#options.auth) await this.call('auth' as keyof A & string, (await this.#options.auth()) as never);
-      for (const [room, state] of this.#rooms) await this.#join(room, state);
-      const reconnected = { url: this.url, rooms: [...this.#rooms.keys()] };
-      this.#emit('reconnected', reconnected, { event: 'reconnected', data: reconnected });
     } catch (err) {
       this.#emit('error', err, { event: 'error' });
+      return;
+    }
+    // each room on its own: one that fails (its node cannot reach the broker yet) is tried
+    // again, and does not keep the others from resuming
+    await Promise.all([...this.#rooms].map(([room, state]) => this.#rejoin(room, state, socket)));
+    if (this.#socket !== socket) return;
+    const reconnected = { url: this.url, rooms: [...this.#rooms.keys()] };
+    this.#emit('reconnected', reconnected, { event: 'reconnected', data: reconnected });
+  }
+
+  async #rejoin(room: string, state: RoomState, socket: ClientSocket | null): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.#socket !== socket || this.#rooms.get(room) !== state) return; // the next connection resumes it
+      try {
+        const reply = await this.#join(room, state);
+        const rejoined: RejoinedEvent = { room, recovered: reply.recovered === true, replayed: reply.messages?.length ?? 0, pos: reply.pos, ...(reply.reason !== undefined ? { reason: reply.reason } : {}) };
+        this.#emit('rejoined', rejoined, { event: 'rejoined', room, data: rejoined });
+        return;
+      } catch (err) {
+        this.#emit('error', err, { event: 'error', room });
+        const code = err instanceof ClientCommandError ? err.code : '';
+        if (FINAL_JOIN_ERRORS.has(code) || attempt >= REJOIN_ATTEMPTS) return;
+        const r = this.#options.reconnect || {};
+        const delay = Math.min((r.initialDelayMs ?? 250) * (r.factor ?? 2) ** attempt, r.maxDelayMs ?? 5000);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
   }
 

@@ -29,5 +29,9 @@ export async function connectBroker(url: string, options: BrokerOptions = {}): P
     const { NatsBroker } = await import('./nats-broker.js');
     return new NatsBroker({ ...options, url });
   }
+  if (url.startsWith('redis://') || url.startsWith('rediss://')) {
+    const { redisBroker } = await import('./redis-broker.js');
+    return redisBroker({ ...options, url });
+  }
   throw new Error(`unknown broker ${JSON.stringify(url)}: expected memory, redis://HOST:PORT or nats://HOST:PORT`);
 }

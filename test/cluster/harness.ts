@@ -2,7 +2,7 @@
 // nats-server on free ports of 127.0.0.1 with their own data directories, Switchboard nodes
 // as `switchboard serve` processes. Everything is stopped by the PID this file started.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,11 +22,6 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-/** True when the executable is installed (the suites that need it are told to install it otherwise). */
-export function installed(command: string): boolean {
-  return ['/usr/bin', '/usr/sbin', '/usr/local/bin'].some((d) => existsSync(join(d, command)));
 }
 
 /** A broker server process on a port of its own, restartable on the same port and data directory. */
