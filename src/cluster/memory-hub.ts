@@ -4,7 +4,7 @@
  * (tests, and the primary of `--workers N`, which serves its workers' IpcBrokers from it).
  * Deliveries happen synchronously, in call order, so a room's followers see offset order.
  */
-import { randomBytes } from 'node:crypto';
+import { RoomLog } from '../app/rooms/room-log.js';
 import type { NodeInfo, Position, PresenceChange, PresenceEntry, ReadResult, RoomMessage } from './broker.js';
 
 export interface HistoryOptions {
@@ -22,9 +22,7 @@ interface StoredMessage extends RoomMessage {
 }
 
 interface Room {
-  epoch: string;
-  offset: number;
-  history: StoredMessage[];
+  readonly log: RoomLog<StoredMessage>;
   touched: number;
   readonly followers: Set<(m: RoomMessage) => void>;
 }
@@ -90,13 +88,8 @@ export class MemoryHub {
 
   append(room: string, payload: Uint8Array): Position {
     const r = this.#room(room);
-    r.offset += 1;
     r.touched = this.#now();
-    const m: StoredMessage = { room, pos: { e: r.epoch, o: r.offset }, payload, at: r.touched };
-    if (this.#historySize > 0) {
-      r.history.push(m);
-      if (r.history.length > this.#historySize) r.history.shift();
-    }
+    const m = r.log.append((pos) => ({ room, pos, payload, at: r.touched }));
     const delivered: RoomMessage = { room, pos: m.pos, payload };
     for (const fn of [...r.followers]) fn(delivered);
     return m.pos;
@@ -112,22 +105,13 @@ export class MemoryHub {
   }
 
   top(room: string): Position {
-    const r = this.#room(room);
-    return { e: r.epoch, o: r.offset };
+    return this.#room(room).log.top;
   }
 
   read(room: string, after: Position, limit: number): ReadResult {
-    const r = this.#room(room);
-    this.#trim(r);
-    const top = { e: r.epoch, o: r.offset };
-    if (after.e !== r.epoch || after.o > r.offset || after.o < 0) return { complete: false, reason: 'epoch', top };
-    const missed = r.offset - after.o;
-    if (missed === 0) return { complete: true, messages: [], top };
-    if (missed > limit) return { complete: false, reason: 'too_many', top };
-    const first = r.history[0];
-    if (first === undefined || first.pos.o > after.o + 1) return { complete: false, reason: 'expired', top };
-    const messages = r.history.slice(r.history.length - missed).map(({ room: rm, pos, payload }) => ({ room: rm, pos, payload }));
-    return { complete: true, messages, top };
+    const r = this.#room(room).log.read(after, limit, this.#now());
+    if (!r.complete) return r;
+    return { complete: true, messages: r.messages.map(({ room: rm, pos, payload }) => ({ room: rm, pos, payload })), top: r.top };
   }
 
   // ------------------------------------------------------------ presence
@@ -176,22 +160,13 @@ export class MemoryHub {
       r = undefined;
     }
     if (r === undefined) {
-      r = { epoch: randomBytes(6).toString('base64url'), offset: 0, history: [], touched: this.#now(), followers: new Set() };
+      r = { log: new RoomLog({ historySize: this.#historySize, historyTtlMs: this.#ttl }), touched: this.#now(), followers: new Set() };
       this.#rooms.set(name, r);
     }
     return r;
   }
 
-  #trim(r: Room): void {
-    const cutoff = this.#now() - this.#ttl;
-    let n = 0;
-    while (n < r.history.length && r.history[n]!.at <= cutoff) n += 1;
-    if (n > 0) r.history.splice(0, n);
-  }
-
   #evictIfIdle(name: string, r: Room): void {
-    if (r.followers.size > 0) return;
-    this.#trim(r);
-    if (r.history.length === 0 && r.offset === 0) this.#rooms.delete(name);
+    if (r.followers.size === 0 && !r.log.used) this.#rooms.delete(name);
   }
 }

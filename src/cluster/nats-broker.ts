@@ -20,17 +20,11 @@ import { NatsNames } from './nats-names.js';
 import { NatsPresence, parsePresenceChange } from './nats-presence.js';
 import { RoomFeeds } from './nats-room-feeds.js';
 import { RoomLog } from './nats-room-log.js';
+import type { BrokerOptions } from './connect-broker.js';
 
-export interface NatsBrokerOptions {
+export interface NatsBrokerOptions extends BrokerOptions {
   /** nats://HOST:PORT (several, comma-separated, for a cluster). */
   url: string;
-  nodeId?: string;
-  historySize?: number;
-  historyTtlMs?: number;
-  metaTtlMs?: number;
-  leaseMs?: number;
-  prefix?: string;
-  log?: Logger;
   /** Longest wait for one request to the server (default 2 s): how long a dead server can go unnoticed by a caller. */
   requestTimeoutMs?: number;
   /** Period of the stream and room-tail checks (default 30 s). */

@@ -31,21 +31,11 @@ import { RedisNames } from './redis-names.js';
 import { parsePresenceChange, RedisPresence, type CommandRunner } from './redis-presence.js';
 import { asBuffer, RedisRooms } from './redis-rooms.js';
 import { RedisSubscriber } from './redis-subscriber.js';
+import type { BrokerOptions } from './connect-broker.js';
 
-export interface RedisBrokerOptions {
+export interface RedisBrokerOptions extends BrokerOptions {
   /** redis://[user:pass@]host:port[/db] or rediss://… */
   url: string;
-  nodeId?: string;
-  /** Prefix of every key and channel (default sb). */
-  prefix?: string;
-  /** Messages kept per room (default 100). */
-  historySize?: number;
-  /** A room's log expires this long after its last message (default 5 minutes). */
-  historyTtlMs?: number;
-  /** A room's position outlives its log by this much (default 24 h). */
-  metaTtlMs?: number;
-  /** A node's lease (default 15 s; renewed every third of it). */
-  leaseMs?: number;
   /** A command without a reply for this long counts as a lost connection (default 2 s). */
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;

@@ -3,8 +3,8 @@
  * (epoch, offset) and a bounded history (count and age) used to recover a client that rejoins
  * with its last position. No sockets here: delivery is the caller's job.
  */
-import { randomBytes } from 'node:crypto';
 import { encodePush } from '../command-envelope.js';
+import { RoomLog, type LogRead } from './room-log.js';
 import type { Position, RoomMessage } from '../service.js';
 
 export interface RoomIndexOptions {
@@ -23,16 +23,12 @@ export interface StoredMessage extends RoomMessage {
   text: string;
 }
 
-export type ReadResult =
-  | { complete: true; messages: StoredMessage[]; top: Position }
-  | { complete: false; reason: 'expired' | 'epoch' | 'too_many'; top: Position };
+export type ReadResult = LogRead<StoredMessage>;
 
 interface Room {
   readonly name: string;
-  readonly epoch: string;
-  offset: number;
+  readonly log: RoomLog<StoredMessage>;
   readonly members: Set<string>;
-  readonly history: StoredMessage[];
 }
 
 export class RoomIndex {
@@ -91,37 +87,18 @@ export class RoomIndex {
 
   /** The room's current position (creates the room, and so its epoch, if new). */
   top(room: string): Position {
-    const r = this.#room(room);
-    return { e: r.epoch, o: r.offset };
+    return this.#room(room).log.top;
   }
 
   /** Numbers a message, keeps it in the history and returns it with its push text. */
   append(room: string, data: unknown): StoredMessage {
-    const r = this.#room(room);
-    r.offset += 1;
-    const pos = { e: r.epoch, o: r.offset };
-    const text = encodePush('room.message', data, { room, pos });
-    const message: StoredMessage = { pos, data: data === undefined ? null : data, at: this.#now(), text };
-    if (this.#historySize > 0) {
-      r.history.push(message);
-      if (r.history.length > this.#historySize) r.history.shift();
-    }
-    return message;
+    const value = data === undefined ? null : data;
+    return this.#room(room).log.append((pos) => ({ pos, data: value, at: this.#now(), text: encodePush('room.message', value, { room, pos }) }));
   }
 
   /** Everything after `since`, if the history still holds all of it. */
   read(room: string, since: Position): ReadResult {
-    const r = this.#room(room);
-    this.#trim(r);
-    const top = { e: r.epoch, o: r.offset };
-    if (since.e !== r.epoch || since.o > r.offset || since.o < 0) return { complete: false, reason: 'epoch', top };
-    const missed = r.offset - since.o;
-    if (missed === 0) return { complete: true, messages: [], top };
-    if (missed > this.#maxRecover) return { complete: false, reason: 'too_many', top };
-    const first = r.history[0];
-    if (first === undefined || first.pos.o > since.o + 1) return { complete: false, reason: 'expired', top };
-    const start = r.history.length - missed;
-    return { complete: true, messages: r.history.slice(start), top };
+    return this.#room(room).log.read(since, this.#maxRecover, this.#now());
   }
 
   /** Drops rooms with no members and no live history. Returns how many were dropped. */
@@ -138,23 +115,16 @@ export class RoomIndex {
   #room(name: string): Room {
     let r = this.#rooms.get(name);
     if (r === undefined) {
-      r = { name, epoch: randomBytes(6).toString('base64url'), offset: 0, members: new Set(), history: [] };
+      r = { name, log: new RoomLog({ historySize: this.#historySize, historyTtlMs: this.#ttl }), members: new Set() };
       this.#rooms.set(name, r);
     }
     return r;
   }
 
-  #trim(r: Room): void {
-    const cutoff = this.#now() - this.#ttl;
-    let n = 0;
-    while (n < r.history.length && r.history[n]!.at <= cutoff) n += 1;
-    if (n > 0) r.history.splice(0, n);
-  }
-
   #evictIfIdle(r: Room): boolean {
     if (r.members.size > 0) return false;
-    this.#trim(r);
-    if (r.history.length > 0) return false;
+    r.log.trim(this.#now());
+    if (!r.log.empty) return false;
     this.#rooms.delete(r.name);
     return true;
   }
