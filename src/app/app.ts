@@ -296,7 +296,19 @@ export class App<Framed> {
 
   /** Appends a message to a room of a service (numbered, kept in its history) and pushes it to its members; null when it was not numbered. */
   publish(route: string, room: string, data: unknown): Promise<Position | null> {
-    return this.#rooms.publish(route, room, data, []);
+    return this.#publish(route, room, data, [], false);
+  }
+
+  /** Room memberships of this node's connections. */
+  roomMemberships(): number {
+    return this.#rooms.memberships();
+  }
+
+  async #publish(route: string, room: string, data: unknown, except: readonly string[], volatile: boolean): Promise<Position | null> {
+    const t0 = performance.now();
+    const pos = await this.#rooms.publish(route, room, data, except, volatile ? { volatile } : {});
+    this.#observer.roomPublished?.({ route, durationMs: performance.now() - t0, numbered: pos !== null });
+    return pos;
   }
 
   /** Says a cluster event to every other node; false without a cluster or while its broker is down. */
@@ -389,16 +401,18 @@ export class App<Framed> {
         if (c === undefined) return { pos: { e: '', o: 0 } };
         const reply = query.reply;
         const options = query.volatile === true ? { volatile: true } : {};
-        return this.#rooms.join(route, query.room, c.member, query.since, (result, reset) => {
+        const result = await this.#rooms.join(route, query.room, c.member, query.since, (r, reset) => {
           // written in the step that makes the member, before any room message can follow
-          if (reply !== undefined) this.#send(c, encodeReply(reply, result), false);
+          if (reply !== undefined) this.#send(c, encodeReply(reply, r), false);
           if (reset !== undefined) this.#send(c, reset, false);
         }, options);
+        if (query.since !== undefined && 'recovered' in result) this.#observer.roomResumed?.({ route, outcome: result.recovered ? 'recovered' : result.reason });
+        return result;
       }
       case 'leave':
         return this.#rooms.leave(route, query.room, query.to);
       case 'publish':
-        return this.#rooms.publish(route, query.room, query.data, query.except, query.volatile === true ? { volatile: true } : {});
+        return this.#publish(route, query.room, query.data, query.except, query.volatile === true);
       case 'presence':
         return this.#rooms.presence(route, query.room);
       case 'say':

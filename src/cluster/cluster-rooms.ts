@@ -144,6 +144,12 @@ export class ClusterRooms implements Rooms {
     return entries.map((e) => ({ id: e.connId, user: (e.info ?? null) as AppPresenceEntry['user'] }));
   }
 
+  memberships(): number {
+    let n = 0;
+    for (const r of this.#rooms.values()) n += r.members.size;
+    return n;
+  }
+
   /** Rooms this node follows (for status and tests). */
   get followed(): number {
     return this.#rooms.size;

@@ -39,6 +39,12 @@ export function appTelemetry(metrics: ServerMetrics, log: Logger, options: { com
           },
         }
       : {}),
+    roomPublished(e) {
+      metrics.roomPublish.observe({ service: e.route, numbered: String(e.numbered) }, e.durationMs / 1000);
+    },
+    roomResumed(e) {
+      metrics.roomResumes.inc({ service: e.route, outcome: e.outcome });
+    },
     handshakeRejected(e) {
       metrics.handshakeRejections.inc({ status: e.status, reason: e.reason });
       refusals.record(e.status, e.path, e.reason);

@@ -44,6 +44,8 @@ export interface RuntimeApp {
   broker(): { kind: string; state: string; since: number; lastError?: string };
   /** Nodes of the cluster with a live lease. */
   nodes(): Promise<Array<{ id: string; since: number }>>;
+  /** Room memberships of this process's connections (metrics); absent where the process serves none. */
+  memberships?(): number;
   /** Server operations offered to background services (rooms, connections). */
   bridge?: ServerBridge;
 }
@@ -288,6 +290,13 @@ export class ServerRuntime {
   }
 
   async #refreshServiceGauges(): Promise<void> {
+    const app = this.#app;
+    if (app) {
+      const b = app.broker();
+      this.metrics.brokerState.reset();
+      this.metrics.brokerState.set({ kind: b.kind, state: b.state }, 1);
+      if (app.memberships) this.metrics.roomMembers.set(undefined, app.memberships());
+    }
     this.metrics.serviceUp.reset();
     for (const u of this.#backgroundUnits()) this.metrics.serviceUp.set({ service: u.name, state: u.state }, u.state === 'running' ? 1 : 0);
     for (const s of (await this.#app?.services()) ?? []) {

@@ -154,9 +154,12 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     ...(sv.maxHeapMb !== undefined ? { maxHeapMb: sv.maxHeapMb } : {}),
   };
   const joined = await joinCluster(config, nodeId, log, worker);
+  const c = config.cluster;
   const server = new AppServer({
     nodeId,
     ...(joined ? { cluster: joined } : {}),
+    // the same history settings for the single-process rooms as for a cluster's
+    rooms: { historySize: c.historySize, historyTtlMs: c.historyTtlMs, maxRecover: c.maxRecover },
     dir: config.servicesDir,
     port: config.port,
     host: config.host,
@@ -193,6 +196,7 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     node: () => app.nodeId,
     broker: () => app.clusterStatus(),
     nodes: () => app.nodes(),
+    memberships: () => app.roomMemberships(),
     connectionCount: () => app.connectionCount,
     services: async () => (await app.services()).map(serviceStatus),
     reload: async (): Promise<ReloadResult> => {

@@ -82,6 +82,12 @@ export class LocalRooms implements Rooms {
     return out;
   }
 
+  memberships(): number {
+    let n = 0;
+    for (const s of this.#scopes.values()) n += s.index.memberships;
+    return n;
+  }
+
   #announce(scope: string, event: 'presence.join' | 'presence.leave', room: string, member: RoomMember): void {
     const s = this.#scopes.get(scope)!;
     this.#delivery.deliver(s.index.members(room), encodePush(event, { id: member.id, user: member.user }, { room }), false, [member.id]);

@@ -112,6 +112,13 @@ export class RoomIndex {
     return this.#rooms.size;
   }
 
+  /** Connection-room memberships. */
+  get memberships(): number {
+    let n = 0;
+    for (const rooms of this.#byConnection.values()) n += rooms.size;
+    return n;
+  }
+
   #room(name: string): Room {
     let r = this.#rooms.get(name);
     if (r === undefined) {

@@ -45,4 +45,6 @@ export interface Rooms {
   /** A raw message to every member, neither numbered nor kept. */
   send(scope: string, room: string, data: string | Uint8Array, binary: boolean, except: readonly string[]): void;
   presence(scope: string, room: string): Promise<PresenceEntry[]>;
+  /** Room memberships of this node's connections (metrics). */
+  memberships(): number;
 }
