@@ -156,7 +156,7 @@ export class App<Framed> {
     if (this.#stopping) return { accept: false, status: 503, reason: 'server is stopping' };
     const resolution = await this.#catalog.resolver.resolve(request.url);
     if (!resolution.found) {
-      if (resolution.reason === 'outside_root') this.#log.warn({ url: request.url }, 'service path resolves outside the services directory');
+      if (resolution.reason === 'outside_root') this.#log.warn({ path: request.path }, 'service path resolves outside the services directory');
       return { accept: false, status: 404, reason: 'no service at this path' };
     }
     let host: ServiceHost;

@@ -6,7 +6,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { AppServer, type AppServerOptions } from '../../src/server/app-server.js';
 import { appTelemetry } from '../../src/runtime/app-telemetry.js';
 import { ServerMetrics } from '../../src/runtime/server-metrics.js';
-import { connect, HandshakeError } from '../../src/transport/client.js';
+import { connect as connectWs, HandshakeError, type ClientOptions } from '../../src/transport/client.js';
 import type { WebSocket } from '../../src/transport/websocket.js';
 import { DEADLINE_MS, until } from '../helpers/wait.js';
 import { DEFINE, captureLogger, serviceDir } from '../app/helpers.js';
@@ -48,10 +48,16 @@ after(() => Promise.all(servers.map((s) => s.close())));
 async function start(options: Partial<AppServerOptions> = {}): Promise<Started> {
   const log = captureLogger();
   const metrics = new ServerMetrics();
-  const server = new AppServer({ dir, port: 0, log, observer: appTelemetry(metrics, log, { commandMetrics: false }), ...options });
+  // a service loads on its first handshake: on a loaded machine that may take a while
+  const limits = { handshakeTimeoutMs: DEADLINE_MS, ...options.limits };
+  const server = new AppServer({ dir, port: 0, log, observer: appTelemetry(metrics, log, { commandMetrics: false }), ...options, limits });
   servers.push(server);
   const { port } = await server.listen();
   return { url: `ws://127.0.0.1:${port}`, port, metrics, log };
+}
+
+function connect(url: string, options: ClientOptions = {}): Promise<WebSocket> {
+  return connectWs(url, { handshakeTimeoutMs: DEADLINE_MS, ...options });
 }
 
 function exceeded(s: Started, limit: string, action: string, service = ''): number {
