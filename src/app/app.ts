@@ -5,6 +5,8 @@
  * It sees connection ports and plain data, never sockets or frames.
  */
 import { randomBytes } from 'node:crypto';
+import { CommandErrorCode } from './command-error.js';
+import { DEFAULT_CONNECTION_LIMITS, Quota, connectionLimitsFor, type ConnectionLimits } from './connection-limits.js';
 import type { ConnectionPort, Framer } from './connection-port.js';
 import { encodeReply } from './command-envelope.js';
 import { inlineHostFactory } from './inline-host.js';
@@ -18,8 +20,8 @@ import { LocalLiveLog } from './live/live-log.js';
 import type { Json } from '../client/json-patch.js';
 import type { ClusterFactory, LinkStatus, LocalConnections, NodeLink } from './cluster.js';
 import { ServiceCatalog, type BackgroundFile, type RescanResult, type ServiceSummary } from './service-catalog.js';
-import type { CloseReply, HostAction, HostAnswers, HostQuery, HostSink, ServiceHost, ServiceHostFactories, Target } from './service-host.js';
-import type { HandshakeRequest, Isolation, Position, User } from './service.js';
+import type { CloseReply, HostAction, HostAnswers, HostQuery, HostSink, Refused, ServiceHost, ServiceHostFactories, Target } from './service-host.js';
+import type { HandshakeRequest, Isolation, Position, ServiceLimits, User } from './service.js';
 
 export interface AppOptions<Framed> {
   /** The services directory. */
@@ -39,6 +41,8 @@ export interface AppOptions<Framed> {
   live?: LiveValuesOptions;
   log?: Logger;
   observer?: AppObserver;
+  /** What one connection may hold at once (defaults: DEFAULT_CONNECTION_LIMITS); a service may override them. */
+  limits?: Partial<ConnectionLimits>;
 }
 
 /** The accept decision carried from admit() to open(). */
@@ -48,6 +52,8 @@ export interface Admission {
   protocol: string;
   user: User | null;
   headers?: Record<string, string>;
+  /** The service's own limits (the edge applies the transport and rate ones). */
+  limits?: ServiceLimits;
 }
 
 export type Decision = { accept: true; admission: Admission } | { accept: false; status: number; reason: string; headers?: Record<string, string> };
@@ -62,11 +68,18 @@ interface LiveConnection<Framed> {
   /** Its service's counters (shared by the service's connections). */
   readonly stats: { messagesIn: number; messagesOut: number; connections: Set<string> };
   readonly member: RoomMember;
+  readonly rooms: Quota;
+  readonly subscriptions: Quota;
 }
 
 function liveSpec(query: { initial: unknown; history?: number }): LiveSpec {
   return query.history !== undefined ? { initial: query.initial as Json, history: query.history } : { initial: query.initial as Json };
 }
+/** What a connection holds against a quota, and the error a claim past it is answered with. */
+const QUOTAS = {
+  rooms: { code: CommandErrorCode.TOO_MANY_ROOMS, what: 'rooms' },
+  subscriptions: { code: CommandErrorCode.TOO_MANY_SUBSCRIPTIONS, what: 'live subscriptions' },
+} as const;
 
 export class App<Framed> {
   /** Prefix of every connection id: unique per node and process start. */
@@ -83,11 +96,13 @@ export class App<Framed> {
   /** Hosts listening to each cluster event. */
   readonly #listeners = new Map<string, Set<ServiceHost>>();
   readonly #connections = new Map<string, LiveConnection<Framed>>();
+  readonly #limits: ConnectionLimits;
   #seq = 0;
   #stopping = false;
 
   constructor(options: AppOptions<Framed>) {
     this.#log = options.log ?? silentLogger;
+    this.#limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits };
     this.#observer = options.observer ?? {};
     this.#framer = options.framer;
     this.#catalog = new ServiceCatalog({
@@ -152,7 +167,7 @@ export class App<Framed> {
     if (this.#stopping) return { accept: false, status: 503, reason: 'server is stopping' };
     const resolution = await this.#catalog.resolver.resolve(request.url);
     if (!resolution.found) {
-      if (resolution.reason === 'outside_root') this.#log.warn({ url: request.url }, 'service path resolves outside the services directory');
+      if (resolution.reason === 'outside_root') this.#log.warn({ path: request.path }, 'service path resolves outside the services directory');
       return { accept: false, status: 404, reason: 'no service at this path' };
     }
     let host: ServiceHost;
@@ -171,6 +186,7 @@ export class App<Framed> {
     if (!result.accept) return { accept: false, status: result.status, reason: result.reason, ...(result.headers ? { headers: result.headers } : {}) };
     const admission: Admission = { file: resolution.file, route: resolution.route, protocol: result.protocol ?? '', user: result.user };
     if (result.headers) admission.headers = result.headers;
+    if (host.info.limits) admission.limits = host.info.limits;
     return { accept: true, admission };
   }
 
@@ -181,10 +197,13 @@ export class App<Framed> {
     if (entry === undefined || host === undefined) throw new Error(`open without an admitted service: ${admission.file}`);
     const id = `${this.nodeId}.${(++this.#seq).toString(36)}`;
     const member: RoomMember = { id, user: admission.user, announce: host.info.presenceEvents };
-    this.#connections.set(id, { id, port, file: admission.file, route: admission.route, host, openedAt: Date.now(), stats: entry, member });
+    const limits = connectionLimitsFor(this.#limits, host.info.limits);
+    const rooms = new Quota(limits.roomsPerConnection);
+    const subscriptions = new Quota(limits.subscriptionsPerConnection);
+    this.#connections.set(id, { id, port, file: admission.file, route: admission.route, host, openedAt: Date.now(), stats: entry, member, rooms, subscriptions });
     entry.connections.add(id);
     this.#observer.connectionOpened?.({ id, route: admission.route, path: request.path, remoteAddress: request.remoteAddress });
-    void host.open({ id, request, protocol: admission.protocol, user: admission.user });
+    void host.open({ id, request, protocol: admission.protocol, user: admission.user, commandsInFlight: limits.commandsInFlight });
     return id;
   }
 
@@ -386,6 +405,7 @@ export class App<Framed> {
       }
       case 'command':
         this.#observer.commandFinished?.({ route, connection: action.to, command: action.command, outcome: action.outcome, durationMs: action.ms });
+        if (action.outcome === CommandErrorCode.TOO_MANY_COMMANDS) this.#observer.limitExceeded?.({ limit: 'commands_in_flight', action: 'refused', route, connection: action.to });
         return;
       case 'listen':
       case 'unlisten':
@@ -413,17 +433,26 @@ export class App<Framed> {
       case 'join': {
         const c = this.#connections.get(query.to);
         if (c === undefined) return { pos: { e: '', o: 0 } };
+        const refused = this.#claim(c, 'rooms', query.room);
+        if (refused) return refused;
         const reply = query.reply;
         const options = query.volatile === true ? { volatile: true } : {};
-        const result = await this.#rooms.join(route, query.room, c.member, query.since, (r, reset) => {
-          // written in the step that makes the member, before any room message can follow
-          if (reply !== undefined) this.#send(c, encodeReply(reply, r), false);
-          if (reset !== undefined) this.#send(c, reset, false);
-        }, options);
+        let result;
+        try {
+          result = await this.#rooms.join(route, query.room, c.member, query.since, (r, reset) => {
+            // written in the step that makes the member, before any room message can follow
+            if (reply !== undefined) this.#send(c, encodeReply(reply, r), false);
+            if (reset !== undefined) this.#send(c, reset, false);
+          }, options);
+        } catch (err) {
+          c.rooms.release(query.room);
+          throw err;
+        }
         if (query.since !== undefined && 'recovered' in result) this.#observer.roomResumed?.({ route, outcome: result.recovered ? 'recovered' : result.reason });
         return result;
       }
       case 'leave':
+        this.#connections.get(query.to)?.rooms.release(query.room);
         return this.#rooms.leave(route, query.room, query.to);
       case 'publish':
         return this.#publish(route, query.room, query.data, query.except, query.volatile === true);
@@ -438,17 +467,38 @@ export class App<Framed> {
       case 'liveSubscribe': {
         const c = this.#connections.get(query.to);
         if (c === undefined) return { v: 0, value: null };
+        const refused = this.#claim(c, 'subscriptions', query.name);
+        if (refused) return refused;
         const reply = query.reply;
-        const snapshot = await this.#live.subscribe(route, query.name, c.id, query.since, liveSpec(query), (s) => {
-          // written in the step that makes the subscriber, before any patch can follow
-          if (reply !== undefined) this.#send(c, encodeReply(reply, { name: query.name, ...s }), false);
-        });
+        let snapshot;
+        try {
+          snapshot = await this.#live.subscribe(route, query.name, c.id, query.since, liveSpec(query), (s) => {
+            // written in the step that makes the subscriber, before any patch can follow
+            if (reply !== undefined) this.#send(c, encodeReply(reply, { name: query.name, ...s }), false);
+          });
+        } catch (err) {
+          c.subscriptions.release(query.name);
+          throw err;
+        }
         if (!this.#connections.has(c.id)) this.#live.unsubscribe(route, query.name, c.id);
         return snapshot;
       }
       case 'liveUnsubscribe':
+        this.#connections.get(query.to)?.subscriptions.release(query.name);
         return this.#live.unsubscribe(route, query.name, query.to);
     }
+  }
+
+  /**
+   * Claims `key` (a room, a live subscription) for the connection; past its quota, reports
+   * the limit and returns the refusal the client is answered with.
+   */
+  #claim(c: LiveConnection<Framed>, kind: keyof typeof QUOTAS, key: string): Refused | undefined {
+    const quota = c[kind];
+    if (quota.claim(key)) return undefined;
+    this.#observer.limitExceeded?.({ limit: kind, action: 'refused', route: c.route, connection: c.id });
+    const q = QUOTAS[kind];
+    return { refused: { code: q.code, message: `this connection already holds ${quota.limit} ${q.what}, the most it may` } };
   }
 
   #target(file: string, route: string, target: Target, data: string | Uint8Array, binary: boolean, except: string[]): void {

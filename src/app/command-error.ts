@@ -24,6 +24,12 @@ export const CommandErrorCode = {
   HANDLER_ERROR: 'handler_error',
   /** The connection is closing or the server is stopping. */
   CANCELLED: 'cancelled',
+  /** The connection has as many commands waiting or running as its limit allows (limits.commandsInFlight). */
+  TOO_MANY_COMMANDS: 'too_many_commands',
+  /** The connection is in as many rooms as its limit allows (limits.roomsPerConnection). */
+  TOO_MANY_ROOMS: 'too_many_rooms',
+  /** The connection holds as many live subscriptions as its limit allows (limits.subscriptionsPerConnection). */
+  TOO_MANY_SUBSCRIPTIONS: 'too_many_subscriptions',
 } as const;
 
 export type CommandErrorCode = (typeof CommandErrorCode)[keyof typeof CommandErrorCode];

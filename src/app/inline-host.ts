@@ -14,7 +14,7 @@ import { resolveFromRequest, type AuthResolver } from './auth/user.js';
 import type { Logger } from './logger.js';
 import { loadServiceDefinition } from './service-loader.js';
 import type { ClusterEvents, Connection, HandshakeRequest, Isolation, LiveHandle, JoinResult, Position, PresenceEntry, SendOptions, ServiceContext, ServiceDefinition, User } from './service.js';
-import type { CloseReply, HostHandshakeResult, HostSink, OpenInfo, ServiceHost, ServiceHostFactory, ServiceInfo, Target } from './service-host.js';
+import type { CloseReply, HostHandshakeResult, HostSink, OpenInfo, Refused, ServiceHost, ServiceHostFactory, ServiceInfo, Target } from './service-host.js';
 
 interface ConnectionRecord extends CallScope {
   readonly connection: ConnectionFacade;
@@ -23,6 +23,10 @@ interface ConnectionRecord extends CallScope {
   closeRan?: boolean;
   /** The tail of this connection's message queue. */
   queue: Promise<void>;
+  /** Commands waiting in the queue or running. */
+  commands: number;
+  /** The most it may have (0 = no limit). */
+  readonly maxCommands: number;
 }
 
 /**
@@ -66,7 +70,13 @@ export class InlineHost implements ServiceHost {
     const live = new LiveDeclarations(def.live);
     this.#service = new ServiceContextImpl(route, def.state ? def.state() : {}, sink, log, this.#connections, isVolatile, live);
     const commandProtocol = def.commands !== undefined || rooms !== null || def.live !== undefined || def.keyValueCommands === true;
-    this.info = { commands: commandProtocol, isolation, presenceEvents: rooms?.presenceEvents !== false, survivesRestart: def.connectionsSurviveRestart === true };
+    this.info = {
+      commands: commandProtocol,
+      isolation,
+      presenceEvents: rooms?.presenceEvents !== false,
+      survivesRestart: def.connectionsSurviveRestart === true,
+      ...(def.limits !== undefined ? { limits: { ...def.limits } } : {}),
+    };
     this.#dispatcher = commandProtocol
       ? new CommandDispatcher({
           route,
@@ -112,7 +122,7 @@ export class InlineHost implements ServiceHost {
 
   async open(info: OpenInfo): Promise<void> {
     const connection = new ConnectionFacade(info, this.#def.connectionState ? this.#def.connectionState() : {}, this.#service, this.#sink, this.#rooms);
-    const record: ConnectionRecord = { connection, service: this.#service, inflight: new Set(), queue: Promise.resolve() };
+    const record: ConnectionRecord = { connection, service: this.#service, inflight: new Set(), queue: Promise.resolve(), commands: 0, maxCommands: info.commandsInFlight ?? 0 };
     this.#connections.set(info.id, record);
     if (this.#def.open === undefined) return;
     const hook = this.#def.open;
@@ -130,12 +140,27 @@ export class InlineHost implements ServiceHost {
   message(connId: string, data: string | Uint8Array, binary: boolean): void {
     const record = this.#connections.get(connId);
     if (record === undefined) return;
+    const command = this.#dispatcher !== null && !binary;
+    if (command && record.maxCommands > 0 && record.commands >= record.maxCommands) return this.#tooManyCommands(record, data as string);
     // one connection's messages are handled in order, each after the previous one settled
-    const run = (): Promise<void> => (this.#dispatcher !== null && !binary ? this.#command(record, data as string) : this.#raw(record, data));
+    const run = (): Promise<void> => (command ? this.#command(record, data as string) : this.#raw(record, data));
     const task = record.queue.then(run, run);
     record.queue = task;
+    if (command) record.commands += 1;
     this.#pending.add(task);
-    void task.finally(() => this.#pending.delete(task));
+    void task.finally(() => {
+      this.#pending.delete(task);
+      if (command) record.commands -= 1;
+    });
+  }
+
+  /** Answered at once, ahead of the queue: the client learns it must slow down without waiting for the commands before it. */
+  #tooManyCommands(record: ConnectionRecord, text: string): void {
+    const envelope = decodeEnvelope(text, false);
+    const id = envelope.kind === 'command' || envelope.kind === 'invalid' ? envelope.id : null;
+    const cmd = envelope.kind === 'command' ? envelope.cmd : '';
+    this.#reply(record, encodeError(id, { code: CommandErrorCode.TOO_MANY_COMMANDS, message: `more than ${record.maxCommands} commands in flight on this connection` }));
+    this.#sink.act({ type: 'command', to: record.connection.id, command: cmd, outcome: CommandErrorCode.TOO_MANY_COMMANDS, ms: 0 });
   }
 
   peerClose(connId: string, code: number, reason: string): CloseReply | undefined {
@@ -376,7 +401,7 @@ class ConnectionFacade implements Connection<any, any> {
 
   async join(room: string, options?: { since?: Position }): Promise<JoinResult> {
     const volatile = this.#rooms.isVolatile(room);
-    const result = await this.#sink.ask({ type: 'join', to: this.id, room, ...(options?.since && !volatile ? { since: options.since } : {}), ...(volatile ? { volatile } : {}) });
+    const result = joined(await this.#sink.ask({ type: 'join', to: this.id, room, ...(options?.since && !volatile ? { since: options.since } : {}), ...(volatile ? { volatile } : {}) }));
     this.rooms.add(room);
     if ('recovered' in result && !result.recovered) this.#rooms.resumeExpired(this, room, result.reason);
     return result;
@@ -395,6 +420,12 @@ class ConnectionFacade implements Connection<any, any> {
   close(code = 1000, reason = ''): void {
     this.#sink.act({ type: 'close', to: this.id, code, reason });
   }
+}
+
+/** The join's result; a refusal (the connection's room quota is full) thrown as the CommandError the client gets. */
+export function joined(answer: JoinResult | Refused): JoinResult {
+  if ('refused' in answer) throw new CommandError(answer.refused.code, answer.refused.message);
+  return answer;
 }
 
 /** What the room commands and facades need to know of the service's room options. */

@@ -18,6 +18,12 @@ export interface AppObserver {
   roomPublished?(e: { route: string; durationMs: number; numbered: boolean }): void;
   /** A rejoin with a position: `recovered`, or why not (expired, epoch, too_many). */
   roomResumed?(e: { route: string; outcome: string }): void;
+  /**
+   * A limit bit: `limit` names it (connections_per_ip, handshake_rate, message_rate,
+   * byte_rate, commands_in_flight, rooms, subscriptions), `action` what was done (refused,
+   * closed, dropped). `route` is empty before a service was chosen.
+   */
+  limitExceeded?(e: { limit: string; action: 'refused' | 'closed' | 'dropped'; route: string; connection?: string; address?: string }): void;
   serviceLoaded?(e: { route: string; file: string; isolation: Isolation; reload: boolean }): void;
   serviceLoadFailed?(e: { route: string; file: string; reason: string; reload: boolean }): void;
 }
@@ -27,7 +33,7 @@ export function observeAll(...observers: Array<AppObserver | undefined>): AppObs
   const list = observers.filter((o): o is AppObserver => o !== undefined);
   if (list.length === 1) return list[0]!;
   const out: AppObserver = {};
-  const keys: Array<keyof AppObserver> = ['connectionOpened', 'connectionClosed', 'messageIn', 'messageOut', 'commandFinished', 'handshakeRejected', 'roomPublished', 'roomResumed', 'serviceLoaded', 'serviceLoadFailed'];
+  const keys: Array<keyof AppObserver> = ['connectionOpened', 'connectionClosed', 'messageIn', 'messageOut', 'commandFinished', 'handshakeRejected', 'roomPublished', 'roomResumed', 'limitExceeded', 'serviceLoaded', 'serviceLoadFailed'];
   for (const key of keys) {
     const fns = list.map((o) => o[key]?.bind(o)).filter((f) => f !== undefined) as Array<(...a: unknown[]) => void>;
     if (fns.length > 0) (out as Record<string, unknown>)[key] = (...args: unknown[]) => { for (const f of fns) f(...args); };

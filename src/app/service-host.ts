@@ -4,7 +4,7 @@
  * plain, structured-clone-able data. InlineHost runs the service in this thread; a worker or
  * process host implements the same interface by posting these values over a port.
  */
-import type { HandshakeRequest, Isolation, JoinResult, Position, PresenceEntry, User } from './service.js';
+import type { HandshakeRequest, Isolation, JoinResult, Position, PresenceEntry, ServiceLimits, User } from './service.js';
 
 export interface ServiceInfo {
   /** The service speaks the JSON command protocol on text messages. */
@@ -14,6 +14,8 @@ export interface ServiceInfo {
   presenceEvents: boolean;
   /** Keep the service's clients connected when its worker or process restarts. */
   survivesRestart?: boolean;
+  /** The service's own connection limits (defineService's `limits`). */
+  limits?: ServiceLimits;
 }
 
 export type HostHandshakeResult =
@@ -25,6 +27,8 @@ export interface OpenInfo {
   request: HandshakeRequest;
   protocol: string;
   user: User | null;
+  /** Commands of this connection waiting or running at once (0 = no limit). */
+  commandsInFlight?: number;
 }
 
 export interface CloseReply {
@@ -102,15 +106,20 @@ export type HostQuery =
   | { type: 'liveSubscribe'; to: string; name: string; since?: number; initial: unknown; history?: number; reply?: string | number | null }
   | { type: 'liveUnsubscribe'; to: string; name: string };
 
+/** A join the server refused (the connection's room quota is full). */
+export interface Refused {
+  refused: { code: string; message: string };
+}
+
 export interface HostAnswers {
-  join: JoinResult;
+  join: JoinResult | Refused;
   leave: boolean;
   publish: Position | null;
   presence: PresenceEntry[];
   say: boolean;
   liveGet: { v: number; value: unknown };
   liveSet: { ok: boolean; v: number; value: unknown };
-  liveSubscribe: LiveSnapshot;
+  liveSubscribe: LiveSnapshot | Refused;
   liveUnsubscribe: boolean;
 }
 

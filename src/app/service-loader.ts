@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { serviceLimitsProblem } from './connection-limits.js';
 import { defaultExport, importModule } from './module-import.js';
 import { isServiceDefinition, type Isolation, type ServiceDefinition } from './service.js';
 
@@ -74,6 +75,8 @@ function checkDefinition(file: string, def: ServiceDefinition, isolation: Isolat
       }
     }
   }
+  const limits = serviceLimitsProblem(def.limits);
+  if (limits !== undefined) throw new ServiceLoadError(file, limits);
   if (def.isolation !== undefined && def.isolation !== isolation) {
     throw new ServiceLoadError(file, `defines isolation '${def.isolation}' but was loaded as '${isolation}': write it as a string literal in defineService({ isolation: '...' }) or \`export const isolation = '...'\` so the server can read it before running the file`);
   }

@@ -185,6 +185,38 @@ export interface RoomOptions<State = Record<string, unknown>, Shared = Record<st
   volatile?: boolean | ((room: string) => boolean);
 }
 
+/**
+ * Limits of one connection to this service, over the server's (`switchboard serve` options).
+ * Each is optional; 0 means no limit. Handshake-time limits (per client address, handshake
+ * rate, handshake timeout) are the server's alone: they apply before a service is chosen.
+ */
+export interface ServiceLimits {
+  /** Messages a second from one connection (token bucket refill). */
+  messagesPerSecond?: number;
+  /** Messages one connection may send in a burst (bucket size). */
+  messageBurst?: number;
+  /** Message bytes a second from one connection. */
+  bytesPerSecond?: number;
+  /** Message bytes one connection may send in a burst; a message larger than this never passes. */
+  byteBurst?: number;
+  /** Over a rate: 'close' the connection with 1008, or 'drop' the message (counted). */
+  overRate?: 'close' | 'drop';
+  /** Commands waiting or running at once per connection; more are answered `too_many_commands`. */
+  commandsInFlight?: number;
+  /** Rooms per connection; more joins are answered `too_many_rooms`. */
+  roomsPerConnection?: number;
+  /** Live subscriptions per connection; more are answered `too_many_subscriptions`. */
+  subscriptionsPerConnection?: number;
+  /** Largest message after reassembly and decompression, in bytes (close 1009 past it). */
+  maxMessageBytes?: number;
+  /** Largest frame, in bytes (close 1009 past it). */
+  maxFrameBytes?: number;
+  /** Bytes queued for one client above which the slow-consumer policy applies. */
+  highWaterMark?: number;
+  /** A client past highWaterMark: 'close' it (1008) or 'drop' messages for it. */
+  slowConsumer?: 'close' | 'drop';
+}
+
 export interface ServiceOptions<State = Record<string, unknown>, Shared = Record<string, unknown>> {
   /** Initial service-wide state. */
   state?: () => Shared;
@@ -236,6 +268,8 @@ export interface ServiceOptions<State = Record<string, unknown>, Shared = Record
    * clients connected and re-attach them to the new instance (default: close them with 1011).
    */
   connectionsSurviveRestart?: boolean;
+  /** This service's connection limits, over the server's (see ServiceLimits). */
+  limits?: ServiceLimits;
 }
 
 export const SERVICE_MARK: unique symbol = Symbol.for('switchboard.service') as never;

@@ -5,13 +5,14 @@ import type { AppObserver } from '../app/observer.js';
 import type { ServerMetrics } from './server-metrics.js';
 
 /** Outcomes whose command name the client chose freely: never a label value. */
-const UNNAMED_OUTCOMES = new Set(['unknown_command', 'bad_request', 'bad_json']);
+const UNNAMED_OUTCOMES = new Set(['unknown_command', 'bad_request', 'bad_json', 'too_many_commands']);
 
 /** Refusals of one kind are logged once per window, then counted (a retrying client must not flood the log). */
 const REFUSAL_WINDOW_MS = 10_000;
 
 export function appTelemetry(metrics: ServerMetrics, log: Logger, options: { commandMetrics: boolean }): AppObserver {
-  const refusals = new RefusalLog(log);
+  const refusals = new ThrottledLog(log, 'info', (n) => `handshake refused ${n} more times`);
+  const limits = new ThrottledLog(log, 'warn', (n) => `limit exceeded ${n} more times`);
   return {
     connectionOpened(e) {
       metrics.connections.inc({ service: e.route });
@@ -47,7 +48,12 @@ export function appTelemetry(metrics: ServerMetrics, log: Logger, options: { com
     },
     handshakeRejected(e) {
       metrics.handshakeRejections.inc({ status: e.status, reason: e.reason });
-      refusals.record(e.status, e.path, e.reason);
+      refusals.record(`${e.status} ${e.path}`, { status: e.status, path: e.path, reason: e.reason }, 'handshake refused');
+    },
+    limitExceeded(e) {
+      metrics.limitsExceeded.inc({ limit: e.limit, action: e.action, service: e.route });
+      const fields = { limit: e.limit, action: e.action, service: e.route, ...(e.connection !== undefined ? { connection: e.connection } : {}), ...(e.address !== undefined ? { address: e.address } : {}) };
+      limits.record(`${e.limit} ${e.action} ${e.route}`, fields, `limit exceeded: ${e.limit} (${e.action})`);
     },
     serviceLoaded(e) {
       if (!e.reload) log.info({ service: e.route, file: e.file, isolation: e.isolation }, `service ${e.route} loaded (${e.isolation})`);
@@ -55,31 +61,38 @@ export function appTelemetry(metrics: ServerMetrics, log: Logger, options: { com
   };
 }
 
-class RefusalLog {
+/**
+ * Lines of one kind (a refused handshake, a limit that bit) are logged once per window, then
+ * counted: a client retrying or flooding must not flood the log too.
+ */
+class ThrottledLog {
   readonly #log: Logger;
-  readonly #open = new Map<string, { count: number; status: number; path: string; reason: string }>();
+  readonly #level: 'info' | 'warn';
+  readonly #more: (count: number) => string;
+  readonly #open = new Map<string, { count: number; fields: Record<string, unknown> }>();
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(log: Logger) {
+  constructor(log: Logger, level: 'info' | 'warn', more: (count: number) => string) {
     this.#log = log;
+    this.#level = level;
+    this.#more = more;
   }
 
-  record(status: number, path: string, reason: string): void {
-    const key = `${status} ${path}`;
+  record(key: string, fields: Record<string, unknown>, msg: string): void {
     const seen = this.#open.get(key);
     if (seen !== undefined) {
       seen.count += 1;
       return;
     }
-    this.#open.set(key, { count: 0, status, path, reason });
-    this.#log.info({ status, path, reason }, 'handshake refused');
+    this.#open.set(key, { count: 0, fields });
+    this.#log[this.#level](fields, msg);
     this.#timer ??= setTimeout(() => this.#flush(), REFUSAL_WINDOW_MS).unref();
   }
 
   #flush(): void {
     this.#timer = null;
     for (const r of this.#open.values()) {
-      if (r.count > 0) this.#log.info({ status: r.status, path: r.path, reason: r.reason, count: r.count, windowMs: REFUSAL_WINDOW_MS }, `handshake refused ${r.count} more times`);
+      if (r.count > 0) this.#log[this.#level]({ ...r.fields, count: r.count, windowMs: REFUSAL_WINDOW_MS }, this.#more(r.count));
     }
     this.#open.clear();
   }

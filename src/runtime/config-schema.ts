@@ -1,9 +1,30 @@
 // The server configuration: its schema (with defaults) and where each key can also come
 // from (an environment variable and a CLI flag).
 import { z } from 'zod';
+import { DEFAULT_CONNECTION_LIMITS } from '../app/connection-limits.js';
+import { trustedProxies } from '../server/client-address.js';
+import { DEFAULT_EDGE_LIMITS } from '../server/edge-limits.js';
+import { DEFAULT_LIMITS } from '../transport/limits.js';
 
 const port = z.number().int().min(0).max(65535);
 const positiveMs = z.number().int().positive();
+const count = z.number().int().min(0);
+const policy = z.enum(['close', 'drop']);
+const T = DEFAULT_LIMITS;
+const E = DEFAULT_EDGE_LIMITS;
+const C = DEFAULT_CONNECTION_LIMITS;
+
+/** A list of proxies: an array in a config file, comma-separated in a flag or variable. */
+const proxyList = z
+  .union([z.array(z.string()), z.string()])
+  .transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s !== ''))
+  .superRefine((list, ctx) => {
+    try {
+      trustedProxies(list);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
 
 export const configSchema = z.strictObject({
   /** Port of the WebSocket server (0: any free port). */
@@ -41,6 +62,39 @@ export const configSchema = z.strictObject({
       leaseMs: positiveMs.default(15_000),
       /** Prefix of every key, channel and subject. */
       prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('sb'),
+    })
+    .prefault({}),
+  /** Limits of the transport (sizes, buffers, timeouts) and against abuse (per address, per connection); 0 turns a count off. */
+  limits: z
+    .strictObject({
+      handshakeTimeoutMs: count.default(T.handshakeTimeoutMs),
+      maxHeaderBytes: z.number().int().min(1024).default(T.maxHeaderBytes),
+      maxMessageBytes: z.number().int().positive().default(T.maxMessageBytes),
+      maxFrameBytes: z.number().int().positive().default(T.maxFrameBytes),
+      highWaterMark: z.number().int().positive().default(T.highWaterMark),
+      slowConsumer: policy.default(T.slowConsumer),
+      idleTimeoutMs: count.default(T.idleTimeoutMs),
+      connectionsPerIp: count.default(E.connectionsPerIp),
+      handshakesPerSecond: count.default(E.handshakesPerSecond),
+      handshakeBurst: count.default(E.handshakeBurst),
+      messagesPerSecond: count.default(E.messagesPerSecond),
+      messageBurst: count.default(E.messageBurst),
+      bytesPerSecond: count.default(E.bytesPerSecond),
+      byteBurst: count.default(E.byteBurst),
+      overRate: policy.default(E.overRate),
+      commandsInFlight: count.default(C.commandsInFlight),
+      roomsPerConnection: count.default(C.roomsPerConnection),
+      subscriptionsPerConnection: count.default(C.subscriptionsPerConnection),
+    })
+    .prefault({}),
+  /** Proxies whose Forwarded / X-Forwarded-For name the client (addresses, CIDR ranges, loopback, private). */
+  trustProxy: proxyList.default([]),
+  admin: z
+    .strictObject({
+      /** The console page and /services.json: auto (on for loopback or with a token), on, off. */
+      console: z.enum(['auto', 'on', 'off']).default('auto'),
+      /** Required by the console and (without metrics.token) the metrics: Bearer, or the Basic password. */
+      token: z.string().min(1).optional(),
     })
     .prefault({}),
   log: z
@@ -125,6 +179,27 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { path: 'cluster.historyTtlMs', type: 'number', env: 'SWITCHBOARD_HISTORY_TTL_MS', flag: 'history-ttl-ms', description: 'age after which a room message leaves the history', takes: 'a whole number of milliseconds, 1 or more' },
   { path: 'cluster.maxRecover', type: 'number', env: 'SWITCHBOARD_MAX_RECOVER', flag: 'max-recover', description: 'most messages one rejoin may recover', takes: 'a whole number, 1 or more' },
   { path: 'cluster.leaseMs', type: 'number', env: 'SWITCHBOARD_LEASE_MS', flag: 'lease-ms', description: "a node's lease (its presence goes when it lapses)", takes: 'a whole number of milliseconds, 1 or more' },
+  { path: 'limits.handshakeTimeoutMs', type: 'number', env: 'SWITCHBOARD_HANDSHAKE_TIMEOUT_MS', flag: 'handshake-timeout-ms', description: 'time a client has to complete its opening handshake (0: none)', takes: 'a whole number of milliseconds, 0 or more' },
+  { path: 'limits.maxHeaderBytes', type: 'number', env: 'SWITCHBOARD_MAX_HEADER_BYTES', flag: 'max-header-bytes', description: 'largest handshake request head (431 past it)', takes: 'a whole number of bytes, 1024 or more' },
+  { path: 'limits.maxMessageBytes', type: 'number', env: 'SWITCHBOARD_MAX_MESSAGE_BYTES', flag: 'max-message-bytes', description: 'largest message after reassembly and inflation (1009 past it)', takes: 'a whole number of bytes, 1 or more' },
+  { path: 'limits.maxFrameBytes', type: 'number', env: 'SWITCHBOARD_MAX_FRAME_BYTES', flag: 'max-frame-bytes', description: 'largest frame (1009 past it)', takes: 'a whole number of bytes, 1 or more' },
+  { path: 'limits.highWaterMark', type: 'number', env: 'SWITCHBOARD_HIGH_WATER_MARK', flag: 'high-water-mark', description: 'bytes queued for a client before the slow-consumer policy applies', takes: 'a whole number of bytes, 1 or more' },
+  { path: 'limits.slowConsumer', type: 'string', env: 'SWITCHBOARD_SLOW_CONSUMER', flag: 'slow-consumer', description: 'close (1008) or drop, for a client past the high-water mark', takes: 'close or drop' },
+  { path: 'limits.idleTimeoutMs', type: 'number', env: 'SWITCHBOARD_IDLE_TIMEOUT_MS', flag: 'idle-timeout-ms', description: 'ping a silent client after half of this, drop it after the rest (0: off)', takes: 'a whole number of milliseconds, 0 or more' },
+  { path: 'limits.connectionsPerIp', type: 'number', env: 'SWITCHBOARD_CONNECTIONS_PER_IP', flag: 'connections-per-ip', description: 'connections from one client address (429 past it; 0: no limit)', takes: 'a whole number, 0 or more' },
+  { path: 'limits.handshakesPerSecond', type: 'number', env: 'SWITCHBOARD_HANDSHAKES_PER_SECOND', flag: 'handshakes-per-second', description: 'handshakes a second from one client address (429 with Retry-After past it; 0: no limit)', takes: 'a whole number, 0 or more' },
+  { path: 'limits.handshakeBurst', type: 'number', env: 'SWITCHBOARD_HANDSHAKE_BURST', flag: 'handshake-burst', description: 'handshakes one client address may make in a burst', takes: 'a whole number, 0 or more' },
+  { path: 'limits.messagesPerSecond', type: 'number', env: 'SWITCHBOARD_MESSAGES_PER_SECOND', flag: 'messages-per-second', description: 'messages a second from one connection (0: no limit)', takes: 'a whole number, 0 or more' },
+  { path: 'limits.messageBurst', type: 'number', env: 'SWITCHBOARD_MESSAGE_BURST', flag: 'message-burst', description: 'messages one connection may send in a burst', takes: 'a whole number, 0 or more' },
+  { path: 'limits.bytesPerSecond', type: 'number', env: 'SWITCHBOARD_BYTES_PER_SECOND', flag: 'bytes-per-second', description: 'message bytes a second from one connection (0: no limit)', takes: 'a whole number, 0 or more' },
+  { path: 'limits.byteBurst', type: 'number', env: 'SWITCHBOARD_BYTE_BURST', flag: 'byte-burst', description: 'message bytes one connection may send in a burst', takes: 'a whole number, 0 or more' },
+  { path: 'limits.overRate', type: 'string', env: 'SWITCHBOARD_OVER_RATE', flag: 'over-rate', description: 'close (1008) or drop, for a connection over its message or byte rate', takes: 'close or drop' },
+  { path: 'limits.commandsInFlight', type: 'number', env: 'SWITCHBOARD_COMMANDS_IN_FLIGHT', flag: 'commands-in-flight', description: 'commands of one connection waiting or running (too_many_commands past it; 0: no limit)', takes: 'a whole number, 0 or more' },
+  { path: 'limits.roomsPerConnection', type: 'number', env: 'SWITCHBOARD_ROOMS_PER_CONNECTION', flag: 'rooms-per-connection', description: 'rooms one connection may be in (too_many_rooms past it; 0: no limit)', takes: 'a whole number, 0 or more' },
+  { path: 'limits.subscriptionsPerConnection', type: 'number', env: 'SWITCHBOARD_SUBSCRIPTIONS_PER_CONNECTION', flag: 'subscriptions-per-connection', description: 'live subscriptions of one connection (too_many_subscriptions past it; 0: no limit)', takes: 'a whole number, 0 or more' },
+  { path: 'trustProxy', type: 'string', env: 'SWITCHBOARD_TRUST_PROXY', flag: 'trust-proxy', description: 'proxies whose Forwarded/X-Forwarded-For name the client: addresses, CIDRs, loopback, private (comma-separated)', takes: 'addresses, CIDR ranges, loopback or private, comma-separated' },
+  { path: 'admin.console', type: 'string', env: 'SWITCHBOARD_CONSOLE', flag: 'console', description: 'the console page: auto (loopback, or with --admin-token), on or off', takes: 'auto, on or off' },
+  { path: 'admin.token', type: 'string', env: 'SWITCHBOARD_ADMIN_TOKEN', flag: 'admin-token', description: 'token required by the console page and, without --metrics-token, the metrics', takes: 'a non-empty token' },
   { path: 'log.level', type: 'string', env: 'SWITCHBOARD_LOG_LEVEL', flag: 'log-level', description: 'fatal, error, warn, info, debug, trace or silent', takes: 'fatal, error, warn, info, debug, trace or silent' },
   { path: 'log.destination', type: 'string', env: 'SWITCHBOARD_LOG_DESTINATION', flag: 'log-destination', description: 'stdout, stderr or a file path', takes: 'stdout, stderr or a file path' },
   { path: 'metrics.enabled', type: 'boolean', env: 'SWITCHBOARD_METRICS', flag: 'metrics', description: 'serve Prometheus metrics', takes: 'true or false (or 1/0, yes/no, on/off)' },

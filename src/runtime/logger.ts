@@ -2,6 +2,7 @@
 // (log-destination.ts) is what keeps logging from ever blocking a shutdown.
 import { pino, type Logger } from 'pino';
 import { LogDestination } from './log-destination.js';
+import { logRedaction } from './log-redaction.js';
 
 export type LogLevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -40,6 +41,7 @@ export function createLogger(options: LoggerOptions): RuntimeLogger {
       base: options.base ?? { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      redact: logRedaction,
     },
     dest,
   );

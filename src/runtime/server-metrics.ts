@@ -18,6 +18,7 @@ export class ServerMetrics {
   readonly roomPublish: Histogram;
   readonly roomResumes: Counter;
   readonly roomMembers: Gauge;
+  readonly limitsExceeded: Counter;
 
   constructor() {
     const r = this.registry;
@@ -44,6 +45,11 @@ export class ServerMetrics {
     });
     this.roomResumes = r.counter({ name: 'switchboard_room_resumes_total', help: 'Rejoins with a position, by outcome: recovered, or the reset reason.', labelNames: ['service', 'outcome'] });
     this.roomMembers = r.gauge({ name: 'switchboard_room_memberships', help: 'Room memberships of this node\'s connections.' });
+    this.limitsExceeded = r.counter({
+      name: 'switchboard_limit_exceeded_total',
+      help: 'Times an abuse limit bit, by limit and what was done (refused, closed, dropped); service is empty before one was chosen.',
+      labelNames: ['limit', 'action', 'service'],
+    });
     const start = Date.now() / 1000;
     r.gauge({ name: 'process_start_time_seconds', help: 'Start time of the process since the unix epoch, in seconds.' }).set(undefined, Math.round(start));
     const rss = r.gauge({ name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.' });

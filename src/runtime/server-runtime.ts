@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { isLoopbackHost, presentsToken } from '../server/admin-access.js';
 import { addBackgroundService, serveBridge, type ServerBridge } from './background-service.js';
 import type { SwitchboardConfig } from './config.js';
 import { ControlError, crashStatus, type ReloadResult, type ServerStatus, type ServiceStatus } from './control-protocol.js';
@@ -215,7 +216,13 @@ export class ServerRuntime {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return true;
     }
-    if (m.token !== undefined && req.headers.authorization !== `Bearer ${m.token}`) {
+    const token = m.token ?? this.config.admin.token;
+    if (token === undefined && !isLoopbackHost(m.port !== undefined ? m.host : this.config.host)) {
+      // beyond loopback without a token the metrics are not served (README: Security)
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return true;
+    }
+    if (token !== undefined && !presentsToken(req.headers.authorization, token)) {
       res.writeHead(401, { 'www-authenticate': 'Bearer realm="switchboard metrics"', 'content-type': 'text/plain' }).end('unauthorized\n');
       return true;
     }

@@ -10,10 +10,14 @@ import { realpath } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { resolve as resolvePath } from 'node:path';
 import { App, type AppOptions } from '../app/app.js';
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../app/connection-limits.js';
 import { silentLogger, type Logger } from '../app/logger.js';
 import { observeAll, type AppObserver } from '../app/observer.js';
 import type { RescanResult, ServiceSummary } from '../app/service-catalog.js';
+import { DEFAULT_LIMITS, type Limits } from '../transport/limits.js';
 import type { PreparedMessage } from '../transport/websocket.js';
+import { adminAccess, type ConsoleMode } from './admin-access.js';
+import { DEFAULT_EDGE_LIMITS, type EdgeLimits } from './edge-limits.js';
 import { createHttpHandler, type HttpRoute } from './http-routes.js';
 import { healthRoute } from './health-route.js';
 import { preparedFramer, websocketEdge, type EdgeTransportOptions } from './websocket-edge.js';
@@ -23,6 +27,22 @@ export interface ListenAddress {
   address: string;
   family: string;
   port: number;
+}
+
+/** Every limit of the app server in one place: the transport's, the edge's (per address, per connection rates) and the app's (per connection holdings). */
+export type AppServerLimits = Limits & Omit<EdgeLimits, 'trustProxy'> & ConnectionLimits;
+
+/** Splits one limits object into the part each layer applies. */
+function splitLimits(l: Partial<AppServerLimits>): { transport: Partial<Limits>; edge: Partial<EdgeLimits>; app: Partial<ConnectionLimits> } {
+  const out = { transport: {} as Record<string, unknown>, edge: {} as Record<string, unknown>, app: {} as Record<string, unknown> };
+  for (const [key, value] of Object.entries(l)) {
+    if (value === undefined) continue;
+    if (Object.hasOwn(DEFAULT_LIMITS, key)) out.transport[key] = value;
+    else if (Object.hasOwn(DEFAULT_EDGE_LIMITS, key)) out.edge[key] = value;
+    else if (Object.hasOwn(DEFAULT_CONNECTION_LIMITS, key)) out.app[key] = value;
+    else throw new TypeError(`unknown limit ${JSON.stringify(key)}`);
+  }
+  return out;
 }
 
 export interface AppServerOptions extends Pick<AppOptions<PreparedMessage>, 'rooms' | 'cluster' | 'hosts' | 'defaultIsolation' | 'nodeId'> {
@@ -42,6 +62,12 @@ export interface AppServerOptions extends Pick<AppOptions<PreparedMessage>, 'roo
   observer?: AppObserver;
   /** Extra HTTP routes, tried before the console's (metrics, health ...). */
   routes?: HttpRoute[];
+  /** Limits (transport, abuse, per connection); each has a safe default. Over `transport.limits`. */
+  limits?: Partial<AppServerLimits>;
+  /** Proxies whose Forwarded / X-Forwarded-For headers name the client: addresses, CIDR ranges, 'loopback', 'private'. */
+  trustProxy?: string[];
+  /** The console page and /services.json: 'auto' (default: served on loopback, or with a token), 'on', 'off'; `token` guards them. */
+  admin?: { console?: ConsoleMode; token?: string };
 }
 
 export interface AppServerEvents {
@@ -55,6 +81,7 @@ export class AppServer extends EventEmitter<AppServerEvents> {
   readonly app: App<PreparedMessage>;
   readonly #http: Server;
   readonly #closeConnections: (code: number, reason: string, timeoutMs?: number) => Promise<void>;
+  readonly #stopEdge: () => void;
   readonly #o: AppServerOptions;
   readonly #log: Logger;
   #watcher: FSWatcher | null = null;
@@ -76,7 +103,9 @@ export class AppServer extends EventEmitter<AppServerEvents> {
       },
     };
     const observer = observeAll(events, options.observer);
+    const limits = splitLimits(options.limits ?? {});
     this.app = new App({
+      limits: limits.app,
       root: resolvePath(options.dir),
       framer: preparedFramer,
       log,
@@ -87,17 +116,28 @@ export class AppServer extends EventEmitter<AppServerEvents> {
       ...(options.cluster ? { cluster: options.cluster } : {}),
       ...(options.nodeId ? { nodeId: options.nodeId } : {}),
     });
+    const transportLimits = { ...options.transport?.limits, ...limits.transport };
     const edge = websocketEdge(this.app, {
       log,
       observer,
-      ...(options.transport ? { transport: options.transport } : {}),
+      transport: { ...options.transport, limits: transportLimits },
+      limits: { ...limits.edge, ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}) },
       onOpen: (id, route) => this.emit('connection', { id, route }),
     });
+    this.#stopEdge = edge.stop;
+    const handshakeMs = edge.wss.limits.handshakeTimeoutMs;
     this.#http = createServer(
+      {
+        maxHeaderSize: edge.wss.limits.maxHeaderBytes,
+        // a client slower than the handshake timeout to send its request head is dropped as one
+        // that stalls after it is (node checks every connectionsCheckingInterval)
+        ...(handshakeMs > 0 ? { headersTimeout: handshakeMs, requestTimeout: Math.max(handshakeMs, 300_000), connectionsCheckingInterval: Math.max(100, Math.min(1_000, handshakeMs / 4)) } : {}),
+      },
       createHttpHandler({
         routes: [healthRoute(this.app), ...(options.routes ?? [])],
         listRoutes: () => this.app.listRoutes(),
         isService: (path) => this.app.isService(path),
+        admin: adminAccess({ console: options.admin?.console ?? 'auto', token: options.admin?.token, host: options.host ?? '127.0.0.1' }),
       }),
     );
     this.#http.on('upgrade', edge.upgrade);
@@ -167,6 +207,7 @@ export class AppServer extends EventEmitter<AppServerEvents> {
     const deadline = AbortSignal.timeout(this.#o.stopDeadlineMs ?? 5000);
     await this.app.drain(deadline);
     await this.closeConnections(1001, 'server shutting down');
+    this.#stopEdge();
     await this.app.dispose();
   }
 

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import type { AdminAccess } from './admin-access.js';
 
 function firstExisting(candidates: URL[]): string | null {
   for (const url of candidates) {
@@ -45,6 +46,8 @@ export interface HttpHandlerOptions {
   listRoutes: () => Promise<string[]>;
   /** True when a service answers at this path (a plain GET there gets 426). */
   isService: (path: string) => Promise<boolean>;
+  /** Guards the console page, its assets and /services.json (default: open). */
+  admin?: AdminAccess;
 }
 
 export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
@@ -67,6 +70,8 @@ async function handle(options: HttpHandlerOptions, req: IncomingMessage, res: Se
     return;
   }
   const common = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache' };
+  const adminRoute = path === '/services.json' || Object.hasOwn(FILES, path);
+  if (adminRoute && options.admin && !options.admin.allow(req, res)) return;
   if (path === '/services.json') {
     const body = JSON.stringify({ services: await options.listRoutes() });
     res.writeHead(200, { ...common, 'content-type': 'application/json' });

@@ -22,6 +22,7 @@ import type { SwitchboardConfig } from '../runtime/config.js';
 import { ControlError, type ReloadResult, type ServiceStatus } from '../runtime/control-protocol.js';
 import { isolatedHostFactory, type IsolatedHostOptions } from '../runtime/isolated-service-host.js';
 import { ServerRuntime, type RuntimeApp } from '../runtime/server-runtime.js';
+import { isLoopbackHost } from './admin-access.js';
 import { AppServer, type AppServerOptions, type ListenAddress } from './app-server.js';
 
 export type { BackgroundContext, ServiceHandle } from '../runtime/background-service.js';
@@ -165,6 +166,9 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     host: config.host,
     watch: config.watch,
     transport: { perMessageDeflate: config.deflate, ...options.transport },
+    limits: config.limits,
+    trustProxy: config.trustProxy,
+    admin: { console: config.admin.console, ...(config.admin.token !== undefined ? { token: config.admin.token } : {}) },
     log,
     hosts: { inline: inlineHostFactory(log), worker: isolatedHostFactory('worker', isolated), process: isolatedHostFactory('process', isolated) },
     defaultIsolation: config.isolation,
@@ -191,6 +195,7 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
 
   const address = await server.listen();
   const shown = shownHost(address);
+  warnAboutExposure(config, log);
   const runtimeApp: RuntimeApp = {
     listening: () => [`ws://${shown}:${address.port}`],
     node: () => app.nodeId,
@@ -227,6 +232,18 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
   };
   await runtime.start(runtimeApp);
   return { runtime, server, address, routes: await app.listRoutes(), workers: null };
+}
+
+/** Beyond loopback, admin routes without a token are not served: say so once, with how to serve them. */
+function warnAboutExposure(config: SwitchboardConfig, log: Logger): void {
+  if (isLoopbackHost(config.host)) return;
+  if (config.admin.console === 'auto' && config.admin.token === undefined) {
+    log.warn({ host: config.host }, 'the console page is off: the server listens beyond loopback and no admin token is set (--admin-token, or --console on)');
+  }
+  const metricsHost = config.metrics.port !== undefined ? config.metrics.host : config.host;
+  if (config.metrics.enabled && !isLoopbackHost(metricsHost) && config.metrics.token === undefined && config.admin.token === undefined) {
+    log.warn({ host: metricsHost }, 'metrics are not served: they would be reachable beyond loopback without a token (--metrics-token or --admin-token)');
+  }
 }
 
 /** The cluster of a server with a broker other than memory, started; undefined for one process. */

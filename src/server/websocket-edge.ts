@@ -3,16 +3,27 @@
  * WebSocket upgrade into admit -> open(port), each message into app.message, the peer's
  * Close frame into app.peerClose and the end of the connection into app.closed; the port
  * it hands the app writes through the WebSocket. The app never sees a socket or a frame.
+ *
+ * It is also where the abuse limits that need a socket bite: per client address (connections,
+ * handshake rate: HTTP 429 before the request reaches the app) and per connection (message and
+ * byte rates, as each message arrives).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { buildRejectResponse } from '../protocol/index.js';
 import type { Admission, App } from '../app/app.js';
 import type { ConnectionPort, Framer } from '../app/connection-port.js';
 import type { Logger } from '../app/logger.js';
 import type { AppObserver } from '../app/observer.js';
 import { WebSocketServer, type ServerOptions } from '../transport/server.js';
 import type { UpgradeRequest } from '../transport/upgrade-request.js';
+import { CONNECTION_LIMIT_KEYS, type ConnectionLimitOverrides } from '../transport/limits.js';
 import { prepareMessage, type PreparedMessage, type WebSocket } from '../transport/websocket.js';
+import type { ServiceLimits } from '../app/service.js';
+import { AddressGuard } from './address-guard.js';
+import { clientAddress, trustedProxies } from './client-address.js';
+import { resolveEdgeLimits, type EdgeLimits } from './edge-limits.js';
+import { MessageRate } from './message-rate.js';
 
 export type EdgeTransportOptions = Pick<ServerOptions, 'limits' | 'perMessageDeflate' | 'origins' | 'basicAuth'>;
 
@@ -36,9 +47,31 @@ export interface WebSocketEdge {
   readonly wss: WebSocketServer;
   /** An http.Server 'upgrade' event. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Stops the per-address bookkeeping's sweep. */
+  stop(): void;
 }
 
-export function websocketEdge(app: App<PreparedMessage>, o: { transport?: EdgeTransportOptions; log: Logger; observer?: AppObserver; onOpen?: (id: string, route: string) => void }): WebSocketEdge {
+export interface EdgeOptions {
+  transport?: EdgeTransportOptions;
+  /** Abuse limits (defaults: DEFAULT_EDGE_LIMITS). */
+  limits?: Partial<EdgeLimits>;
+  log: Logger;
+  observer?: AppObserver;
+  onOpen?: (id: string, route: string) => void;
+}
+
+/** The transport limits a service set for its own connections. */
+function transportOverrides(l: ServiceLimits | undefined): ConnectionLimitOverrides | undefined {
+  if (l === undefined || !CONNECTION_LIMIT_KEYS.some((k) => l[k] !== undefined)) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const k of CONNECTION_LIMIT_KEYS) if (l[k] !== undefined) out[k] = l[k];
+  return out as ConnectionLimitOverrides;
+}
+
+export function websocketEdge(app: App<PreparedMessage>, o: EdgeOptions): WebSocketEdge {
+  const limits = resolveEdgeLimits(o.limits);
+  const trusted = trustedProxies(limits.trustProxy);
+  const guard = new AddressGuard(limits);
   const admissions = new WeakMap<UpgradeRequest, Admission>();
   const ids = new WeakMap<WebSocket, string>();
   const wss = new WebSocketServer({
@@ -49,7 +82,8 @@ export function websocketEdge(app: App<PreparedMessage>, o: { transport?: EdgeTr
       if (!d.accept) return { reject: { status: d.status, reason: d.reason, ...(d.headers ? { headers: d.headers } : {}) } };
       admissions.set(request, d.admission);
       const a = d.admission;
-      return { ...(a.protocol ? { protocol: a.protocol } : {}), ...(a.headers ? { headers: a.headers } : {}) };
+      const own = transportOverrides(a.limits);
+      return { ...(a.protocol ? { protocol: a.protocol } : {}), ...(a.headers ? { headers: a.headers } : {}), ...(own ? { limits: own } : {}) };
     },
     onCloseFrame: (ws, code, reason) => {
       // the service's close hook may choose the reply; otherwise echo the peer's code and reason
@@ -76,12 +110,42 @@ export function websocketEdge(app: App<PreparedMessage>, o: { transport?: EdgeTr
       return;
     }
     ids.set(ws, id);
-    ws.on('message', (data, isBinary) =>
-      app.message(id, isBinary ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : data.toString('utf8'), isBinary, data.length),
-    );
+    const own = admission.limits;
+    const rate = MessageRate.for({
+      messagesPerSecond: own?.messagesPerSecond ?? limits.messagesPerSecond,
+      messageBurst: own?.messageBurst ?? limits.messageBurst,
+      bytesPerSecond: own?.bytesPerSecond ?? limits.bytesPerSecond,
+      byteBurst: own?.byteBurst ?? limits.byteBurst,
+    });
+    const overRate = own?.overRate ?? limits.overRate;
+    let refusing = false;
+    ws.on('message', (data, isBinary) => {
+      if (refusing) return;
+      const over = rate?.take(data.length);
+      if (over !== undefined) {
+        o.observer?.limitExceeded?.({ limit: over, action: overRate === 'close' ? 'closed' : 'dropped', route: admission.route, connection: id });
+        if (overRate === 'drop') return;
+        // nothing more from this client reaches the service, even what is already on its way
+        refusing = true;
+        ws.close(1008, over === 'message_rate' ? 'message rate exceeded' : 'byte rate exceeded');
+        return;
+      }
+      app.message(id, isBinary ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : data.toString('utf8'), isBinary, data.length);
+    });
     ws.on('close', (code, reason) => void app.closed(id, code, reason));
     ws.on('error', (err) => o.log.debug({ connection: id, err }, 'connection error'));
     o.onOpen?.(id, admission.route);
   };
-  return { wss, upgrade: (req, socket, head) => wss.handleUpgrade(req, socket, head, opened) };
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const address = clientAddress(req.socket.remoteAddress ?? '', req.headers, trusted);
+    const verdict = guard.admit(address, socket);
+    if (verdict.ok) return wss.handleUpgrade(req, socket, head, opened);
+    const path = (req.url ?? '/').split('?')[0]!;
+    o.observer?.limitExceeded?.({ limit: verdict.limit, action: 'refused', route: '', address });
+    o.observer?.handshakeRejected?.({ path, status: verdict.status, reason: verdict.reason });
+    socket.on('error', () => socket.destroy());
+    socket.once('finish', () => socket.destroy());
+    socket.end(buildRejectResponse(verdict.status, verdict.reason, verdict.retryAfterS !== undefined ? { 'Retry-After': String(verdict.retryAfterS) } : undefined));
+  };
+  return { wss, upgrade, stop: () => guard.stop() };
 }

@@ -18,6 +18,11 @@ export interface Limits {
   closeTimeoutMs: number;
 }
 
+/** The limits a handshake may set for one connection (e.g. per service), over the server's. */
+export type ConnectionLimitOverrides = Partial<Pick<Limits, 'maxMessageBytes' | 'maxFrameBytes' | 'highWaterMark' | 'slowConsumer'>>;
+
+export const CONNECTION_LIMIT_KEYS = ['maxMessageBytes', 'maxFrameBytes', 'highWaterMark', 'slowConsumer'] as const;
+
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   handshakeTimeoutMs: 10_000,
   maxHeaderBytes: 16 * 1024,

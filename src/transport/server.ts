@@ -13,7 +13,7 @@ import {
   type ExtensionFactory,
   type PerMessageDeflateOptions,
 } from '../protocol/index.js';
-import { resolveLimits, type Limits } from './limits.js';
+import { CONNECTION_LIMIT_KEYS, resolveLimits, type ConnectionLimitOverrides, type Limits } from './limits.js';
 import { FlushQueue } from './flush-queue.js';
 import { PreparedMessage, WebSocket, sharedConfig, type WebSocketShared } from './websocket.js';
 import type { UpgradeRequest } from './upgrade-request.js';
@@ -78,6 +78,9 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   readonly #listener: StandaloneListener | null = null;
   readonly #heartbeat: Heartbeat | null = null;
   #shared: WebSocketShared | null = null;
+  /** Shared configurations of connections whose handshake set limits of their own, by those limits. */
+  readonly #sharedBy = new Map<string, WebSocketShared>();
+  readonly #flushQueue = new FlushQueue();
   #closing = false;
   #onUpgradeEvent = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     this.handleUpgrade(req, socket, head, (ws, request) => this.emit('connection', ws, request));
@@ -169,8 +172,15 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, cb: Done): void {
     const s = socket as Socket;
     s.on('error', destroyOnError);
+    // node:http hands the socket over here: from now to the 101 (an async hook, a service
+    // loading) the handshake deadline is ours to keep
+    if (this.limits.handshakeTimeoutMs > 0) this.#deadlines.arm(s, this.limits.handshakeTimeoutMs);
     const attempt: UpgradeAttempt = { socket: s, method: req.method ?? 'GET', version: req.httpVersion, url: req.url ?? '/', headers: req.headers, rawHead: false };
-    this.#upgrade(attempt, { buf: head, headLength: 0 }, () => s.off('error', destroyOnError), cb);
+    const release = (): void => {
+      s.off('error', destroyOnError);
+      this.#deadlines.disarm(s);
+    };
+    this.#upgrade(attempt, { buf: head, headLength: 0 }, release, cb);
   }
 
   #upgrade(attempt: UpgradeAttempt, pending: PendingBytes, release: () => void, done: Done): void {
@@ -182,19 +192,32 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   #complete(socket: Socket, accepted: Accepted, pending: PendingBytes, release: () => void, done: Done): void {
     release();
     socket.write(accepted.response);
-    const ws = new WebSocket(socket, (this.#shared ??= this.#makeShared()), accepted.protocol, accepted.extensions);
+    const shared = accepted.limits ? this.#sharedFor(accepted.limits) : (this.#shared ??= this.#makeShared(this.limits));
+    const ws = new WebSocket(socket, shared, accepted.protocol, accepted.extensions);
     if (accepted.context !== undefined) ws.context = accepted.context;
     this.clients.add(ws);
     done(ws, accepted.request);
     if (pending.buf.length > pending.headLength) ws.receive(pending.buf.subarray(pending.headLength));
   }
 
-  #makeShared(): WebSocketShared {
+  /** One shared configuration per distinct set of overrides (a handful: one per service that sets any). */
+  #sharedFor(overrides: ConnectionLimitOverrides): WebSocketShared {
+    const key = CONNECTION_LIMIT_KEYS.map((k) => overrides[k] ?? '').join('|');
+    let shared = this.#sharedBy.get(key);
+    if (shared === undefined) {
+      const limits = { ...this.limits };
+      for (const k of CONNECTION_LIMIT_KEYS) if (overrides[k] !== undefined) (limits as Record<string, unknown>)[k] = overrides[k];
+      this.#sharedBy.set(key, (shared = this.#makeShared(resolveLimits(limits))));
+    }
+    return shared;
+  }
+
+  #makeShared(limits: Limits): WebSocketShared {
     const o = this.#opts;
     return sharedConfig({
       role: 'server',
-      limits: this.limits,
-      flushQueue: new FlushQueue(),
+      limits,
+      flushQueue: this.#flushQueue,
       streamMessages: o.streamMessages === true,
       observeFrames: o.observeFrames === true,
       onClosed: this.#untrack,

@@ -12,13 +12,14 @@ import {
   type ExtensionFactory,
   type UpgradeOffer,
 } from '../protocol/index.js';
+import type { ConnectionLimitOverrides } from './limits.js';
 import { buildUpgradeRequest, type UpgradeRequest } from './upgrade-request.js';
 
 export type HandshakeResult =
   | void
   | undefined
   | true
-  | { protocol?: string; headers?: Record<string, string>; context?: unknown }
+  | { protocol?: string; headers?: Record<string, string>; context?: unknown; limits?: ConnectionLimitOverrides }
   | { reject: { status: number; reason?: string; headers?: Record<string, string> } };
 
 /** The checks and choices of a server's opening handshakes, in the order they run. */
@@ -54,6 +55,8 @@ export interface Accepted {
   protocol: string;
   extensions: Extension[];
   context: unknown;
+  /** This connection's own limits, over the server's. */
+  limits?: ConnectionLimitOverrides;
 }
 
 export interface UpgradeEvents {
@@ -174,7 +177,7 @@ export class UpgradePipeline {
       this.#events.error(err as Error);
       return this.reject(a.socket, request, 500, 'Internal Server Error');
     }
-    accepted(a, { request, response, protocol: protocol ?? '', extensions, context: d?.context });
+    accepted(a, { request, response, protocol: protocol ?? '', extensions, context: d?.context, ...(d?.limits ? { limits: d.limits } : {}) });
   }
 }
 

@@ -174,3 +174,28 @@ test('a change is framed once for all the subscribers of a node', async () => {
   for (const c of conns) await c.socket.next((m) => m.event === 'live.patch' && m.name === 'board/f');
   assert.equal(h.framer.framed - before, 1, 'one frame for fifty subscribers (the reply is a plain send)');
 });
+
+test('live subscriptions per connection: past the service limit, too_many_subscriptions; an unsubscribe frees a place', async () => {
+  const limited = new AppServer({
+    dir: serviceDir({
+      'few.ts': `
+import { defineService } from '${DEFINE}';
+export default defineService({ limits: { subscriptionsPerConnection: 2 }, live: { 'v/:id': { initial: 0 } } });`,
+    }),
+    port: 0,
+  });
+  const { port: limitedPort } = await limited.listen();
+  try {
+    const c = await TestClient.open(`ws://127.0.0.1:${limitedPort}/few`);
+    await c.call('live.subscribe', { name: 'v/1' });
+    await c.call('live.subscribe', { name: 'v/2' });
+    await c.call('live.subscribe', { name: 'v/2' }); // the same value again holds no second place
+    const over = await c.reply(c.send('live.subscribe', { name: 'v/3' }));
+    assert.deepEqual([over.ok, over.error?.code], [false, 'too_many_subscriptions']);
+    await c.call('live.unsubscribe', { name: 'v/1' });
+    assert.deepEqual(await c.call('live.subscribe', { name: 'v/3' }), { name: 'v/3', v: 0, value: 0 });
+    c.close();
+  } finally {
+    await limited.close();
+  }
+});

@@ -82,3 +82,31 @@ test('errors: one line each, naming where the value came from (as typed) and wha
     assert.deepEqual(await problems(['--watch=yes']), ['--watch is a switch and takes no value (--watch or --no-watch)']);
     await assert.rejects(loadConfig({ cwd: dir, env: {}, configFile: 'missing.json' }), /missing\.json does not exist/);
   }));
+
+test('limits, trusted proxies and admin access: from flags, environment and file, checked', () =>
+  withDir(async (dir) => {
+    const d = await loadConfig({ cwd: dir, env: {} });
+    assert.equal(d.config.limits.connectionsPerIp, 1000);
+    assert.equal(d.config.limits.maxMessageBytes, 1024 * 1024);
+    assert.deepEqual(d.config.trustProxy, []);
+    assert.equal(d.config.admin.console, 'auto');
+
+    writeFileSync(join(dir, 'switchboard.config.json'), JSON.stringify({ limits: { roomsPerConnection: 7, overRate: 'drop' }, trustProxy: ['10.0.0.0/8', 'loopback'] }));
+    const { flags } = parseConfigFlags(['--max-message-bytes', '4096', '--slow-consumer', 'drop', '--console', 'off', '--admin-token', 's3cret']);
+    const c = await loadConfig({ cwd: dir, env: { SWITCHBOARD_MESSAGES_PER_SECOND: '20', SWITCHBOARD_TRUST_PROXY: 'loopback, 192.0.2.0/24' }, flags });
+    assert.equal(c.config.limits.roomsPerConnection, 7);
+    assert.equal(c.config.limits.overRate, 'drop');
+    assert.equal(c.config.limits.messagesPerSecond, 20);
+    assert.equal(c.config.limits.maxMessageBytes, 4096);
+    assert.equal(c.config.limits.slowConsumer, 'drop');
+    assert.deepEqual(c.config.trustProxy, ['loopback', '192.0.2.0/24'], 'the variable wins over the file');
+    assert.deepEqual(c.config.admin, { console: 'off', token: 's3cret' });
+
+    const bad = await loadConfig({ cwd: dir, env: { SWITCHBOARD_TRUST_PROXY: 'proxy.example' }, flags: parseConfigFlags(['--over-rate', 'ignore', '--connections-per-ip', '-1']).flags }).catch((e: unknown) => e);
+    assert.ok(bad instanceof ConfigError);
+    assert.deepEqual(bad.problems.sort(), [
+      '--connections-per-ip -1: expected a whole number, 0 or more',
+      '--over-rate ignore: expected close or drop',
+      'SWITCHBOARD_TRUST_PROXY=proxy.example: expected addresses, CIDR ranges, loopback or private, comma-separated',
+    ]);
+  }));
