@@ -49,6 +49,9 @@ export function appTelemetry(metrics: ServerMetrics, log: Logger, options: { com
       metrics.handshakeRejections.inc({ status: e.status, reason: e.reason });
       refusals.record(e.status, e.path, e.reason);
     },
+    drainBatch(e) {
+      log.info({ batch: e.index + 1, of: e.of, connections: e.connections, remaining: e.remaining }, `drain: batch ${e.index + 1} of ${e.of} closing ${e.connections} connections (1012)`);
+    },
     serviceLoaded(e) {
       if (!e.reload) log.info({ service: e.route, file: e.file, isolation: e.isolation }, `service ${e.route} loaded (${e.isolation})`);
     },

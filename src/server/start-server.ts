@@ -108,7 +108,7 @@ function serveThePrimary(running: RunningServer): void {
     if (typeof m !== 'object' || m === null) return;
     const msg = m as PrimaryToWorker;
     if (msg[WORKER_TAG] === 'stop') {
-      void runtime.shutdown.shutdownAndExit('primary: stop');
+      void runtime.shutdown.shutdownAndExit('primary: stop', msg.window);
       return;
     }
     if (msg[WORKER_TAG] !== 'req') return;
@@ -206,6 +206,9 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     },
     restartService: (route) => app.restartService(route),
     stopAccepting: () => server.stopAccepting(),
+    closeStaggered: async (window, graceMs) => {
+      await server.closeStaggered({ ...window, graceMs });
+    },
     // wait for in-flight commands; at the end of the grace period they are cancelled
     drain: (deadline) => server.drain(deadline),
     closeConnections: async (code, reason, timeoutMs) => {

@@ -56,7 +56,7 @@ const mistakes: Array<[string[], string]> = [
   [['new'], 'switchboard new: name the service to create, e.g. switchboard new chat (served at ws://host/chat)'],
   [['new', 'a/../b'], 'switchboard new: invalid service path "a/../b": use segments of letters, digits, - and _ separated by /'],
   [['new', 'chat', '--bogus'], 'switchboard new: unknown option --bogus (switchboard new --help lists the options)'],
-  [['frobnicate'], 'switchboard: unknown command "frobnicate" (commands: serve, status, stop, reload, restart, new; switchboard --help says more)'],
+  [['frobnicate'], 'switchboard: unknown command "frobnicate" (commands: serve, status, stop, drain, reload, restart, new; switchboard --help says more)'],
 ];
 
 for (const [argv, line] of mistakes) {
