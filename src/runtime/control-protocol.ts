@@ -99,7 +99,16 @@ export interface ServerStatus {
   listening: string[];
   connections: number;
   memory: MemoryStatus;
+  /** What the process holds open: file descriptors and active handles and requests by kind (Timeout, TCPSocketWrap ...), to spot leaks. */
+  resources?: ResourceStatus;
   services: ServiceStatus[];
+}
+
+export interface ResourceStatus {
+  /** Open file descriptors (/proc/self/fd); absent where /proc is not available. */
+  fds?: number;
+  /** process.getActiveResourcesInfo() counted by kind. */
+  active: Record<string, number>;
 }
 
 export interface ReloadResult {

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { addBackgroundService, serveBridge, type ServerBridge } from './background-service.js';
 import type { SwitchboardConfig } from './config.js';
 import { ControlError, crashStatus, type ReloadResult, type ServerStatus, type ServiceStatus } from './control-protocol.js';
+import { processResources } from './process-resources.js';
 import { ControlServer } from './control-server.js';
 import { acquireLock, type AcquiredLock } from './lock-file.js';
 import { createLogger, type RuntimeLogger } from './logger.js';
@@ -254,6 +255,7 @@ export class ServerRuntime {
       listening: app?.listening() ?? [],
       connections: app?.connectionCount() ?? 0,
       memory: { rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external },
+      resources: processResources(),
       services: [...services, ...background],
     };
   }
