@@ -142,7 +142,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     say(`start: rss ${mb(start.rss)}, fds ${start.fds}, active ${JSON.stringify(start.active)}`);
 
     const t0 = Date.now();
-    const lives: Array<Promise<void>> = [];
+    const lives: Array<Promise<unknown>> = [];
     const announces: Array<Set<number>> = [];
     const witnesses = Math.min(10, Math.max(2, Math.round(o.connections / 200)));
     for (let i = 0; i < witnesses; i++) {
