@@ -85,7 +85,8 @@ export default defineService({
   isolation: 'process',
   commands: {
     work: { handler: (d: any) => ({ pid: process.pid, n: d.n }) },
-    crash: { handler: () => { setImmediate(() => { throw new Error('soak: crashed on purpose'); }); return 'crashing'; } },
+    // later than the reply, which must leave the process first
+    crash: { handler: () => { setTimeout(() => { throw new Error('soak: crashed on purpose'); }, 200); return 'crashing'; } },
   },
 });
 `,
