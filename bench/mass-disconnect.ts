@@ -13,7 +13,7 @@ import type { ServerStatus } from '../src/runtime/control-protocol.js';
 import { BIN, freePort } from '../test/cluster/harness.js';
 import { ServerProcess } from '../test/runtime/server-process.js';
 
-const { values } = parseArgs({ options: { connections: { type: 'string', default: '10000' }, runs: { type: 'string', default: '3' }, out: { type: 'string' } } });
+const { values } = parseArgs({ options: { connections: { type: 'string', default: '10000' }, runs: { type: 'string', default: '3' }, out: { type: 'string' }, 'no-release': { type: 'boolean', default: false } } });
 const N = Number(values.connections);
 const RUNS = Number(values.runs);
 const MiB = 1024 * 1024;
@@ -62,7 +62,7 @@ async function oneRun(): Promise<Run> {
   writeFileSync(join(services, 'svc.ts'), `import { defineService } from '${SERVICE}';\nexport default defineService({ rooms: true, commands: { echo: { handler: (d) => d } } });\n`);
   const runDir = mkdtempSync(join(tmpdir(), 'sb-massd-run-'));
   const port = await freePort();
-  const server = new ServerProcess(BIN, ['serve', services, '--port', String(port), '--run-dir', runDir, '--log-level', 'warn', '--no-deflate']);
+  const server = new ServerProcess(BIN, ['serve', services, '--port', String(port), '--run-dir', runDir, '--log-level', 'warn', '--no-deflate', ...(values['no-release'] ? ['--no-memory-release'] : [])]);
   try {
     for (let i = 0; i < 300; i++) {
       if ((await status(runDir).catch(() => null))?.listening.length) break;
@@ -104,7 +104,8 @@ for (let r = 0; r < RUNS; r++) {
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const summary = {
-  command: `npm run bench:mass-disconnect -- --connections ${N} --runs ${RUNS}`,
+  command: `npm run bench:mass-disconnect -- --connections ${N} --runs ${RUNS}${values['no-release'] ? ' --no-release' : ''}`,
+  memoryRelease: !values['no-release'],
   node: process.version,
   connections: N,
   medianMiB: {
@@ -115,7 +116,7 @@ const summary = {
   runs,
 };
 console.log(JSON.stringify(summary.medianMiB));
-const out = values.out ?? join(fileURLToPath(new URL('../../bench/results/', import.meta.url)), `mass-disconnect-${new Date().toISOString().slice(0, 10)}.json`);
+const out = values.out ?? join(fileURLToPath(new URL('../../bench/results/', import.meta.url)), `mass-disconnect-${new Date().toISOString().slice(0, 10)}${values['no-release'] ? '-no-release' : ''}.json`);
 mkdirSync(join(out, '..'), { recursive: true });
 writeFileSync(out, JSON.stringify(summary, null, 2) + '\n');
 console.log(`written to ${out}`);

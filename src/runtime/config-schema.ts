@@ -25,6 +25,8 @@ export const configSchema = z.strictObject({
     .string()
     .regex(/^(memory|(redis|rediss|nats):\/\/.+)$/, 'memory, redis://HOST:PORT or nats://HOST:PORT')
     .default('memory'),
+  /** After a mass disconnect, run a full garbage collection so the closed connections' memory goes back to the system. */
+  memoryRelease: z.boolean().default(true),
   /** Server processes on this machine (node:cluster); with broker memory they share the primary's hub. */
   workers: z.number().int().min(1).max(256).default(1),
   cluster: z
@@ -124,6 +126,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { path: 'deflate', type: 'boolean', env: 'SWITCHBOARD_DEFLATE', flag: 'deflate', description: 'offer permessage-deflate (--no-deflate: off)', takes: 'true or false (or 1/0, yes/no, on/off)' },
   { path: 'isolation', type: 'string', env: 'SWITCHBOARD_ISOLATION', flag: 'isolation', description: 'default isolation: inline, worker or process', takes: 'inline, worker or process' },
   { path: 'broker', type: 'string', env: 'SWITCHBOARD_BROKER', flag: 'broker', description: 'memory, redis://HOST:PORT or nats://HOST:PORT', takes: 'memory, redis://HOST:PORT or nats://HOST:PORT' },
+  { path: 'memoryRelease', type: 'boolean', env: 'SWITCHBOARD_MEMORY_RELEASE', flag: 'memory-release', description: 'after a mass disconnect, collect garbage so RSS falls back (--no-memory-release: off)', takes: 'true or false (or 1/0, yes/no, on/off)' },
   { path: 'workers', type: 'number', env: 'SWITCHBOARD_WORKERS', flag: 'workers', description: 'server processes on this machine', takes: 'a whole number from 1 to 256' },
   { path: 'cluster.historySize', type: 'number', env: 'SWITCHBOARD_HISTORY_SIZE', flag: 'history-size', description: 'room messages kept per room for resume', takes: 'a whole number, 0 or more' },
   { path: 'cluster.historyTtlMs', type: 'number', env: 'SWITCHBOARD_HISTORY_TTL_MS', flag: 'history-ttl-ms', description: 'age after which a room message leaves the history', takes: 'a whole number of milliseconds, 1 or more' },

@@ -157,7 +157,7 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
   };
   const joined = await joinCluster(config, nodeId, log, worker);
   // after a mass disconnect, one full collection gives the connections' memory back (see memory-release.ts)
-  const memory = new MemoryRelease(() => server.app.connectionCount, {
+  const memory = !config.memoryRelease ? null : new MemoryRelease(() => server.app.connectionCount, {
     released: (e) => log.info({ peak: e.peak, connections: e.now, rssBefore: e.rssBefore, rssAfter: e.rssAfter, ms: Math.round(e.ms) }, 'connections fell from their peak: memory released'),
   });
   const c = config.cluster;
@@ -175,7 +175,7 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     hosts: { inline: inlineHostFactory(log), worker: isolatedHostFactory('worker', isolated), process: isolatedHostFactory('process', isolated) },
     defaultIsolation: config.isolation,
     stopDeadlineMs: config.shutdown.graceMs,
-    observer: observeAll(appTelemetry(runtime.metrics, log, { commandMetrics: config.metrics.enabled }), { connectionOpened: () => memory.opened(), connectionClosed: () => memory.closed() }),
+    observer: observeAll(appTelemetry(runtime.metrics, log, { commandMetrics: config.metrics.enabled }), { connectionOpened: () => memory?.opened(), connectionClosed: () => memory?.closed() }),
     // metrics on the main port, at metrics.path, unless they have a port of their own
     ...(config.metrics.enabled && config.metrics.port === undefined ? { routes: [(req, res) => runtime.handleMetricsRequest(req, res)] } : {}),
   });
