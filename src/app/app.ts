@@ -19,6 +19,7 @@ import { LiveValues, type LiveSpec, type LiveValuesOptions } from './live/live-v
 import { LocalLiveLog } from './live/live-log.js';
 import type { Json } from '../client/json-patch.js';
 import type { ClusterFactory, LinkStatus, LocalConnections, NodeLink } from './cluster.js';
+import { paceBatches, settlesWithin, SERVICE_RESTART, type StaggerOptions } from './staggered-close.js';
 import { ServiceCatalog, type BackgroundFile, type RescanResult, type ServiceSummary } from './service-catalog.js';
 import type { CloseReply, HostAction, HostAnswers, HostQuery, HostSink, Refused, ServiceHost, ServiceHostFactories, Target } from './service-host.js';
 import type { HandshakeRequest, Isolation, Position, ServiceLimits, User } from './service.js';
@@ -80,6 +81,8 @@ const QUOTAS = {
   rooms: { code: CommandErrorCode.TOO_MANY_ROOMS, what: 'rooms' },
   subscriptions: { code: CommandErrorCode.TOO_MANY_SUBSCRIPTIONS, what: 'live subscriptions' },
 } as const;
+/** How long cancelled commands of a drained connection have to send their reply before it closes. */
+const CANCELLED_REPLY_MS = 1000;
 
 export class App<Framed> {
   /** Prefix of every connection id: unique per node and process start. */
@@ -269,6 +272,35 @@ export class App<Framed> {
       clearTimeout(timer);
       if (onAbort) deadline.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * Staggered drain: stops accepting, then closes the connections in batches spread over
+   * `windowMs` (1012 Service Restart by default). A connection's in-flight commands get up to
+   * `graceMs` from its batch's start to finish; then they are cancelled (their reply,
+   * `cancelled`, still goes out) and it is closed. Resolves with the batch sizes once every
+   * connection of every batch is closed.
+   */
+  async closeStaggered(o: StaggerOptions): Promise<number[]> {
+    this.stopAccepting();
+    const retiring: Array<Promise<void>> = [];
+    const sizes = await paceBatches([...this.#connections.keys()], o, (batch) => {
+      const ids = batch.ids.filter((id) => this.#connections.has(id));
+      this.#observer.drainBatch?.({ index: batch.index, of: batch.of, connections: ids.length, remaining: this.#connections.size - ids.length });
+      for (const id of ids) retiring.push(this.#retire(id, o));
+    });
+    await Promise.all(retiring);
+    return sizes;
+  }
+
+  async #retire(id: string, o: StaggerOptions): Promise<void> {
+    const c = this.#connections.get(id);
+    if (c === undefined) return;
+    if (!(await settlesWithin(c.host.idle(id), o.graceMs))) {
+      c.host.cancel(id);
+      await settlesWithin(c.host.idle(id), CANCELLED_REPLY_MS);
+    }
+    this.#closeLocal(id, o.code ?? SERVICE_RESTART, o.reason ?? 'service restart: reconnect');
   }
 
   /** Every endpoint service of the directory, loaded or not, with its state. */

@@ -202,12 +202,28 @@ export class InlineHost implements ServiceHost {
     }
   }
 
-  async idle(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  async idle(connId?: string): Promise<void> {
+    if (connId === undefined) {
+      while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+      return;
+    }
+    const record = this.#connections.get(connId);
+    if (record === undefined) return;
+    // a message that came while waiting extends the queue: wait for the new tail too
+    for (let tail = record.queue; ; tail = record.queue) {
+      await tail.catch(() => undefined);
+      if (record.queue === tail) return;
+    }
   }
 
-  cancel(): void {
-    this.#dispatcher?.stop();
+  cancel(connId?: string): void {
+    if (connId === undefined) {
+      this.#dispatcher?.stop();
+      return;
+    }
+    const record = this.#connections.get(connId);
+    // the connection is still open: the reply `cancelled` reaches the client before its close
+    for (const c of record?.inflight ?? []) c.abort(new CommandError(CommandErrorCode.CANCELLED, 'server is restarting'));
   }
 
   clusterEvent(event: string, data: unknown, from: string): void {

@@ -24,6 +24,8 @@ export interface AppObserver {
    * closed, dropped). `route` is empty before a service was chosen.
    */
   limitExceeded?(e: { limit: string; action: 'refused' | 'closed' | 'dropped'; route: string; connection?: string; address?: string }): void;
+  /** A batch of a staggered drain starts: `connections` close now (after their in-flight commands), `remaining` later. */
+  drainBatch?(e: { index: number; of: number; connections: number; remaining: number }): void;
   serviceLoaded?(e: { route: string; file: string; isolation: Isolation; reload: boolean }): void;
   serviceLoadFailed?(e: { route: string; file: string; reason: string; reload: boolean }): void;
 }
@@ -33,7 +35,7 @@ export function observeAll(...observers: Array<AppObserver | undefined>): AppObs
   const list = observers.filter((o): o is AppObserver => o !== undefined);
   if (list.length === 1) return list[0]!;
   const out: AppObserver = {};
-  const keys: Array<keyof AppObserver> = ['connectionOpened', 'connectionClosed', 'messageIn', 'messageOut', 'commandFinished', 'handshakeRejected', 'roomPublished', 'roomResumed', 'limitExceeded', 'serviceLoaded', 'serviceLoadFailed'];
+  const keys: Array<keyof AppObserver> = ['connectionOpened', 'connectionClosed', 'messageIn', 'messageOut', 'commandFinished', 'handshakeRejected', 'roomPublished', 'roomResumed', 'limitExceeded', 'drainBatch', 'serviceLoaded', 'serviceLoadFailed'];
   for (const key of keys) {
     const fns = list.map((o) => o[key]?.bind(o)).filter((f) => f !== undefined) as Array<(...a: unknown[]) => void>;
     if (fns.length > 0) (out as Record<string, unknown>)[key] = (...args: unknown[]) => { for (const f of fns) f(...args); };

@@ -50,10 +50,16 @@ export interface ServiceHost {
   peerClose?(connId: string, code: number, reason: string): CloseReply | undefined;
   /** The connection is gone (or the peer sent a close): runs the close hook, cancels its commands. */
   close(connId: string, code: number, reason: string): Promise<CloseReply | undefined>;
-  /** Resolves when no message of any connection is being handled (in-flight commands settled). */
-  idle(): Promise<void>;
-  /** Server stopping: abort in-flight commands (their reply is `cancelled`) and refuse new ones. */
-  cancel(): void;
+  /**
+   * Resolves when no message of any connection is being handled (in-flight commands settled);
+   * with `connId`, when that connection's messages are (a staggered drain retiring it).
+   */
+  idle(connId?: string): Promise<void>;
+  /**
+   * Server stopping: abort in-flight commands (their reply is `cancelled`) and refuse new ones;
+   * with `connId`, abort that connection's in-flight commands only (its grace is over).
+   */
+  cancel(connId?: string): void;
   /** An event said on another node (`cluster.say`) that this service listens to. */
   clusterEvent?(event: string, data: unknown, from: string): void;
   /** Where the host stands (a host without it is running while it exists). */

@@ -112,7 +112,18 @@ export interface ClientReconnectOptions {
   factor?: number;
   /** Give up after this many attempts in a row (default: never). */
   maxAttempts?: number;
+  /** Each delay is shortened by a random share up to this (0 to 1, default 0.3), so clients that lost the same server do not retry in step. */
+  jitter?: number;
+  /**
+   * After the server closed with 1012 Service Restart, 1001 Going Away or 1013 Try Again Later
+   * (a drain or a stop), the first attempt waits a random time up to this, ms (default 1000):
+   * a batch of clients told to leave spreads its reconnects.
+   */
+  restartSpreadMs?: number;
 }
+
+/** Close codes with which a server asks its clients to come back later or elsewhere. */
+const RECONNECT_ELSEWHERE = new Set([1001, 1012, 1013]);
 
 export interface CommandClientOptions {
   /** Node: the library's connect(). */
@@ -510,19 +521,21 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
     this.#socket = null;
     this.#failPending('disconnected', `connection closed (${code})`);
     this.#emit('close', { code, reason }, { event: 'close', data: { code, reason } });
-    if (!this.#closed && !this.#scheduleReconnect()) {
+    if (!this.#closed && !this.#scheduleReconnect(undefined, RECONNECT_ELSEWHERE.has(code))) {
       this.#stop(new ClientCommandError('disconnected', `connection closed (${code}) and reconnect is off`));
     }
   }
 
-  #scheduleReconnect(error?: ClientConnectError): boolean {
+  #scheduleReconnect(error?: ClientConnectError, toldToLeave = false): boolean {
     const r = this.#options.reconnect;
     if (r === false || this.#closed) return false;
     const max = r?.maxAttempts ?? Infinity;
     if (this.#attempt >= max) return false;
-    const backoff = Math.min((r?.initialDelayMs ?? 250) * (r?.factor ?? 2) ** this.#attempt, r?.maxDelayMs ?? 5000);
+    const jitter = Math.min(1, Math.max(0, r?.jitter ?? 0.3));
+    const backoff = Math.min((r?.initialDelayMs ?? 250) * (r?.factor ?? 2) ** this.#attempt, r?.maxDelayMs ?? 5000) * (1 - jitter * Math.random());
+    const spread = toldToLeave ? Math.random() * (r?.restartSpreadMs ?? 1000) : 0;
     // the server's Retry-After is a floor: an earlier attempt would only be refused again
-    const delay = Math.max(backoff, error?.retryAfterMs ?? 0);
+    const delay = Math.round(Math.max(backoff, spread, error?.retryAfterMs ?? 0));
     this.#attempt += 1;
     const event: ReconnectingEvent = { attempt: this.#attempt, delayMs: delay, ...(error ? { error } : {}) };
     this.#emit('reconnecting', event, { event: 'reconnecting', data: event });

@@ -55,6 +55,9 @@ export function appTelemetry(metrics: ServerMetrics, log: Logger, options: { com
       const fields = { limit: e.limit, action: e.action, service: e.route, ...(e.connection !== undefined ? { connection: e.connection } : {}), ...(e.address !== undefined ? { address: e.address } : {}) };
       limits.record(`${e.limit} ${e.action} ${e.route}`, fields, `limit exceeded: ${e.limit} (${e.action})`);
     },
+    drainBatch(e) {
+      log.info({ batch: e.index + 1, of: e.of, connections: e.connections, remaining: e.remaining }, `drain: batch ${e.index + 1} of ${e.of} closing ${e.connections} connections (1012)`);
+    },
     serviceLoaded(e) {
       if (!e.reload) log.info({ service: e.route, file: e.file, isolation: e.isolation }, `service ${e.route} loaded (${e.isolation})`);
     },

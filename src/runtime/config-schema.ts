@@ -46,6 +46,8 @@ export const configSchema = z.strictObject({
     .string()
     .regex(/^(memory|(redis|rediss|nats):\/\/.+)$/, 'memory, redis://HOST:PORT or nats://HOST:PORT')
     .default('memory'),
+  /** After a mass disconnect, run a full garbage collection so the closed connections' memory goes back to the system. */
+  memoryRelease: z.boolean().default(true),
   /** Server processes on this machine (node:cluster); with broker memory they share the primary's hub. */
   workers: z.number().int().min(1).max(256).default(1),
   cluster: z
@@ -121,6 +123,10 @@ export const configSchema = z.strictObject({
       graceMs: positiveMs.default(10_000),
       /** After the grace period, how long closing handshakes may take before sockets are destroyed. */
       closeTimeoutMs: positiveMs.default(5_000),
+      /** Staggered drain on SIGTERM/SIGINT/stop: connections leave in batches with 1012 over this window (0: all at once with 1001). */
+      drainWindowMs: z.number().int().min(0).default(0),
+      /** Batches of the staggered drain (0: one per second of the window). */
+      drainBatches: z.number().int().min(0).default(0),
     })
     .prefault({}),
   supervisor: z
@@ -174,6 +180,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { path: 'deflate', type: 'boolean', env: 'SWITCHBOARD_DEFLATE', flag: 'deflate', description: 'offer permessage-deflate (--no-deflate: off)', takes: 'true or false (or 1/0, yes/no, on/off)' },
   { path: 'isolation', type: 'string', env: 'SWITCHBOARD_ISOLATION', flag: 'isolation', description: 'default isolation: inline, worker or process', takes: 'inline, worker or process' },
   { path: 'broker', type: 'string', env: 'SWITCHBOARD_BROKER', flag: 'broker', description: 'memory, redis://HOST:PORT or nats://HOST:PORT', takes: 'memory, redis://HOST:PORT or nats://HOST:PORT' },
+  { path: 'memoryRelease', type: 'boolean', env: 'SWITCHBOARD_MEMORY_RELEASE', flag: 'memory-release', description: 'after a mass disconnect, collect garbage so RSS falls back (--no-memory-release: off)', takes: 'true or false (or 1/0, yes/no, on/off)' },
   { path: 'workers', type: 'number', env: 'SWITCHBOARD_WORKERS', flag: 'workers', description: 'server processes on this machine', takes: 'a whole number from 1 to 256' },
   { path: 'cluster.historySize', type: 'number', env: 'SWITCHBOARD_HISTORY_SIZE', flag: 'history-size', description: 'room messages kept per room for resume', takes: 'a whole number, 0 or more' },
   { path: 'cluster.historyTtlMs', type: 'number', env: 'SWITCHBOARD_HISTORY_TTL_MS', flag: 'history-ttl-ms', description: 'age after which a room message leaves the history', takes: 'a whole number of milliseconds, 1 or more' },
@@ -209,6 +216,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { path: 'metrics.token', type: 'string', env: 'SWITCHBOARD_METRICS_TOKEN', flag: 'metrics-token', description: 'bearer token required to read metrics', takes: 'a non-empty token' },
   { path: 'shutdown.graceMs', type: 'number', env: 'SWITCHBOARD_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', description: 'grace period for in-flight commands on stop', takes: 'a whole number of milliseconds, 1 or more' },
   { path: 'shutdown.closeTimeoutMs', type: 'number', env: 'SWITCHBOARD_SHUTDOWN_CLOSE_TIMEOUT_MS', flag: 'shutdown-close-timeout-ms', description: 'time allowed for closing handshakes on stop', takes: 'a whole number of milliseconds, 1 or more' },
+  { path: 'shutdown.drainWindowMs', type: 'number', env: 'SWITCHBOARD_SHUTDOWN_DRAIN_WINDOW_MS', flag: 'shutdown-drain-window-ms', description: 'on stop, close connections in batches with 1012 over this window (0: all at once, 1001)', takes: 'a whole number of milliseconds, 0 or more' },
+  { path: 'shutdown.drainBatches', type: 'number', env: 'SWITCHBOARD_SHUTDOWN_DRAIN_BATCHES', flag: 'shutdown-drain-batches', description: 'batches of the staggered drain (0: one per second of the window)', takes: 'a whole number, 0 or more' },
   { path: 'supervisor.maxRestarts', type: 'number', env: 'SWITCHBOARD_MAX_RESTARTS', flag: 'max-restarts', description: 'restarts allowed within the window before a service is failed', takes: 'a whole number, 0 or more' },
   { path: 'supervisor.windowMs', type: 'number', env: 'SWITCHBOARD_RESTART_WINDOW_MS', flag: 'restart-window-ms', description: 'restart budget window', takes: 'a whole number of milliseconds, 1 or more' },
   { path: 'supervisor.initialDelayMs', type: 'number', env: 'SWITCHBOARD_RESTART_DELAY_MS', flag: 'restart-delay-ms', description: 'first restart delay (doubles each time)', takes: 'a whole number of milliseconds, 1 or more' },

@@ -8,7 +8,7 @@ import {
 } from './control-protocol.js';
 import { controlSocketPath } from './control-server.js';
 
-type RequestBody = { type: 'status' } | { type: 'stop' } | { type: 'reload' } | { type: 'restart'; service: string };
+type RequestBody = { type: 'status' } | { type: 'stop' } | { type: 'drain'; windowMs: number; batches?: number } | { type: 'reload' } | { type: 'restart'; service: string };
 
 export class ControlClientError extends Error {
   constructor(

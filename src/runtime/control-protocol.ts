@@ -13,6 +13,8 @@ export const controlRequestSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('status') }),
   z.object({ ...base, type: z.literal('stop') }),
   z.object({ ...base, type: z.literal('reload') }),
+  /** A stop whose connections leave in batches over `windowMs` (1012), then the usual stop. */
+  z.object({ ...base, type: z.literal('drain'), windowMs: z.number().int().positive(), batches: z.number().int().positive().optional() }),
   z.object({ ...base, type: z.literal('restart'), service: z.string().min(1) }),
 ]);
 export type ControlRequest = z.infer<typeof controlRequestSchema>;
@@ -97,7 +99,16 @@ export interface ServerStatus {
   listening: string[];
   connections: number;
   memory: MemoryStatus;
+  /** What the process holds open: file descriptors and active handles and requests by kind (Timeout, TCPSocketWrap ...), to spot leaks. */
+  resources?: ResourceStatus;
   services: ServiceStatus[];
+}
+
+export interface ResourceStatus {
+  /** Open file descriptors (/proc/self/fd); absent where /proc is not available. */
+  fds?: number;
+  /** process.getActiveResourcesInfo() counted by kind. */
+  active: Record<string, number>;
 }
 
 export interface ReloadResult {
@@ -112,6 +123,8 @@ export interface ControlHandlers {
   status(): ServerStatus | Promise<ServerStatus>;
   /** Begin a graceful stop; resolve once it has begun (the reply is sent before exit). */
   stop(): void | Promise<void>;
+  /** Begin a staggered stop; resolve once it has begun. */
+  drain(window: { windowMs: number; batches?: number }): void | Promise<void>;
   reload(): ReloadResult | Promise<ReloadResult>;
   restart(service: string): void | Promise<void>;
 }

@@ -129,6 +129,10 @@ export class ControlServer {
         return this.#handlers.status();
       case 'stop':
         return Promise.resolve(this.#handlers.stop()).then(() => ({ stopping: true }));
+      case 'drain': {
+        const window = { windowMs: req.windowMs, ...(req.batches !== undefined ? { batches: req.batches } : {}) };
+        return Promise.resolve(this.#handlers.drain(window)).then(() => ({ draining: true, ...window }));
+      }
       case 'reload':
         return this.#handlers.reload();
       case 'restart':

@@ -30,9 +30,9 @@ export async function run(ctx: ChildContext): Promise<void> {
       case 'close':
         return host.close(args[0] as string, args[1] as number, args[2] as string);
       case 'idle':
-        return host.idle();
+        return host.idle(args[0] as string | undefined);
       case 'cancel':
-        return host.cancel();
+        return host.cancel(args[0] as string | undefined);
       default:
         throw new Error(`service host: unknown call "${method}"`);
     }

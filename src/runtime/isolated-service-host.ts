@@ -158,10 +158,10 @@ export class IsolatedServiceHost implements ServiceHost {
   }
 
   /** Resolves when the service has no message in hand (in-flight commands settled); at once if it is down. */
-  async idle(): Promise<void> {
+  async idle(connId?: string): Promise<void> {
     if (this.unit.state !== 'running') return;
     try {
-      await this.unit.call('idle');
+      await this.unit.call('idle', connId === undefined ? [] : [connId]);
     } catch {
       /* crashed: nothing is in flight any more */
     }
@@ -172,8 +172,8 @@ export class IsolatedServiceHost implements ServiceHost {
   }
 
   /** Server stopping: the service cancels its in-flight commands (replies `cancelled`). */
-  cancel(): void {
-    if (this.unit.state === 'running') this.unit.call('cancel').catch(() => undefined);
+  cancel(connId?: string): void {
+    if (this.unit.state === 'running') this.unit.call('cancel', connId === undefined ? [] : [connId]).catch(() => undefined);
   }
 
   status(): HostStatus {

@@ -8,12 +8,13 @@ import { isLoopbackHost, presentsToken } from '../server/admin-access.js';
 import { addBackgroundService, serveBridge, type ServerBridge } from './background-service.js';
 import type { SwitchboardConfig } from './config.js';
 import { ControlError, crashStatus, type ReloadResult, type ServerStatus, type ServiceStatus } from './control-protocol.js';
+import { processResources } from './process-resources.js';
 import { ControlServer } from './control-server.js';
 import { acquireLock, type AcquiredLock } from './lock-file.js';
 import { createLogger, type RuntimeLogger } from './logger.js';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { ServerMetrics } from './server-metrics.js';
-import { ShutdownCoordinator } from './shutdown.js';
+import { ShutdownCoordinator, type DrainWindow } from './shutdown.js';
 import { Supervisor, type UnitStatus } from './supervisor.js';
 
 export const GOING_AWAY = 1001;
@@ -33,8 +34,14 @@ export interface RuntimeApp {
   reload(): Promise<ReloadResult>;
   /** Restart an endpoint service by route; false when there is no such service. */
   restartService(route: string): Promise<boolean>;
-  /** Stop accepting connections (new handshakes get 503). */
-  stopAccepting(): void | Promise<void>;
+  /** Stop accepting connections (new handshakes get 503); `window` is the stop's drain window (workers pass it on). */
+  stopAccepting(window?: DrainWindow): void | Promise<void>;
+  /**
+   * Staggered drain: close the connections in batches over `window.windowMs` with 1012, each
+   * after its in-flight commands finished (or were cancelled `graceMs` after its batch began).
+   * Absent where the process serves no connection itself (the primary of `--workers N`).
+   */
+  closeStaggered?(window: DrainWindow, graceMs: number): Promise<void>;
   /** Wait for in-flight commands; abort them (their AbortSignal fires) when `deadline` aborts. */
   drain(deadline: AbortSignal): Promise<void>;
   /** Close every connection with `code` and wait for the closing handshakes, up to timeoutMs. */
@@ -113,6 +120,7 @@ export class ServerRuntime {
     });
     this.shutdown = new ShutdownCoordinator({
       graceMs: this.config.shutdown.graceMs,
+      window: configuredWindow(this.config),
       hardTimeoutMs: this.config.shutdown.closeTimeoutMs + 5_000,
       exit,
       log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
@@ -154,6 +162,10 @@ export class ServerRuntime {
           this.log.info('stop requested on the control socket');
           // answer first, then stop
           setImmediate(() => void this.shutdown.shutdownAndExit('control: stop'));
+        },
+        drain: (window) => {
+          this.log.info({ windowMs: window.windowMs, batches: window.batches }, 'drain requested on the control socket');
+          setImmediate(() => void this.shutdown.shutdownAndExit('control: drain', window));
         },
         reload: () => this.#requireApp().reload(),
         restart: (name) => this.restart(name),
@@ -250,6 +262,7 @@ export class ServerRuntime {
       listening: app?.listening() ?? [],
       connections: app?.connectionCount() ?? 0,
       memory: { rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external },
+      resources: processResources(),
       services: [...services, ...background],
     };
   }
@@ -313,10 +326,11 @@ export class ServerRuntime {
 
   #addShutdownSteps(app: RuntimeApp): void {
     const sd = this.shutdown;
-    sd.add('stop-accepting', 'stop accepting', async ({ reason }) => {
-      this.log.info({ reason, connections: app.connectionCount() }, 'shutting down: no longer accepting connections');
-      await app.stopAccepting();
+    sd.add('stop-accepting', 'stop accepting', async ({ reason, window }) => {
+      this.log.info({ reason, connections: app.connectionCount(), drainWindowMs: window.windowMs }, 'shutting down: no longer accepting connections');
+      await app.stopAccepting(window);
     });
+    sd.add('stagger', 'staggered drain (1012)', ({ window }) => (window.windowMs > 0 ? app.closeStaggered?.(window, this.config.shutdown.graceMs) : undefined));
     sd.add('drain', 'in-flight commands', ({ deadline }) => app.drain(deadline));
     sd.add('close-connections', 'close connections (1001)', () =>
       app.closeConnections(GOING_AWAY, 'server shutting down', this.config.shutdown.closeTimeoutMs),
@@ -344,6 +358,12 @@ export class ServerRuntime {
     this.#lock.release();
     this.#runtimeLogger.flush();
   }
+}
+
+/** The drain window of a stop by signal, from config (windowMs 0: none). */
+function configuredWindow(config: SwitchboardConfig): DrainWindow {
+  const { drainWindowMs, drainBatches } = config.shutdown;
+  return { windowMs: drainWindowMs, ...(drainBatches > 0 ? { batches: drainBatches } : {}) };
 }
 
 function backgroundStatus(u: UnitStatus): ServiceStatus {

@@ -1,21 +1,33 @@
 // Graceful shutdown: runs registered steps in phase order once, on SIGTERM/SIGINT or a
-// `stop` request. A second signal exits at once. Steps get a `deadline` signal that fires
-// when the grace period is over (in-flight work must be aborted then).
+// `stop`/`drain` request. A second signal exits at once. Steps get a `deadline` signal that
+// fires when the drain window and then the grace period are over (in-flight work must be
+// aborted then).
 import { EventEmitter } from 'node:events';
 
-export const SHUTDOWN_PHASES = ['stop-accepting', 'drain', 'close-connections', 'stop-services', 'cleanup'] as const;
+export const SHUTDOWN_PHASES = ['stop-accepting', 'stagger', 'drain', 'close-connections', 'stop-services', 'cleanup'] as const;
 export type ShutdownPhase = (typeof SHUTDOWN_PHASES)[number];
+
+/** A staggered drain: connections leave in batches over `windowMs` before the usual steps. */
+export interface DrainWindow {
+  windowMs: number;
+  /** How many batches (default: one per second of the window). */
+  batches?: number;
+}
 
 export interface ShutdownStepContext {
   reason: string;
-  /** Aborts when the grace period ends. */
+  /** Aborts when the drain window plus the grace period ends. */
   deadline: AbortSignal;
+  /** The drain window of this stop (windowMs 0: none, every connection closes at once). */
+  window: DrainWindow;
 }
 
 export interface ShutdownOptions {
   /** How long in-flight work may continue before `deadline` aborts. */
   graceMs: number;
-  /** After grace + this, give up waiting for steps and exit with code 1. */
+  /** Drain window of a stop by signal (default 0: none). */
+  window?: DrainWindow;
+  /** After window + grace + this, give up waiting for steps and exit with code 1. */
   hardTimeoutMs?: number;
   /** Called with the exit code when the process should end (default process.exit). */
   exit?: (code: number) => void;
@@ -55,15 +67,18 @@ export class ShutdownCoordinator extends EventEmitter<ShutdownEvents> {
     this.#steps.push({ phase, name, run });
   }
 
-  /** Run the shutdown (once; later calls return the same promise). Resolves with the exit code. */
-  shutdown(reason: string): Promise<number> {
-    this.#running ??= this.#run(reason);
+  /**
+   * Run the shutdown (once; later calls return the same promise), with `window` or the
+   * configured drain window. Resolves with the exit code.
+   */
+  shutdown(reason: string, window?: DrainWindow): Promise<number> {
+    this.#running ??= this.#run(reason, window ?? this.#options.window ?? { windowMs: 0 });
     return this.#running;
   }
 
   /** Shut down and then call `exit(code)`. */
-  shutdownAndExit(reason: string): Promise<void> {
-    return this.shutdown(reason).then((code) => (this.#options.exit ?? process.exit)(code));
+  shutdownAndExit(reason: string, window?: DrainWindow): Promise<void> {
+    return this.shutdown(reason, window).then((code) => (this.#options.exit ?? process.exit)(code));
   }
 
   installSignalHandlers(signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): void {
@@ -87,20 +102,23 @@ export class ShutdownCoordinator extends EventEmitter<ShutdownEvents> {
     this.#signalHandlers = [];
   }
 
-  async #run(reason: string): Promise<number> {
+  async #run(reason: string, window: DrainWindow): Promise<number> {
     this.emit('start', reason);
     const { graceMs, hardTimeoutMs = 10_000 } = this.#options;
     const deadline = new AbortController();
-    const graceTimer = setTimeout(() => deadline.abort(new Error(`shutdown grace period of ${graceMs} ms is over`)), graceMs);
+    const graceTimer = setTimeout(
+      () => deadline.abort(new Error(`shutdown grace period of ${graceMs} ms (after a drain window of ${window.windowMs} ms) is over`)),
+      window.windowMs + graceMs,
+    );
     let hardTimer: NodeJS.Timeout | undefined;
     const hard = new Promise<'hard'>((resolve) => {
-      hardTimer = setTimeout(() => resolve('hard'), graceMs + hardTimeoutMs);
+      hardTimer = setTimeout(() => resolve('hard'), window.windowMs + graceMs + hardTimeoutMs);
     });
     let code = 0;
     try {
       for (const phase of SHUTDOWN_PHASES) {
         const steps = this.#steps.filter((s) => s.phase === phase);
-        const results = Promise.allSettled(steps.map(async (s) => s.run({ reason, deadline: deadline.signal })));
+        const results = Promise.allSettled(steps.map(async (s) => s.run({ reason, deadline: deadline.signal, window })));
         const outcome = await Promise.race([results, hard]);
         if (outcome === 'hard') {
           this.#log('error', `shutdown step(s) of phase ${phase} did not finish in time; exiting`, { phase });

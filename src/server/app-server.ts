@@ -15,6 +15,7 @@ import { silentLogger, type Logger } from '../app/logger.js';
 import { observeAll, type AppObserver } from '../app/observer.js';
 import type { RescanResult, ServiceSummary } from '../app/service-catalog.js';
 import { DEFAULT_LIMITS, type Limits } from '../transport/limits.js';
+import type { StaggerOptions } from '../app/staggered-close.js';
 import type { PreparedMessage } from '../transport/websocket.js';
 import { adminAccess, type ConsoleMode } from './admin-access.js';
 import { DEFAULT_EDGE_LIMITS, type EdgeLimits } from './edge-limits.js';
@@ -174,6 +175,16 @@ export class AppServer extends EventEmitter<AppServerEvents> {
   /** Waits for in-flight commands; cancels them when `deadline` aborts. */
   drain(deadline: AbortSignal): Promise<void> {
     return this.app.drain(deadline);
+  }
+
+  /**
+   * Staggered drain: stops accepting and closes the connections in batches over
+   * `o.windowMs` (1012 by default), each once its in-flight commands are done or cancelled
+   * (`o.graceMs` after its batch began). Resolves with the batch sizes.
+   */
+  closeStaggered(o: StaggerOptions): Promise<number[]> {
+    this.stopAccepting();
+    return this.app.closeStaggered(o);
   }
 
   /** Closes every connection with `code` and waits for the closing handshakes, up to timeoutMs. */

@@ -14,6 +14,8 @@ import { IpcBroker } from '../cluster/ipc-broker.js';
 import { IpcHub } from '../cluster/ipc-hub.js';
 import type { IpcEndpoint } from '../cluster/ipc-messages.js';
 import { WorkerPool } from './worker-pool.js';
+import { observeAll } from '../app/observer.js';
+import { MemoryRelease } from '../runtime/memory-release.js';
 import { WORKER_TAG, type PrimaryToWorker, type WorkerToPrimary } from './worker-messages.js';
 import { inlineHostFactory } from '../app/inline-host.js';
 import { appTelemetry } from '../runtime/app-telemetry.js';
@@ -109,7 +111,7 @@ function serveThePrimary(running: RunningServer): void {
     if (typeof m !== 'object' || m === null) return;
     const msg = m as PrimaryToWorker;
     if (msg[WORKER_TAG] === 'stop') {
-      void runtime.shutdown.shutdownAndExit('primary: stop');
+      void runtime.shutdown.shutdownAndExit('primary: stop', msg.window);
       return;
     }
     if (msg[WORKER_TAG] !== 'req') return;
@@ -155,6 +157,10 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     ...(sv.maxHeapMb !== undefined ? { maxHeapMb: sv.maxHeapMb } : {}),
   };
   const joined = await joinCluster(config, nodeId, log, worker);
+  // after a mass disconnect, one full collection gives the connections' memory back (see memory-release.ts)
+  const memory = !config.memoryRelease ? null : new MemoryRelease(() => server.app.connectionCount, {
+    released: (e) => log.info({ peak: e.peak, connections: e.now, rssBefore: e.rssBefore, rssAfter: e.rssAfter, ms: Math.round(e.ms) }, 'connections fell from their peak: memory released'),
+  });
   const c = config.cluster;
   const server = new AppServer({
     nodeId,
@@ -173,7 +179,7 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     hosts: { inline: inlineHostFactory(log), worker: isolatedHostFactory('worker', isolated), process: isolatedHostFactory('process', isolated) },
     defaultIsolation: config.isolation,
     stopDeadlineMs: config.shutdown.graceMs,
-    observer: appTelemetry(runtime.metrics, log, { commandMetrics: config.metrics.enabled }),
+    observer: observeAll(appTelemetry(runtime.metrics, log, { commandMetrics: config.metrics.enabled }), { connectionOpened: () => memory?.opened(), connectionClosed: () => memory?.closed() }),
     // metrics on the main port, at metrics.path, unless they have a port of their own
     ...(config.metrics.enabled && config.metrics.port === undefined ? { routes: [(req, res) => runtime.handleMetricsRequest(req, res)] } : {}),
   });
@@ -211,6 +217,9 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     },
     restartService: (route) => app.restartService(route),
     stopAccepting: () => server.stopAccepting(),
+    closeStaggered: async (window, graceMs) => {
+      await server.closeStaggered({ ...window, graceMs });
+    },
     // wait for in-flight commands; at the end of the grace period they are cancelled
     drain: (deadline) => server.drain(deadline),
     closeConnections: async (code, reason, timeoutMs) => {

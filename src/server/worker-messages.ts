@@ -8,8 +8,8 @@ export type WorkerControlOp = 'status' | 'reload' | 'restart';
 
 export type PrimaryToWorker =
   | { [WORKER_TAG]: 'req'; id: number; op: WorkerControlOp; arg?: string }
-  /** Stop gracefully (drain, close connections with 1001) and exit. */
-  | { [WORKER_TAG]: 'stop' };
+  /** Stop gracefully (drain, close connections with 1001, or in batches with 1012 over `window`) and exit. */
+  | { [WORKER_TAG]: 'stop'; window?: { windowMs: number; batches?: number } };
 
 export type WorkerToPrimary =
   | { [WORKER_TAG]: 'ready'; node: string; listening: string[]; routes: string[] }

@@ -12,6 +12,7 @@ import type { IpcEndpoint } from '../cluster/ipc-messages.js';
 import type { ReloadResult, ServerStatus, ServiceStatus } from '../runtime/control-protocol.js';
 import { ControlError } from '../runtime/control-protocol.js';
 import type { RuntimeApp } from '../runtime/server-runtime.js';
+import type { DrainWindow } from '../runtime/shutdown.js';
 import { WORKER_TAG, type PrimaryToWorker, type WorkerControlOp, type WorkerToPrimary } from './worker-messages.js';
 
 export interface WorkerPoolOptions {
@@ -42,6 +43,8 @@ export class WorkerPool implements RuntimeApp {
   readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
   #seq = 0;
   #stopping = false;
+  /** The drain window of the stop under way: each worker staggers its own connections over it. */
+  #window: DrainWindow = { windowMs: 0 };
   #lastConnections = 0;
   readonly #startedAt = Date.now();
   readonly nodeId: string;
@@ -132,9 +135,14 @@ export class WorkerPool implements RuntimeApp {
     return results.some(Boolean);
   }
 
-  stopAccepting(): void {
+  stopAccepting(window: DrainWindow = { windowMs: 0 }): void {
     this.#stopping = true;
-    for (const slot of this.#slots) if (slot.node !== '') this.#send(slot, { [WORKER_TAG]: 'stop' });
+    this.#window = window;
+    for (const slot of this.#slots) if (slot.node !== '') this.#send(slot, this.#stopMessage());
+  }
+
+  #stopMessage(): PrimaryToWorker {
+    return { [WORKER_TAG]: 'stop', ...(this.#window.windowMs > 0 ? { window: this.#window } : {}) };
   }
 
   /** Each worker drains on its own (it got the stop); this waits for them to finish, up to the deadline. */
@@ -145,7 +153,7 @@ export class WorkerPool implements RuntimeApp {
   async closeConnections(): Promise<void> {
     const timer = setTimeout(() => {
       for (const slot of this.#slots) slot.worker?.process.kill('SIGKILL');
-    }, this.#o.stopTimeoutMs);
+    }, this.#o.stopTimeoutMs + this.#window.windowMs);
     await this.#allExited();
     clearTimeout(timer);
   }
@@ -166,7 +174,7 @@ export class WorkerPool implements RuntimeApp {
           slot.listening = m.listening;
           slot.routes = m.routes;
           // a worker forked during a stop hears it only once it can act on it
-          if (this.#stopping) this.#send(slot, { [WORKER_TAG]: 'stop' });
+          if (this.#stopping) this.#send(slot, this.#stopMessage());
           resolve();
         } else if (m[WORKER_TAG] === 'res') {
           const p = this.#pending.get(m.id);

@@ -28,6 +28,7 @@ function rawLine(path: string, line: string): Promise<unknown> {
 test('control socket: typed requests, 0600 socket, errors as responses', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sb-ctl-'));
   let stops = 0;
+  const drains: unknown[] = [];
   const status: ServerStatus = {
     pid: process.pid, node: 'n1', broker: { kind: 'memory', state: 'up', since: new Date(0).toISOString() }, nodes: [], version: 't', startedAt: new Date().toISOString(), uptimeSeconds: 1, listening: [],
     connections: 0, memory: { rss: 1, heapUsed: 1, heapTotal: 1, external: 1 }, services: [],
@@ -35,6 +36,7 @@ test('control socket: typed requests, 0600 socket, errors as responses', async (
   const server = new ControlServer(dir, {
     status: () => status,
     stop: () => void stops++,
+    drain: (window) => void drains.push(window),
     reload: () => ({ added: ['a'], removed: [], restarted: [], unchanged: [] }),
     restart: (name) => {
       if (name !== 'chat') throw new ControlError('NOT_FOUND', `no service "${name}"`);
@@ -46,6 +48,9 @@ test('control socket: typed requests, 0600 socket, errors as responses', async (
     assert.deepEqual(await controlRequest(dir, { type: 'status' }), status);
     assert.deepEqual(await controlRequest(dir, { type: 'stop' }), { stopping: true });
     assert.equal(stops, 1);
+    assert.deepEqual(await controlRequest(dir, { type: 'drain', windowMs: 60_000, batches: 12 }), { draining: true, windowMs: 60_000, batches: 12 });
+    assert.deepEqual(drains, [{ windowMs: 60_000, batches: 12 }]);
+    await assert.rejects(controlRequest(dir, { type: 'drain', windowMs: 0 } as never), /windowMs/);
     assert.deepEqual(await controlRequest(dir, { type: 'reload' }), { added: ['a'], removed: [], restarted: [], unchanged: [] });
     assert.deepEqual(await controlRequest(dir, { type: 'restart', service: 'chat' }), { restarted: 'chat' });
     await assert.rejects(

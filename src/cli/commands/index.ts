@@ -1,5 +1,6 @@
 // The CLI's subcommands, for src/cli/main.ts to register by name.
 import type { CliCommand } from './command.js';
+import { drainCommand } from './drain.js';
 import { newCommand } from './new.js';
 import { reloadCommand } from './reload.js';
 import { restartCommand } from './restart.js';
@@ -10,4 +11,4 @@ import { stopCommand } from './stop.js';
 export type { CliCommand, CliIO } from './command.js';
 export { processIO } from './command.js';
 
-export const commands: readonly CliCommand[] = [serveCommand, statusCommand, stopCommand, reloadCommand, restartCommand, newCommand];
+export const commands: readonly CliCommand[] = [serveCommand, statusCommand, stopCommand, drainCommand, reloadCommand, restartCommand, newCommand];

@@ -1,16 +1,16 @@
 // `switchboard stop`: graceful stop of the running server; waits until it has exited.
-import { join } from 'node:path';
 import { controlRequest } from '../../runtime/control-client.js';
-import { LOCK_FILE_NAME, isProcessAlive, readLock } from '../../runtime/lock-file.js';
 import type { CliCommand } from './command.js';
 import { parseControlArgs, withControlErrors } from './control-command.js';
+import { WAIT_TIMEOUT_TAKES, lockHolder, parseWaitTimeout, waitForExit } from './wait-for-exit.js';
 
 const usage = `Usage: switchboard stop [--run-dir DIR] [--no-wait] [--timeout-ms N]
 
 Stops the server gracefully: it stops accepting, lets in-flight commands finish
 (up to its grace period, then cancels them), closes every connection with 1001 Going Away, stops
-background services and exits. Waits for the exit unless --no-wait (default
-timeout 120000 ms).
+background services and exits. With shutdown.drainWindowMs set, connections first leave in
+batches over that window, as with \`switchboard drain\`. Waits for the exit unless --no-wait
+(default timeout 120000 ms).
 `;
 
 export const stopCommand: CliCommand = {
@@ -19,30 +19,16 @@ export const stopCommand: CliCommand = {
   usage,
   run: (argv, io) =>
     withControlErrors(io, 'stop', async () => {
-      const takes = 'a whole number of milliseconds, 1 or more';
-      const { runDir, values } = parseControlArgs('stop', argv, io, { 'no-wait': { type: 'boolean' }, 'timeout-ms': { type: 'string', takes } });
+      const { runDir, values } = parseControlArgs('stop', argv, io, { 'no-wait': { type: 'boolean' }, 'timeout-ms': { type: 'string', takes: WAIT_TIMEOUT_TAKES } });
       if (values.help) return io.stdout(usage), 0;
-      const raw = values['timeout-ms'] as string | undefined;
-      const timeoutMs = Number(raw ?? 120_000);
-      if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-        io.stderr(`switchboard stop: --timeout-ms ${raw}: expected ${takes}\n`);
-        return 2;
-      }
-      const holder = readLock(join(runDir, LOCK_FILE_NAME));
+      const timeoutMs = parseWaitTimeout('stop', values['timeout-ms'] as string | undefined, 120_000, io);
+      if (timeoutMs === undefined) return 2;
+      const holder = lockHolder(runDir);
       await controlRequest(runDir, { type: 'stop' });
       if (values['no-wait'] || !holder) {
         io.stdout('stopping\n');
         return 0;
       }
-      const end = Date.now() + timeoutMs;
-      while (isProcessAlive(holder.pid) && readLock(join(runDir, LOCK_FILE_NAME))?.pid === holder.pid) {
-        if (Date.now() > end) {
-          io.stderr(`switchboard stop: server pid ${holder.pid} still running after ${timeoutMs} ms\n`);
-          return 1;
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      io.stdout(`stopped (pid ${holder.pid})\n`);
-      return 0;
+      return waitForExit('stop', runDir, holder, timeoutMs, io);
     }),
 };
