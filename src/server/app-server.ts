@@ -16,6 +16,7 @@ import type { RescanResult, ServiceSummary } from '../app/service-catalog.js';
 import type { PreparedMessage } from '../transport/websocket.js';
 import { createHttpHandler, type HttpRoute } from './http-routes.js';
 import { healthRoute } from './health-route.js';
+import { serverApiRoute, type ServerApiOptions } from './server-api.js';
 import { preparedFramer, websocketEdge, type EdgeTransportOptions } from './websocket-edge.js';
 
 /** Where the server listens. */
@@ -42,6 +43,8 @@ export interface AppServerOptions extends Pick<AppOptions<PreparedMessage>, 'roo
   observer?: AppObserver;
   /** Extra HTTP routes, tried before the console's (metrics, health ...). */
   routes?: HttpRoute[];
+  /** Serve the server API (publish, send, disconnect, presence, history over HTTP); it refuses every call without a token. */
+  api?: ServerApiOptions;
 }
 
 export interface AppServerEvents {
@@ -95,7 +98,7 @@ export class AppServer extends EventEmitter<AppServerEvents> {
     });
     this.#http = createServer(
       createHttpHandler({
-        routes: [healthRoute(this.app), ...(options.routes ?? [])],
+        routes: [healthRoute(this.app), ...(options.api ? [serverApiRoute(this.app, options.api)] : []), ...(options.routes ?? [])],
         listRoutes: () => this.app.listRoutes(),
         isService: (path) => this.app.isService(path),
       }),
