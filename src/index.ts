@@ -21,6 +21,18 @@ export {
 export * from './app/index.js';
 export { AppServer, type AppServerOptions, type AppServerEvents, type ListenAddress } from './server/app-server.js';
 export type { HttpRoute } from './server/http-routes.js';
+export { serverApiRoute, type ServerApiOptions } from './server/server-api.js';
+export {
+  ServerApiClient,
+  ServerApiError,
+  type ServerApiClientOptions,
+  type ServerApi,
+  type ServerApiMethod,
+  type ServerApiReply,
+  type ServerApiErrorBody,
+  type ApiPosition,
+  type ApiPresenceEntry,
+} from './client/server-api-client.js';
 export {
   createClient,
   CommandClient,

@@ -14,6 +14,7 @@ import { silentLogger, type Logger } from './logger.js';
 import type { AppObserver } from './observer.js';
 import { LocalRooms } from './rooms/local-rooms.js';
 import type { RoomIndexOptions } from './rooms/room-index.js';
+import type { RoomHistory } from './rooms/room-history.js';
 import type { RoomMember, Rooms } from './rooms/rooms.js';
 import { LiveValues, type LiveSpec, type LiveValuesOptions } from './live/live-values.js';
 import { LocalLiveLog } from './live/live-log.js';
@@ -22,7 +23,16 @@ import type { ClusterFactory, LinkStatus, LocalConnections, NodeLink } from './c
 import { paceBatches, settlesWithin, SERVICE_RESTART, type StaggerOptions } from './staggered-close.js';
 import { ServiceCatalog, type BackgroundFile, type RescanResult, type ServiceSummary } from './service-catalog.js';
 import type { CloseReply, HostAction, HostAnswers, HostQuery, HostSink, Refused, ServiceHost, ServiceHostFactories, Target } from './service-host.js';
-import type { HandshakeRequest, Isolation, Position, ServiceLimits, User } from './service.js';
+import type { HandshakeRequest, Isolation, Position, PresenceEntry, ServiceLimits, User } from './service.js';
+
+/** The cluster event that carries sendToUser() to the other nodes (a name no service can say: `$` is reserved). */
+const USER_EVENT = '$switchboard.user';
+
+interface UserDelivery {
+  user: string;
+  route: string | null;
+  data: string;
+}
 
 export interface AppOptions<Framed> {
   /** The services directory. */
@@ -120,6 +130,11 @@ export class App<Framed> {
       deliver: (ids, data, binary, except) => this.#deliver(ids, data, binary, except),
       close: (id, code, reason) => this.#closeLocal(id, code, reason),
       event: (event, data, from) => {
+        if (event === USER_EVENT) {
+          const d = data as UserDelivery;
+          this.#deliverToUser(d.user, d.route, d.data);
+          return;
+        }
         for (const host of this.#listeners.get(event) ?? []) host.clusterEvent?.(event, data, from);
       },
     };
@@ -144,6 +159,7 @@ export class App<Framed> {
   /** Joins the cluster, if there is one (before the first connection). */
   async start(): Promise<void> {
     await this.#startCluster?.();
+    await this.#link?.listen(USER_EVENT);
   }
 
   /** The cluster link's state (always up for a single node). */
@@ -363,6 +379,33 @@ export class App<Framed> {
     return this.#publish(route, room, data, [], false);
   }
 
+  /** Who is in a room of a service (every node's members, with a cluster). */
+  presence(route: string, room: string): Promise<PresenceEntry[]> {
+    return this.#rooms.presence(route, room);
+  }
+
+  /** A room's numbered messages: the first `limit` after `since`, or without it the latest `limit` still held. */
+  history(route: string, room: string, options: { since?: Position; limit?: number } = {}): Promise<RoomHistory> {
+    return this.#rooms.history(route, room, options.since, options.limit ?? 100);
+  }
+
+  /**
+   * A raw message to every connection of a user (`user.id`), of one service or of all, on
+   * every node. Returns how many connections of this node got it, and whether it was handed
+   * to the other nodes (at most once; false without a cluster or while its broker is down).
+   */
+  async sendToUser(userId: string, data: string, route?: string): Promise<{ local: number; relayed: boolean }> {
+    const local = this.#deliverToUser(userId, route ?? null, data);
+    const relayed = this.#link ? await this.#link.say(USER_EVENT, { user: userId, route: route ?? null, data } satisfies UserDelivery) : false;
+    return { local, relayed };
+  }
+
+  #deliverToUser(userId: string, route: string | null, data: string): number {
+    const ids: string[] = [];
+    for (const c of this.#connections.values()) if (c.member.user?.id === userId && (route === null || c.route === route)) ids.push(c.id);
+    return this.#deliver(ids, data, false, []);
+  }
+
   /** Room memberships of this node's connections. */
   roomMemberships(): number {
     return this.#rooms.memberships();
@@ -441,6 +484,7 @@ export class App<Framed> {
         return;
       case 'listen':
       case 'unlisten':
+        if (action.event === USER_EVENT) return; // the app's own: a service neither hears nor unsubscribes it
         this.#listen(file, action.type === 'listen', action.event);
         return;
     }
@@ -491,7 +535,7 @@ export class App<Framed> {
       case 'presence':
         return this.#rooms.presence(route, query.room);
       case 'say':
-        return this.say(query.event, query.data);
+        return query.event === USER_EVENT ? false : this.say(query.event, query.data);
       case 'liveGet':
         return this.#live.get(route, query.name, liveSpec(query));
       case 'liveSet':

@@ -3,6 +3,7 @@
  * `{"name": argument, ...}`. `__proto__`, `constructor` and `prototype` keys are dropped right
  * after parsing, at every depth, so input can never reach an object's prototype chain.
  */
+import { encodeBinaryFrame, hasBytes } from './binary-frame.js';
 import { CommandErrorCode, type CommandErrorBody } from './command-error.js';
 
 export type CommandId = string | number | null;
@@ -38,6 +39,11 @@ export function decodeEnvelope(text: string, keyValue: boolean): Envelope {
   } catch (err) {
     return invalid(null, CommandErrorCode.BAD_JSON, `malformed JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
+  return envelopeOf(value, keyValue);
+}
+
+/** The envelope of an already parsed message (a text message's JSON, or a binary frame's header with its bytes in place). */
+export function envelopeOf(value: unknown, keyValue: boolean): Envelope {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return invalid(null, CommandErrorCode.BAD_REQUEST, 'a command must be a JSON object');
   }
@@ -66,6 +72,16 @@ export function encodeReply(id: CommandId, data: unknown): string {
 
 export function encodeError(id: CommandId, error: CommandErrorBody): string {
   return JSON.stringify({ id, ok: false, error });
+}
+
+/** A reply whose data holds bytes is a binary frame (binary-frame.ts); any other is text. */
+export function encodeReplyMessage(id: CommandId, data: unknown): string | Uint8Array {
+  return hasBytes(data) ? encodeBinaryFrame({ id, ok: true, data }) : encodeReply(id, data);
+}
+
+/** A push whose data holds bytes is a binary frame (binary-frame.ts); any other is text. */
+export function encodePushMessage(event: string, data?: unknown): string | Uint8Array {
+  return hasBytes(data) ? encodeBinaryFrame({ event, data }) : encodePush(event, data);
 }
 
 /** A server push `{"event", ...fields, "data"}`: the one place push texts are built. */

@@ -6,7 +6,8 @@
  */
 import { CommandError, CommandErrorCode } from './command-error.js';
 import { CommandDispatcher, type CallScope, type Outcome } from './command-dispatcher.js';
-import { decodeEnvelope, encodeError, encodePush, encodeReply, type CommandId } from './command-envelope.js';
+import { decodeBinaryFrame, hasBytes } from './binary-frame.js';
+import { decodeEnvelope, encodeError, encodePushMessage, encodeReplyMessage, envelopeOf, safeJsonParse, type CommandId, type Envelope } from './command-envelope.js';
 import { authCommand, liveCommands, roomCommands } from './builtin-commands.js';
 import { LiveDeclarations } from './live/live-declarations.js';
 import { LiveHandleImpl } from './live/live-handle.js';
@@ -143,7 +144,7 @@ export class InlineHost implements ServiceHost {
     const command = this.#dispatcher !== null && !binary;
     if (command && record.maxCommands > 0 && record.commands >= record.maxCommands) return this.#tooManyCommands(record, data as string);
     // one connection's messages are handled in order, each after the previous one settled
-    const run = (): Promise<void> => (command ? this.#command(record, data as string) : this.#raw(record, data));
+    const run = (): Promise<void> => (this.#dispatcher === null ? this.#raw(record, data) : binary ? this.#binaryCommand(record, data as Uint8Array) : this.#command(record, data as string));
     const task = record.queue.then(run, run);
     record.queue = task;
     if (command) record.commands += 1;
@@ -232,7 +233,7 @@ export class InlineHost implements ServiceHost {
 
   async #raw(record: ConnectionRecord, data: string | Uint8Array): Promise<void> {
     if (this.#def.message === undefined) {
-      if (this.#dispatcher !== null) this.#reply(record, encodeError(null, { code: CommandErrorCode.BAD_REQUEST, message: 'binary messages are not commands' }));
+      if (this.#dispatcher !== null) this.#reply(record, encodeError(null, { code: CommandErrorCode.BAD_REQUEST, message: 'a binary message must be a command frame: [uint32 header length][JSON header][bytes]' }));
       return;
     }
     try {
@@ -242,8 +243,18 @@ export class InlineHost implements ServiceHost {
     }
   }
 
+  /** A binary frame with a command in its header runs as a command; other binary messages go to the message hook. */
+  async #binaryCommand(record: ConnectionRecord, bytes: Uint8Array): Promise<void> {
+    const frame = decodeBinaryFrame(bytes, safeJsonParse);
+    if (frame === null || !Object.hasOwn(frame, 'cmd')) return this.#raw(record, bytes);
+    return this.#envelope(record, envelopeOf(frame, false));
+  }
+
   async #command(record: ConnectionRecord, text: string): Promise<void> {
-    const envelope = decodeEnvelope(text, this.#def.keyValueCommands === true);
+    return this.#envelope(record, decodeEnvelope(text, this.#def.keyValueCommands === true));
+  }
+
+  async #envelope(record: ConnectionRecord, envelope: Envelope): Promise<void> {
     if (envelope.kind === 'invalid') {
       this.#log.warn({ route: this.#service.route, connection: record.connection.id, code: envelope.error.code, reason: envelope.error.message }, 'bad command message');
       this.#reply(record, encodeError(envelope.id, envelope.error));
@@ -278,9 +289,9 @@ export class InlineHost implements ServiceHost {
       this.#reply(record, encodeError(id, outcome.error));
       return;
     }
-    let text: string;
+    let text: string | Uint8Array;
     try {
-      text = encodeReply(id, outcome.data);
+      text = encodeReplyMessage(id, outcome.data);
     } catch (err) {
       this.#log.error({ route: this.#service.route, connection: record.connection.id, id, err }, 'command result is not JSON-serialisable');
       text = encodeError(id, { code: CommandErrorCode.HANDLER_ERROR, message: 'result is not serialisable' });
@@ -288,8 +299,8 @@ export class InlineHost implements ServiceHost {
     this.#reply(record, text);
   }
 
-  #reply(record: ConnectionRecord, text: string): void {
-    if (!record.connection.closed) this.#sink.act({ type: 'send', to: record.connection.id, data: text, binary: false });
+  #reply(record: ConnectionRecord, message: string | Uint8Array): void {
+    if (!record.connection.closed) this.#sink.act({ type: 'send', to: record.connection.id, data: message, binary: typeof message !== 'string' });
   }
 
   #hookFailed(hook: string, connId: string, err: unknown): void {
@@ -343,19 +354,23 @@ class ServiceContextImpl implements ServiceContext<any> {
   }
 
   publish(room: string, data: unknown, options?: SendOptions): Promise<Position | null> {
+    if (hasBytes(data)) return Promise.reject(new TypeError('room messages are JSON (they are kept in history and cross brokers as text): send bytes with push, sendTo or broadcast'));
     return this.#sink.ask({ type: 'publish', room, data: data === undefined ? null : data, except: exceptList(options), ...(this.#isVolatile(room) ? { volatile: true } : {}) });
   }
 
   sendTo(ids: string[], event: string, data?: unknown): void {
-    this.#deliver({ kind: 'connections', ids: [...ids] }, encodePush(event, data), false, []);
+    const m = encodePushMessage(event, data);
+    this.#deliver({ kind: 'connections', ids: [...ids] }, m, typeof m !== 'string', []);
   }
 
   broadcast(event: string, data?: unknown, options?: SendOptions): void {
-    this.#deliver({ kind: 'service' }, encodePush(event, data), false, exceptList(options));
+    const m = encodePushMessage(event, data);
+    this.#deliver({ kind: 'service' }, m, typeof m !== 'string', exceptList(options));
   }
 
   broadcastAll(event: string, data?: unknown, options?: SendOptions): void {
-    this.#deliver({ kind: 'all' }, encodePush(event, data), false, exceptList(options));
+    const m = encodePushMessage(event, data);
+    this.#deliver({ kind: 'all' }, m, typeof m !== 'string', exceptList(options));
   }
 
   broadcastRaw(data: string | Uint8Array, options?: SendOptions): void {
@@ -412,7 +427,7 @@ class ConnectionFacade implements Connection<any, any> {
   }
 
   push(event: string, data?: unknown): void {
-    this.send(encodePush(event, data));
+    this.send(encodePushMessage(event, data));
   }
 
   async join(room: string, options?: { since?: Position }): Promise<JoinResult> {

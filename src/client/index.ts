@@ -1,5 +1,6 @@
 /**
- * The command-protocol client, for Node and browsers (plain ESM, no imports at run time):
+ * The command-protocol client, for Node and browsers (plain ESM; its one import at run time,
+ * the binary frame codec, has none and is served beside it):
  * `call(cmd, data)` -> Promise, `on(event, fn)`, rooms with positions, and automatic reconnect
  * with backoff that re-authenticates and re-joins rooms from their last position.
  *
@@ -9,6 +10,7 @@
  *   import { connect } from 'switchboard';
  *   const client = createClient('ws://localhost:8080/chat', { connect });
  */
+import { decodeBinaryFrame, encodeBinaryFrame, hasBytes } from '../app/binary-frame.js';
 import type { InputOf, ServiceDefinition } from '../app/service.js';
 import { LiveValue, type LiveReply, type LiveTransport } from './live-value.js';
 
@@ -70,14 +72,14 @@ export interface JoinReply {
   messages?: Array<{ pos: Position; data: unknown }>;
 }
 
-/** A connected socket, as the client needs it. */
+/** A connected socket, as the client needs it: text for JSON messages, bytes for binary frames. */
 export interface ClientSocket {
-  send(text: string): void;
+  send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
 }
 
 export interface SocketHandlers {
-  message(text: string): void;
+  message(data: string | Uint8Array): void;
   close(code: number, reason: string): void;
 }
 
@@ -88,7 +90,8 @@ export type SocketFactory = (url: string, handlers: SocketHandlers) => Promise<C
 export interface WebSocketConstructorLike {
   new (url: string, protocols?: string | string[]): {
     readyState: number;
-    send(data: string): void;
+    binaryType?: string;
+    send(data: string | Uint8Array): void;
     close(code?: number, reason?: string): void;
     addEventListener(type: string, listener: (event: any) => void): void;
   };
@@ -96,7 +99,7 @@ export interface WebSocketConstructorLike {
 
 /** The Node library's connect(): an EventEmitter-style socket. */
 export type NodeConnect = (url: string, options?: any) => Promise<{
-  send(data: string): unknown;
+  send(data: string | Uint8Array): unknown;
   close(code?: number, reason?: string): void;
   on(event: 'message', fn: (data: { toString(encoding?: string): string }, isBinary: boolean) => void): unknown;
   on(event: 'close', fn: (code: number, reason: string) => void): unknown;
@@ -262,12 +265,10 @@ const REJOIN_ATTEMPTS = 8;
 export function nodeSocketFactory(connect: NodeConnect): SocketFactory {
   return async (url, handlers) => {
     const ws = await connect(url);
-    ws.on('message', (data, isBinary) => {
-      if (!isBinary) handlers.message(data.toString('utf8'));
-    });
+    ws.on('message', (data, isBinary) => handlers.message(isBinary ? (data as unknown as Uint8Array) : data.toString('utf8')));
     ws.on('close', (code, reason) => handlers.close(code, reason));
     ws.on('error', () => {});
-    return { send: (text) => void ws.send(text), close: (code, reason) => ws.close(code, reason) };
+    return { send: (data) => void ws.send(data), close: (code, reason) => ws.close(code, reason) };
   };
 }
 
@@ -275,13 +276,15 @@ export function browserSocketFactory(Ctor: WebSocketConstructorLike): SocketFact
   return (url, handlers) =>
     new Promise((resolve, reject) => {
       const ws = new Ctor(url);
+      ws.binaryType = 'arraybuffer';
       let opened = false;
       ws.addEventListener('open', () => {
         opened = true;
-        resolve({ send: (text) => ws.send(text), close: (code, reason) => ws.close(code, reason) });
+        resolve({ send: (data) => ws.send(data), close: (code, reason) => ws.close(code, reason) });
       });
       ws.addEventListener('message', (e: { data: unknown }) => {
         if (typeof e.data === 'string') handlers.message(e.data);
+        else if (e.data instanceof ArrayBuffer) handlers.message(new Uint8Array(e.data));
       });
       ws.addEventListener('close', (e: { code: number; reason: string }) => {
         if (opened) handlers.close(e.code, e.reason);
@@ -297,7 +300,7 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
   #socket: ClientSocket | null = null;
   #seq = 0;
   #pending = new Map<number, Pending>();
-  #queue: string[] = [];
+  #queue: Array<string | Uint8Array> = [];
   #listeners = new Map<string, Set<Listener>>();
   #rooms = new Map<string, RoomState>();
   #lives = new Map<string, LiveValue<any>>();
@@ -335,7 +338,11 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
     return this.#socket !== null;
   }
 
-  /** Runs a command; resolves with its `data`, rejects with a ClientCommandError. */
+  /**
+   * Runs a command; resolves with its `data`, rejects with a ClientCommandError. Data that
+   * holds Uint8Arrays goes as one binary frame (the handler gets them as Uint8Arrays), and a
+   * reply that holds bytes resolves with Uint8Arrays in their places.
+   */
   call<K extends keyof A & string>(cmd: K, data?: A[K]['input'], options: { timeoutMs?: number } = {}): Promise<A[K]['output']> {
     return this.#call(cmd, data, options.timeoutMs) as Promise<A[K]['output']>;
   }
@@ -352,7 +359,8 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
         reject(new ClientCommandError('timeout', `no reply to "${cmd}" within ${timeoutMs} ms`));
       }, timeoutMs);
       this.#pending.set(id, pending);
-      this.#write(JSON.stringify({ id, cmd, data: data === undefined ? null : data }));
+      const command = { id, cmd, data: data === undefined ? null : data };
+      this.#write(hasBytes(data) ? encodeBinaryFrame(command) : JSON.stringify(command));
     });
   }
 
@@ -441,7 +449,7 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
   async #open(): Promise<void> {
     let socket: ClientSocket;
     try {
-      socket = await this.#factory(this.url, { message: (text) => this.#onMessage(text), close: (code, reason) => this.#onClose(socket, code, reason) });
+      socket = await this.#factory(this.url, { message: (data) => this.#onMessage(data), close: (code, reason) => this.#onClose(socket, code, reason) });
     } catch (err) {
       if (this.#closed) return;
       const failure = connectFailure(err, this.url);
@@ -457,7 +465,7 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
     const reconnected = this.#everOpened;
     this.#everOpened = true;
     this.#attempt = 0;
-    for (const text of this.#queue.splice(0)) socket.send(text);
+    for (const message of this.#queue.splice(0)) socket.send(message);
     const open: OpenEvent = { url: this.url, reconnected };
     this.#emit('open', open, { event: 'open', data: open });
     if (reconnected) void this.#resume();
@@ -543,9 +551,9 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
     return true;
   }
 
-  #write(text: string): void {
-    if (this.#socket !== null) this.#socket.send(text);
-    else this.#queue.push(text);
+  #write(message: string | Uint8Array): void {
+    if (this.#socket !== null) this.#socket.send(message);
+    else this.#queue.push(message);
   }
 
   #failPending(code: string, message: string): void {
@@ -557,13 +565,22 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
     if (code === 'closed') this.#queue.length = 0;
   }
 
-  #onMessage(text: string): void {
-    let msg: Record<string, unknown>;
-    try {
-      msg = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      this.#emit('text', text, { event: 'text', data: text });
-      return;
+  #onMessage(data: string | Uint8Array): void {
+    let msg: Record<string, unknown> | null;
+    if (typeof data === 'string') {
+      try {
+        msg = JSON.parse(data) as Record<string, unknown>;
+      } catch {
+        this.#emit('text', data, { event: 'text', data });
+        return;
+      }
+    } else {
+      msg = decodeBinaryFrame(data);
+      if (msg === null) {
+        // the service's own binary message, not a frame of the command protocol
+        this.#emit('binary', data, { event: 'binary', data });
+        return;
+      }
     }
     if (typeof msg !== 'object' || msg === null) return;
     if (typeof msg['event'] === 'string') {

@@ -11,6 +11,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { encodeEvent, pushText } from '../app/command-envelope.js';
+import { readHistory, type RoomHistory } from '../app/rooms/room-history.js';
 import type { RoomCallOptions, RoomDelivery, RoomMember, Rooms } from '../app/rooms/rooms.js';
 import type { JoinResult, Position, PresenceEntry as AppPresenceEntry } from '../app/service.js';
 import { BrokerUnavailableError, type Broker, type PresenceChange, type RoomMessage, type RoomReset } from './broker.js';
@@ -142,6 +143,21 @@ export class ClusterRooms implements Rooms {
   async presence(scope: string, room: string): Promise<AppPresenceEntry[]> {
     const { entries } = await this.#broker.presenceList(roomKey(scope, room));
     return entries.map((e) => ({ id: e.connId, user: (e.info ?? null) as AppPresenceEntry['user'] }));
+  }
+
+  history(scope: string, room: string, since: Position | undefined, limit: number): Promise<RoomHistory> {
+    const key = roomKey(scope, room);
+    return readHistory(
+      () => this.#broker.top(key),
+      async (after, max) => {
+        const r = await this.#broker.read(key, after, max);
+        if (r.complete) return { complete: true, top: r.top, messages: r.messages.map((m) => ({ pos: m.pos, data: dataOf(m) })) };
+        if (r.reason === 'unavailable') throw new BrokerUnavailableError();
+        return r;
+      },
+      since,
+      limit,
+    );
   }
 
   memberships(): number {

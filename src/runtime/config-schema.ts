@@ -117,6 +117,14 @@ export const configSchema = z.strictObject({
       token: z.string().min(1).optional(),
     })
     .prefault({}),
+  api: z
+    .strictObject({
+      /** Bearer token of the server API; unset: the API refuses every call. */
+      token: z.string().min(1).optional(),
+      /** Path prefix of the server API on the main port. */
+      path: z.string().regex(/^\/[^?#]*[^/?#]$/, 'a path starting with / (not / alone)').default('/api'),
+    })
+    .prefault({}),
   shutdown: z
     .strictObject({
       /** How long in-flight commands may finish before their AbortSignal fires. */
@@ -214,6 +222,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { path: 'metrics.host', type: 'string', env: 'SWITCHBOARD_METRICS_HOST', flag: 'metrics-host', description: 'interface of the admin port', takes: 'a host name or IP address' },
   { path: 'metrics.path', type: 'string', env: 'SWITCHBOARD_METRICS_PATH', flag: 'metrics-path', description: 'HTTP path of the metrics', takes: 'a path starting with /' },
   { path: 'metrics.token', type: 'string', env: 'SWITCHBOARD_METRICS_TOKEN', flag: 'metrics-token', description: 'bearer token required to read metrics', takes: 'a non-empty token' },
+  { path: 'api.token', type: 'string', env: 'SWITCHBOARD_API_TOKEN', flag: 'api-token', description: 'bearer token of the server API (unset: the API is off)', takes: 'a non-empty token' },
+  { path: 'api.path', type: 'string', env: 'SWITCHBOARD_API_PATH', flag: 'api-path', description: 'path prefix of the server API', takes: 'a path starting with /' },
   { path: 'shutdown.graceMs', type: 'number', env: 'SWITCHBOARD_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', description: 'grace period for in-flight commands on stop', takes: 'a whole number of milliseconds, 1 or more' },
   { path: 'shutdown.closeTimeoutMs', type: 'number', env: 'SWITCHBOARD_SHUTDOWN_CLOSE_TIMEOUT_MS', flag: 'shutdown-close-timeout-ms', description: 'time allowed for closing handshakes on stop', takes: 'a whole number of milliseconds, 1 or more' },
   { path: 'shutdown.drainWindowMs', type: 'number', env: 'SWITCHBOARD_SHUTDOWN_DRAIN_WINDOW_MS', flag: 'shutdown-drain-window-ms', description: 'on stop, close connections in batches with 1012 over this window (0: all at once, 1001)', takes: 'a whole number of milliseconds, 0 or more' },

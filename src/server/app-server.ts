@@ -21,6 +21,7 @@ import { adminAccess, type ConsoleMode } from './admin-access.js';
 import { DEFAULT_EDGE_LIMITS, type EdgeLimits } from './edge-limits.js';
 import { createHttpHandler, type HttpRoute } from './http-routes.js';
 import { healthRoute } from './health-route.js';
+import { serverApiRoute, type ServerApiOptions } from './server-api.js';
 import { preparedFramer, websocketEdge, type EdgeTransportOptions } from './websocket-edge.js';
 
 /** Where the server listens. */
@@ -69,6 +70,8 @@ export interface AppServerOptions extends Pick<AppOptions<PreparedMessage>, 'roo
   trustProxy?: string[];
   /** The console page and /services.json: 'auto' (default: served on loopback, or with a token), 'on', 'off'; `token` guards them. */
   admin?: { console?: ConsoleMode; token?: string };
+  /** Serve the server API (publish, send, disconnect, presence, history over HTTP); it refuses every call without a token. */
+  api?: ServerApiOptions;
 }
 
 export interface AppServerEvents {
@@ -135,7 +138,7 @@ export class AppServer extends EventEmitter<AppServerEvents> {
         ...(handshakeMs > 0 ? { headersTimeout: handshakeMs, requestTimeout: Math.max(handshakeMs, 300_000), connectionsCheckingInterval: Math.max(100, Math.min(1_000, handshakeMs / 4)) } : {}),
       },
       createHttpHandler({
-        routes: [healthRoute(this.app), ...(options.routes ?? [])],
+        routes: [healthRoute(this.app), ...(options.api ? [serverApiRoute(this.app, options.api)] : []), ...(options.routes ?? [])],
         listRoutes: () => this.app.listRoutes(),
         isService: (path) => this.app.isService(path),
         admin: adminAccess({ console: options.admin?.console ?? 'auto', token: options.admin?.token, host: options.host ?? '127.0.0.1' }),

@@ -180,6 +180,7 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     defaultIsolation: config.isolation,
     stopDeadlineMs: config.shutdown.graceMs,
     observer: observeAll(appTelemetry(runtime.metrics, log, { commandMetrics: config.metrics.enabled }), { connectionOpened: () => memory?.opened(), connectionClosed: () => memory?.closed() }),
+    api: { token: config.api.token, path: config.api.path },
     // metrics on the main port, at metrics.path, unless they have a port of their own
     ...(config.metrics.enabled && config.metrics.port === undefined ? { routes: [(req, res) => runtime.handleMetricsRequest(req, res)] } : {}),
   });
@@ -202,6 +203,8 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
   const address = await server.listen();
   const shown = shownHost(address);
   warnAboutExposure(config, log);
+  if (config.api.token === undefined) log.info({ api: null }, `server API off: no api.token configured (SWITCHBOARD_API_TOKEN or --api-token); ${config.api.path}/* answers 403`);
+  else log.info({ api: `http://${shown}:${address.port}${config.api.path}/` }, `server API at ${config.api.path}/ (bearer token)`);
   const runtimeApp: RuntimeApp = {
     listening: () => [`ws://${shown}:${address.port}`],
     node: () => app.nodeId,

@@ -106,7 +106,12 @@ test('HTTP side: console page, its assets, the client module, the service list, 
   const client = await get('/client.js');
   assert.equal(client.status, 200);
   assert.match(client.body, /export function createClient/);
-  assert.doesNotMatch(client.body, /^import /m, 'the browser client has no imports');
+  const imports = client.body.match(/^import .*$/gm) ?? [];
+  assert.deepEqual(imports.map((l) => /from '([^']+)'/.exec(l)?.[1]), ['../app/binary-frame.js'], 'the browser client imports only the frame codec');
+  const codec = await get('/app/binary-frame.js');
+  assert.equal(codec.status, 200, 'served where a browser resolves it from /client.js');
+  assert.match(codec.body, /export function decodeBinaryFrame/);
+  assert.doesNotMatch(codec.body, /^import /m, 'the codec has no imports');
   assert.deepEqual(JSON.parse((await get('/services.json')).body).services, ['/broken', '/closer', '/echo', '/nested', '/reload']);
   assert.equal((await get('/echo')).status, 426);
   assert.equal((await get('/nothing-here')).status, 404);

@@ -13,7 +13,7 @@ test('replayed messages of a rejoin come before the live ones read with the repl
       handlers = h;
       return {
         send(text) {
-          const { id, cmd, data } = JSON.parse(text) as { id: number; cmd: string; data: { room: string; since?: { e: string; o: number } } };
+          const { id, cmd, data } = JSON.parse(text as string) as { id: number; cmd: string; data: { room: string; since?: { e: string; o: number } } };
           if (cmd !== 'room.join') return;
           if (data.since === undefined) {
             handlers.message(JSON.stringify({ id, ok: true, data: { pos: { e: 'E', o: 5 } } }));

@@ -118,7 +118,7 @@ test('recovered messages are applied before live ones that arrive in the same re
     reconnect: false,
     socketFactory: async (_url, h) => {
       handlers = h;
-      return { send: (text) => void sent.push(JSON.parse(text)), close() {} };
+      return { send: (text) => void sent.push(JSON.parse(text as string)), close() {} };
     },
   });
   await client.ready;
@@ -155,7 +155,7 @@ test('a rejoin reply and the live message right behind it in the same read: repl
     drop = () => handlers.close(1006, '');
     return {
       send(text) {
-        const msg = JSON.parse(text) as { id: number; cmd: string; data: { since?: Position } };
+        const msg = JSON.parse(text as string) as { id: number; cmd: string; data: { since?: Position } };
         if (msg.cmd !== 'room.join') return;
         setImmediate(() => {
           if (n === 1) {
@@ -192,7 +192,7 @@ test('a room whose rejoin fails is tried again without holding up the other room
     drop = () => handlers.close(1006, '');
     return {
       send(text) {
-        const msg = JSON.parse(text) as { id: number; cmd: string; data: { room: string } };
+        const msg = JSON.parse(text as string) as { id: number; cmd: string; data: { room: string } };
         if (msg.cmd !== 'room.join') return;
         setImmediate(() => {
           // on the new connection, room a fails twice (its node cannot reach the broker yet)

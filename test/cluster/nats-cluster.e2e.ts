@@ -141,7 +141,7 @@ describe('a NATS cluster of switchboard serve nodes', () => {
         open(target(), {
           ...handlers,
           message: (text) => {
-            const m = JSON.parse(text) as any;
+            const m = JSON.parse(text as string) as any;
             if (m.data && typeof m.data === 'object' && 'recovered' in m.data) replies.push(m.data);
             handlers.message(text);
           },

@@ -39,7 +39,7 @@ export function trackedClient(url: string, options: { reconnect?: false } = {}):
     socketFactory: async (u, handlers) => {
       const socket = await plain(u, {
         message(text) {
-          const m = JSON.parse(text) as { id?: number; event?: string; room?: string; pos?: Position | null; data?: { messages?: Array<{ pos: Position }> } };
+          const m = JSON.parse(text as string) as { id?: number; event?: string; room?: string; pos?: Position | null; data?: { messages?: Array<{ pos: Position }> } };
           if (m.event === 'room.message' && m.room && m.pos) tally(m.room, m.pos);
           const room = m.id === undefined ? undefined : joins.get(m.id);
           if (room !== undefined && Array.isArray(m.data?.messages)) for (const r of m.data.messages) tally(room, r.pos);
@@ -49,7 +49,7 @@ export function trackedClient(url: string, options: { reconnect?: false } = {}):
       });
       return {
         send(text) {
-          const m = JSON.parse(text) as { id: number; cmd: string; data?: { room?: string } };
+          const m = JSON.parse(text as string) as { id: number; cmd: string; data?: { room?: string } };
           if (m.cmd === 'room.join' && m.data?.room) joins.set(m.id, m.data.room);
           socket.send(text);
         },

@@ -4,6 +4,7 @@
  */
 import { encodeEvent, encodePush } from '../command-envelope.js';
 import type { JoinResult, Position, PresenceEntry } from '../service.js';
+import { readHistory, type RoomHistory } from './room-history.js';
 import { RoomIndex, type RoomIndexOptions } from './room-index.js';
 import type { RoomCallOptions, RoomDelivery, RoomMember, Rooms } from './rooms.js';
 
@@ -80,6 +81,19 @@ export class LocalRooms implements Rooms {
     const out: PresenceEntry[] = [];
     for (const id of s.index.members(room)) out.push({ id, user: s.members.get(id)?.user ?? null });
     return out;
+  }
+
+  history(scope: string, room: string, since: Position | undefined, limit: number): Promise<RoomHistory> {
+    const index = this.#scope(scope).index;
+    return readHistory(
+      async () => index.top(room),
+      async (after, max) => {
+        const r = index.read(room, after, max);
+        return r.complete ? { complete: true, top: r.top, messages: r.messages.map((m) => ({ pos: m.pos, data: m.data })) } : r;
+      },
+      since,
+      limit,
+    );
   }
 
   memberships(): number {

@@ -96,9 +96,9 @@ export class RoomIndex {
     return this.#room(room).log.append((pos) => ({ pos, data: value, at: this.#now(), text: encodePush('room.message', value, { room, pos }) }));
   }
 
-  /** Everything after `since`, if the history still holds all of it. */
-  read(room: string, since: Position): ReadResult {
-    return this.#room(room).log.read(since, this.#maxRecover, this.#now());
+  /** Everything after `since`, if the history still holds all of it (at most `limit`, default maxRecover). */
+  read(room: string, since: Position, limit = this.#maxRecover): ReadResult {
+    return this.#room(room).log.read(since, limit, this.#now());
   }
 
   /** Drops rooms with no members and no live history. Returns how many were dropped. */

@@ -5,6 +5,7 @@
  * services apart (it is the service's route).
  */
 import type { JoinResult, Position, PresenceEntry, User } from '../service.js';
+import type { RoomHistory } from './room-history.js';
 
 export interface RoomMember {
   id: string;
@@ -45,6 +46,8 @@ export interface Rooms {
   /** A raw message to every member, neither numbered nor kept. */
   send(scope: string, room: string, data: string | Uint8Array, binary: boolean, except: readonly string[]): void;
   presence(scope: string, room: string): Promise<PresenceEntry[]>;
+  /** The first `limit` messages after `since`, or without it the latest `limit` the history holds. */
+  history(scope: string, room: string, since: Position | undefined, limit: number): Promise<RoomHistory>;
   /** Room memberships of this node's connections (metrics). */
   memberships(): number;
 }
