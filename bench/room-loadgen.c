@@ -30,7 +30,8 @@
  * Protocol with the runner: connect, join, warm-up, print "READY {json}", wait for a stdin
  * line; fanout: measured phase, drain, "DONE {json}"; resume: the loop keeps publishing and
  * receiving while it waits (the runner kills a node, then writes the line), then waits for
- * every subscriber to resume, publishes --tail-ms more, drains, "DONE {json}". Then it waits
+ * every subscriber to resume, prints "RESUMED {json}", publishes --tail-ms more, drains,
+ * "DONE {json}". Then it waits
  * for a last stdin line (or EOF) and exits. Everything is bounded by --timeout-ms.
  */
 #define _GNU_SOURCE
@@ -840,6 +841,9 @@ int main(int argc, char **argv) {
     loop_once(1);
   }
   uint64_t all_resumed_s = now_us() - t_killed;
+  /* the runner reads the server side's CPU here: what the resume cost, without the tail */
+  printf("RESUMED {\"resumed\":%llu,\"after_kill_us\":%llu}\n", (unsigned long long)resumed, (unsigned long long)all_resumed_s);
+  fflush(stdout);
   run_for((uint64_t)tail_ms * 1000);
   issuing = 0;
   /* drain: publishes answered, every subscriber caught up with the last one, bounded */

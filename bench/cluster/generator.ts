@@ -31,7 +31,12 @@ export function runGenerator(
   bin: string,
   mode: 'fanout' | 'resume',
   args: (string | number)[],
-  hooks: { onReady?: (ready: Record<string, any>) => Promise<void> | void; onDone?: (done: Record<string, any>) => Promise<void> | void },
+  hooks: {
+    onReady?: (ready: Record<string, any>) => Promise<void> | void;
+    /** resume mode: every subscriber resumed (or gave up); the tail follows */
+    onResumed?: (resumed: Record<string, any>) => void;
+    onDone?: (done: Record<string, any>) => Promise<void> | void;
+  },
   timeoutMs: number,
 ): Promise<GenOutput> {
   return new Promise((resolve, reject) => {
@@ -62,6 +67,8 @@ export function runGenerator(
             await hooks.onReady?.(out.ready);
             p.stdin.write('GO\n');
           });
+        } else if (line.startsWith('RESUMED ')) {
+          hooks.onResumed?.(JSON.parse(line.slice(8)) as Record<string, any>);
         } else if (line.startsWith('DONE ')) {
           out.done = JSON.parse(line.slice(5)) as Record<string, any>;
           step(async () => {

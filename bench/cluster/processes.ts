@@ -133,7 +133,7 @@ export async function startBroker(kind: BrokerKind): Promise<BrokerServer> {
   const dir = tempDir(`sb-bench-${kind}-`);
   const proc =
     kind === 'redis'
-      ? new Proc(SERVER_CPU, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--loglevel', 'warning'])
+      ? new Proc(SERVER_CPU, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--loglevel', 'notice'])
       : new Proc(SERVER_CPU, 'nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir]);
   await proc.waitFor(`${kind}-server to start`, (out) =>
     (kind === 'redis' ? /Ready to accept connections/ : /Server is ready/).test(out) ? true : undefined,

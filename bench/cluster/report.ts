@@ -162,8 +162,8 @@ function historyTable(samples: Sample[], layouts: Layout[]): string[] {
 function resumeTable(samples: Sample[], layouts: Layout[]): string[] {
   const res = samples.filter((s) => s.scenario === 'resume');
   const L = [
-    '| layout | resumed | reconnect → resumed p50 ms | p99 ms | max ms | loss → resumed p99 ms | all resumed after the kill, ms | replayed per client (mean / max) | missing | duplicates | rejoin failures | published | gen CPU |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| layout | resumed | reconnect → resumed p50 ms | p99 ms | max ms | loss → resumed p99 ms | all resumed after the kill, ms | server CPU s to resume all | server CPU use meanwhile | replayed per client (mean / max) | missing | duplicates | rejoin failures | published | gen CPU |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const l of layouts.filter((x) => x !== 'single')) {
     const rs = res.filter((s) => s.layout === l);
@@ -175,7 +175,7 @@ function resumeTable(samples: Sample[], layouts: Layout[]): string[] {
     const col = (k: string, d?: number): string => cell(good.map((s) => num(s, k)), d);
     const sum = (k: string): number => good.reduce((a, s) => a + num(s, k), 0);
     L.push(
-      `| ${LABEL[l]} | ${good.map((s) => `${s.figures['resumed']}/${s.figures['clients']}`).join(', ')} | ${col('p50ms', 1)} | ${col('p99ms', 1)} | ${col('maxMs', 1)} | ${col('lostP99ms', 1)} | ${col('allResumedMs', 0)} | ${fmt(median(good.map((s) => num(s, 'replayedMean'))), 1)} / ${Math.max(...good.map((s) => num(s, 'replayedMax')))} | ${sum('missing') + sum('gaps')} (unverified ${sum('unverified')}) | ${sum('duplicates')} | ${sum('rejoinFailed')} | ${fmt(median(good.map((s) => num(s, 'published'))), 0)} | ${fmt(100 * median(good.map((s) => num(s, 'genUtil'))), 0)}% |${failures(rs)}`,
+      `| ${LABEL[l]} | ${good.map((s) => `${s.figures['resumed']}/${s.figures['clients']}`).join(', ')} | ${col('p50ms', 1)} | ${col('p99ms', 1)} | ${col('maxMs', 1)} | ${col('lostP99ms', 1)} | ${col('allResumedMs', 0)} | ${col('resumeCpuS', 2)} | ${fmt(100 * median(good.map((s) => num(s, 'resumeServerUtil'))), 0)}% | ${fmt(median(good.map((s) => num(s, 'replayedMean'))), 1)} / ${Math.max(...good.map((s) => num(s, 'replayedMax')))} | ${sum('missing') + sum('gaps')} (unverified ${sum('unverified')}) | ${sum('duplicates')} | ${sum('rejoinFailed')} | ${fmt(median(good.map((s) => num(s, 'published'))), 0)} | ${fmt(100 * median(good.map((s) => num(s, 'genUtil'))), 0)}% |${failures(rs)}`,
     );
   }
   return L;
@@ -229,7 +229,7 @@ export function renderReport(info: RunInfo, samples: Sample[]): { md: string; ve
   L.push(
     '## (3) Resume after a node is killed',
     '',
-    `${s.resumeClients} clients in one room on one node, a publisher on the other node publishing ${s.resumeRate} msg/s without pause. The runner kills the clients' node with SIGKILL; each client reconnects ${250} ms after it saw the connection drop (the command client's first backoff), to the other node (under \`--workers 2\`: to the shared port, where the surviving worker or its replacement takes it) and rejoins with \`since\` = the last position it saw. Measured per client: from its reconnect (connect() of the attempt that worked) to the rejoin reply; "loss → resumed" adds the backoff and the time to notice the loss. Verified: every client sees every message from its first to the last one published, in order (the recovered ones in the reply, then live ones); "missing" counts messages a client never saw, "unverified" clients that ended without a verifiable sequence.`,
+    `${s.resumeClients} clients in one room on one node, a publisher on the other node publishing ${s.resumeRate} msg/s without pause. The runner kills the clients' node with SIGKILL; each client reconnects ${250} ms after it saw the connection drop (the command client's first backoff), to the other node (under \`--workers 2\`: to the shared port, where the surviving worker or its replacement takes it) and rejoins with \`since\` = the last position it saw. Measured per client: from its reconnect (connect() of the attempt that worked) to the rejoin reply; "loss → resumed" adds the backoff and the time to notice the loss. "server CPU s to resume all": CPU time of every surviving server-side process (node, broker or primary, a replacement worker) from the kill to the last client resumed, and its share of the wall time: far below 100% with long latencies means the server side waited for CPU that other jobs held. The rate (${s.resumeRate} msg/s, ${fmt(s.resumeRate * s.resumeClients, 0)} deliveries/s once all ${s.resumeClients} are on the survivor) is well within what one node delivers (scenario 1), so the figure is the resume and not a growing backlog. Verified: every client sees every message from its first to the last one published, in order (the recovered ones in the reply, then live ones); "missing" counts messages a client never saw, "unverified" clients that ended without a verifiable sequence.`,
     '',
     ...resumeTable(samples, info.layouts),
     '',

@@ -203,8 +203,8 @@ export async function history(layout: Layout, rep: number, ctx: Ctx): Promise<Sa
  */
 export async function resume(layout: Layout, rep: number, ctx: Ctx): Promise<Sample> {
   const n = ctx.settings.resumeClients;
-  // history must hold what a client misses between the kill and its rejoin: 1000 messages is
-  // 5 s at the rate published here
+  // history must hold what a client misses between the kill and its rejoin, also on a busy
+  // machine: 1000 messages is 50 s at the rate published here
   const side = await startServerSide(layout, ctx.paths, ['--history-size', '1000']);
   try {
     const [a, b] = side.ports;
@@ -213,6 +213,10 @@ export async function resume(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
         ? ['--pub', a!, '--subs', `${a}:${n}`, '--resume-port', a!, '--avoid-pub-node']
         : ['--pub', b!, '--subs', `${a}:${n}`, '--resume-port', b!];
     let killedPid = 0;
+    let atKill = new Map<number, number>();
+    let wallAtKill = 0;
+    let resumeCpu = 0;
+    let resumeWall = NaN;
     const out = await runGenerator(
       ctx.generator,
       'resume',
@@ -224,6 +228,13 @@ export async function resume(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
           if (!victim) throw new Error(`the clients' node ${ready['victim']} is not known`);
           killedPid = victim.pid;
           process.kill(victim.pid, 'SIGKILL');
+          atKill = cpuOf(side, ctx);
+          wallAtKill = performance.now();
+        },
+        onResumed: () => {
+          side.refresh(); // under --workers: the worker started in place of the killed one
+          for (const [pid, v] of cpuOf(side, ctx)) if (pid !== killedPid) resumeCpu += v - (atKill.get(pid) ?? 0);
+          resumeWall = (performance.now() - wallAtKill) / 1000;
         },
       },
       120000,
@@ -253,13 +264,17 @@ export async function resume(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
       reconnectFailures: d['reconnect_failures'],
       joinErrors: d['join_errors'],
       genUtil: d['gen_cpu_s'] / d['elapsed_s'],
+      // every surviving server-side process, from the kill to the last client resumed
+      resumeCpuS: resumeCpu,
+      resumeServerUtil: resumeCpu / resumeWall,
       killedPid,
     };
     const summary =
       `${d['resumed']}/${d['subs']} resumed, reconnect -> resumed p50 ${fmt(figures['p50ms'] as number, 1)} ms p99 ${fmt(value, 1)} ms ` +
       `(max ${fmt(figures['maxMs'] as number, 1)}; from the loss p99 ${fmt(figures['lostP99ms'] as number, 1)} ms), ` +
       `replayed ${fmt(figures['replayedMean'] as number, 1)} per client (max ${d['replayed_max']}), missing ${d['missing']}, gaps ${d['gaps']}, ` +
-      `unverified ${d['unverified']}, duplicates ${d['dups']}, generator CPU ${fmt(100 * (figures['genUtil'] as number), 0)}%`;
+      `unverified ${d['unverified']}, duplicates ${d['dups']}, server side ${fmt(resumeCpu, 2)} CPU s until the last resumed ` +
+      `(${fmt(100 * (figures['resumeServerUtil'] as number), 0)}% of a CPU), generator CPU ${fmt(100 * (figures['genUtil'] as number), 0)}%`;
     return { scenario: 'resume', layout, rep, value, figures, summary };
   } finally {
     await side.stop();
