@@ -70,10 +70,12 @@ interface Options {
   servers: string[] | null;
   reps: number;
   out: string | null;
+  /** Run the cluster suite (bench/cluster.ts) after these scenarios. */
+  cluster: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, only: null, servers: null, reps: 3, out: null };
+  const o: Options = { quick: false, only: null, servers: null, reps: 3, out: null, cluster: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
@@ -81,15 +83,38 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--servers') o.servers = argv[++i].split(',').map((s) => ALIASES[s.trim()] ?? s.trim());
     else if (a === '--reps') o.reps = Math.max(1, Number(argv[++i]));
     else if (a === '--out') o.out = argv[++i];
+    else if (a === '--no-cluster') o.cluster = false;
     else if (a === '--help' || a === '-h') {
       console.log(
-        'usage: npm run bench -- [--quick] [--only s1,s2,...|echo32,...] [--servers a,b,c,d|switchboard,ws,ws-native,raw] [--reps N] [--out file.md]',
+        'usage: npm run bench -- [--quick] [--only s1,s2,...|echo32,...|cluster] [--servers a,b,c,d|switchboard,ws,ws-native,raw] [--reps N] [--out file.md] [--no-cluster]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
   if (o.quick && !argv.includes('--reps')) o.reps = 1;
+  if (o.only !== null) {
+    o.cluster &&= o.only.includes('cluster');
+    o.only = o.only.filter((s) => s !== 'cluster');
+  }
   return o;
+}
+
+/**
+ * The cluster suite (bench/cluster.ts), after the servers' scenarios: one repetition at full
+ * size unless --quick or --reps says otherwise (`npm run bench:cluster` makes the 3-repetition
+ * record on its own), so that `npm run bench` stays within about 15 minutes.
+ */
+function runClusterSuite(opts: Options): Promise<number> {
+  const args = opts.quick ? ['--quick'] : ['--reps', String(process.argv.includes('--reps') ? opts.reps : 1)];
+  console.log(`\ncluster suite: npm run bench:cluster -- ${args.join(' ')}`);
+  const p = spawn(process.execPath, ['--enable-source-maps', path.join(DIST_BENCH, 'cluster.js'), ...args], { stdio: 'inherit' });
+  live.add(p);
+  return new Promise((resolve) =>
+    p.once('exit', (code) => {
+      live.delete(p);
+      resolve(code ?? 1);
+    }),
+  );
 }
 
 // ---------- processes ----------
@@ -267,6 +292,10 @@ function machine(): string {
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
+  if (opts.only?.length === 0) {
+    if (opts.cluster) process.exitCode = await runClusterSuite(opts);
+    return;
+  }
   buildLoadgen();
   const scenarios = SCENARIOS.filter(
     (s) => !opts.only || opts.only.includes(s.id) || opts.only.includes(s.key),
@@ -337,6 +366,7 @@ async function main(): Promise<void> {
   if (!partial) updateReadme(path.join(BENCH, 'README.md'), md, path.relative(BENCH, out));
   console.log('\n' + md);
   console.log(`wrote ${path.relative(ROOT, out)} in ${info.seconds} s`);
+  if (opts.cluster) process.exitCode = await runClusterSuite(opts);
 }
 
 /** Confirms which native helpers the ws-native server really loads (not the JS fallback). */
