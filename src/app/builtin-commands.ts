@@ -8,7 +8,7 @@ import { REPLIED } from './command-dispatcher.js';
 import { resolveFromCommand, type AuthResolver } from './auth/user.js';
 import type { CommandDefinition, Position, RoomOptions } from './service.js';
 import type { HostSink } from './service-host.js';
-import { joined, type RoomPolicy } from './inline-host.js';
+import { granted, type RoomPolicy } from './inline-host.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 
 export const MAX_ROOM_NAME = 200;
@@ -78,7 +78,7 @@ export function roomCommands(options: RoomOptions<any, any>, sink: HostSink, pol
       async handler(data: { room: string; since?: Position }, call) {
         const volatile = policy.isVolatile(data.room);
         const query = { type: 'join' as const, to: call.connection.id, room: data.room, reply: call.id, ...(data.since && !volatile ? { since: data.since } : {}), ...(volatile ? { volatile } : {}) };
-        const result = joined(await sink.ask(query));
+        const result = granted(await sink.ask(query));
         (call.connection.rooms as Set<string>).add(data.room);
         if ('recovered' in result && !result.recovered) policy.resumeExpired(call.connection, data.room, result.reason);
         return REPLIED;
