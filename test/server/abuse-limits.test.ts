@@ -31,6 +31,8 @@ const dir = serviceDir({
     });`,
   'rooms.ts': `import { defineService } from '${DEFINE}';
     export default defineService({ rooms: true, limits: { roomsPerConnection: 2 } });`,
+  'live.ts': `import { defineService } from '${DEFINE}';
+    export default defineService({ limits: { subscriptionsPerConnection: 2 }, live: { 'board/:id': { initial: (p: Record<string, string>) => ({ id: p['id'] }) } } });`,
   'hang.ts': `import { defineService } from '${DEFINE}';
     export default defineService({ handshake: () => new Promise(() => {}) });`,
 });
@@ -234,6 +236,28 @@ test('rooms per connection: a join past the limit is answered too_many_rooms; le
   assert.equal((await call('room.join', { room: 'c' })).ok, true);
   assert.equal(exceeded(s, 'rooms', 'refused', '/rooms'), 1);
   await s.log.waitFor((l) => l.msg === 'limit exceeded: rooms (refused)');
+  ws.close();
+});
+
+test('live subscriptions per connection: a subscribe past the limit is answered too_many_subscriptions; unsubscribing makes room', async () => {
+  const s = await start();
+  const ws = await connect(`${s.url}/live`);
+  const got = messages(ws);
+  let id = 0;
+  const call = async (cmd: string, data: unknown): Promise<Record<string, unknown>> => {
+    const n = ++id;
+    ws.send(JSON.stringify({ id: n, cmd, data }));
+    await until(() => got.some((m) => JSON.parse(m).id === n), `reply ${n}`);
+    return JSON.parse(got.find((m) => JSON.parse(m).id === n)!);
+  };
+  assert.equal((await call('live.subscribe', { name: 'board/a' })).ok, true);
+  assert.equal((await call('live.subscribe', { name: 'board/b' })).ok, true);
+  assert.deepEqual((await call('live.subscribe', { name: 'board/c' })).error, { code: 'too_many_subscriptions', message: 'this connection already holds 2 live subscriptions, the most it may' });
+  assert.equal((await call('live.subscribe', { name: 'board/a' })).ok, true, 'a value it follows already costs nothing');
+  assert.equal((await call('live.unsubscribe', { name: 'board/a' })).ok, true);
+  assert.equal((await call('live.subscribe', { name: 'board/c' })).ok, true);
+  assert.equal(exceeded(s, 'subscriptions', 'refused', '/live'), 1);
+  await s.log.waitFor((l) => l.msg === 'limit exceeded: subscriptions (refused)');
   ws.close();
 });
 
