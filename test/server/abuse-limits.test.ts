@@ -84,6 +84,18 @@ function messages(ws: WebSocket): string[] {
   return got;
 }
 
+/** Sends commands one at a time and resolves with each reply. */
+function caller(ws: WebSocket): (cmd: string, data: unknown) => Promise<Record<string, unknown>> {
+  const got = messages(ws);
+  let id = 0;
+  return async (cmd, data) => {
+    const n = ++id;
+    ws.send(JSON.stringify({ id: n, cmd, data }));
+    await until(() => got.some((m) => JSON.parse(m).id === n), `reply ${n}`);
+    return JSON.parse(got.find((m) => JSON.parse(m).id === n)!) as Record<string, unknown>;
+  };
+}
+
 function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
   return new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason })));
 }
@@ -220,14 +232,7 @@ test('commands in flight per connection: the one past the limit is answered too_
 test('rooms per connection: a join past the limit is answered too_many_rooms; leaving makes room', async () => {
   const s = await start();
   const ws = await connect(`${s.url}/rooms`);
-  const got = messages(ws);
-  let id = 0;
-  const call = async (cmd: string, data: unknown): Promise<Record<string, unknown>> => {
-    const n = ++id;
-    ws.send(JSON.stringify({ id: n, cmd, data }));
-    await until(() => got.some((m) => JSON.parse(m).id === n), `reply ${n}`);
-    return JSON.parse(got.find((m) => JSON.parse(m).id === n)!);
-  };
+  const call = caller(ws);
   assert.equal((await call('room.join', { room: 'a' })).ok, true);
   assert.equal((await call('room.join', { room: 'b' })).ok, true);
   assert.deepEqual((await call('room.join', { room: 'c' })).error, { code: 'too_many_rooms', message: 'this connection already holds 2 rooms, the most it may' });
@@ -242,14 +247,7 @@ test('rooms per connection: a join past the limit is answered too_many_rooms; le
 test('live subscriptions per connection: a subscribe past the limit is answered too_many_subscriptions; unsubscribing makes room', async () => {
   const s = await start();
   const ws = await connect(`${s.url}/live`);
-  const got = messages(ws);
-  let id = 0;
-  const call = async (cmd: string, data: unknown): Promise<Record<string, unknown>> => {
-    const n = ++id;
-    ws.send(JSON.stringify({ id: n, cmd, data }));
-    await until(() => got.some((m) => JSON.parse(m).id === n), `reply ${n}`);
-    return JSON.parse(got.find((m) => JSON.parse(m).id === n)!);
-  };
+  const call = caller(ws);
   assert.equal((await call('live.subscribe', { name: 'board/a' })).ok, true);
   assert.equal((await call('live.subscribe', { name: 'board/b' })).ok, true);
   assert.deepEqual((await call('live.subscribe', { name: 'board/c' })).error, { code: 'too_many_subscriptions', message: 'this connection already holds 2 live subscriptions, the most it may' });
