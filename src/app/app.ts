@@ -83,9 +83,6 @@ interface LiveConnection<Framed> {
   readonly subscriptions: Quota;
 }
 
-function liveSpec(query: { initial: unknown; history?: number }): LiveSpec {
-  return query.history !== undefined ? { initial: query.initial as Json, history: query.history } : { initial: query.initial as Json };
-}
 /** What a connection holds against a quota, and the error a claim past it is answered with. */
 const QUOTAS = {
   rooms: { code: CommandErrorCode.TOO_MANY_ROOMS, what: 'rooms' },
@@ -93,6 +90,10 @@ const QUOTAS = {
 } as const;
 /** How long cancelled commands of a drained connection have to send their reply before it closes. */
 const CANCELLED_REPLY_MS = 1000;
+
+function liveSpec(query: { initial: unknown; history?: number }): LiveSpec {
+  return query.history !== undefined ? { initial: query.initial as Json, history: query.history } : { initial: query.initial as Json };
+}
 
 export class App<Framed> {
   /** Prefix of every connection id: unique per node and process start. */

@@ -8,7 +8,7 @@ import { REPLIED } from './command-dispatcher.js';
 import { resolveFromCommand, type AuthResolver } from './auth/user.js';
 import type { CommandDefinition, Position, RoomOptions } from './service.js';
 import type { HostSink } from './service-host.js';
-import { joined, type RoomPolicy } from './inline-host.js';
+import { granted, type RoomPolicy } from './inline-host.js';
 import type { LiveDeclarations } from './live/live-declarations.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 
@@ -79,7 +79,7 @@ export function roomCommands(options: RoomOptions<any, any>, sink: HostSink, pol
       async handler(data: { room: string; since?: Position }, call) {
         const volatile = policy.isVolatile(data.room);
         const query = { type: 'join' as const, to: call.connection.id, room: data.room, reply: call.id, ...(data.since && !volatile ? { since: data.since } : {}), ...(volatile ? { volatile } : {}) };
-        const result = joined(await sink.ask(query));
+        const result = granted(await sink.ask(query));
         (call.connection.rooms as Set<string>).add(data.room);
         if ('recovered' in result && !result.recovered) policy.resumeExpired(call.connection, data.room, result.reason);
         return REPLIED;
@@ -142,7 +142,7 @@ export function liveCommands(live: LiveDeclarations, sink: HostSink): Record<str
           }
           if (!allowed) throw new CommandError(CommandErrorCode.FORBIDDEN, `not allowed to subscribe to "${data.name}"`);
         }
-        const answer = await sink.ask({
+        granted(await sink.ask({
           type: 'liveSubscribe',
           to: call.connection.id,
           name: data.name,
@@ -150,8 +150,7 @@ export function liveCommands(live: LiveDeclarations, sink: HostSink): Record<str
           reply: call.id,
           ...(data.since !== undefined ? { since: data.since } : {}),
           ...(declared.history !== undefined ? { history: declared.history } : {}),
-        });
-        if ('refused' in answer) throw new CommandError(answer.refused.code, answer.refused.message);
+        }));
         return REPLIED;
       },
     },

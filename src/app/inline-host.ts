@@ -432,7 +432,7 @@ class ConnectionFacade implements Connection<any, any> {
 
   async join(room: string, options?: { since?: Position }): Promise<JoinResult> {
     const volatile = this.#rooms.isVolatile(room);
-    const result = joined(await this.#sink.ask({ type: 'join', to: this.id, room, ...(options?.since && !volatile ? { since: options.since } : {}), ...(volatile ? { volatile } : {}) }));
+    const result = granted(await this.#sink.ask({ type: 'join', to: this.id, room, ...(options?.since && !volatile ? { since: options.since } : {}), ...(volatile ? { volatile } : {}) }));
     this.rooms.add(room);
     if ('recovered' in result && !result.recovered) this.#rooms.resumeExpired(this, room, result.reason);
     return result;
@@ -453,10 +453,10 @@ class ConnectionFacade implements Connection<any, any> {
   }
 }
 
-/** The join's result; a refusal (the connection's room quota is full) thrown as the CommandError the client gets. */
-export function joined(answer: JoinResult | Refused): JoinResult {
+/** The server's answer to a claim on a quota (a join; a live subscription): a refusal is thrown as the CommandError the client gets. */
+export function granted<T extends object>(answer: T | Refused): T {
   if ('refused' in answer) throw new CommandError(answer.refused.code, answer.refused.message);
-  return answer;
+  return answer as T;
 }
 
 /** What the room commands and facades need to know of the service's room options. */

@@ -31,6 +31,8 @@ const dir = serviceDir({
     });`,
   'rooms.ts': `import { defineService } from '${DEFINE}';
     export default defineService({ rooms: true, limits: { roomsPerConnection: 2 } });`,
+  'live.ts': `import { defineService } from '${DEFINE}';
+    export default defineService({ limits: { subscriptionsPerConnection: 2 }, live: { 'board/:id': { initial: (p: Record<string, string>) => ({ id: p['id'] }) } } });`,
   'hang.ts': `import { defineService } from '${DEFINE}';
     export default defineService({ handshake: () => new Promise(() => {}) });`,
 });
@@ -80,6 +82,18 @@ function messages(ws: WebSocket): string[] {
   const got: string[] = [];
   ws.on('message', (d) => got.push(d.toString('utf8')));
   return got;
+}
+
+/** Sends commands one at a time and resolves with each reply. */
+function caller(ws: WebSocket): (cmd: string, data: unknown) => Promise<Record<string, unknown>> {
+  const got = messages(ws);
+  let id = 0;
+  return async (cmd, data) => {
+    const n = ++id;
+    ws.send(JSON.stringify({ id: n, cmd, data }));
+    await until(() => got.some((m) => JSON.parse(m).id === n), `reply ${n}`);
+    return JSON.parse(got.find((m) => JSON.parse(m).id === n)!) as Record<string, unknown>;
+  };
 }
 
 function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
@@ -218,14 +232,7 @@ test('commands in flight per connection: the one past the limit is answered too_
 test('rooms per connection: a join past the limit is answered too_many_rooms; leaving makes room', async () => {
   const s = await start();
   const ws = await connect(`${s.url}/rooms`);
-  const got = messages(ws);
-  let id = 0;
-  const call = async (cmd: string, data: unknown): Promise<Record<string, unknown>> => {
-    const n = ++id;
-    ws.send(JSON.stringify({ id: n, cmd, data }));
-    await until(() => got.some((m) => JSON.parse(m).id === n), `reply ${n}`);
-    return JSON.parse(got.find((m) => JSON.parse(m).id === n)!);
-  };
+  const call = caller(ws);
   assert.equal((await call('room.join', { room: 'a' })).ok, true);
   assert.equal((await call('room.join', { room: 'b' })).ok, true);
   assert.deepEqual((await call('room.join', { room: 'c' })).error, { code: 'too_many_rooms', message: 'this connection already holds 2 rooms, the most it may' });
@@ -234,6 +241,21 @@ test('rooms per connection: a join past the limit is answered too_many_rooms; le
   assert.equal((await call('room.join', { room: 'c' })).ok, true);
   assert.equal(exceeded(s, 'rooms', 'refused', '/rooms'), 1);
   await s.log.waitFor((l) => l.msg === 'limit exceeded: rooms (refused)');
+  ws.close();
+});
+
+test('live subscriptions per connection: a subscribe past the limit is answered too_many_subscriptions; unsubscribing makes room', async () => {
+  const s = await start();
+  const ws = await connect(`${s.url}/live`);
+  const call = caller(ws);
+  assert.equal((await call('live.subscribe', { name: 'board/a' })).ok, true);
+  assert.equal((await call('live.subscribe', { name: 'board/b' })).ok, true);
+  assert.deepEqual((await call('live.subscribe', { name: 'board/c' })).error, { code: 'too_many_subscriptions', message: 'this connection already holds 2 live subscriptions, the most it may' });
+  assert.equal((await call('live.subscribe', { name: 'board/a' })).ok, true, 'a value it follows already costs nothing');
+  assert.equal((await call('live.unsubscribe', { name: 'board/a' })).ok, true);
+  assert.equal((await call('live.subscribe', { name: 'board/c' })).ok, true);
+  assert.equal(exceeded(s, 'subscriptions', 'refused', '/live'), 1);
+  await s.log.waitFor((l) => l.msg === 'limit exceeded: subscriptions (refused)');
   ws.close();
 });
 
