@@ -217,15 +217,21 @@ export async function crashyUser(url: string, ledger: Ledger, clock: Clock, life
 
 /** Crash the isolated service: its process dies on an uncaught exception; the supervisor restarts it. */
 export async function crashOnce(url: string, ledger: Ledger): Promise<void> {
-  const client = createClient(url, { connect: slowConnect, reconnect: false });
-  try {
-    await client.ready;
-    await client.call('crash');
-    ledger.crashes += 1;
-  } catch (err) {
-    ledger.problem(`could not crash the crashy service: ${String(err)}`);
-  } finally {
-    client.close();
+  // the previous crash may still be restarting (503), or a busy machine may time a handshake out: try again for a while
+  const end = Date.now() + 60_000;
+  for (;;) {
+    const client = createClient(url, { connect: slowConnect, reconnect: false });
+    try {
+      await client.ready;
+      await client.call('crash');
+      ledger.crashes += 1;
+      return;
+    } catch (err) {
+      if (Date.now() > end) return ledger.problem(`could not crash the crashy service: ${String(err)}`);
+      await sleep(500);
+    } finally {
+      client.close();
+    }
   }
 }
 
