@@ -62,7 +62,7 @@ async function oneRun(): Promise<Run> {
   writeFileSync(join(services, 'svc.ts'), `import { defineService } from '${SERVICE}';\nexport default defineService({ rooms: true, commands: { echo: { handler: (d) => d } } });\n`);
   const runDir = mkdtempSync(join(tmpdir(), 'sb-massd-run-'));
   const port = await freePort();
-  const server = new ServerProcess(BIN, ['serve', services, '--port', String(port), '--run-dir', runDir, '--log-level', 'warn', '--no-deflate', ...(values['no-release'] ? ['--no-memory-release'] : [])]);
+  const server = new ServerProcess(BIN, ['serve', services, '--port', String(port), '--run-dir', runDir, '--log-level', 'warn', '--no-deflate', '--connections-per-ip', '0', '--handshakes-per-second', '0', ...(values['no-release'] ? ['--no-memory-release'] : [])]);
   try {
     for (let i = 0; i < 300; i++) {
       if ((await status(runDir).catch(() => null))?.listening.length) break;

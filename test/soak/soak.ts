@@ -122,6 +122,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const server = new ServerProcess(BIN, [
     'serve', services, '--port', String(port), '--host', '127.0.0.1', '--run-dir', runDir, '--log-level', 'warn',
     '--history-size', '1000', '--max-restarts', '1000000', '--restart-delay-ms', '100', '--restart-max-delay-ms', '1000',
+    // every client comes from 127.0.0.1: the per-address abuse limits would refuse the load itself
+    '--connections-per-ip', '0', '--handshakes-per-second', '0',
   ]);
   const url = `ws://127.0.0.1:${port}`;
   const ledger = new Ledger();
