@@ -65,7 +65,7 @@ async function runOnce(kind: 'switchboard' | 'ws'): Promise<Sample> {
   const runDir = mkdtempSync(join(tmpdir(), 'sb-bench-live-'));
   const args =
     kind === 'switchboard'
-      ? [process.execPath, SWITCHBOARD, 'serve', FIXTURES, '--port', '0', '--host', '127.0.0.1', '--run-dir', runDir, '--log-level', 'warn', '--no-deflate']
+      ? [process.execPath, SWITCHBOARD, 'serve', FIXTURES, '--port', '0', '--host', '127.0.0.1', '--run-dir', runDir, '--log-level', 'warn', '--no-deflate', '--connections-per-ip', '0', '--handshakes-per-second', '0']
       : [process.execPath, join(repo, 'dist/bench/fixtures/live-ws-server.js')];
   const server = spawn('taskset', ['-c', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const sockets: WebSocket[] = [];

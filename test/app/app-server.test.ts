@@ -107,7 +107,14 @@ test('HTTP side: console page, its assets, the client module, the service list, 
   assert.equal(client.status, 200);
   assert.match(client.body, /export function createClient/);
   const imports = client.body.match(/^import .*$/gm) ?? [];
-  assert.deepEqual(imports.map((l) => /from '([^']+)'/.exec(l)?.[1]), ['../app/binary-frame.js'], 'the browser client imports only the frame codec');
+  assert.deepEqual(imports.map((l) => /from '([^']+)'/.exec(l)?.[1]).sort(), ['../app/binary-frame.js', './live-value.js'], 'the browser client imports only the frame codec and live values');
+  const live = await get('/live-value.js');
+  assert.equal(live.status, 200);
+  assert.deepEqual((live.body.match(/^import .*$/gm) ?? []).map((l) => /from '([^']+)'/.exec(l)?.[1]), ['./json-patch.js']);
+  const patch = await get('/json-patch.js');
+  assert.equal(patch.status, 200);
+  assert.match(patch.body, /export function applyPatch/);
+  assert.doesNotMatch(patch.body, /^import /m, 'the patch module has no imports');
   const codec = await get('/app/binary-frame.js');
   assert.equal(codec.status, 200, 'served where a browser resolves it from /client.js');
   assert.match(codec.body, /export function decodeBinaryFrame/);
