@@ -50,8 +50,8 @@ function parseArgs(argv: string[]): Options {
 
 function settings(quick: boolean): Settings {
   return quick
-    ? { members: 200, historyMembers: 10, resumeClients: 200, warmupMs: 300, durationMs: 1000, resumeRate: 20 }
-    : { members: 1000, historyMembers: 10, resumeClients: 1000, warmupMs: 1000, durationMs: 3000, resumeRate: 20 };
+    ? { members: 200, historyMembers: 10, historyRate: 300, resumeClients: 200, warmupMs: 300, durationMs: 1000, resumeRate: 20 }
+    : { members: 1000, historyMembers: 10, historyRate: 300, resumeClients: 1000, warmupMs: 1000, durationMs: 3000, resumeRate: 20 };
 }
 
 function sh(cmd: string, args: string[]): string {

@@ -10,9 +10,10 @@
  * masked once, a hard deadline. Only connects to the host given (the runner passes 127.0.0.1).
  *
  * Modes:
- *   fanout  --pub PORT --subs PORT:N[,PORT:N...] --window W [--size S]
- *           the publisher keeps W messages in flight; a message is complete when every
- *           subscriber has it. Deliveries are counted per node (by the node id of `hello`).
+ *   fanout  --pub PORT --subs PORT:N[,PORT:N...] --window W [--size S] [--rate R]
+ *           the publisher keeps W messages in flight (with --rate: publishes R messages/s,
+ *           never more than W in flight); a message is complete when every subscriber has
+ *           it. Deliveries are counted per node (by the node id of `hello`).
  *   resume  --pub PORT --subs PORT:N --resume-port PORT --rate R [--avoid-pub-node]
  *           [--reconnect-delay-ms 250] [--tail-ms 1000]
  *           the publisher publishes R messages/s without pause. After READY the runner kills
@@ -100,6 +101,7 @@ static int ngroups = 0, group_port[MAX_GROUPS], group_n[MAX_GROUPS];
 static const char *host = "127.0.0.1", *path = "/bench", *room = "r";
 static long warmup_ms = 1000, duration_ms = 3000, timeout_ms = 60000, reconnect_delay_ms = 250, tail_ms = 1000;
 static double rate = 200;
+static int paced = 0; /* fanout: --rate given */
 
 /* ---- state ---- */
 static int ep, nsubs, nslots;
@@ -344,16 +346,17 @@ static void send_publish(void) {
   sent++;
 }
 static void pub_fill(void) {
-  if (mode != M_FANOUT) return;
+  if (mode != M_FANOUT || paced) return;
   while (issuing && pub->state == S_JOINED && inflight < (uint64_t)window) send_publish();
 }
 static void pub_pace(void) {
-  if (mode != M_RESUME || !issuing || pub->state != S_JOINED) return;
+  if ((mode != M_RESUME && !paced) || !issuing || pub->state != S_JOINED) return;
   uint64_t t = now_us();
   if (!next_pub_at) next_pub_at = t;
   int burst = 0;
   /* inflight bounds what a stalled node can queue; the pace never catches up by more than 64 */
-  while (next_pub_at <= t && inflight < 256 && burst < 64) {
+  uint64_t cap = mode == M_FANOUT ? (uint64_t)window : 256;
+  while (next_pub_at <= t && inflight < cap && burst < 64) {
     t_read = t;
     send_publish();
     next_pub_at += (uint64_t)(1e6 / rate);
@@ -369,6 +372,10 @@ static void check_seq(conn_t *c, int64_t q) {
   if (c->next_q < 0 || q == c->next_q) c->next_q = q + 1;
   else if (q < c->next_q) dups++;
   else {
+    static int told = 0; /* the first few gaps, for whoever looks into one */
+    if (told++ < 5)
+      fprintf(stderr, "room-loadgen: gap on connection %d: expected q %lld, got %lld (state %d, lost %d, resumed %d)\n",
+              (int)(c - conns), (long long)c->next_q, (long long)q, c->state, c->lost, c->resumed);
     gaps += (uint64_t)(q - c->next_q);
     c->next_q = q + 1;
   }
@@ -632,7 +639,7 @@ static void stdin_read(void) {
 }
 static void loop_once(int timeout) {
   struct epoll_event evs[512];
-  if (mode == M_RESUME && issuing) timeout = 1;
+  if ((mode == M_RESUME || paced) && issuing) timeout = 1;
   int n = epoll_wait(ep, evs, 512, timeout);
   for (int i = 0; i < n; i++) {
     if (evs[i].data.ptr == NULL) { stdin_read(); continue; }
@@ -694,6 +701,7 @@ static void connect_all(void) {
 static void fanout_phase(uint64_t dur_us) {
   uint64_t end = now_us() + dur_us;
   t_read = now_us();
+  next_pub_at = 0; /* a paced phase starts on time, not with the backlog of the pause before it */
   issuing = 1;
   pub_fill();
   flush(pub);
@@ -739,7 +747,7 @@ int main(int argc, char **argv) {
     else if (OPT("--room")) room = v;
     else if (OPT("--window")) window = atoi(v);
     else if (OPT("--size")) fsize = atoi(v);
-    else if (OPT("--rate")) rate = atof(v);
+    else if (OPT("--rate")) rate = atof(v), paced = 1;
     else if (OPT("--warmup-ms")) warmup_ms = atol(v);
     else if (OPT("--duration-ms")) duration_ms = atol(v);
     else if (OPT("--timeout-ms")) timeout_ms = atol(v);

@@ -10,6 +10,8 @@ export const GENERATOR_CPU = '1';
 export interface GenOutput {
   ready: Record<string, any>;
   done: Record<string, any>;
+  /** What the generator said on stderr (e.g. the first gaps it saw). */
+  stderr: string;
 }
 
 export function buildGenerator(root: string): string {
@@ -41,7 +43,7 @@ export function runGenerator(
 ): Promise<GenOutput> {
   return new Promise((resolve, reject) => {
     const p = spawn('taskset', ['-c', GENERATOR_CPU, bin, mode, ...args.map(String), '--timeout-ms', String(timeoutMs)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: GenOutput = { ready: {}, done: {} };
+    const out: GenOutput = { ready: {}, done: {}, stderr: '' };
     let buf = '';
     let err = '';
     let chain = Promise.resolve();
@@ -78,7 +80,9 @@ export function runGenerator(
         }
       }
     });
-    p.on('exit', (code) => {
+    // 'close': stdout and stderr have ended too
+    p.on('close', (code) => {
+      out.stderr = err.trim();
       clearTimeout(killer);
       chain
         .then(() => {

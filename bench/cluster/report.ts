@@ -205,7 +205,7 @@ export function renderReport(info: RunInfo, samples: Sample[]): { md: string; ve
   for (const x of info.skipped) L.push(`- Not run: ${x}`);
   L.push(
     '- Method: every run starts fresh processes (nodes and broker). Server side pinned to CPU 0 (`taskset -c 0`: the nodes, the `--workers` primary, redis-server or nats-server), the generator (`bench/room-loadgen.c`, C, one epoll loop) to CPU 1. The figure is CPU time (utime+stime from /proc/<pid>/stat) per unit of work over the measured phase, read per process; since several server processes share CPU 0, throughput is bounded by their sum, but CPU time per unit is charged to each process separately, and the ratios are taken within one repetition. Cells: median (min–max) over repetitions; ⚠ marks a figure whose repetitions lie more than ±15% from their median.',
-    `- Settings: fan-out room ${s.members} members per node (single process: ${2 * s.members}), publisher window 32, 64-byte data; history room ${s.historyMembers} members per node, window 16; resume ${s.resumeClients} clients, ${s.resumeRate} msg/s published, reconnect ${250} ms after the loss, \`--history-size 1000\`; ${s.warmupMs} ms warm-up, ${s.durationMs} ms measured.`,
+    `- Settings: fan-out room ${s.members} members per node (single process: ${2 * s.members}), publisher window 32, 64-byte data; history room ${s.historyMembers} members per node, ${s.historyRate} msg/s offered (at most 64 in flight), phases A B B A; resume ${s.resumeClients} clients, ${s.resumeRate} msg/s published, reconnect ${250} ms after the loss, \`--history-size 1000\`; ${s.warmupMs} ms warm-up, ${s.durationMs} ms measured.`,
     '',
   );
   L.push('## Targets (issue 10)', '', ...verdicts.rows, '');
@@ -221,7 +221,7 @@ export function renderReport(info: RunInfo, samples: Sample[]): { md: string; ve
   L.push(
     '## (2) The cost of history',
     '',
-    `The same two nodes, a room of ${s.historyMembers} members per node, a publisher keeping 16 messages in flight: once in a room with history (numbered and stored: the broker's append), once in a volatile room (\`rooms: { volatile }\`: a plain publish), one after the other on the same processes (order alternating by repetition). Figure: CPU of every server-side process (both nodes and the broker or hub) per published message. The room is small on purpose: with 1000 members per node the per-delivery writes hide the per-message cost.`,
+    `The same two nodes, a room of ${s.historyMembers} members per node, a publisher on the first node offering ${s.historyRate} messages/s (at most 64 in flight): in a room with history (numbered and stored: the broker's append) and in a volatile room (\`rooms: { volatile }\`: a plain publish), on the same processes, in four phases A B B A (B A A B on even repetitions) summed per variant, so that warm-up and drift fall on both. The same offered rate keeps the comparison fair: in a closed loop the cheaper path runs faster, batches more writes per syscall and looks cheaper still. Figure: CPU of every server-side process (both nodes and the broker or hub) per published message. The room is small on purpose: with 1000 members per node the per-delivery writes hide the per-message cost. p50 is the worst phase's.`,
     '',
     ...historyTable(samples, info.layouts),
     '',

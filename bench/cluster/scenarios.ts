@@ -24,6 +24,8 @@ export interface Settings {
   members: number;
   /** Members of the history room per node. */
   historyMembers: number;
+  /** Messages per second offered in the history scenario (both variants). */
+  historyRate: number;
   /** Clients of the killed node in the resume scenario. */
   resumeClients: number;
   warmupMs: number;
@@ -150,50 +152,74 @@ export async function fanout(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
 
 /**
  * (2) The cost of history: the same small room, once with history (append) and once volatile
- * (plain publish), on the same server side; figure: CPU of every server-side process (both
+ * (plain publish), on the same server side, both at the same offered rate (so that each path
+ * batches its writes alike; a closed loop would let the cheaper path run faster and batch
+ * more). Phases in the order A B B A (B A A B on even repetitions), summed per variant, so
+ * that warm-up and drift fall on both alike. Figure: CPU of every server-side process (both
  * nodes and the broker or hub) per published message.
  */
 export async function history(layout: Layout, rep: number, ctx: Ctx): Promise<Sample[]> {
   const n = ctx.settings.historyMembers;
   const side = await startServerSide(layout, ctx.paths);
-  const order: Array<'history' | 'volatile'> = rep % 2 ? ['history', 'volatile'] : ['volatile', 'history'];
-  const samples: Sample[] = [];
+  const [a, b] = rep % 2 ? (['history', 'volatile'] as const) : (['volatile', 'history'] as const);
+  const sums = new Map<Variant, PhaseSum>();
   try {
-    for (const variant of order) {
-      try {
-        const room = variant === 'history' ? `h${rep}` : `v.h${rep}`;
-        const m = await measure(side, ctx, [...fanoutArgs(side, n), '--window', 16, '--size', 64, '--room', room], 2 * n);
-        const d = m.done;
-        const msgs = d['msgs'] as number;
-        const nodesCpu = [...side.nodes.values()].reduce((a, x) => a + m.cpu.get(x.pid)!, 0);
-        const othersCpu = side.others.reduce((a, o) => a + m.cpu.get(o.pid)!, 0);
-        const pubNode = side.nodes.get(String(d['pub_node']));
-        const value = ((nodesCpu + othersCpu) / msgs) * 1e6;
-        const figures: Record<string, number | string> = {
-          usPerMsg: value,
-          msgsPerSec: msgs / d['elapsed_s'],
-          nodesUsPerMsg: (nodesCpu / msgs) * 1e6,
-          pubNodeUsPerMsg: pubNode ? (m.cpu.get(pubNode.pid)! / msgs) * 1e6 : NaN,
-          brokerUsPerMsg: side.others.length ? (othersCpu / msgs) * 1e6 : NaN,
-          serverUtil: (nodesCpu + othersCpu) / m.wall,
-          p50ms: d['p50_us'] / 1000,
-          p99ms: d['p99_us'] / 1000,
-          genUtil: d['gen_cpu_s'] / d['elapsed_s'],
-          genUsPerMsg: (d['gen_cpu_s'] / msgs) * 1e6,
-        };
-        const summary =
-          `${variant}: ${fmt(value, 1)} µs/msg on the server side (nodes ${fmt(figures['nodesUsPerMsg'] as number, 1)}` +
-          (side.others.length ? `, ${side.others.map((o) => o.role).join('+')} ${fmt(figures['brokerUsPerMsg'] as number, 1)}` : '') +
-          `), ${fmt(figures['msgsPerSec'] as number, 0)} msg/s, generator ${fmt(figures['genUsPerMsg'] as number, 1)} µs/msg`;
-        samples.push({ scenario: 'history', layout, variant, rep, value, figures, summary });
-      } catch (e) {
-        samples.push({ scenario: 'history', layout, variant, rep, failed: (e as Error).message, figures: {}, summary: '' });
-      }
+    for (const variant of [a, b, b, a]) {
+      const room = variant === 'history' ? `h${rep}` : `v.h${rep}`;
+      const m = await measure(side, ctx, [...fanoutArgs(side, n), '--rate', ctx.settings.historyRate, '--window', 64, '--size', 64, '--room', room], 2 * n);
+      const sum = sums.get(variant) ?? { msgs: 0, elapsed: 0, wall: 0, nodesCpu: 0, othersCpu: 0, pubNodeCpu: 0, genCpu: 0, p50: [], p99: [] };
+      const d = m.done;
+      const pubNode = side.nodes.get(String(d['pub_node']));
+      sum.msgs += d['msgs'] as number;
+      sum.elapsed += d['elapsed_s'] as number;
+      sum.wall += m.wall;
+      sum.nodesCpu += [...side.nodes.values()].reduce((x, node) => x + m.cpu.get(node.pid)!, 0);
+      sum.othersCpu += side.others.reduce((x, o) => x + m.cpu.get(o.pid)!, 0);
+      sum.pubNodeCpu += pubNode ? m.cpu.get(pubNode.pid)! : NaN;
+      sum.genCpu += d['gen_cpu_s'] as number;
+      sum.p50.push(d['p50_us'] / 1000);
+      sum.p99.push(d['p99_us'] / 1000);
+      sums.set(variant, sum);
     }
-    return samples;
+  } catch (e) {
+    return (['history', 'volatile'] as const).map((variant) => ({ scenario: 'history', layout, variant, rep, failed: (e as Error).message, figures: {}, summary: '' }));
   } finally {
     await side.stop();
   }
+  return [...sums].map(([variant, t]) => {
+    const value = ((t.nodesCpu + t.othersCpu) / t.msgs) * 1e6;
+    const figures: Record<string, number | string> = {
+      usPerMsg: value,
+      msgsPerSec: t.msgs / t.elapsed,
+      nodesUsPerMsg: (t.nodesCpu / t.msgs) * 1e6,
+      pubNodeUsPerMsg: (t.pubNodeCpu / t.msgs) * 1e6,
+      brokerUsPerMsg: side.others.length ? (t.othersCpu / t.msgs) * 1e6 : NaN,
+      serverUtil: (t.nodesCpu + t.othersCpu) / t.wall,
+      p50ms: Math.max(...t.p50),
+      p99ms: Math.max(...t.p99),
+      genUtil: t.genCpu / t.elapsed,
+      genUsPerMsg: (t.genCpu / t.msgs) * 1e6,
+    };
+    const summary =
+      `${variant}: ${fmt(value, 1)} µs/msg on the server side (nodes ${fmt(figures['nodesUsPerMsg'] as number, 1)}` +
+      (side.others.length ? `, ${side.others.map((o) => o.role).join('+')} ${fmt(figures['brokerUsPerMsg'] as number, 1)}` : '') +
+      `), ${fmt(figures['msgsPerSec'] as number, 0)} msg/s, generator ${fmt(figures['genUsPerMsg'] as number, 1)} µs/msg`;
+    return { scenario: 'history', layout, variant, rep, value, figures, summary };
+  });
+}
+
+type Variant = 'history' | 'volatile';
+
+interface PhaseSum {
+  msgs: number;
+  elapsed: number;
+  wall: number;
+  nodesCpu: number;
+  othersCpu: number;
+  pubNodeCpu: number;
+  genCpu: number;
+  p50: number[];
+  p99: number[];
 }
 
 /**
@@ -241,6 +267,7 @@ export async function resume(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
     );
     const d = out.done;
     if (d['timeout']) throw new Error('the generator hit its hard timeout');
+    if (out.stderr) console.log(out.stderr);
     const value = d['p99_us'] / 1000;
     const figures: Record<string, number | string> = {
       clients: d['subs'],
