@@ -51,5 +51,19 @@ test('documents and links the README names exist in the repository', () => {
   for (const m of readme.matchAll(/`([\w./-]+\.md)`/g)) named.add(m[1]!);
   for (const m of readme.matchAll(/\]\(((?!https?:|#|\/)[^)\s]+)\)/g)) named.add(m[1]!); // relative links
   assert.ok(named.has('bench/README.md'));
-  assert.deepEqual([...named].filter((f) => !existsSync(join(REPO, f))), []);
+  const missing = [...named].filter((link) => {
+    const [file, anchor] = link.split('#') as [string, string | undefined];
+    if (!existsSync(join(REPO, file))) return true;
+    return anchor !== undefined && !headingAnchors(readFileSync(join(REPO, file), 'utf8')).has(anchor);
+  });
+  assert.deepEqual(missing, []);
 });
+
+/** The anchors GitHub gives a Markdown file's headings: lower case, punctuation dropped, spaces to hyphens. */
+function headingAnchors(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  for (const m of markdown.matchAll(/^#{1,6}\s+(.+)$/gm)) {
+    anchors.add(m[1]!.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-'));
+  }
+  return anchors;
+}
