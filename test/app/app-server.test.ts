@@ -106,10 +106,14 @@ test('HTTP side: console page, its assets, the client module, the service list, 
   const client = await get('/client.js');
   assert.equal(client.status, 200);
   assert.match(client.body, /export function createClient/);
-  const imports = client.body.match(/^import .*$/gm) ?? [];
-  assert.deepEqual(imports.map((l) => /from '([^']+)'/.exec(l)?.[1]), ['../app/binary-frame.js'], 'the browser client imports only the frame codec');
+  // every module the browser client imports is served where a browser resolves it from /client.js
+  const imports = (client.body.match(/^import .* from '([^']+)';$/gm) ?? []).map((l) => /from '([^']+)'/.exec(l)![1]!);
+  assert.ok(imports.includes('../app/binary-frame.js'), 'the binary frame codec');
+  for (const specifier of imports) {
+    const path = new URL(specifier, 'http://host/client.js').pathname;
+    assert.equal((await get(path)).status, 200, `${specifier} served at ${path}`);
+  }
   const codec = await get('/app/binary-frame.js');
-  assert.equal(codec.status, 200, 'served where a browser resolves it from /client.js');
   assert.match(codec.body, /export function decodeBinaryFrame/);
   assert.doesNotMatch(codec.body, /^import /m, 'the codec has no imports');
   assert.deepEqual(JSON.parse((await get('/services.json')).body).services, ['/broken', '/closer', '/echo', '/nested', '/reload']);

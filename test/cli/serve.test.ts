@@ -50,7 +50,7 @@ test('serve examples/services on an ephemeral port: prints the console URL and t
     assert.ok(lines.some((l) => /switchboard serving .*examples\/services/.test(l)));
     const page = await fetch(url);
     assert.equal(page.status, 200);
-    assert.deepEqual(((await (await fetch(url + 'services.json')).json()) as { services: string[] }).services, ['/broadcast', '/chat', '/echo']);
+    assert.deepEqual(((await (await fetch(url + 'services.json')).json()) as { services: string[] }).services, ['/broadcast', '/chat', '/echo', '/poll']);
     const ws = await connect(url.replace('http:', 'ws:') + 'echo');
     const got = new Promise<string>((resolve) => ws.once('message', (d) => resolve(d.toString())));
     ws.send('from the cli test');
