@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { servedPort } from './served-port.js';
 
 const { values } = parseArgs({ options: { reps: { type: 'string' }, 'duration-ms': { type: 'string' } } });
 const reps = Number(values.reps ?? 3);
@@ -39,15 +40,7 @@ async function runOnce(isolation: string): Promise<{ rate: number; cpuUsPerMsg: 
   const runDir = mkdtempSync(join(tmpdir(), 'sb-bench-'));
   const server = spawn('taskset', ['-c', '0', process.execPath, SWITCHBOARD, 'serve', SERVICES, '--port', '0', '--run-dir', runDir, '--isolation', isolation, '--log-level', 'warn', '--no-deflate'], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let err = '';
-      server.stderr!.setEncoding('utf8').on('data', (d: string) => {
-        err += d;
-        const m = /console: +http:\/\/[^:]+:(\d+)\//.exec(err);
-        if (m) resolve(Number(m[1]));
-      });
-      server.on('exit', () => reject(new Error(`server exited: ${err}`)));
-    });
+    const port = await servedPort(server);
     const pids = () => [server.pid!, ...childPids(server.pid!)];
     let cpu0 = 0;
     const gen = spawn('taskset', ['-c', '1', LOADGEN, 'echo', '--port', String(port), '--path', '/echo', '--conns', '64', '--window', '32', '--payload', PAYLOAD, '--opcode', '1', '--warmup-ms', '1000', '--duration-ms', String(durationMs), '--timeout-ms', '60000'], { stdio: ['pipe', 'pipe', 'inherit'] });

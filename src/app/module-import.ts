@@ -1,25 +1,41 @@
 /**
- * The one way Switchboard imports user code: TypeScript through tsx's ESM API (no build
- * step), and fresh module instances where a file may be loaded again after it changed.
+ * The one way Switchboard imports user code. ES modules, TypeScript included, are imported
+ * natively through the service module hooks (service-module-hooks.ts: TypeScript compiled
+ * once and cached on disk by content hash), fresh instances by a `?sb-fresh=N` query; what
+ * those hooks leave alone (CommonJS, TypeScript in a CommonJS scope, tsconfig paths,
+ * extensionless imports) goes through tsx's ESM API as before, and so does everything with
+ * SWITCHBOARD_TS_LOADER=tsx (the way back, should the native path ever misbehave).
  */
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isEsmFile } from './service-module-hooks.js';
 import { resolveSwitchboardForServices } from './service-resolution.js';
 
 const TYPESCRIPT = /\.(c|m)?tsx?$/;
 
+/** Errors of resolving and linking (nothing has run yet): tsx may still load the file. */
+const NOT_LOADABLE_NATIVELY = new Set(['ERR_MODULE_NOT_FOUND', 'ERR_UNKNOWN_FILE_EXTENSION', 'ERR_UNSUPPORTED_DIR_IMPORT', 'ERR_IMPORT_ATTRIBUTE_MISSING', 'ERR_IMPORT_ASSERTION_TYPE_MISSING']);
+
+let freshness = 0;
+
 /**
  * Imports a file path or file: URL. `fresh`: a new module instance even if it was imported
- * before (reloads), which goes through tsx for JavaScript too.
+ * before (reloads), with new instances of its relative imports too.
  */
 export async function importModule(specifier: string, options: { fresh?: boolean } = {}): Promise<Record<string, unknown>> {
   const url = specifier.startsWith('file:') ? specifier : pathToFileURL(specifier).href;
   resolveSwitchboardForServices();
-  if (options.fresh === true || TYPESCRIPT.test(new URL(url).pathname)) {
-    // tsx is loaded on first use: a program that only uses the WebSocket library never pays for it.
-    const { tsImport } = await import('tsx/esm/api');
-    return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+  const typescript = TYPESCRIPT.test(new URL(url).pathname);
+  if (options.fresh !== true && !typescript) return (await import(url)) as Record<string, unknown>;
+  if (process.env['SWITCHBOARD_TS_LOADER'] !== 'tsx' && isEsmFile(fileURLToPath(new URL(new URL(url).pathname, 'file:')))) {
+    try {
+      return (await import(options.fresh === true ? `${url}${url.includes('?') ? '&' : '?'}sb-fresh=${++freshness}` : url)) as Record<string, unknown>;
+    } catch (err) {
+      if (!NOT_LOADABLE_NATIVELY.has((err as { code?: string }).code ?? '')) throw err;
+    }
   }
-  return (await import(url)) as Record<string, unknown>;
+  // tsx is loaded on first use: a program that only uses the WebSocket library never pays for it.
+  const { tsImport } = await import('tsx/esm/api');
+  return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
 }
 
 /**

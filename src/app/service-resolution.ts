@@ -1,13 +1,15 @@
 /**
  * Services import `switchboard` wherever they live: a directory served with `switchboard
- * serve /some/app/services` needs no `npm install switchboard` of its own. ES modules get a
- * resolution hook; CommonJS (a service in a package without "type": "module") falls back
+ * serve /some/app/services` needs no `npm install switchboard` of its own. ES modules get
+ * module hooks (service-module-hooks.ts, which also compile and cache TypeScript); CommonJS (a service in a package without "type": "module") falls back
  * to the server's copy in Module._resolveFilename, the same seam tsx and other loaders use.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import Module, { createRequire, register } from 'node:module';
 import { dirname, join } from 'node:path';
+import { tmpdir, userInfo } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { HookData } from './service-module-hooks.js';
 
 let installed = false;
 
@@ -23,11 +25,26 @@ function packageRoot(): string {
   }
 }
 
+/** SWITCHBOARD_COMPILE_CACHE (a directory, or `off`); by default one per user in the temp directory. */
+function compileCacheDir(): string {
+  const configured = process.env['SWITCHBOARD_COMPILE_CACHE'];
+  if (configured === 'off') return '';
+  if (configured !== undefined && configured !== '') return configured;
+  let user: string;
+  try {
+    user = String(userInfo().uid >= 0 ? userInfo().uid : userInfo().username);
+  } catch {
+    user = 'user';
+  }
+  return join(tmpdir(), `switchboard-compile-${user}`);
+}
+
 export function resolveSwitchboardForServices(): void {
   if (installed) return;
   installed = true;
   const manifest = join(packageRoot(), 'package.json');
-  register(new URL('./service-resolve-hook.js', import.meta.url), { data: { parentURL: pathToFileURL(manifest).href } });
+  const data: HookData = { parentURL: pathToFileURL(manifest).href, cacheDir: compileCacheDir() };
+  register(new URL('./service-module-hooks.js', import.meta.url), { data });
   const ownRequire = createRequire(manifest);
   type ResolveFilename = (request: string, parent: unknown, isMain: boolean, options?: unknown) => string;
   const moduleWithResolver = Module as unknown as { _resolveFilename: ResolveFilename };

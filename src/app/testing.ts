@@ -7,6 +7,7 @@
  *   assert.equal((await c.call('add', { a: 1, b: 2 })).data, 3);
  *   await c.next((m) => m.event === 'welcome');
  */
+import { decodeBinaryFrame } from './binary-frame.js';
 import { App, type Decision } from './app.js';
 import type { ConnectionPort, Framer } from './connection-port.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -25,7 +26,7 @@ export interface MemoryFramed {
 export class MemorySocket implements ConnectionPort<MemoryFramed> {
   readonly sent: Array<string | Uint8Array> = [];
   closedWith: { code: number; reason: string } | null = null;
-  #waiters: Array<{ pred: (m: string) => boolean; resolve: (m: string) => void }> = [];
+  #waiters: Array<{ pred: (m: unknown) => boolean; resolve: (m: unknown) => void }> = [];
 
   send(data: string | Uint8Array): void {
     this.#push(data);
@@ -36,16 +37,19 @@ export class MemorySocket implements ConnectionPort<MemoryFramed> {
   close(code = 1000, reason = ''): void {
     this.closedWith ??= { code, reason };
   }
-  /** The text messages received so far, parsed as JSON. */
+  /** The protocol messages received so far: text parsed as JSON, command frames decoded (their bytes as Uint8Arrays). */
   get json(): any[] {
     const out: unknown[] = [];
-    for (const m of this.sent) if (typeof m === 'string') out.push(parse(m));
+    for (const m of this.sent) {
+      const message = protocolMessage(m);
+      if (message !== undefined) out.push(message);
+    }
     return out;
   }
-  /** The first (already received or future) JSON message that matches. */
+  /** The first (already received or future) protocol message that matches. */
   next(pred: (msg: any) => boolean): Promise<any> {
-    for (const m of this.sent) if (typeof m === 'string' && matches(m, pred)) return Promise.resolve(parse(m));
-    return new Promise((resolve) => this.#waiters.push({ pred: (m) => matches(m, pred), resolve: (m) => resolve(parse(m)) }));
+    for (const m of this.json) if (matches(m, pred)) return Promise.resolve(m);
+    return new Promise((resolve) => this.#waiters.push({ pred: (m) => matches(m, pred), resolve }));
   }
   /** The reply to the command with this id. */
   reply(id: number | string): Promise<any> {
@@ -53,27 +57,30 @@ export class MemorySocket implements ConnectionPort<MemoryFramed> {
   }
   #push(data: string | Uint8Array): void {
     this.sent.push(data);
-    if (typeof data !== 'string') return;
+    const message = protocolMessage(data);
+    if (message === undefined) return;
     for (const w of [...this.#waiters]) {
-      if (w.pred(data)) {
+      if (w.pred(message)) {
         this.#waiters.splice(this.#waiters.indexOf(w), 1);
-        w.resolve(data);
+        w.resolve(message);
       }
     }
   }
 }
 
-function parse(text: string): unknown {
+/** A text message as JSON (or the text itself), a command frame decoded; undefined for other binary messages. */
+function protocolMessage(data: string | Uint8Array): unknown {
+  if (typeof data !== 'string') return decodeBinaryFrame(data) ?? undefined;
   try {
-    return JSON.parse(text);
+    return JSON.parse(data);
   } catch {
-    return text;
+    return data;
   }
 }
 
-function matches(text: string, pred: (m: any) => boolean): boolean {
+function matches(message: unknown, pred: (m: any) => boolean): boolean {
   try {
-    return pred(parse(text));
+    return pred(message);
   } catch {
     return false;
   }

@@ -1,6 +1,7 @@
 // The child side of a supervised unit: answers heartbeats, loads the entry module named
 // by the parent's 'init' message and gives it a ChildContext. Runs inside a worker thread
 // or a child process (see child-entry.ts); the same code serves both.
+import { pathToFileURL } from 'node:url';
 import { parentPort } from 'node:worker_threads';
 import type { Logger } from '../app/logger.js';
 import { importModule } from '../app/module-import.js';
@@ -153,7 +154,9 @@ export function startChildRuntime(): void {
         send({ v: IPC_VERSION, type: 'ready' });
       },
     };
-    const mod = (await importModule(entry)) as Partial<ChildEntryModule>;
+    // a JavaScript entry (Switchboard's own) is imported before the service module hooks are
+    // registered: its whole module graph then loads without a round trip to the loader thread
+    const mod = (/\.(c|m)?js$/.test(entry) ? await import(entry.startsWith('file:') ? entry : pathToFileURL(entry).href) : await importModule(entry)) as Partial<ChildEntryModule>;
     if (typeof mod.run !== 'function') throw new Error(`${entry}: entry module does not export run(ctx)`);
     running = Promise.resolve(mod.run(ctx));
     // A rejected run() is a crash: let it surface as an uncaught error.

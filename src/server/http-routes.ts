@@ -23,7 +23,7 @@ export const WEB_DIR = firstExisting([new URL('../../../src/web/', import.meta.u
 /** The compiled command client: index.js and the modules it imports (served beside it). */
 const CLIENT_DIR = firstExisting([new URL('../client/', import.meta.url), new URL('../../dist/src/client/', import.meta.url)].filter((u) => existsSync(new URL('index.js', u))));
 const clientFile = (name: string) => () => (CLIENT_DIR ? CLIENT_DIR + name : null);
-/** The client's one import (`../app/binary-frame.js` from /client.js), at the URL a browser resolves it to. */
+/** The client's binary frame codec (`../app/binary-frame.js` from /client.js), at the URL a browser resolves it to. */
 const FRAME_CODEC_FILE = firstExisting([new URL('../app/binary-frame.js', import.meta.url), new URL('../../dist/src/app/binary-frame.js', import.meta.url)]);
 
 const FILES: Record<string, { file: () => string | null; type: string }> = {

@@ -62,7 +62,9 @@ export default defineService({
   const id = core.open(socket, req, d.admission);
   assert.deepEqual((await socket.next((m) => m.event === 'hi')).data, { user: { id: 'a', roles: ['x'] }, query: { x: '1' } });
   core.message(id, JSON.stringify({ id: 1, cmd: 'add', data: { a: 1, b: 2 } }), false);
-  assert.equal((await socket.reply(1)).data.sum, 3);
+  const added = await socket.reply(1);
+  assert.equal(added.data.sum, 3);
+  assert.deepEqual([...added.data.bytes], [1], 'bytes in a reply cross as bytes (a binary command frame)');
   core.message(id, JSON.stringify({ id: 2, cmd: 'room.join', data: { room: 'r' } }), false);
   assert.equal((await socket.reply(2)).data.pos.o, 0);
   core.message(id, JSON.stringify({ id: 3, cmd: 'pub', data: { room: 'r' } }), false);
@@ -70,8 +72,9 @@ export default defineService({
   assert.equal(r.data.pos.o, 1);
   assert.deepEqual(r.data.who, [{ id, user: { id: 'a', roles: ['x'] } }]);
   core.message(id, new Uint8Array([7, 8]), true);
-  for (let i = 0; i < 50 && !socket.sent.some((m) => m instanceof Uint8Array); i++) await new Promise((res) => setImmediate(res));
-  assert.ok(socket.sent.some((m) => m instanceof Uint8Array && m[0] === 7));
+  const echoed = (): boolean => socket.sent.some((m) => m instanceof Uint8Array && m[0] === 7);
+  for (let i = 0; i < 50 && !echoed(); i++) await new Promise((res) => setImmediate(res));
+  assert.ok(echoed(), 'a binary message that is not a command frame reaches the message hook');
   await core.closed(id, 1000, 'done');
   for (const kind of ['act:send', 'ask:join', 'ask:publish', 'ask:presence']) assert.ok(crossings.includes(kind), kind);
 });
