@@ -1,9 +1,13 @@
 import { Buffer } from 'node:buffer';
 import { CloseCode, Opcode } from './opcodes.js';
 import { ProtocolError, UsageError } from './errors.js';
-import { FrameParser, type FrameHandler, type FrameParserOptions } from './frame-parser.js';
-import { encodeFrame, encodeHeader, encodeTextFrame } from './frame-writer.js';
+import { FrameParser, type FrameParserOptions, type FrameRangeHandler } from './frame-parser.js';
+import { encodeFrame, encodeHeader, encodeTextFrame, headerLength, writeHeader } from './frame-writer.js';
 import { MessageAssembler, asProtocolError, joinPieces, type MessageSink } from './message-assembler.js';
+import { MessageSlab } from './message-slab.js';
+import type { OutputArena } from './output-arena.js';
+import { applyMask } from './mask.js';
+import { copyBytes } from './byte-copy.js';
 import { buildClosePayload, parseClosePayload, type CloseInfo } from './close.js';
 import type { Extension } from './extensions/extension.js';
 
@@ -24,8 +28,13 @@ export interface Frame {
  * the send methods; it never touches a socket or a timer itself.
  */
 export interface ProtocolSink extends MessageSink {
-  /** Bytes to send, in order. */
+  /** Bytes to send, in order. Large payloads come by reference: they must not be changed. */
   output(data: Buffer): void;
+  /**
+   * With `outputArena`: frames built in place, `buf[start, end)` of an arena block, in
+   * order with `output`. Consecutive ranges of one block often continue each other.
+   */
+  outputRange?(buf: Buffer, start: number, end: number): void;
   /** Frame-level API: every frame as received (only with `observeFrames`). */
   onFrame?(frame: Frame): void;
   onPing(data: Buffer): void;
@@ -58,11 +67,15 @@ export interface ProtocolOptions {
   observeFrames?: boolean;
   /** Messages smaller than this are sent uncompressed even when compression is negotiated. */
   compressThreshold?: number;
+  /** Memory received messages are assembled in (default: one per options object). */
+  messageSlab?: MessageSlab;
+  /** Build small frames in place here; they reach the sink through `outputRange`. */
+  outputArena?: OutputArena;
 }
 
 const EMPTY = Buffer.alloc(0);
 
-// One parser configuration per shared ProtocolOptions object.
+// One parser configuration and one message slab per shared ProtocolOptions object.
 const parserOptionsCache = new WeakMap<ProtocolOptions, FrameParserOptions>();
 function parserOptions(o: ProtocolOptions): FrameParserOptions {
   let p = parserOptionsCache.get(o);
@@ -72,6 +85,15 @@ function parserOptions(o: ProtocolOptions): FrameParserOptions {
   }
   return p;
 }
+const slabCache = new WeakMap<ProtocolOptions, MessageSlab>();
+function messageSlab(o: ProtocolOptions): MessageSlab {
+  if (o.messageSlab) return o.messageSlab;
+  let s = slabCache.get(o);
+  if (!s) slabCache.set(o, (s = new MessageSlab()));
+  return s;
+}
+/** A frame with at least this much payload still to come may be read straight into place. */
+const LANDING_MIN = 4096;
 /** Payloads at least this big are written as header + the caller's buffer, without a copy. */
 const ZERO_COPY_THRESHOLD = 16 * 1024;
 
@@ -80,7 +102,7 @@ const ZERO_COPY_THRESHOLD = 16 * 1024;
  * and control events out; messages in, bytes out. Sans-I/O: the transport feeds it what
  * the socket reads and writes what it produces.
  */
-export class ProtocolConnection implements FrameHandler {
+export class ProtocolConnection implements FrameRangeHandler {
   #sink: ProtocolSink;
   /** Shared by every connection of a server: per-connection memory stays small. */
   #cfg: ProtocolOptions;
@@ -130,8 +152,17 @@ export class ProtocolConnection implements FrameHandler {
         else this.#frameExt = ext;
       }
     }
+    if (options.outputArena && !sink.outputRange) {
+      throw new UsageError('ERR_OUTPUT_RANGE', 'a sink for a connection with an outputArena needs outputRange()');
+    }
     this.#parser = new FrameParser(this, parserOptions(options), rsv);
-    this.#assembler = new MessageAssembler(sink, this.#messageExt, options.streamMessages === true, options.maxMessageBytes);
+    this.#assembler = new MessageAssembler(
+      sink,
+      this.#messageExt,
+      options.streamMessages === true,
+      options.maxMessageBytes,
+      messageSlab(options),
+    );
   }
 
   get role(): 'server' | 'client' {
@@ -169,8 +200,28 @@ export class ProtocolConnection implements FrameHandler {
 
   // ---------------------------------------------------------------- receiving
 
-  receiveData(chunk: Buffer): void {
-    this.#parser.push(chunk);
+  /**
+   * Bytes from the peer: `chunk[0, length)`. `stable`: false when `chunk` is a read buffer
+   * that the next read overwrites; what must outlive this call is then copied.
+   */
+  receiveData(chunk: Buffer, stable = true, length = chunk.length): void {
+    this.#parser.push(chunk, length, stable);
+  }
+
+  /**
+   * Where the next bytes from the peer should be read to, when they are the payload of a
+   * data frame still at least `min` bytes from its end: a place in the message's own
+   * memory, at most the rest of the frame. Null: read anywhere and use receiveData.
+   */
+  landingBuffer(min = LANDING_MIN): Buffer | null {
+    if (this.#parser.remaining < min || this.#opcode >= 0x8 || this.#framePieces !== null) return null;
+    if (this.#cfg.observeFrames && this.#sink.onFrame) return null;
+    return this.#assembler.landing(min);
+  }
+
+  /** `n` bytes were read into `buf`, the last landingBuffer(), from its start. */
+  receiveLanded(buf: Buffer, n: number): void {
+    this.#parser.landed(buf, n);
   }
 
   /** TCP closed by the peer (or reset): nothing more will arrive. */
@@ -203,46 +254,59 @@ export class ProtocolConnection implements FrameHandler {
     }
     const frameExt = this.#frameExt;
     if (frameExt && rsv & frameExt.rsvBits) this.#framePieces = [];
+    else this.#assembler.frameStart(length, fin);
     return true;
   }
 
   onFramePayload(data: Buffer, end: boolean): boolean {
+    return this.onPayloadRange(data, 0, data.length, end, true);
+  }
+
+  onPayloadRange(buf: Buffer, start: number, end: number, frameEnd: boolean, stable: boolean): boolean {
     const opcode = this.#opcode;
     if (opcode >= 0x8) {
-      if (!end) {
-        (this.#control ??= []).push(data);
+      if (!frameEnd) {
+        // Control payloads are short and rare: their pieces are copied.
+        (this.#control ??= []).push(Buffer.from(buf.subarray(start, end)));
         return true;
       }
-      let payload = data;
+      let payload: Buffer;
       if (this.#control) {
-        this.#control.push(data);
+        this.#control.push(buf.subarray(start, end));
         payload = Buffer.concat(this.#control);
         this.#control = null;
+      } else {
+        payload = stable ? buf.subarray(start, end) : Buffer.from(buf.subarray(start, end));
       }
       return this.#onControl(opcode, payload);
     }
     if (this.#cfg.observeFrames && this.#sink.onFrame) {
       // Frame-level API: report each data frame whole, as it was on the wire (unmasked).
-      if (!end || this.#observed) (this.#observed ??= []).push(Buffer.from(data));
-      if (end) {
-        const payload = this.#observed ? joinPieces(this.#observed) : data;
+      const data = buf.subarray(start, end);
+      if (!frameEnd || this.#observed) (this.#observed ??= []).push(Buffer.from(data));
+      if (frameEnd) {
+        const payload = this.#observed ? joinPieces(this.#observed) : stable ? data : Buffer.from(data);
         this.#observed = null;
         this.#sink.onFrame({ fin: this.#fin, rsv: this.#rsv, opcode, payload });
       }
     }
-    let piece = data;
+    let failed: ProtocolError | null;
     if (this.#framePieces) {
-      this.#framePieces.push(data);
-      if (!end) return true;
+      this.#framePieces.push(Buffer.from(buf.subarray(start, end)));
+      if (!frameEnd) return true;
       const whole = joinPieces(this.#framePieces);
       this.#framePieces = null;
+      let piece: Buffer;
       try {
         piece = this.#frameExt!.decode(whole, this.#rsv, this.#maxMessage - this.#msgBytes + this.#frameLen);
       } catch (err) {
         return this.#fail(asProtocolError(err));
       }
+      this.#assembler.frameStart(piece.length, this.#fin);
+      failed = this.#assembler.pieceRange(piece, 0, piece.length, true, this.#fin, true);
+    } else {
+      failed = this.#assembler.pieceRange(buf, start, end, frameEnd, this.#fin, stable);
     }
-    const failed = this.#assembler.piece(piece, end, this.#fin);
     return failed === null ? true : this.#fail(failed);
   }
 
@@ -335,10 +399,21 @@ export class ProtocolConnection implements FrameHandler {
       return true;
     }
     const mask = this.#maskKey ? this.#maskKey() : null;
+    const arena = this.#cfg.outputArena;
     if (len < ZERO_COPY_THRESHOLD || mask) {
-      this.#sink.output(encodeTextFrame(text, len, true, 0, mask));
+      if (arena) {
+        const size = headerLength(len, mask !== null) + len;
+        const at = arena.reserve(size);
+        const b = arena.buf;
+        const p = writeHeader(b, at, true, 0, Opcode.TEXT, len, mask);
+        if (len) b.write(text, p, len, 'utf8');
+        if (mask && len > 0) applyMask(b, mask, 0, p, p + len);
+        this.#sink.outputRange!(b, at, at + size);
+      } else {
+        this.#sink.output(encodeTextFrame(text, len, true, 0, mask));
+      }
     } else {
-      this.#sink.output(encodeHeader(Opcode.TEXT, len));
+      this.#outputHeader(Opcode.TEXT, len, true, 0);
       this.#sink.output(Buffer.from(text));
     }
     return true;
@@ -426,12 +501,37 @@ export class ProtocolConnection implements FrameHandler {
       }
     }
     const mask = this.#maskKey ? this.#maskKey() : null;
-    if (mask || payload.length < ZERO_COPY_THRESHOLD) {
-      this.#sink.output(encodeFrame(opcode, payload, fin, rsv, mask));
+    const len = payload.length;
+    if (mask || len < ZERO_COPY_THRESHOLD) {
+      const arena = this.#cfg.outputArena;
+      if (!arena) {
+        this.#sink.output(encodeFrame(opcode, payload, fin, rsv, mask));
+        return;
+      }
+      const size = headerLength(len, mask !== null) + len;
+      const at = arena.reserve(size);
+      const b = arena.buf;
+      const p = writeHeader(b, at, fin, rsv, opcode, len, mask);
+      copyBytes(payload, 0, len, b, p);
+      if (mask && len > 0) applyMask(b, mask, 0, p, p + len);
+      this.#sink.outputRange!(b, at, at + size);
     } else {
-      this.#sink.output(encodeHeader(opcode, payload.length, fin, rsv));
+      this.#outputHeader(opcode, len, fin, rsv);
       this.#sink.output(payload);
     }
+  }
+
+  /** The header of a large unmasked frame whose payload follows by reference. */
+  #outputHeader(opcode: number, len: number, fin: boolean, rsv: number): void {
+    const arena = this.#cfg.outputArena;
+    if (!arena) {
+      this.#sink.output(encodeHeader(opcode, len, fin, rsv));
+      return;
+    }
+    const size = headerLength(len, false);
+    const at = arena.reserve(size);
+    writeHeader(arena.buf, at, fin, rsv, opcode, len, null);
+    this.#sink.outputRange!(arena.buf, at, at + size);
   }
 
   #refuseSend(): false {

@@ -13,6 +13,15 @@ export interface FrameHandler {
   onFrameError(error: ProtocolError): void;
 }
 
+/**
+ * A handler that takes payload as ranges of the buffer they arrived in (no view per
+ * piece). `stable`: the buffer stays valid after the call; false when it is a read buffer
+ * that the next read overwrites, so whatever is kept must be copied.
+ */
+export interface FrameRangeHandler extends FrameHandler {
+  onPayloadRange(buf: Buffer, start: number, end: number, frameEnd: boolean, stable: boolean): boolean;
+}
+
 export interface FrameParserOptions {
   /** Server: client frames must be masked. Client: server frames must not be. */
   expectMasked: boolean;
@@ -28,8 +37,9 @@ const EMPTY = Buffer.alloc(0);
  * Incremental RFC 6455 frame parser (section 5.2). It accepts any chunking of the byte
  * stream, reads headers straight from the chunk when they are whole (a 14-byte spill
  * buffer covers headers split across chunks), unmasks payload in place and hands out
- * zero-copy views of the chunk. It never throws on peer input and never buffers a payload:
- * assembling frames into messages is the connection's job.
+ * zero-copy views (or ranges) of the chunk. A frame's payload may also be read straight
+ * into memory its handler chose (`landed`). It never throws on peer input and never
+ * buffers a payload: assembling frames into messages is the connection's job.
  */
 export class FrameParser {
   #handler: FrameHandler;
@@ -46,12 +56,17 @@ export class FrameParser {
   #masked = false;
   #maskOffset = 0;
   #stopped = false;
+  /** The handler takes ranges (FrameRangeHandler). */
+  readonly #ranges: boolean;
+  /** The chunk being parsed outlives this push (see FrameRangeHandler). */
+  #stable = true;
 
   /** `allowedRsv` overrides `options.allowedRsv` (it depends on this connection's extensions). */
   constructor(handler: FrameHandler, options: FrameParserOptions, allowedRsv = options.allowedRsv) {
     this.#handler = handler;
     this.#opts = options;
     this.#allowedRsv = allowedRsv;
+    this.#ranges = typeof (handler as Partial<FrameRangeHandler>).onPayloadRange === 'function';
   }
 
   /** RSV bits become legal only once an extension that uses them is negotiated. */
@@ -68,40 +83,67 @@ export class FrameParser {
     this.#stopped = true;
   }
 
-  push(chunk: Buffer): void {
-    const n = chunk.length;
-    let p = 0;
-    while (p < n && !this.#stopped) {
+  /** Payload bytes of the current frame still to come (0 between frames). */
+  get remaining(): number {
+    return this.#inPayload ? this.#remaining : 0;
+  }
+
+  /** Parse `chunk[0, end)`. `stable`: false when the chunk is a read buffer reused by the next read. */
+  push(chunk: Buffer, end = chunk.length, stable = true): void {
+    this.#stable = stable;
+    this.#parse(chunk, 0, end);
+  }
+
+  /**
+   * `n` bytes were read straight into `buf` (memory the handler asked for, stable): the
+   * next payload bytes of the current frame, and, past the frame's end, what follows it.
+   */
+  landed(buf: Buffer, n: number): void {
+    if (this.#stopped || !this.#inPayload) return;
+    this.#stable = true;
+    const p = this.#payload(buf, 0, n < this.#remaining ? n : this.#remaining);
+    if (p < n) this.#parse(buf, p, n);
+  }
+
+  #parse(chunk: Buffer, p: number, end: number): void {
+    while (p < end && !this.#stopped) {
       if (this.#inPayload) {
-        const take = this.#remaining < n - p ? this.#remaining : n - p;
-        const piece = chunk.subarray(p, p + take);
-        if (this.#masked) this.#maskOffset = applyMask(piece, this.#mask!, this.#maskOffset);
-        p += take;
-        this.#remaining -= take;
-        const end = this.#remaining === 0;
-        if (end) this.#inPayload = false;
-        if (!this.#handler.onFramePayload(piece, end)) this.#stopped = true;
+        const take = this.#remaining < end - p ? this.#remaining : end - p;
+        p = this.#payload(chunk, p, p + take);
         continue;
       }
-      if (this.#spillLen === 0 && n - p >= 2) {
+      if (this.#spillLen === 0 && end - p >= 2) {
         const need = headerSize(chunk[p + 1]!);
-        if (n - p >= need) {
+        if (end - p >= need) {
           this.#header(chunk, p);
           p += need;
           continue;
         }
       }
-      p = this.#fillSpill(chunk, p);
+      p = this.#fillSpill(chunk, p, end);
     }
   }
 
+  /** Unmask `chunk[from, to)` (all payload of the current frame) and hand it on. */
+  #payload(chunk: Buffer, from: number, to: number): number {
+    if (this.#masked) this.#maskOffset = applyMask(chunk, this.#mask!, this.#maskOffset, from, to);
+    this.#remaining -= to - from;
+    const end = this.#remaining === 0;
+    if (end) this.#inPayload = false;
+    const ok = this.#ranges
+      ? (this.#handler as FrameRangeHandler).onPayloadRange(chunk, from, to, end, this.#stable)
+      : this.#handler.onFramePayload(chunk.subarray(from, to), end);
+    if (!ok) this.#stopped = true;
+    return to;
+  }
+
   /** Copy header bytes into the spill buffer; parse once the whole header is there. */
-  #fillSpill(chunk: Buffer, p: number): number {
+  #fillSpill(chunk: Buffer, p: number, end: number): number {
     const spill = (this.#spill ??= Buffer.allocUnsafe(14));
     if (this.#spillLen < 2) spill[this.#spillLen++] = chunk[p++]!;
     if (this.#spillLen < 2) return p;
     const need = headerSize(spill[1]!);
-    while (this.#spillLen < need && p < chunk.length) spill[this.#spillLen++] = chunk[p++]!;
+    while (this.#spillLen < need && p < end) spill[this.#spillLen++] = chunk[p++]!;
     if (this.#spillLen === need) {
       this.#spillLen = 0;
       this.#header(spill, 0);
@@ -153,7 +195,10 @@ export class FrameParser {
       return;
     }
     if (len === 0) {
-      if (!this.#handler.onFramePayload(EMPTY, true)) this.#stopped = true;
+      const ok = this.#ranges
+        ? (this.#handler as FrameRangeHandler).onPayloadRange(EMPTY, 0, 0, true, true)
+        : this.#handler.onFramePayload(EMPTY, true);
+      if (!ok) this.#stopped = true;
       return;
     }
     this.#remaining = len;

@@ -18,6 +18,7 @@ import { FlushQueue } from './flush-queue.js';
 import { PreparedMessage, WebSocket, sharedConfig, type WebSocketShared } from './websocket.js';
 import type { UpgradeRequest } from './upgrade-request.js';
 import { ZlibCodecPool, type ZlibPoolOptions } from './zlib-codec.js';
+import { ReadMemory } from './read-memory.js';
 import { DeadlineSweep } from './deadline-sweep.js';
 import { Heartbeat } from './heartbeat.js';
 import { StandaloneListener, destroyOnError, type PendingBytes } from './standalone-listener.js';
@@ -49,6 +50,11 @@ export interface ServerOptions extends UpgradePolicy {
   streamMessages?: boolean;
   /** Emit a 'frame' event for every frame received. */
   observeFrames?: boolean;
+  /**
+   * Read plain TCP sockets straight into the server's memory instead of through Node's
+   * 'data' events (default true; see direct-reads.ts). False is for diagnosis.
+   */
+  directReads?: boolean;
   limits?: Partial<Limits>;
 }
 
@@ -195,6 +201,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       role: 'server',
       limits: this.limits,
       flushQueue: new FlushQueue(),
+      reads: new ReadMemory(),
+      directReads: o.directReads !== false,
       streamMessages: o.streamMessages === true,
       observeFrames: o.observeFrames === true,
       onClosed: this.#untrack,

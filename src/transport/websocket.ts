@@ -15,6 +15,8 @@ import {
 import type { Limits } from './limits.js';
 import { FlushQueue, type Flushable } from './flush-queue.js';
 import type { DeadlineSweep } from './deadline-sweep.js';
+import { readDirect, type DirectReader } from './direct-reads.js';
+import type { ReadMemory } from './read-memory.js';
 
 /** What `send` did with a message (uWS SendStatus). */
 export const SendStatus = {
@@ -52,6 +54,8 @@ export function prepareMessage(data: string | Uint8Array, binary = typeof data !
 export interface WebSocketShared {
   limits: Limits;
   flushQueue: FlushQueue;
+  /** Read buffer and message memory of these connections; null: Node's own reads ('data'). */
+  reads: ReadMemory | null;
   /** The protocol core's configuration (role, limits, flags, mask source). */
   protocol: ProtocolOptions;
   /** Called once when a connection is closed (the server untracks it). */
@@ -67,6 +71,9 @@ export function sharedConfig(o: {
   role: 'server' | 'client';
   limits: Limits;
   flushQueue: FlushQueue;
+  reads: ReadMemory;
+  /** False: keep Node's 'data' events even where reads could land in our memory. */
+  directReads?: boolean;
   maskKey?: () => Uint8Array;
   streamMessages?: boolean;
   observeFrames?: boolean;
@@ -80,9 +87,11 @@ export function sharedConfig(o: {
     maxFrameBytes: o.limits.maxFrameBytes,
     streamMessages: o.streamMessages === true,
     observeFrames: o.observeFrames === true,
+    messageSlab: o.reads.slab,
+    outputArena: o.flushQueue.arena,
   };
   if (o.maskKey) protocol.maskKey = o.maskKey;
-  const shared: WebSocketShared = { limits: o.limits, flushQueue: o.flushQueue, protocol };
+  const shared: WebSocketShared = { limits: o.limits, flushQueue: o.flushQueue, reads: o.directReads === false ? null : o.reads, protocol };
   if (o.onClosed) shared.onClosed = o.onClosed;
   if (o.onCloseFrame) shared.onCloseFrame = o.onCloseFrame;
   if (o.deadlines) shared.deadlines = o.deadlines;
@@ -102,6 +111,8 @@ export interface WebSocketEvents {
 }
 
 const kWs = Symbol('switchboard.websocket');
+/** Queued pieces totalling at most this are joined into one buffer rather than written with writev. */
+const JOIN_LIMIT = 16 * 1024;
 type OwnedSocket = Socket & { [kWs]?: WebSocket };
 
 /**
@@ -109,8 +120,15 @@ type OwnedSocket = Socket & { [kWs]?: WebSocket };
  * the sans-I/O protocol core, coalesces everything sent in one event-loop turn into one
  * write, and applies the backpressure policy. Socket handlers are shared functions that
  * find their WebSocket through a symbol, so an idle connection costs no closures.
+ *
+ * Reads: where Node allows (plain TCP), the socket reads into the server's shared read
+ * buffer, or, while a large frame is arriving, straight into the memory its message is
+ * assembled in (see direct-reads.ts); elsewhere Node's 'data' chunks are used.
+ * Writes: small frames are built in the flush queue's OutputArena and one turn's frames of
+ * a connection leave as one write; large payloads go out by reference beside their header
+ * through one writev.
  */
-export class WebSocket extends EventEmitter<WebSocketEvents> implements ProtocolSink, Flushable {
+export class WebSocket extends EventEmitter<WebSocketEvents> implements ProtocolSink, Flushable, DirectReader {
   readonly protocol: string;
   readonly extensions: string;
   /** Free slot for the application (set from a handshake hook's `context`). */
@@ -118,7 +136,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   #socket: OwnedSocket;
   #proto: ProtocolConnection;
   #shared: WebSocketShared;
+  /** Queued output, in order, before the open arena range. */
   #out: Buffer | Buffer[] | null = null;
+  /** The last queued bytes when they are an arena range that the next one may extend. */
+  #openBuf: Buffer | null = null;
+  #openStart = 0;
+  #openEnd = 0;
   #outBytes = 0;
   #readyState: number = ReadyState.OPEN;
   /** A timer, or true when the server's deadline sweep holds the deadline. */
@@ -143,7 +166,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     // forever. A WebSocket has no use for half-open TCP, so let Node end our side too.
     s.allowHalfOpen = false;
     s.setNoDelay(true);
-    s.on('data', onSocketData);
+    if (!(shared.reads && readDirect(s, this))) s.on('data', onSocketData);
     s.on('close', onSocketClose);
     s.on('error', onSocketError);
   }
@@ -221,9 +244,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
 
   /** Drop the connection now, without a close handshake. */
   terminate(): void {
-    this.#out = null;
-    this.#outBytes = 0;
+    this.#dropOutput();
     this.#socket.destroy();
+  }
+
+  #dropOutput(): void {
+    this.#out = null;
+    this.#openBuf = null;
+    this.#outBytes = 0;
   }
 
   /** Apply the slow-consumer policy before queueing another message. */
@@ -244,42 +272,80 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   #failSlowConsumer(): void {
     this.#emitError(new Error('slow consumer: send buffer above highWaterMark'));
     // Whatever is queued will not reach a peer that stopped reading: drop it, say why, go.
-    this.#out = null;
-    this.#outBytes = 0;
+    this.#dropOutput();
     this.#proto.fail(CloseCode.POLICY_VIOLATION, 'slow consumer');
     this.#readyState = ReadyState.CLOSING;
   }
 
   // ------------------------------------------------------------- ProtocolSink
 
-  /** @internal protocol output */
+  /** @internal protocol output: bytes by reference. */
   output(data: Buffer): void {
-    const out = this.#out;
-    if (out === null) {
-      this.#out = data;
+    const open = this.#openBuf;
+    if (open !== null) {
+      this.#queue(open.subarray(this.#openStart, this.#openEnd));
+      this.#openBuf = null;
+    } else if (this.#out === null) {
       this.#shared.flushQueue.add(this);
-    } else if (Array.isArray(out)) {
-      out.push(data);
-    } else {
-      this.#out = [out, data];
     }
+    this.#queue(data);
     this.#outBytes += data.length;
   }
 
-  /** Write everything queued this turn: one buffer, or one writev for large payloads. */
-  flush(): void {
+  /** @internal protocol output: frames built in the arena. */
+  outputRange(buf: Buffer, start: number, end: number): void {
+    const open = this.#openBuf;
+    if (open === buf && this.#openEnd === start) {
+      this.#openEnd = end;
+    } else {
+      if (open !== null) this.#queue(open.subarray(this.#openStart, this.#openEnd));
+      else if (this.#out === null) this.#shared.flushQueue.add(this);
+      this.#openBuf = buf;
+      this.#openStart = start;
+      this.#openEnd = end;
+    }
+    this.#outBytes += end - start;
+  }
+
+  #queue(data: Buffer): void {
     const out = this.#out;
-    if (out === null) return;
+    if (out === null) this.#out = data;
+    else if (Array.isArray(out)) out.push(data);
+    else this.#out = [out, data];
+  }
+
+  /**
+   * Write everything queued this turn: one buffer, or one writev when large payloads are
+   * in it. True when the kernel took it all at once (nothing of it is still referenced).
+   */
+  flush(): boolean {
+    let out = this.#out;
+    const open = this.#openBuf;
+    if (out === null && open === null) return true;
     const n = this.#outBytes;
-    this.#out = null;
-    this.#outBytes = 0;
+    if (open !== null) {
+      const tail = open.subarray(this.#openStart, this.#openEnd);
+      if (out === null) out = tail;
+      else if (Array.isArray(out)) out.push(tail);
+      else out = [out, tail];
+    }
+    this.#dropOutput();
     const s = this.#socket;
-    if (s.destroyed) return;
+    if (s.destroyed) return true;
     let flowing: boolean;
     if (!Array.isArray(out)) {
-      flowing = s.write(out);
-    } else if (n <= 65536) {
-      flowing = s.write(Buffer.concat(out, n));
+      flowing = s.write(out!);
+    } else if (n <= JOIN_LIMIT) {
+      // A few small pieces (say a prepared frame beside a direct send): one copy, one write.
+      const arena = this.#shared.flushQueue.arena;
+      const at = arena.reserve(n);
+      const b = arena.buf;
+      let p = at;
+      for (let i = 0; i < out.length; i++) {
+        b.set(out[i]!, p);
+        p += out[i]!.length;
+      }
+      flowing = s.write(b.subarray(at, p));
     } else {
       s.cork();
       for (let i = 0; i < out.length; i++) s.write(out[i]!);
@@ -292,6 +358,23 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
       s.on('drain', onSocketDrain);
     }
     if (this.#ending) s.end();
+    return s.writableLength === 0;
+  }
+
+  // --------------------------------------------------------------- DirectReader
+
+  /** @internal where the next read lands: the frame's own memory, or the shared read buffer. */
+  readTarget(): Buffer {
+    return this.#proto.landingBuffer() ?? this.#shared.reads!.buffer;
+  }
+
+  /** @internal */
+  onRead(n: number, buf: Buffer): void {
+    this.alive = true;
+    this.awaitingPong = false;
+    if (buf === this.#shared.reads!.buffer) this.#proto.receiveData(buf, false, n);
+    else this.#proto.receiveLanded(buf, n);
+    this.#afterReceive();
   }
 
   /** @internal */
@@ -344,7 +427,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   endTransport(): void {
     this.#readyState = ReadyState.CLOSING;
     this.#ending = true;
-    if (this.#out === null) this.#socket.end();
+    if (this.#out === null && this.#openBuf === null) this.#socket.end();
     // The peer may never close its side: do not wait forever.
     this.#armCloseTimer();
   }
@@ -369,9 +452,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     ws.alive = true;
     ws.awaitingPong = false;
     ws.#proto.receiveData(chunk);
-    if (ws.#proto.state === State.CLOSED && ws.#proto.role === 'client' && !ws.#ending) {
+    ws.#afterReceive();
+  }
+
+  #afterReceive(): void {
+    if (this.#proto.state === State.CLOSED && this.#proto.role === 'client' && !this.#ending) {
       // Close handshake done: the server closes TCP first; wait for it, not forever.
-      ws.#armCloseTimer();
+      this.#armCloseTimer();
     }
   }
 
@@ -399,7 +486,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   }
 
   static onDrain(ws: WebSocket): void {
-    if (ws.#out === null) ws.emit('drain');
+    if (ws.#out === null && ws.#openBuf === null) ws.emit('drain');
   }
 
 }

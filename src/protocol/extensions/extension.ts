@@ -62,6 +62,11 @@ export interface DeflateCodec {
    * decompressor must keep its state for them (a fragmented message inflated per frame).
    */
   inflate(data: Buffer, maxBytes: number, more?: boolean): Buffer | null;
+  /**
+   * Optional: `inflate` of a message's last part followed by the 00 00 ff ff tail that
+   * RFC 7692 section 7.2.2 appends, supplied by the codec (no copy of `data` to append it).
+   */
+  inflateMessageEnd?(data: Buffer, maxBytes: number): Buffer | null;
   dispose(): void;
 }
 

@@ -186,6 +186,7 @@ class DeflateMessages implements Extension {
 
 /** Section 7.2.2: append 00 00 ff ff, inflate, stop at `maxBytes` (1009) or corrupt data (1007). */
 export function inflateWithTail(codec: DeflateCodec, payload: Buffer, maxBytes: number): Buffer {
+  if (codec.inflateMessageEnd) return checkedInflate(codec, payload, maxBytes, false, true);
   return checkedInflate(codec, payload.length ? Buffer.concat([payload, TAIL]) : TAIL, maxBytes, false);
 }
 
@@ -194,10 +195,10 @@ function inflatePart(codec: DeflateCodec, payload: Buffer, maxBytes: number): Bu
   return checkedInflate(codec, payload, maxBytes, true);
 }
 
-function checkedInflate(codec: DeflateCodec, input: Buffer, maxBytes: number, more: boolean): Buffer {
+function checkedInflate(codec: DeflateCodec, input: Buffer, maxBytes: number, more: boolean, messageEnd = false): Buffer {
   let out: Buffer | null;
   try {
-    out = codec.inflate(input, maxBytes, more);
+    out = messageEnd ? codec.inflateMessageEnd!(input, maxBytes) : codec.inflate(input, maxBytes, more);
   } catch (err) {
     throw new ProtocolError(
       'ERR_WS_DECOMPRESSION_FAILED',
