@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { SCENARIOS, type Scenario, type Sample } from './scenarios.js';
+import { SCENARIOS, type GcCounts, type Probe, type Scenario, type Sample } from './scenarios.js';
 import { renderReport, updateReadme, type RunInfo } from './report.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -26,6 +26,8 @@ export interface ServerDef {
   args: string[];
   env: Record<string, string>;
   deflate: boolean; // supports permessage-deflate
+  /** Only these scenarios (ids); all when absent. */
+  scenarios?: string[];
 }
 
 const SERVERS: ServerDef[] = [
@@ -62,6 +64,15 @@ const SERVERS: ServerDef[] = [
     deflate: false,
   },
 ];
+/**
+ * Servers measured only for the memory rows: the services-directory server (`switchboard
+ * serve`) in each isolation mode goes here once the runtime can be started for it, one
+ * entry per mode, e.g. { key: 'serve-worker', label: 'switchboard serve (worker)',
+ * script: <bin>, args: ['serve', <dir>, '--isolation', 'worker'], env: {}, deflate: false,
+ * scenarios: ['s7'] }. Their rows then appear in table (7) beside the library server's.
+ */
+export const MEMORY_ROW_SERVERS: ServerDef[] = [];
+
 const ALIASES: Record<string, string> = { a: 'switchboard', b: 'ws', c: 'ws-native', d: 'raw', sb: 'switchboard' };
 
 interface Options {
@@ -70,10 +81,12 @@ interface Options {
   servers: string[] | null;
   reps: number;
   out: string | null;
+  /** Another Switchboard build (a checkout's root, built) measured beside this one. */
+  compare: string | null;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, only: null, servers: null, reps: 3, out: null };
+  const o: Options = { quick: false, only: null, servers: null, reps: 3, out: null, compare: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
@@ -81,9 +94,10 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--servers') o.servers = argv[++i].split(',').map((s) => ALIASES[s.trim()] ?? s.trim());
     else if (a === '--reps') o.reps = Math.max(1, Number(argv[++i]));
     else if (a === '--out') o.out = argv[++i];
+    else if (a === '--compare') o.compare = path.resolve(argv[++i]);
     else if (a === '--help' || a === '-h') {
       console.log(
-        'usage: npm run bench -- [--quick] [--only s1,s2,...|echo32,...] [--servers a,b,c,d|switchboard,ws,ws-native,raw] [--reps N] [--out file.md]',
+        'usage: npm run bench -- [--quick] [--only s1,s2,...|echo32,...] [--servers a,b,c,d|switchboard,ws,ws-native,raw] [--reps N] [--out file.md] [--compare DIR]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
@@ -100,6 +114,22 @@ export interface Running {
   port: number;
   proc: ChildProcess;
   output: string;
+  /** Collections so far, counted from the server's --trace-gc lines. */
+  gc: GcCounts;
+}
+
+/** Count --trace-gc lines (whole lines only; a partial one waits for the next chunk). */
+function countGc(r: Running, text: string, carry: { rest: string }): void {
+  const all = carry.rest + text;
+  const cut = all.lastIndexOf('\n');
+  carry.rest = all.slice(cut + 1);
+  if (cut < 0) return;
+  for (const line of all.slice(0, cut).split('\n')) {
+    if (line.includes(': Scavenge')) r.gc.scavenge++;
+    else if (line.includes(': Mark-Compact')) r.gc.markCompact++;
+    else continue;
+    if (line.includes('external memory pressure')) r.gc.external++;
+  }
 }
 
 function freePort(): Promise<number> {
@@ -130,12 +160,19 @@ const live = new Set<ChildProcess>();
 async function startServer(def: ServerDef, deflate: boolean): Promise<Running> {
   const port = await freePort();
   const hook = pathToFileURL(path.join(DIST_BENCH, 'servers', 'gc-hook.js')).href;
-  const args = ['-c', '0', process.execPath, '--expose-gc', '--import', hook, def.script, '--port', String(port), '--host', '127.0.0.1', ...def.args];
+  // --trace-gc for every server alike: each sample says how many collections its phase had.
+  const args = ['-c', '0', process.execPath, '--expose-gc', '--trace-gc', '--import', hook, def.script, '--port', String(port), '--host', '127.0.0.1', ...def.args];
   if (deflate && def.key !== 'switchboard') args.push('--deflate');
   const proc = spawn('taskset', args, { env: { ...process.env, ...def.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
-  const r: Running = { def, pid: proc.pid ?? -1, port, proc, output: '' };
-  proc.stdout?.on('data', (d: Buffer) => (r.output += d.toString()));
+  const r: Running = { def, pid: proc.pid ?? -1, port, proc, output: '', gc: { scavenge: 0, markCompact: 0, external: 0 } };
+  const carry = { rest: '' };
+  proc.stdout?.on('data', (d: Buffer) => {
+    const text = d.toString();
+    countGc(r, text, carry);
+    // GC lines are counted, not kept: the output is for error messages.
+    if (r.output.length < 65536) r.output += text;
+  });
   proc.stderr?.on('data', (d: Buffer) => (r.output += d.toString()));
   let exited = false;
   proc.once('exit', () => {
@@ -169,6 +206,16 @@ export function serverCpu(pid: number): number {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime + stime (fields 14, 15), seconds
+}
+
+/** Involuntary context switches of the server's main thread: the kernel gave its CPU to someone else. */
+export function preempted(pid: number): number {
+  const m = /nonvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+export function probe(r: Running): Probe {
+  return { gc: { ...r.gc }, preempted: preempted(r.pid), at: performance.now() };
 }
 
 export function serverRssKiB(pid: number): number {
@@ -267,11 +314,21 @@ function machine(): string {
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
+  const load0 = os.loadavg()[0];
   buildLoadgen();
   const scenarios = SCENARIOS.filter(
     (s) => !opts.only || opts.only.includes(s.id) || opts.only.includes(s.key),
   );
-  let servers = SERVERS.filter((s) => !opts.servers || opts.servers.includes(s.key));
+  const all = [...SERVERS, ...MEMORY_ROW_SERVERS];
+  if (opts.compare) {
+    all.splice(1, 0, {
+      ...SERVERS[0]!,
+      key: 'switchboard-compare',
+      label: `Switchboard built in ${opts.compare}`,
+      script: path.join(opts.compare, 'dist', 'examples', 'echo-server.js'),
+    });
+  }
+  let servers = all.filter((s) => !opts.servers || opts.servers.includes(s.key) || (s.key === 'switchboard-compare' && opts.servers.includes('switchboard')));
   const skipped: string[] = [];
   servers = servers.filter((s) => {
     if (existsSync(s.script)) return true;
@@ -289,11 +346,12 @@ async function main(): Promise<void> {
     for (let rep = 1; rep <= opts.reps; rep++) {
       for (const def of servers) {
         if (sc.deflate && !def.deflate) continue;
+        if (def.scenarios && !def.scenarios.includes(sc.id)) continue;
         const tag = `[${sc.id} ${sc.key}] rep ${rep}/${opts.reps} ${def.key}`;
         let running: Running | null = null;
         try {
           running = await startServer(def, sc.deflate);
-          const rows = await sc.run(running, { quick: opts.quick, runLoadgen, serverCpu, serverRssKiB, settleAndGc });
+          const rows = await sc.run(running, { quick: opts.quick, runLoadgen, serverCpu, serverRssKiB, settleAndGc, probe });
           for (const row of rows) {
             samples.push({ ...row, scenario: sc.id, server: def.key, rep });
             console.log(`${tag}: ${row.summary}`);
@@ -308,7 +366,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const partial = opts.quick || opts.only !== null || opts.servers !== null || opts.reps < 3;
+  const partial = opts.quick || opts.only !== null || opts.servers !== null || opts.reps < 3 || opts.compare !== null;
   const date = new Date().toISOString().slice(0, 10);
   const cmd = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
   const info: RunInfo = {
@@ -324,6 +382,7 @@ async function main(): Promise<void> {
     skipped,
     natives,
     seconds: Math.round((Date.now() - t0) / 1000),
+    load: [load0, os.loadavg()[0]],
   };
   const md = renderReport(info, SCENARIOS.filter((s) => scenarios.includes(s)), samples);
   const out = opts.out

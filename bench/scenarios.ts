@@ -1,9 +1,10 @@
-// The six scenarios of issue 5. Each runs against one freshly started server process and
+// The scenarios of issues 5 and 13. Each runs against one freshly started server process and
 // returns one sample per part (a part is one measured figure: CPU per unit, or memory).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import os from 'node:os';
 import zlib from 'node:zlib';
 import type { GenResult, Running } from './run.js';
 
@@ -19,7 +20,26 @@ export interface Part {
   extras?: { key: string; label: string }[];
 }
 
-export interface Sample {
+/** Garbage collections of the server (from its --trace-gc lines) during the measured phase. */
+export interface GcCounts {
+  scavenge: number;
+  markCompact: number;
+  /** Collections V8 started because of external (ArrayBuffer) memory. */
+  external: number;
+}
+
+/** What the server process went through during the measured phase, to explain a deviant repetition. */
+export interface Conditions {
+  gc?: GcCounts;
+  /** Times per second the kernel took CPU 0 away from the server (other jobs pinned or scheduled there). */
+  preemptPerSec?: number;
+  /** 1-minute load average of the machine when the phase ended. */
+  load?: number;
+  /** Units of work done in the phase. */
+  units?: number;
+}
+
+export interface Sample extends Conditions {
   scenario: string;
   server: string;
   rep: number;
@@ -49,6 +69,23 @@ export interface Ctx {
   serverCpu(pid: number): number;
   serverRssKiB(pid: number): number;
   settleAndGc(pid: number, ms: number): Promise<void>;
+  /** Snapshot of GC counts and involuntary context switches so far; diff two with `conditions`. */
+  probe(r: Running): Probe;
+}
+
+export interface Probe {
+  gc: GcCounts;
+  preempted: number;
+  at: number;
+}
+
+export function conditions(a: Probe, b: Probe): Conditions {
+  const secs = (b.at - a.at) / 1000;
+  return {
+    gc: { scavenge: b.gc.scavenge - a.gc.scavenge, markCompact: b.gc.markCompact - a.gc.markCompact, external: b.gc.external - a.gc.external },
+    preemptPerSec: secs > 0 ? (b.preempted - a.preempted) / secs : 0,
+    load: os.loadavg()[0],
+  };
 }
 
 export interface Scenario {
@@ -150,17 +187,21 @@ async function cpuRun(
   let c1 = 0;
   let w0 = 0;
   let w1 = 0;
+  let p0: Probe | null = null;
+  let p1: Probe | null = null;
   const res = await ctx.runLoadgen(
     mode,
     args,
     {
       onReady: () => {
+        p0 = ctx.probe(r);
         c0 = ctx.serverCpu(r.pid);
         w0 = performance.now();
       },
       onDone: () => {
         c1 = ctx.serverCpu(r.pid);
         w1 = performance.now();
+        p1 = ctx.probe(r);
       },
     },
     timeoutMs,
@@ -180,11 +221,14 @@ async function cpuRun(
     genUtil: d.gen_cpu_s / d.elapsed_s,
     genUnit: (d.gen_cpu_s / d.units) * 1e6,
     extra: extra ? extra(res) : {},
+    ...(p0 !== null && p1 !== null ? conditions(p0 as Probe, p1 as Probe) : {}),
+    units: d.units,
     summary: '',
   };
   s.summary =
     `${fmt(s.value, 2)} ${part.unit}, ${fmt(s.rate, 0)} ${part.rate ?? ''}, p50 ${fmt(s.p50, 0)} µs p99 ${fmt(s.p99, 0)} µs, ` +
-    `server CPU ${fmt((s.srvUtil ?? 0) * 100, 0)}%, generator CPU ${fmt((s.genUtil ?? 0) * 100, 0)}% (${fmt(s.genUnit, 2)} ${part.unit}) ` +
+    `server CPU ${fmt((s.srvUtil ?? 0) * 100, 0)}%, generator CPU ${fmt((s.genUtil ?? 0) * 100, 0)}% (${fmt(s.genUnit, 2)} ${part.unit}), ` +
+    `GC ${s.gc?.scavenge ?? '-'} scavenges ${s.gc?.markCompact ?? '-'} mark-compacts, preempted ${fmt(s.preemptPerSec, 0)}/s ` +
     Object.entries(s.extra ?? {})
       .map(([k, v]) => `${k}=${fmt(v)}`)
       .join(' ');
@@ -386,6 +430,33 @@ export const SCENARIOS: Scenario[] = [
         },
       );
       return [cpu, mem];
+    },
+  },
+  {
+    id: 's7',
+    key: 'idle10k',
+    title: '(7) Idle memory, 10,000 connections',
+    description:
+      '10,000 open, idle connections on /echo, measured like (4). The row for the library server; the services-directory server in each isolation mode (inline, worker, process) joins this table through `MEMORY_ROW_SERVERS` in bench/run.ts.',
+    deflate: false,
+    parts: [{ ...P.idle, title: 'idle memory, 10,000 connections' }],
+    async run(r, ctx) {
+      const n = ctx.quick ? 2000 : 10000;
+      const warm = () =>
+        ctx.runLoadgen('idle', ['--port', r.port, '--path', '/echo', '--conns', 500, '--connect-concurrency', 64], {}, 30000);
+      return [
+        await memoryRun(
+          r,
+          ctx,
+          warm,
+          'idle',
+          ['--port', r.port, '--path', '/echo', '--conns', n, '--connect-concurrency', 128],
+          n,
+          120000,
+          { ...P.idle, title: 'idle memory, 10,000 connections' },
+          ctx.quick ? 500 : 2000,
+        ),
+      ];
     },
   },
 ];

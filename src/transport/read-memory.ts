@@ -16,7 +16,7 @@ export class ReadMemory {
     // Small enough that the part of a large frame read here before its landing place is
     // chosen stays a small copy; large enough for a burst of small frames in one read.
     this.bufferBytes = options.bufferBytes ?? 16 * 1024;
-    this.slab = new MessageSlab(options.slabBlockBytes ?? 256 * 1024);
+    this.slab = new MessageSlab(options.slabBlockBytes);
   }
 
   get buffer(): Buffer {
