@@ -64,9 +64,9 @@ function probe(): Slots | null {
 let chosen: Buffer | undefined;
 
 function onDirectRead(this: Slotted, n: number, buf: Buffer): boolean {
-  const reader = this[kReader] as DirectReader;
-  reader.onRead(n, buf);
-  chosen = reader.readTarget();
+  (this[kReader] as DirectReader).onRead(n, buf);
+  // Looked up again: the read may have handed the socket to another reader.
+  chosen = (this[kReader] as DirectReader).readTarget();
   return true;
 }
 
@@ -78,13 +78,19 @@ function nextTarget(): Buffer | undefined {
 }
 
 /**
- * Switch `socket`'s reads to `reader` (its first target is asked now). False, and nothing
- * changed, when this socket cannot read that way.
+ * Switch `socket`'s reads to `reader` (its first target is asked now). A socket that
+ * already reads this way changes hands: its current target stays in force until its next
+ * read, so the new reader must accept reads into what the old one chose. False, and
+ * nothing changed, when this socket cannot read that way.
  */
 export function readDirect(socket: Socket, reader: DirectReader): boolean {
   if (slots === undefined) slots = probe();
   const k = slots;
   const s = socket as Slotted;
+  if (k !== null && s[k.callback] === onDirectRead) {
+    s[kReader] = reader;
+    return true;
+  }
   const handle = (socket as unknown as { _handle?: StreamHandle | null })._handle;
   if (k === null || !handle || typeof handle.useUserBuffer !== 'function') return false;
   if ((socket as Socket & { encrypted?: boolean }).encrypted || s[k.buffer] !== null || s[k.generator] !== null) return false;

@@ -21,7 +21,7 @@ import { ZlibCodecPool, type ZlibPoolOptions } from './zlib-codec.js';
 import { ReadMemory } from './read-memory.js';
 import { DeadlineSweep } from './deadline-sweep.js';
 import { Heartbeat } from './heartbeat.js';
-import { StandaloneListener, destroyOnError, type PendingBytes } from './standalone-listener.js';
+import { StandaloneListener, destroyOnError, type PendingUpgrade } from './standalone-listener.js';
 import { UpgradePipeline, type Accepted, type UpgradeAttempt, type UpgradePolicy } from './upgrade-pipeline.js';
 
 export type { HandshakeResult } from './upgrade-pipeline.js';
@@ -67,6 +67,12 @@ export interface ServerEvents {
 
 type Done = (ws: WebSocket, request: UpgradeRequest) => void;
 
+/** A handshake in progress and what to do once it is accepted. */
+interface ServerAttempt extends UpgradeAttempt {
+  pending: PendingUpgrade;
+  done: Done;
+}
+
 /**
  * A WebSocket server: standalone (its own node:net/tls listener and head parser, the fast
  * path), attached to an http(s).Server, or noServer. It owns the live connections, their
@@ -84,9 +90,15 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   readonly #listener: StandaloneListener | null = null;
   readonly #heartbeat: Heartbeat | null = null;
   #shared: WebSocketShared | null = null;
+  /** Read buffer and message memory of this server's sockets, from the request on. */
+  readonly #reads = new ReadMemory();
   #closing = false;
+  #emitConnection: Done = (ws, request) => {
+    this.emit('connection', ws, request);
+  };
+  #completeAttempt = (a: ServerAttempt, accepted: Accepted): void => this.#complete(a, accepted);
   #onUpgradeEvent = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    this.handleUpgrade(req, socket, head, (ws, request) => this.emit('connection', ws, request));
+    this.handleUpgrade(req, socket, head, this.#emitConnection);
   };
   #untrack = (ws: WebSocket): void => {
     this.clients.delete(ws);
@@ -124,15 +136,23 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
           ...(options.host !== undefined ? { host: options.host } : {}),
           ...(options.tls ? { tls: options.tls } : {}),
           ...(options.onHttpRequest ? { onHttpRequest: options.onHttpRequest } : {}),
+          reads: options.directReads === false ? null : this.#reads,
         },
         {
           accepting: () => !this.#closing,
           badRequest: (socket, status, reason) => this.#pipeline.reject(socket, null, status, reason),
-          upgrade: (socket, head, pending, release) => {
-            const [method, url, version] = head.start;
-            this.#upgrade({ socket, method, version, url, headers: head.headers, rawHead: true }, pending, release, (ws, request) =>
-              this.emit('connection', ws, request),
-            );
+          upgrade: (socket, head, pending) => {
+            const start = head.start;
+            this.#upgrade({
+              socket,
+              method: start[0],
+              url: start[1],
+              version: start[2],
+              headers: head.headers,
+              rawHead: true,
+              pending,
+              done: this.#emitConnection,
+            });
           },
         },
         this.#deadlines,
@@ -175,24 +195,35 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, cb: Done): void {
     const s = socket as Socket;
     s.on('error', destroyOnError);
-    const attempt: UpgradeAttempt = { socket: s, method: req.method ?? 'GET', version: req.httpVersion, url: req.url ?? '/', headers: req.headers, rawHead: false };
-    this.#upgrade(attempt, { buf: head, headLength: 0 }, () => s.off('error', destroyOnError), cb);
+    this.#upgrade({
+      socket: s,
+      method: req.method ?? 'GET',
+      version: req.httpVersion,
+      url: req.url ?? '/',
+      headers: req.headers,
+      rawHead: false,
+      pending: { buf: head, release: () => s.off('error', destroyOnError) },
+      done: cb,
+    });
   }
 
-  #upgrade(attempt: UpgradeAttempt, pending: PendingBytes, release: () => void, done: Done): void {
-    if (this.#closing) return this.#pipeline.reject(attempt.socket, null, 503, 'Service Unavailable: server is shutting down');
-    this.#pipeline.run(attempt, (a, accepted) => this.#complete(a.socket, accepted, pending, release, done));
+  #upgrade(a: ServerAttempt): void {
+    if (this.#closing) return this.#pipeline.reject(a.socket, null, 503, 'Service Unavailable: server is shutting down');
+    this.#pipeline.run(a, this.#completeAttempt);
   }
 
-  /** Write the 101 and turn the socket into a WebSocket; bytes that came early are fed to it. */
-  #complete(socket: Socket, accepted: Accepted, pending: PendingBytes, release: () => void, done: Done): void {
-    release();
-    socket.write(accepted.response);
-    const ws = new WebSocket(socket, (this.#shared ??= this.#makeShared()), accepted.protocol, accepted.extensions);
+  /**
+   * Turn the socket into a WebSocket whose first output is the 101 (what the application
+   * sends on 'connection' leaves in the same write); bytes that came early are fed to it.
+   */
+  #complete(a: ServerAttempt, accepted: Accepted): void {
+    a.pending.release();
+    const ws = new WebSocket(a.socket, (this.#shared ??= this.#makeShared()), accepted.protocol, accepted.extensions, accepted.response);
     if (accepted.context !== undefined) ws.context = accepted.context;
     this.clients.add(ws);
-    done(ws, accepted.request);
-    if (pending.buf.length > pending.headLength) ws.receive(pending.buf.subarray(pending.headLength));
+    a.done(ws, accepted.request);
+    const early = a.pending.buf;
+    if (early.length > 0) ws.receive(early);
   }
 
   #makeShared(): WebSocketShared {
@@ -201,7 +232,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       role: 'server',
       limits: this.limits,
       flushQueue: new FlushQueue(),
-      reads: new ReadMemory(),
+      reads: this.#reads,
       directReads: o.directReads !== false,
       streamMessages: o.streamMessages === true,
       observeFrames: o.observeFrames === true,

@@ -148,18 +148,28 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   #closeTimer: NodeJS.Timeout | true | null = null;
   #ending = false;
   #watchingDrain = false;
+  /** The place in a message's memory the next read was told to land in (see readTarget). */
+  #landing: Buffer | null = null;
   /** Heartbeat: set by inbound traffic, cleared by each sweep. */
   alive = true;
   /** Heartbeat: a ping went out and nothing came back yet. */
   awaitingPong = false;
 
-  constructor(socket: Socket, shared: WebSocketShared, protocol = '', extensions: Extension[] = []) {
+  /** `head`: the handshake response, written before anything else the connection sends. */
+  constructor(socket: Socket, shared: WebSocketShared, protocol = '', extensions: Extension[] = [], head?: string) {
     super();
     this.#socket = socket as OwnedSocket;
     this.#shared = shared;
     this.protocol = protocol;
     this.extensions = extensions.length ? extensions.map((e) => e.response).join(', ') : '';
     this.#proto = new ProtocolConnection(this, shared.protocol, extensions.length ? extensions : undefined);
+    if (head !== undefined) {
+      const arena = shared.flushQueue.arena;
+      const n = Buffer.byteLength(head);
+      const at = arena.reserve(n);
+      arena.buf.write(head, at, n, 'utf8');
+      this.outputRange(arena.buf, at, at + n);
+    }
     const s = this.#socket;
     s[kWs] = this;
     // Sockets from an http.Server are half-open capable: a peer's FIN would leave them open
@@ -357,7 +367,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
       this.#watchingDrain = true;
       s.on('drain', onSocketDrain);
     }
-    if (this.#ending) s.end();
+    if (this.#ending) this.#closeTcp();
     return s.writableLength === 0;
   }
 
@@ -365,15 +375,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
 
   /** @internal where the next read lands: the frame's own memory, or the shared read buffer. */
   readTarget(): Buffer {
-    return this.#proto.landingBuffer() ?? this.#shared.reads!.buffer;
+    return (this.#landing = this.#proto.landingBuffer()) ?? this.#shared.reads!.buffer;
   }
 
   /** @internal */
   onRead(n: number, buf: Buffer): void {
     this.alive = true;
     this.awaitingPong = false;
-    if (buf === this.#shared.reads!.buffer) this.#proto.receiveData(buf, false, n);
-    else this.#proto.receiveLanded(buf, n);
+    if (buf === this.#landing) this.#proto.receiveLanded(buf, n);
+    else this.#proto.receiveData(buf, false, n);
     this.#afterReceive();
   }
 
@@ -427,9 +437,25 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   endTransport(): void {
     this.#readyState = ReadyState.CLOSING;
     this.#ending = true;
-    if (this.#out === null && this.#openBuf === null) this.#socket.end();
+    if (this.#out === null && this.#openBuf === null) this.#closeTcp();
     // The peer may never close its side: do not wait forever.
     this.#armCloseTimer();
+  }
+
+  /**
+   * Close our side of TCP once what we wrote is out. After a complete close handshake
+   * (both Close frames exchanged) the peer may send nothing more, so when the kernel has
+   * taken everything the socket is closed at once: the FIN still follows our Close frame,
+   * and waiting for the peer's FIN only cost a wake-up and the stream's end-of-input path.
+   * Otherwise (a failure, or writes still queued) end() and wait, with the close timer.
+   */
+  #closeTcp(): void {
+    const s = this.#socket;
+    if (s.writableLength === 0 && this.#proto.closeReceived !== null && this.#proto.closeSent !== null && this.#proto.failure === null) {
+      s.destroy();
+    } else {
+      s.end();
+    }
   }
 
   #armCloseTimer(): void {
