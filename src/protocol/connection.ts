@@ -92,6 +92,12 @@ function messageSlab(o: ProtocolOptions): MessageSlab {
   if (!s) slabCache.set(o, (s = new MessageSlab()));
   return s;
 }
+interface CloseRecords {
+  sent: CloseInfo | null;
+  received: CloseInfo | null;
+  failure: ProtocolError | null;
+}
+
 /** A frame with at least this much payload still to come may be read straight into place. */
 const LANDING_MIN = 4096;
 /** Payloads at least this big are written as header + the caller's buffer, without a copy. */
@@ -107,31 +113,64 @@ export class ProtocolConnection implements FrameRangeHandler {
   /** Shared by every connection of a server: per-connection memory stays small. */
   #cfg: ProtocolOptions;
   #parser: FrameParser;
-  #state: State = State.OPEN;
-  #maskKey: (() => Uint8Array) | null;
   #messageExt: Extension | null = null;
   #frameExt: Extension | null = null;
-
-  // close handshake records
-  #closeSent: CloseInfo | null = null;
-  #closeReceived: CloseInfo | null = null;
-  #failure: ProtocolError | null = null;
+  /** The close handshake's records, made when it starts: an open connection holds none. */
+  #close: CloseRecords | null = null;
+  /**
+   * The current frame's first byte (fin << 7 | rsv | opcode) in bits 0-7, the state in bits
+   * 8-9, "sending a fragmented message" in bit 10: one field instead of five.
+   */
+  #bits = State.OPEN << 8;
 
   // current frame
-  #opcode = 0;
-  #fin = false;
-  #rsv = 0;
   #frameLen = 0;
   #control: Buffer[] | null = null;
-  /** The data frames of the current message become messages here. */
-  #assembler: MessageAssembler;
+  /** The data frames of the current message become messages here; made with the first data frame. */
+  #assembler: MessageAssembler | null = null;
   /** Frame-level API: pieces of the data frame being observed. */
   #observed: Buffer[] | null = null;
   #msgBytes = 0;
   /** Frame-scope extension: a transformed frame is decoded whole. */
   #framePieces: Buffer[] | null = null;
-  // outgoing fragmented message
-  #sendingFragments = false;
+
+  get #head(): number {
+    return this.#bits & 0xff;
+  }
+  set #head(v: number) {
+    this.#bits = (this.#bits & ~0xff) | v;
+  }
+  get #state(): State {
+    return ((this.#bits >>> 8) & 3) as State;
+  }
+  set #state(v: State) {
+    this.#bits = (this.#bits & ~0x300) | (v << 8);
+  }
+  /** An outgoing fragmented message is in progress. */
+  get #sendingFragments(): boolean {
+    return (this.#bits & 0x400) !== 0;
+  }
+  set #sendingFragments(v: boolean) {
+    this.#bits = v ? this.#bits | 0x400 : this.#bits & ~0x400;
+  }
+  get #closeSent(): CloseInfo | null {
+    return this.#close?.sent ?? null;
+  }
+  set #closeSent(v: CloseInfo | null) {
+    (this.#close ??= { sent: null, received: null, failure: null }).sent = v;
+  }
+  get #closeReceived(): CloseInfo | null {
+    return this.#close?.received ?? null;
+  }
+  set #closeReceived(v: CloseInfo | null) {
+    (this.#close ??= { sent: null, received: null, failure: null }).received = v;
+  }
+  get #failure(): ProtocolError | null {
+    return this.#close?.failure ?? null;
+  }
+  set #failure(v: ProtocolError | null) {
+    (this.#close ??= { sent: null, received: null, failure: null }).failure = v;
+  }
 
   /**
    * `options` may be shared by many connections (the transport passes one object per
@@ -140,8 +179,7 @@ export class ProtocolConnection implements FrameRangeHandler {
   constructor(sink: ProtocolSink, options: ProtocolOptions, extensions: Extension[] | undefined = options.extensions) {
     this.#sink = sink;
     this.#cfg = options;
-    this.#maskKey = options.role === 'client' ? (options.maskKey ?? null) : null;
-    if (options.role === 'client' && !this.#maskKey) {
+    if (options.role === 'client' && !options.maskKey) {
       throw new UsageError('ERR_MASK_SOURCE', 'a client connection needs a maskKey source');
     }
     let rsv = 0;
@@ -156,13 +194,31 @@ export class ProtocolConnection implements FrameRangeHandler {
       throw new UsageError('ERR_OUTPUT_RANGE', 'a sink for a connection with an outputArena needs outputRange()');
     }
     this.#parser = new FrameParser(this, parserOptions(options), rsv);
-    this.#assembler = new MessageAssembler(
-      sink,
+  }
+
+  #messages(): MessageAssembler {
+    return (this.#assembler ??= new MessageAssembler(
+      this.#sink,
       this.#messageExt,
-      options.streamMessages === true,
-      options.maxMessageBytes,
-      messageSlab(options),
-    );
+      this.#cfg.streamMessages === true,
+      this.#cfg.maxMessageBytes,
+      messageSlab(this.#cfg),
+    ));
+  }
+
+  get #opcode(): number {
+    return this.#head & 0x0f;
+  }
+  get #fin(): boolean {
+    return (this.#head & 0x80) !== 0;
+  }
+  get #rsv(): number {
+    return this.#head & 0x70;
+  }
+
+  /** Client role: a fresh mask key per frame (the constructor checked there is a source). */
+  get #maskKey(): (() => Uint8Array) | undefined {
+    return this.#cfg.role === 'client' ? this.#cfg.maskKey : undefined;
   }
 
   get role(): 'server' | 'client' {
@@ -216,7 +272,7 @@ export class ProtocolConnection implements FrameRangeHandler {
   landingBuffer(min = LANDING_MIN): Buffer | null {
     if (this.#parser.remaining < min || this.#opcode >= 0x8 || this.#framePieces !== null) return null;
     if (this.#cfg.observeFrames && this.#sink.onFrame) return null;
-    return this.#assembler.landing(min);
+    return this.#assembler?.landing(min) ?? null;
   }
 
   /** `n` bytes were read into `buf`, the last landingBuffer(), from its start. */
@@ -231,9 +287,7 @@ export class ProtocolConnection implements FrameRangeHandler {
   }
 
   onFrameStart(fin: boolean, rsv: number, opcode: number, length: number): boolean {
-    this.#fin = fin;
-    this.#rsv = rsv;
-    this.#opcode = opcode;
+    this.#head = (fin ? 0x80 : 0) | rsv | opcode;
     this.#frameLen = length;
     if (opcode >= 0x8) {
       this.#control = null;
@@ -241,11 +295,11 @@ export class ProtocolConnection implements FrameRangeHandler {
     }
     const messageRsv = rsv & (this.#messageExt?.rsvBits ?? 0);
     if (opcode === Opcode.CONTINUATION) {
-      if (!this.#assembler.open) return this.#failWith('ERR_WS_UNEXPECTED_CONTINUATION', 'continuation frame without a message to continue');
+      if (!this.#assembler?.open) return this.#failWith('ERR_WS_UNEXPECTED_CONTINUATION', 'continuation frame without a message to continue');
       if (messageRsv) return this.#failWith('ERR_WS_RESERVED_BITS', 'RSV bit of a per-message extension set on a continuation frame');
     } else {
-      if (this.#assembler.open) return this.#failWith('ERR_WS_EXPECTED_CONTINUATION', 'new data frame before the previous message ended');
-      this.#assembler.begin(opcode, messageRsv);
+      if (this.#assembler?.open) return this.#failWith('ERR_WS_EXPECTED_CONTINUATION', 'new data frame before the previous message ended');
+      this.#messages().begin(opcode, messageRsv);
       this.#msgBytes = 0;
     }
     this.#msgBytes += length;
@@ -254,7 +308,7 @@ export class ProtocolConnection implements FrameRangeHandler {
     }
     const frameExt = this.#frameExt;
     if (frameExt && rsv & frameExt.rsvBits) this.#framePieces = [];
-    else this.#assembler.frameStart(length, fin);
+    else this.#assembler!.frameStart(length, fin);
     return true;
   }
 
@@ -302,10 +356,10 @@ export class ProtocolConnection implements FrameRangeHandler {
       } catch (err) {
         return this.#fail(asProtocolError(err));
       }
-      this.#assembler.frameStart(piece.length, this.#fin);
-      failed = this.#assembler.pieceRange(piece, 0, piece.length, true, this.#fin, true);
+      this.#assembler!.frameStart(piece.length, this.#fin);
+      failed = this.#assembler!.pieceRange(piece, 0, piece.length, true, this.#fin, true);
     } else {
-      failed = this.#assembler.pieceRange(buf, start, end, frameEnd, this.#fin, stable);
+      failed = this.#assembler!.pieceRange(buf, start, end, frameEnd, this.#fin, stable);
     }
     return failed === null ? true : this.#fail(failed);
   }
@@ -365,7 +419,7 @@ export class ProtocolConnection implements FrameRangeHandler {
     if (this.#failure || this.#state === State.CLOSED) return false;
     this.#failure = error;
     this.#parser.stop();
-    this.#assembler.reset();
+    this.#assembler?.reset();
     this.#framePieces = null;
     if (this.#closeSent === null) {
       this.#closeSent = { code: error.closeCode, reason: '' };

@@ -12,6 +12,16 @@ import type { Buffer } from 'node:buffer';
  * runs them): byte k of a word is its k-th lowest byte.
  */
 export function applyMask(data: Buffer | Uint8Array, mask: Uint8Array, offset: number, start = 0, end = data.length): number {
+  return applyMaskKey(data, maskKey(mask), offset, start, end);
+}
+
+/** The 4 mask bytes as one 32-bit value, byte 0 in the lowest bits (how applyMaskKey takes them). */
+export function maskKey(mask: Uint8Array): number {
+  return mask[0]! | (mask[1]! << 8) | (mask[2]! << 16) | (mask[3]! << 24);
+}
+
+/** applyMask with the mask as a 32-bit key (see maskKey): nothing to allocate to hold it. */
+export function applyMaskKey(data: Buffer | Uint8Array, key: number, offset: number, start = 0, end = data.length): number {
   let i = start;
   // Word-wise needs a typed-array view of the range, an allocation per call: worth it only
   // when the range is long enough to pay for it.
@@ -19,13 +29,14 @@ export function applyMask(data: Buffer | Uint8Array, mask: Uint8Array, offset: n
     const wide = end - start >= 256;
     const align = wide ? 7 : 3;
     const lead = i + (((align + 1) - ((data.byteOffset + i) & align)) & align);
-    for (; i < lead; i++) data[i] ^= mask[(offset + i - start) & 3]!;
-    const o = offset + i - start;
-    // A signed 32-bit key keeps V8 on small-integer arithmetic (no heap numbers in the loop).
-    const key = mask[o & 3]! | (mask[(o + 1) & 3]! << 8) | (mask[(o + 2) & 3]! << 16) | (mask[(o + 3) & 3]! << 24);
+    for (; i < lead; i++) data[i] ^= key >>> (((offset + i - start) & 3) << 3);
+    // The key rotated so its lowest byte is the one due at i; signed 32-bit keeps V8 on
+    // small-integer arithmetic (no heap numbers in the loop).
+    const sh = ((offset + i - start) & 3) << 3;
+    const k = sh === 0 ? key | 0 : (key >>> sh) | (key << (32 - sh));
     if (wide) {
       const words = (end - i) >>> 3;
-      const k32 = BigInt(key >>> 0);
+      const k32 = BigInt(k >>> 0);
       const k64 = (k32 << 32n) | k32;
       const view = new BigUint64Array(data.buffer, data.byteOffset + i, words);
       const pairs = words & ~1;
@@ -39,11 +50,11 @@ export function applyMask(data: Buffer | Uint8Array, mask: Uint8Array, offset: n
     } else {
       const words = (end - i) >>> 2;
       const view = new Int32Array(data.buffer, data.byteOffset + i, words);
-      for (let w = 0; w < words; w++) view[w] ^= key;
+      for (let w = 0; w < words; w++) view[w] ^= k;
       i += words << 2;
     }
   }
-  for (; i < end; i++) data[i] ^= mask[(offset + i - start) & 3]!;
+  for (; i < end; i++) data[i] ^= key >>> (((offset + i - start) & 3) << 3);
   return (offset + end - start) & 3;
 }
 

@@ -37,7 +37,11 @@ interface StreamHandle {
   useUserBuffer?: (buf: Uint8Array) => void;
 }
 
-const kReader = Symbol('switchboard.directReader');
+/**
+ * The object reading a socket. Exported so that the owner's other socket handlers find it
+ * in the same slot: one property per socket, not one per concern.
+ */
+export const kReader = Symbol('switchboard.reader');
 let slots: Slots | null | undefined;
 
 function probe(): Slots | null {

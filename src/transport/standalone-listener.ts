@@ -6,6 +6,7 @@ import { buildRejectResponse, parseHead, type HttpHead } from '../protocol/index
 import { hasToken } from '../protocol/header-tokens.js';
 import type { DeadlineSweep } from './deadline-sweep.js';
 import { readDirect, type DirectReader } from './direct-reads.js';
+import { onSocketError } from './websocket.js';
 import type { ReadMemory } from './read-memory.js';
 
 export interface StandaloneOptions {
@@ -100,7 +101,8 @@ export class StandaloneListener {
       return;
     }
     this.#deadlines.arm(socket, this.#o.handshakeTimeoutMs);
-    socket.on('error', destroyOnError);
+    // Drops the socket until it is a WebSocket, then reports through it (never removed).
+    socket.on('error', onSocketError);
     const request = new RequestReader(this, socket);
     if (!(this.#reads && readDirect(socket, request))) {
       request.onData = (chunk: Buffer) => request.take(chunk, true);
@@ -138,12 +140,12 @@ export class StandaloneListener {
   /** @internal */
   release(socket: Socket, onData: ((chunk: Buffer) => void) | null): void {
     if (onData) socket.off('data', onData);
-    socket.off('error', destroyOnError);
     this.#deadlines.disarm(socket);
   }
 
   /** A plain HTTP request on the standalone port: hand the socket to an internal http.Server. */
   #toHttp(socket: Socket, read: Buffer): void {
+    socket.off('error', onSocketError);
     socket.pause();
     socket.unshift(read);
     const onRequest = this.#o.onHttpRequest!;

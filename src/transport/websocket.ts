@@ -15,7 +15,7 @@ import {
 import type { Limits } from './limits.js';
 import { FlushQueue, type Flushable } from './flush-queue.js';
 import type { DeadlineSweep } from './deadline-sweep.js';
-import { readDirect, type DirectReader } from './direct-reads.js';
+import { kReader, readDirect, type DirectReader } from './direct-reads.js';
 import type { ReadMemory } from './read-memory.js';
 
 /** What `send` did with a message (uWS SendStatus). */
@@ -110,10 +110,15 @@ export interface WebSocketEvents {
   drain: [];
 }
 
-const kWs = Symbol('switchboard.websocket');
+/** The socket's slot for its WebSocket: the one direct reads use too. */
+const kWs = kReader;
+const ENDING = 1;
+const WATCHING_DRAIN = 2;
+const ALIVE = 4;
+const AWAITING_PONG = 8;
 /** Queued pieces totalling at most this are joined into one buffer rather than written with writev. */
 const JOIN_LIMIT = 16 * 1024;
-type OwnedSocket = Socket & { [kWs]?: WebSocket };
+type OwnedSocket = Socket & { [kWs]?: WebSocket | DirectReader };
 
 /**
  * One WebSocket connection over a socket, on either side. It pumps socket bytes through
@@ -129,8 +134,8 @@ type OwnedSocket = Socket & { [kWs]?: WebSocket };
  * through one writev.
  */
 export class WebSocket extends EventEmitter<WebSocketEvents> implements ProtocolSink, Flushable, DirectReader {
-  readonly protocol: string;
-  readonly extensions: string;
+  /** The negotiated subprotocol and extensions, when there are any (most connections: none). */
+  #negotiated: { protocol: string; extensions: string } | null = null;
   /** Free slot for the application (set from a handshake hook's `context`). */
   context: unknown = undefined;
   #socket: OwnedSocket;
@@ -142,26 +147,60 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   #openBuf: Buffer | null = null;
   #openStart = 0;
   #openEnd = 0;
-  #outBytes = 0;
-  #readyState: number = ReadyState.OPEN;
+
   /** A timer, or true when the server's deadline sweep holds the deadline. */
   #closeTimer: NodeJS.Timeout | true | null = null;
-  #ending = false;
-  #watchingDrain = false;
+  /** ENDING | WATCHING_DRAIN | ALIVE | AWAITING_PONG, and the ready state in bits 4-5: one field, an idle connection stays small. */
+  #flags = ALIVE | (ReadyState.OPEN << 4);
+
+  get #readyState(): number {
+    return (this.#flags >>> 4) & 3;
+  }
+  set #readyState(v: number) {
+    this.#flags = (this.#flags & ~0x30) | (v << 4);
+  }
   /** The place in a message's memory the next read was told to land in (see readTarget). */
   #landing: Buffer | null = null;
+
   /** Heartbeat: set by inbound traffic, cleared by each sweep. */
-  alive = true;
+  get alive(): boolean {
+    return (this.#flags & ALIVE) !== 0;
+  }
+  set alive(v: boolean) {
+    this.#flags = v ? this.#flags | ALIVE : this.#flags & ~ALIVE;
+  }
   /** Heartbeat: a ping went out and nothing came back yet. */
-  awaitingPong = false;
+  get awaitingPong(): boolean {
+    return (this.#flags & AWAITING_PONG) !== 0;
+  }
+  set awaitingPong(v: boolean) {
+    this.#flags = v ? this.#flags | AWAITING_PONG : this.#flags & ~AWAITING_PONG;
+  }
+  get #ending(): boolean {
+    return (this.#flags & ENDING) !== 0;
+  }
+  set #ending(v: boolean) {
+    this.#flags = v ? this.#flags | ENDING : this.#flags & ~ENDING;
+  }
+  get #watchingDrain(): boolean {
+    return (this.#flags & WATCHING_DRAIN) !== 0;
+  }
+  set #watchingDrain(v: boolean) {
+    this.#flags = v ? this.#flags | WATCHING_DRAIN : this.#flags & ~WATCHING_DRAIN;
+  }
 
   /** `head`: the handshake response, written before anything else the connection sends. */
   constructor(socket: Socket, shared: WebSocketShared, protocol = '', extensions: Extension[] = [], head?: string) {
     super();
+    // EventEmitter gives every emitter a null-prototype listener table in dictionary mode
+    // (about 200 bytes per connection); an empty null-prototype object made this way stays a
+    // fast object as listeners are added, the way Node's own streams keep theirs.
+    (this as unknown as { _events: object })._events = Object.setPrototypeOf({}, null);
     this.#socket = socket as OwnedSocket;
     this.#shared = shared;
-    this.protocol = protocol;
-    this.extensions = extensions.length ? extensions.map((e) => e.response).join(', ') : '';
+    if (protocol || extensions.length) {
+      this.#negotiated = { protocol, extensions: extensions.length ? extensions.map((e) => e.response).join(', ') : '' };
+    }
     this.#proto = new ProtocolConnection(this, shared.protocol, extensions.length ? extensions : undefined);
     if (head !== undefined) {
       const arena = shared.flushQueue.arena;
@@ -178,7 +217,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     s.setNoDelay(true);
     if (!(shared.reads && readDirect(s, this))) s.on('data', onSocketData);
     s.on('close', onSocketClose);
-    s.on('error', onSocketError);
+    if (s.listenerCount('error', onSocketError) === 0) s.on('error', onSocketError);
   }
 
   /** Bytes from the socket that arrived with the handshake. */
@@ -191,9 +230,19 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     return this.#readyState;
   }
 
+  /** The subprotocol the server chose ('' for none). */
+  get protocol(): string {
+    return this.#negotiated?.protocol ?? '';
+  }
+
+  /** The extensions in force, as in the handshake response ('' for none). */
+  get extensions(): string {
+    return this.#negotiated?.extensions ?? '';
+  }
+
   /** Bytes queued and not yet handed to the kernel. */
   get bufferedAmount(): number {
-    return this.#outBytes + this.#socket.writableLength;
+    return this.#queued() + this.#socket.writableLength;
   }
 
   get remoteAddress(): string | undefined {
@@ -261,7 +310,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   #dropOutput(): void {
     this.#out = null;
     this.#openBuf = null;
-    this.#outBytes = 0;
   }
 
   /** Apply the slow-consumer policy before queueing another message. */
@@ -276,7 +324,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   }
 
   #status(): SendStatus {
-    return this.#outBytes + this.#socket.writableLength > this.#shared.limits.highWaterMark ? SendStatus.BACKPRESSURE : SendStatus.SENT;
+    return this.#queued() + this.#socket.writableLength > this.#shared.limits.highWaterMark ? SendStatus.BACKPRESSURE : SendStatus.SENT;
   }
 
   #failSlowConsumer(): void {
@@ -299,7 +347,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
       this.#shared.flushQueue.add(this);
     }
     this.#queue(data);
-    this.#outBytes += data.length;
   }
 
   /** @internal protocol output: frames built in the arena. */
@@ -314,7 +361,16 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
       this.#openStart = start;
       this.#openEnd = end;
     }
-    this.#outBytes += end - start;
+  }
+
+  /** Bytes queued this turn, not yet handed to the socket (counted when asked: a field less per connection). */
+  #queued(): number {
+    let n = this.#openBuf === null ? 0 : this.#openEnd - this.#openStart;
+    const out = this.#out;
+    if (out === null) return n;
+    if (!Array.isArray(out)) return n + out.length;
+    for (let i = 0; i < out.length; i++) n += out[i]!.length;
+    return n;
   }
 
   #queue(data: Buffer): void {
@@ -332,7 +388,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     let out = this.#out;
     const open = this.#openBuf;
     if (out === null && open === null) return true;
-    const n = this.#outBytes;
     if (open !== null) {
       const tail = open.subarray(this.#openStart, this.#openEnd);
       if (out === null) out = tail;
@@ -343,6 +398,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     const s = this.#socket;
     if (s.destroyed) return true;
     let flowing: boolean;
+    let n = 0;
+    if (Array.isArray(out)) for (let i = 0; i < out.length; i++) n += out[i]!.length;
     if (!Array.isArray(out)) {
       flowing = s.write(out!);
     } else if (n <= JOIN_LIMIT) {
@@ -380,8 +437,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
 
   /** @internal */
   onRead(n: number, buf: Buffer): void {
-    this.alive = true;
-    this.awaitingPong = false;
+    this.#flags = (this.#flags | ALIVE) & ~AWAITING_PONG;
     if (buf === this.#landing) this.#proto.receiveLanded(buf, n);
     else this.#proto.receiveData(buf, false, n);
     this.#afterReceive();
@@ -475,8 +531,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   // ---------------------------------------------------------- socket events
 
   static onData(ws: WebSocket, chunk: Buffer): void {
-    ws.alive = true;
-    ws.awaitingPong = false;
+    ws.#flags = (ws.#flags | ALIVE) & ~AWAITING_PONG;
     ws.#proto.receiveData(chunk);
     ws.#afterReceive();
   }
@@ -518,16 +573,26 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
 }
 
 function onSocketData(this: OwnedSocket, chunk: Buffer): void {
-  WebSocket.onData(this[kWs]!, chunk);
+  WebSocket.onData(this[kWs] as WebSocket, chunk);
 }
 function onSocketClose(this: OwnedSocket): void {
-  WebSocket.onClose(this[kWs]!);
+  WebSocket.onClose(this[kWs] as WebSocket);
 }
-function onSocketError(this: OwnedSocket, err: Error): void {
-  const ws = this[kWs]!;
+/**
+ * A socket's error listener from accept to close: before the upgrade (no WebSocket in the
+ * slot yet) an error just drops the socket; after it, the WebSocket reports it. Installed
+ * once, it never has to be removed (removing a listener turns the socket's listener table
+ * into a slow dictionary, a few hundred bytes per connection).
+ */
+export function onSocketError(this: OwnedSocket, err: Error): void {
+  const ws = this[kWs];
+  if (!(ws instanceof WebSocket)) {
+    this.destroy();
+    return;
+  }
   // ECONNRESET after a close is the peer being quick, not a problem worth reporting.
   if (ws.readyState === ReadyState.OPEN) WebSocket.reportError(ws, err);
 }
 function onSocketDrain(this: OwnedSocket): void {
-  WebSocket.onDrain(this[kWs]!);
+  WebSocket.onDrain(this[kWs] as WebSocket);
 }
