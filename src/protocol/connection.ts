@@ -6,6 +6,7 @@ import { encodeFrame, encodeHeader, encodeTextFrame, headerLength, writeHeader }
 import { MessageAssembler, asProtocolError, joinPieces, type MessageSink } from './message-assembler.js';
 import { MessageSlab } from './message-slab.js';
 import type { OutputArena } from './output-arena.js';
+import type { PreparedMessage } from './prepared-message.js';
 import { applyMask } from './mask.js';
 import { copyBytes } from './byte-copy.js';
 import { buildClosePayload, parseClosePayload, type CloseInfo } from './close.js';
@@ -504,6 +505,19 @@ export class ProtocolConnection implements FrameRangeHandler {
     if (this.#state === State.CLOSED) return this.#refuseSend();
     this.#writeFrame(frame.opcode, toBuffer(frame.payload ?? EMPTY), frame.fin ?? true, frame.rsv ?? 0);
     return true;
+  }
+
+  /**
+   * Send a message framed once for many connections: its frame, or, when this connection's
+   * message extension encodes statelessly and the message is big enough, the encoded frame
+   * made once for every connection with the same parameters. Server role only.
+   */
+  sendPrepared(message: PreparedMessage): boolean {
+    const ext = this.#messageExt;
+    if (ext !== null && ext.sharedEncodingKey !== undefined && message.length >= this.#threshold) {
+      return this.sendRaw(message.encodedFor(ext));
+    }
+    return this.sendRaw(message.frame);
   }
 
   /** Write an already framed message (a broadcast framed once). Server role only. */

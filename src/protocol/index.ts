@@ -12,6 +12,7 @@ export { FrameParser, type FrameHandler, type FrameRangeHandler, type FrameParse
 export { MessageAssembler, type MessageSink } from './message-assembler.js';
 export { MessageSlab } from './message-slab.js';
 export { OutputArena } from './output-arena.js';
+export { PreparedMessage, prepareMessage } from './prepared-message.js';
 export { ProtocolConnection, State, type Frame, type ProtocolSink, type ProtocolOptions } from './connection.js';
 export * from './handshake.js';
 export { parseExtensions, parseTokenList, formatExtension } from './header-tokens.js';

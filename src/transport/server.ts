@@ -253,7 +253,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     let n = 0;
     for (const ws of targets) {
       if (ws === except) continue;
-      if (ws.sendPrepared(message) !== 2) n++;
+      if (ws.deliver(message)) n++;
     }
     return n;
   }

@@ -6,7 +6,8 @@ import {
   ProtocolConnection,
   type ProtocolOptions,
   State,
-  prepareFrame,
+  PreparedMessage,
+  prepareMessage,
   type Extension,
   type Frame,
   type ProtocolError,
@@ -31,21 +32,7 @@ export type SendStatus = (typeof SendStatus)[keyof typeof SendStatus];
 
 export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
 
-/** A message framed once, to be written as the same bytes to many connections. */
-export class PreparedMessage {
-  readonly frame: Buffer;
-  readonly data: string | Uint8Array;
-  readonly binary: boolean;
-  constructor(data: string | Uint8Array, binary: boolean) {
-    this.data = data;
-    this.binary = binary;
-    this.frame = prepareFrame(data, binary);
-  }
-}
-
-export function prepareMessage(data: string | Uint8Array, binary = typeof data !== 'string'): PreparedMessage {
-  return new PreparedMessage(data, binary);
-}
+export { PreparedMessage, prepareMessage };
 
 /**
  * What every connection of one server (or one client) shares. Built once, so a connection
@@ -270,7 +257,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     const gate = this.#admit();
     if (gate !== SendStatus.SENT) return gate;
     if (this.#proto.role === 'client') return this.send(message.data, { binary: message.binary });
-    return this.#proto.sendRaw(message.frame) ? this.#status() : SendStatus.DROPPED;
+    return this.#proto.sendPrepared(message) ? this.#status() : SendStatus.DROPPED;
+  }
+
+  /** @internal fan-out: queue a prepared message; true when it was (no send status to work out). */
+  deliver(message: PreparedMessage): boolean {
+    if (this.#admit() !== SendStatus.SENT) return false;
+    if (this.#proto.role === 'client') return this.send(message.data, { binary: message.binary }) !== SendStatus.DROPPED;
+    return this.#proto.sendPrepared(message);
   }
 
   /** Streaming send: one fragment of a message; the call with `fin` ends it. */

@@ -278,6 +278,11 @@ export class ZlibCodecPool {
     return this.#chunk;
   }
 
+  /** What makes two of this pool's stateless compressors produce the same bytes. */
+  deflateKey(windowBits: number): string {
+    return `w${Math.max(9, windowBits)} l${this.#level} m${this.#memLevel}`;
+  }
+
   // chunkSize 64: the stream's own output buffer is never used (we pass ours), so keep it tiny.
   newDeflate = (windowBits: number, dictionary: Buffer | null = null): Engine =>
     engine(
@@ -323,6 +328,7 @@ export class ZlibCodecPool {
 }
 
 class ZlibCodec implements DeflateCodec {
+  readonly sharedKey: string | undefined;
   #pool: ZlibCodecPool;
   #p: DeflateCodecParams;
   #deflate: Direction | null;
@@ -333,6 +339,8 @@ class ZlibCodec implements DeflateCodec {
   constructor(pool: ZlibCodecPool, params: DeflateCodecParams) {
     this.#pool = pool;
     this.#p = params;
+    // Without context takeover every message starts from a reset stream.
+    this.sharedKey = params.deflateNoContextTakeover ? pool.deflateKey(params.deflateWindowBits) : undefined;
     // zlib cannot deflate raw with an 8-bit window; 9 is what it uses instead.
     this.#deflate = params.deflateNoContextTakeover
       ? null

@@ -225,3 +225,26 @@ describe('direct reads', () => {
     srv.close();
   });
 });
+
+describe('compressed fan-out', () => {
+  test('a broadcast reaches compressing clients compressed once, intact, and plain clients plain', async () => {
+    const { connect } = await import('../../src/index.js');
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: { serverNoContextTakeover: true } });
+    servers.push(server);
+    await server.listen();
+    const compressing = await Promise.all([0, 1, 2].map(() => connect(server.url, { perMessageDeflate: true, observeFrames: true })));
+    const plain = await connect(server.url, { observeFrames: true });
+    while (server.clients.size < 4) await new Promise((r) => setImmediate(r));
+    const text = JSON.stringify(Array.from({ length: 200 }, (_, i) => ({ id: i, kind: 'message', room: 'lobby' })));
+    const got = [...compressing, plain].map((ws) =>
+      Promise.all([next<[{ rsv: number }]>(ws, 'frame'), next<[Buffer, boolean]>(ws, 'message')]),
+    );
+    assert.equal(server.broadcast(prepareMessage(text)), 4);
+    const results = await Promise.all(got);
+    results.forEach(([[frame], [data]], i) => {
+      assert.equal(data.toString(), text, `client ${i}`);
+      assert.equal(frame.rsv, i < 3 ? 0x40 : 0, `client ${i} ${i < 3 ? 'compressed' : 'plain'}`);
+    });
+    for (const ws of [...compressing, plain]) ws.close();
+  });
+});

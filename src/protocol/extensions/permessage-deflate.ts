@@ -153,12 +153,14 @@ class DeflateMessages implements Extension {
   readonly scope = 'message' as const;
   readonly response: string;
   readonly threshold: number;
+  readonly sharedEncodingKey: string | undefined;
   #codec: DeflateCodec;
   #mayDrop: boolean;
 
   constructor(response: string, codec: DeflateCodec, noContextTakeover: boolean, threshold: number) {
     this.response = response;
     this.threshold = threshold;
+    this.sharedEncodingKey = noContextTakeover && codec.sharedKey !== undefined ? `permessage-deflate ${codec.sharedKey}` : undefined;
     this.#codec = codec;
     // Without context takeover a compressed result we do not send leaves no trace in the
     // peer's window, so we may send the original when compression does not pay.
