@@ -162,7 +162,8 @@ async function startServer(def: ServerDef, deflate: boolean): Promise<Running> {
   const hook = pathToFileURL(path.join(DIST_BENCH, 'servers', 'gc-hook.js')).href;
   // --trace-gc for every server alike: each sample says how many collections its phase had.
   const args = ['-c', '0', process.execPath, '--expose-gc', '--trace-gc', '--import', hook, def.script, '--port', String(port), '--host', '127.0.0.1', ...def.args];
-  if (deflate && def.key !== 'switchboard') args.push('--deflate');
+  // Switchboard's example negotiates permessage-deflate whenever it is offered.
+  if (deflate && !def.key.startsWith('switchboard')) args.push('--deflate');
   const proc = spawn('taskset', args, { env: { ...process.env, ...def.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   const r: Running = { def, pid: proc.pid ?? -1, port, proc, output: '', gc: { scavenge: 0, markCompact: 0, external: 0 } };

@@ -39,11 +39,13 @@ export function applyMaskKey(data: Buffer | Uint8Array, key: number, offset: num
       const k32 = BigInt(k >>> 0);
       const k64 = (k32 << 32n) | k32;
       const view = new BigUint64Array(data.buffer, data.byteOffset + i, words);
-      const pairs = words & ~1;
+      const quads = words & ~3;
       let w = 0;
-      for (; w < pairs; w += 2) {
+      for (; w < quads; w += 4) {
         view[w] ^= k64;
         view[w + 1] ^= k64;
+        view[w + 2] ^= k64;
+        view[w + 3] ^= k64;
       }
       for (; w < words; w++) view[w] ^= k64;
       i += words << 3;
