@@ -16,19 +16,26 @@ export interface Flushable {
 
 export class FlushQueue {
   readonly arena: OutputArena;
-  #dirty: Flushable[] = [];
-  #spare: Flushable[] = [];
+  // Two lists used in turn, filled up to a count rather than emptied by setting their
+  // length (which lets V8 shrink them, only to grow them again the next turn).
+  #dirty: (Flushable | null)[] = [];
+  #count = 0;
+  #spare: (Flushable | null)[] = [];
   #scheduled = false;
   #run = () => {
     this.#scheduled = false;
     const list = this.#dirty;
+    const n = this.#count;
     this.#dirty = this.#spare;
+    this.#count = 0;
     let taken = true;
-    for (let i = 0; i < list.length; i++) if (!list[i]!.flush()) taken = false;
-    list.length = 0;
+    for (let i = 0; i < n; i++) {
+      if (!list[i]!.flush()) taken = false;
+      list[i] = null;
+    }
     this.#spare = list;
     if (!taken) this.arena.retire();
-    else if (this.#dirty.length === 0) this.arena.release();
+    else if (this.#count === 0) this.arena.release();
   };
 
   constructor(arenaBlockBytes?: number) {
@@ -36,7 +43,7 @@ export class FlushQueue {
   }
 
   add(item: Flushable): void {
-    this.#dirty.push(item);
+    this.#dirty[this.#count++] = item;
     if (!this.#scheduled) {
       this.#scheduled = true;
       queueMicrotask(this.#run);

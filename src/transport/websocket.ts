@@ -99,6 +99,10 @@ export interface WebSocketEvents {
 
 /** The socket's slot for its WebSocket: the one direct reads use too. */
 const kWs = kReader;
+/** EventEmitter's listener table (see the constructor: a fast object this class made). */
+interface Listeners {
+  _events: { message?: ((this: WebSocket, data: Buffer, isBinary: boolean) => void) | unknown[] };
+}
 const ENDING = 1;
 const WATCHING_DRAIN = 2;
 const ALIVE = 4;
@@ -439,7 +443,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
 
   /** @internal */
   onMessage(data: Buffer, isBinary: boolean): void {
-    this.emit('message', data, isBinary);
+    // The common case, one listener: called directly, without emit()'s argument array per
+    // message. Anything else (several listeners, rejection capture) goes through emit().
+    const listener = (this as unknown as Listeners)._events.message;
+    if (typeof listener === 'function' && !EventEmitter.captureRejections) listener.call(this, data, isBinary);
+    else if (listener !== undefined) this.emit('message', data, isBinary);
   }
 
   /** @internal */
