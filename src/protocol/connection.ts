@@ -99,6 +99,8 @@ interface CloseRecords {
   failure: ProtocolError | null;
 }
 
+/** Reads up to this size from a reused buffer are copied whole into message memory (see receiveData). */
+const SMALL_READ = 4096;
 /** A frame with at least this much payload still to come may be read straight into place. */
 const LANDING_MIN = 4096;
 /** Payloads at least this big are written as header + the caller's buffer, without a copy. */
@@ -262,6 +264,14 @@ export class ProtocolConnection implements FrameRangeHandler {
    * that the next read overwrites; what must outlive this call is then copied.
    */
   receiveData(chunk: Buffer, stable = true, length = chunk.length): void {
+    if (!stable && length <= SMALL_READ) {
+      // A short read is mostly whole small frames: one bulk copy into message memory makes
+      // each of them a view of it, cheaper than copying message by message.
+      const copy = messageSlab(this.#cfg).alloc(length);
+      copyBytes(chunk, 0, length, copy, 0);
+      this.#parser.push(copy, length, true);
+      return;
+    }
     this.#parser.push(chunk, length, stable);
   }
 

@@ -236,7 +236,9 @@ export class MessageAssembler {
     const left = this.#frameLeft;
     this.#frameLeft = left > n ? left - n : 0;
     const r = this.#region;
-    if (r !== null && buf.buffer === r.buffer && buf.byteOffset + start === r.byteOffset + this.#fill) {
+    // Read in place: the bytes are where the region continues. The bound matters: the next
+    // allocation of the same slab block may start right where a full region ends.
+    if (r !== null && buf.buffer === r.buffer && buf.byteOffset + start === r.byteOffset + this.#fill && this.#fill + n <= r.length) {
       this.#fill += n;
       return;
     }

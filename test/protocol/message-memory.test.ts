@@ -108,6 +108,39 @@ describe('received messages stay intact while held', () => {
     );
   });
 
+  test('direct reads with the default slab: a full landing place and the rest of its frame in the next short read', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 65_537, max: 80_000 }), fc.integer({ min: 1, max: 4000 }), fc.boolean(), (size, first, binary) => {
+        const sink = new HoldingSink();
+        // default slab: regions, landing places and bulk copies of short reads share 1 MiB blocks
+        const conn = new ProtocolConnection(sink, { role: 'server', maxMessageBytes: 1 << 20, maxFrameBytes: 1 << 20, messageSlab: new MessageSlab() });
+        const data = payload(size, size);
+        const stream = Buffer.concat([framed(data, binary, 1), framed(payload(1, 20), false, 1)]);
+        const readBuffer = Buffer.allocUnsafe(16 * 1024);
+        let at = 0;
+        const short = (n: number) => {
+          stream.copy(readBuffer, 0, at, at + n);
+          conn.receiveData(readBuffer, false, n);
+          at += n;
+        };
+        short(first);
+        // land until the landing place is exhausted (it is capped ahead of the frame's end)
+        for (let place = conn.landingBuffer(); place !== null && at < stream.length; place = conn.landingBuffer()) {
+          const n = Math.min(place.length, stream.length - at);
+          stream.copy(place, 0, at, at + n);
+          at += n;
+          conn.receiveLanded(place, n);
+          if (n < place.length) break;
+        }
+        while (at < stream.length) short(Math.min(100, stream.length - at));
+        assert.equal(sink.held.length, 2);
+        assert.ok(sink.held[0]!.data.equals(data), 'the large message is whole');
+        assert.ok(sink.held[1]!.data.equals(payload(1, 20)));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   test("Node's reads: chunks that outlive the read, messages spanning them", () => {
     fc.assert(
       fc.property(fc.array(arbMessage, { minLength: 1, maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 6 }), (msgs, sizes) => {
