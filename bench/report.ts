@@ -66,7 +66,7 @@ function diagnose(rows: Sample[]): string {
   const causes: string[] = [];
   const pre = (r: Sample) => r.preemptPerSec ?? 0;
   const maxOtherPre = Math.max(...others.map(pre));
-  if (pre(worst) > 50 && pre(worst) > 2 * maxOtherPre) causes.push(`the server lost CPU 0 to other jobs ${f(pre(worst), 0)} times/s (others ${f(maxOtherPre, 0)}/s)`);
+  if (pre(worst) > 50 && pre(worst) > 1.5 * maxOtherPre) causes.push(`the server lost CPU 0 to other jobs ${f(pre(worst), 0)} times/s (others at most ${f(maxOtherPre, 0)}/s)`);
   const util = (r: Sample) => r.srvUtil ?? 1;
   if (util(worst) < 0.9 && Math.min(...others.map(util)) >= 0.9) causes.push(`server CPU utilisation ${f(100 * util(worst), 0)}% (others ≥ 90%): contention`);
   if ((worst.genUtil ?? 0) >= 0.9) causes.push(`generator saturated (${f(100 * worst.genUtil!, 0)}% of CPU 1)`);
@@ -77,7 +77,11 @@ function diagnose(rows: Sample[]): string {
   if (Number.isFinite(g) && Number.isFinite(go) && (g > 1.5 * go + 0.01 || (worst.gc?.markCompact ?? 0) > Math.max(...others.map((r) => r.gc?.markCompact ?? 0)))) {
     causes.push(`more garbage collection (${worst.gc!.scavenge} scavenges, ${worst.gc!.markCompact} mark-compacts vs ${others.map((r) => `${r.gc?.scavenge}/${r.gc?.markCompact}`).join(', ')})`);
   }
-  if ((worst.load ?? 0) > 2.5) causes.push(`machine load ${f(worst.load!, 1)} on 2 CPUs`);
+  const otherLoads = others.map((r) => r.load ?? 0);
+  if ((worst.load ?? 0) > 2.5) {
+    const busier = (worst.load ?? 0) > Math.max(...otherLoads) + 0.5;
+    causes.push(`machine load ${f(worst.load!, 1)} on 2 CPUs (the others: ${otherLoads.map((x) => f(x, 1)).join(', ')})${busier ? '' : ', so not this alone'}`);
+  }
   const which = `rep ${worst.rep} (${f(worst.value!)} vs median ${f(m)})`;
   return causes.length ? `${which}: ${causes.join('; ')}` : `${which}: none of the recorded conditions differs (GC, preemption, utilisation, generator, load)`;
 }
@@ -147,6 +151,8 @@ export function renderReport(info: RunInfo, scenarios: Scenario[], samples: Samp
       }
       L.push('');
       if (flagged.length) L.push(`Repetitions more than ±${100 * SPREAD_LIMIT}% apart:`, '', ...flagged, '');
+      const whys = rows.filter((r) => r.gc?.markCompactReasons?.length).map((r) => `\`${r.server}\` rep ${r.rep}: ${r.gc!.markCompactReasons!.join('; ')}`);
+      if (whys.length) L.push('Mark-compacts in the measured phases, with the reason V8 gave:', '', ...whys.map((w) => `- ${w}`), '');
     }
   }
   return L.join('\n');
@@ -222,4 +228,24 @@ export function updateReadme(file: string, md: string, rel: string): void {
   if (a < 0 || b < a) return;
   const body = md.replace(/^# .*\n/, `Latest full run, copied from [${rel}](${rel}):\n`).replace(/^## /gm, '#### ');
   writeFileSync(file, text.slice(0, a + BEGIN.length) + '\n' + body + '\n' + text.slice(b));
+}
+
+/**
+ * `node dist/bench/report.js bench/results/<date>.json [--readme]`: render a run's report
+ * again from its samples (after a change to the report), and with --readme copy it into
+ * bench/README.md as the latest run.
+ */
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href && process.argv[2]) {
+  const file = process.argv[2];
+  const { info, samples } = JSON.parse(readFileSync(file, 'utf8')) as { info: RunInfo; samples: Sample[] };
+  const { SCENARIOS } = await import('./scenarios.js');
+  const ids = new Set(samples.map((x) => x.scenario));
+  const md = renderReport(info, SCENARIOS.filter((sc) => ids.has(sc.id)), samples);
+  const out = file.replace(/\.json$/, '.md');
+  writeFileSync(out, md);
+  if (process.argv.includes('--readme')) {
+    const readme = new URL('../../bench/README.md', import.meta.url).pathname;
+    updateReadme(readme, md, out.slice(out.lastIndexOf('results/')));
+  }
+  console.log(`rendered ${out}`);
 }

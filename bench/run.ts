@@ -116,6 +116,8 @@ export interface Running {
   output: string;
   /** Collections so far, counted from the server's --trace-gc lines. */
   gc: GcCounts;
+  /** The reason of each mark-compact so far. */
+  reasons: string[];
 }
 
 /** Count --trace-gc lines (whole lines only; a partial one waits for the next chunk). */
@@ -126,8 +128,10 @@ function countGc(r: Running, text: string, carry: { rest: string }): void {
   if (cut < 0) return;
   for (const line of all.slice(0, cut).split('\n')) {
     if (line.includes(': Scavenge')) r.gc.scavenge++;
-    else if (line.includes(': Mark-Compact')) r.gc.markCompact++;
-    else continue;
+    else if (line.includes(': Mark-Compact')) {
+      r.gc.markCompact++;
+      r.reasons.push(line.slice(line.lastIndexOf(')') + 1).replace(/;\s*$/, '').trim());
+    } else continue;
     if (line.includes('external memory pressure')) r.gc.external++;
   }
 }
@@ -166,7 +170,7 @@ async function startServer(def: ServerDef, deflate: boolean): Promise<Running> {
   if (deflate && !def.key.startsWith('switchboard')) args.push('--deflate');
   const proc = spawn('taskset', args, { env: { ...process.env, ...def.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
-  const r: Running = { def, pid: proc.pid ?? -1, port, proc, output: '', gc: { scavenge: 0, markCompact: 0, external: 0 } };
+  const r: Running = { def, pid: proc.pid ?? -1, port, proc, output: '', gc: { scavenge: 0, markCompact: 0, external: 0 }, reasons: [] };
   const carry = { rest: '' };
   proc.stdout?.on('data', (d: Buffer) => {
     const text = d.toString();
@@ -216,7 +220,7 @@ export function preempted(pid: number): number {
 }
 
 export function probe(r: Running): Probe {
-  return { gc: { ...r.gc }, preempted: preempted(r.pid), at: performance.now() };
+  return { gc: { ...r.gc }, reasons: r.reasons, preempted: preempted(r.pid), at: performance.now() };
 }
 
 export function serverRssKiB(pid: number): number {

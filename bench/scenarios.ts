@@ -26,6 +26,8 @@ export interface GcCounts {
   markCompact: number;
   /** Collections V8 started because of external (ArrayBuffer) memory. */
   external: number;
+  /** Why each mark-compact ran, as --trace-gc gave it (e.g. "allocation failure; GC in old space requested"). */
+  markCompactReasons?: string[];
 }
 
 /** What the server process went through during the measured phase, to explain a deviant repetition. */
@@ -75,6 +77,8 @@ export interface Ctx {
 
 export interface Probe {
   gc: GcCounts;
+  /** Reasons of every mark-compact so far (the phase's are those after the first probe's count). */
+  reasons: string[];
   preempted: number;
   at: number;
 }
@@ -82,7 +86,12 @@ export interface Probe {
 export function conditions(a: Probe, b: Probe): Conditions {
   const secs = (b.at - a.at) / 1000;
   return {
-    gc: { scavenge: b.gc.scavenge - a.gc.scavenge, markCompact: b.gc.markCompact - a.gc.markCompact, external: b.gc.external - a.gc.external },
+    gc: {
+      scavenge: b.gc.scavenge - a.gc.scavenge,
+      markCompact: b.gc.markCompact - a.gc.markCompact,
+      external: b.gc.external - a.gc.external,
+      markCompactReasons: b.reasons.slice(a.gc.markCompact, b.gc.markCompact),
+    },
     preemptPerSec: secs > 0 ? (b.preempted - a.preempted) / secs : 0,
     load: os.loadavg()[0],
   };

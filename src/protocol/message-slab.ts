@@ -15,12 +15,11 @@ const EMPTY = Buffer.alloc(0);
  * Two block sizes, measured: small requests (short reads, small messages) come from 64 KiB
  * blocks, which the C allocator hands back warm once freed, so copying into them costs
  * about what Node's own read buffers cost; larger ones (a 64 KiB message read in place)
- * from 1 MiB blocks, which the allocator serves from memory it keeps once the first is
- * freed. With 128-256 KiB blocks, at its initial mmap threshold, every block was a fresh
- * mapping whose first-touch page faults cost more than the copies saved.
+ * from 256 KiB blocks. Larger blocks held more messages each, so a block lived as long as
+ * the slowest of them: with 1 MiB blocks, 64 KiB echo at full speed promoted blocks to the
+ * old generation and paid 2-7 mark-compacts in 3 s, against 0-1 with 256 KiB.
  */
 export class MessageSlab {
-  readonly blockSize: number;
   /** Requests up to this size come from the small blocks. */
   readonly smallCarve: number;
   /** Requests up to this size come from the large blocks; larger ones get memory of their own. */
@@ -28,14 +27,11 @@ export class MessageSlab {
   readonly #small: Tier;
   readonly #large: Tier;
 
-  /** `blockSize`: the large blocks; small ones are a sixteenth of it, at least 4 KiB. */
-  constructor(blockSize = 1024 * 1024, maxCarve = blockSize / 4) {
-    this.blockSize = blockSize;
-    this.maxCarve = Math.min(maxCarve, blockSize);
-    const small = Math.max(4096, blockSize >>> 4);
-    this.smallCarve = Math.min(small >>> 2, this.maxCarve);
-    this.#small = new Tier(small);
-    this.#large = new Tier(blockSize);
+  constructor(largeBlock = 256 * 1024, smallBlock = Math.min(64 * 1024, largeBlock)) {
+    this.maxCarve = largeBlock;
+    this.smallCarve = smallBlock >>> 2;
+    this.#small = new Tier(smallBlock);
+    this.#large = new Tier(largeBlock);
   }
 
   /** `n` bytes of uninitialised memory that nothing else will ever be given. */
