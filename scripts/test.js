@@ -1,24 +1,38 @@
 #!/usr/bin/env node
-// Runs the compiled test files with node's built-in runner.
-// `node scripts/test.js` runs the suites that need no external service (*.test.js);
-// `node scripts/test.js --e2e-only` runs those that need system peers (*.e2e.js: browser, python).
+// Runs the compiled tests with node's built-in runner, source maps on (stack traces point
+// into src/ and test/, not dist/).
+//   node scripts/test.js                    suites that need no external service (*.test.js)
+//   node scripts/test.js --e2e-only         suites that need system peers (*.e2e.js: browser, python, brokers)
+//   node scripts/test.js rooms app/hooks    only files whose path (below test/) contains one of the patterns
+// Other arguments starting with -- (e.g. --test-name-pattern=resume) go to node --test.
+// `npm run build` empties dist/ first, so a deleted test cannot keep running from it.
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-const e2eOnly = process.argv.includes('--e2e-only');
+const args = process.argv.slice(2);
+const e2eOnly = args.includes('--e2e-only');
+const passThrough = args.filter((a) => a.startsWith('--') && a !== '--e2e-only');
+const patterns = args.filter((a) => !a.startsWith('--'));
 const root = new URL('../dist/test/', import.meta.url).pathname;
 const files = [];
 (function walk(dir) {
-  for (const name of readdirSync(dir).sort()) {
+  let names;
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return;
+  }
+  for (const name of names) {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) walk(path);
     else if (e2eOnly ? name.endsWith('.e2e.js') : name.endsWith('.test.js')) files.push(path);
   }
 })(root);
-if (files.length === 0) {
-  console.error('no test files found under', root, '- did the build run?');
+const chosen = patterns.length === 0 ? files : files.filter((f) => patterns.some((p) => relative(root, f).includes(p.replace(/\.ts$/, ''))));
+if (chosen.length === 0) {
+  console.error(files.length === 0 ? `no test files under ${root}: did the build run?` : `no test file matches ${patterns.join(', ')}`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=2', ...passThrough, ...chosen], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -19,22 +19,28 @@ export {
 
 // The application server: services, commands, rooms, auth (see README "Application server").
 export * from './app/index.js';
+export { AppServer, type AppServerOptions, type AppServerEvents, type ListenAddress } from './server/app-server.js';
+export type { HttpRoute } from './server/http-routes.js';
 export {
   createClient,
   CommandClient,
   ClientCommandError,
+  ClientConnectError,
   nodeSocketFactory,
   browserSocketFactory,
   type CommandClientOptions,
   type ClientReconnectOptions,
   type ApiOf,
+  type NotAServiceDefinition,
   type Api,
   type BuiltinApi,
   type JoinReply,
   type Push,
+  type OpenEvent,
+  type ReconnectingEvent,
 } from './client/index.js';
 
 // The runtime's types. Its code (startServer: supervised services, control socket, logs,
 // metrics) is the `switchboard/runtime` entry, so the library does not load it.
-export type { RunningServer, StartServerOptions } from './runtime/serve.js';
+export type { RunningServer, StartServerOptions } from './server/start-server.js';
 export type { BackgroundContext, ServiceHandle } from './runtime/background-service.js';

@@ -8,6 +8,7 @@ import { REPLIED } from './command-dispatcher.js';
 import { resolveFromCommand, type AuthResolver } from './auth/user.js';
 import type { CommandDefinition, Position, RoomOptions } from './service.js';
 import type { HostSink } from './service-host.js';
+import type { RoomPolicy } from './inline-host.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 
 export const MAX_ROOM_NAME = 200;
@@ -68,16 +69,18 @@ export function authCommand(resolvers: AuthResolver[]): CommandDefinition<undefi
   };
 }
 
-export function roomCommands(options: RoomOptions<any, any>, sink: HostSink): Record<string, CommandDefinition<any, any, any, any>> {
+export function roomCommands(options: RoomOptions<any, any>, sink: HostSink, policy: RoomPolicy): Record<string, CommandDefinition<any, any, any, any>> {
   const member = (connection: { rooms: ReadonlySet<string> }, room: string): boolean => connection.rooms.has(room);
   const commands: Record<string, CommandDefinition<any, any, any, any>> = {
     'room.join': {
       input: joinInput,
       ...(options.join ? { guard: (connection, data: { room: string }) => options.join!(connection, data.room) } : {}),
       async handler(data: { room: string; since?: Position }, call) {
-        const query = { type: 'join' as const, to: call.connection.id, room: data.room, reply: call.id, ...(data.since ? { since: data.since } : {}) };
-        await sink.ask(query);
+        const volatile = policy.isVolatile(data.room);
+        const query = { type: 'join' as const, to: call.connection.id, room: data.room, reply: call.id, ...(data.since && !volatile ? { since: data.since } : {}), ...(volatile ? { volatile } : {}) };
+        const result = await sink.ask(query);
         (call.connection.rooms as Set<string>).add(data.room);
+        if ('recovered' in result && !result.recovered) policy.resumeExpired(call.connection, data.room, result.reason);
         return REPLIED;
       },
     },

@@ -31,8 +31,13 @@ export interface DispatcherOptions {
 
 export class CommandDispatcher {
   readonly #o: DispatcherOptions;
-  /** Aborted when the server stops: every command's signal follows it. */
-  readonly #stop = new AbortController();
+  /**
+   * Commands running now, for stop() to abort. A Set and not a listener per command on one
+   * shared stop signal: with many commands in flight that signal's listener list grew with
+   * them (Node's MaxListenersExceededWarning past 10) and each removal scanned it.
+   */
+  readonly #running = new Set<AbortController>();
+  #stopped: CommandError | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
@@ -43,7 +48,13 @@ export class CommandDispatcher {
   }
 
   stop(): void {
-    this.#stop.abort(new CommandError(CommandErrorCode.CANCELLED, 'server is stopping'));
+    this.#stopped ??= new CommandError(CommandErrorCode.CANCELLED, 'server is stopping');
+    for (const controller of this.#running) controller.abort(this.#stopped);
+  }
+
+  /** How many commands are running (for tests and metrics). */
+  get running(): number {
+    return this.#running.size;
   }
 
   async run(scope: CallScope, id: CommandId, cmd: string, data: unknown): Promise<Outcome> {
@@ -56,7 +67,7 @@ export class CommandDispatcher {
 
   async #run(scope: CallScope, id: CommandId, cmd: string, data: unknown): Promise<Outcome> {
     if (!this.has(cmd)) return fail(CommandErrorCode.UNKNOWN_COMMAND, `unknown command "${cmd}"`);
-    if (this.#stop.signal.aborted) return fail(CommandErrorCode.CANCELLED, 'server is stopping');
+    if (this.#stopped) return fail(CommandErrorCode.CANCELLED, 'server is stopping');
     const command = this.#o.commands[cmd]!;
     let input: unknown = data;
     if (command.input !== undefined) {
@@ -88,8 +99,9 @@ export class CommandDispatcher {
   async #invoke(scope: CallScope, id: CommandId, cmd: string, command: CommandDefinition<any, any, any, any>, input: unknown): Promise<Outcome> {
     const controller = new AbortController();
     const timeoutMs = command.timeoutMs ?? this.#o.defaultTimeoutMs;
-    const onStop = (): void => controller.abort(this.#stop.signal.reason);
-    this.#stop.signal.addEventListener('abort', onStop, { once: true });
+    // stop() may have come while the input was validated or the guard awaited
+    if (this.#stopped) controller.abort(this.#stopped);
+    this.#running.add(controller);
     scope.inflight.add(controller);
     let timer: NodeJS.Timeout | undefined;
     const cancelled = new Promise<Outcome>((resolve) => {
@@ -97,7 +109,8 @@ export class CommandDispatcher {
         const reason: unknown = controller.signal.reason;
         resolve(isCommandError(reason) ? { ok: false, error: commandErrorBody(reason) } : fail(CommandErrorCode.CANCELLED, 'cancelled'));
       };
-      controller.signal.addEventListener('abort', onAbort, { once: true });
+      if (controller.signal.aborted) onAbort();
+      else controller.signal.addEventListener('abort', onAbort, { once: true });
       timer = setTimeout(() => controller.abort(new CommandError(CommandErrorCode.TIMEOUT, `"${cmd}" did not finish within ${timeoutMs} ms`)), timeoutMs);
     });
     const call: CommandCall<any, any> = { id, cmd, connection: scope.connection, service: scope.service, signal: controller.signal };
@@ -117,7 +130,7 @@ export class CommandDispatcher {
       return await Promise.race([handled, cancelled]);
     } finally {
       clearTimeout(timer);
-      this.#stop.signal.removeEventListener('abort', onStop);
+      this.#running.delete(controller);
       scope.inflight.delete(controller);
     }
   }

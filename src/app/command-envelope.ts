@@ -1,7 +1,7 @@
 /**
  * Decoding of command messages: `{"id", "cmd", "data"}`, or the opt-in key-value form
- * `{"name": argument, ...}`. `__proto__`, `constructor` and `prototype` keys are dropped while
- * parsing, at every depth, so input can never reach an object's prototype chain.
+ * `{"name": argument, ...}`. `__proto__`, `constructor` and `prototype` keys are dropped right
+ * after parsing, at every depth, so input can never reach an object's prototype chain.
  */
 import { CommandErrorCode, type CommandErrorBody } from './command-error.js';
 
@@ -15,7 +15,20 @@ export type Envelope =
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export function safeJsonParse(text: string): unknown {
-  return JSON.parse(text, (key, value) => (UNSAFE_KEYS.has(key) ? undefined : value));
+  const root: unknown = JSON.parse(text);
+  // An explicit stack, not a reviver: a reviver recurses once per nesting level, so valid but
+  // deeply nested JSON overflowed the call stack and was answered as malformed.
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value !== 'object' || value === null) continue;
+    const obj = value as Record<string, unknown>;
+    for (const key of Object.keys(obj)) {
+      if (UNSAFE_KEYS.has(key)) delete obj[key];
+      else pending.push(obj[key]);
+    }
+  }
+  return root;
 }
 
 export function decodeEnvelope(text: string, keyValue: boolean): Envelope {
@@ -55,6 +68,23 @@ export function encodeError(id: CommandId, error: CommandErrorBody): string {
   return JSON.stringify({ id, ok: false, error });
 }
 
-export function encodePush(event: string, data: unknown): string {
-  return `{"event":${JSON.stringify(event)},"data":${data === undefined ? 'null' : JSON.stringify(data)}}`;
+/** A server push `{"event", ...fields, "data"}`: the one place push texts are built. */
+export function encodePush(event: string, data?: unknown, fields?: Record<string, unknown>): string {
+  return pushText(event, data === undefined ? 'null' : JSON.stringify(data), fields);
+}
+
+/** A push that carries no data, only its fields (e.g. `room.reset`). */
+export function encodeEvent(event: string, fields: Record<string, unknown>): string {
+  return `${pushHead(event, fields)}}`;
+}
+
+/** A push whose data is already JSON text (serialised once for many recipients, or received so). */
+export function pushText(event: string, dataJson: string, fields?: Record<string, unknown>): string {
+  return `${pushHead(event, fields)},"data":${dataJson}}`;
+}
+
+function pushHead(event: string, fields: Record<string, unknown> | undefined): string {
+  let head = `{"event":${JSON.stringify(event)}`;
+  if (fields !== undefined) for (const key in fields) head += `,${JSON.stringify(key)}:${JSON.stringify(fields[key])}`;
+  return head;
 }

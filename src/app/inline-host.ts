@@ -11,7 +11,7 @@ import { authCommand, roomCommands } from './builtin-commands.js';
 import { resolveFromRequest, type AuthResolver } from './auth/user.js';
 import type { Logger } from './logger.js';
 import { loadServiceDefinition } from './service-loader.js';
-import type { Connection, HandshakeRequest, JoinResult, Position, PresenceEntry, SendOptions, ServiceContext, ServiceDefinition, User } from './service.js';
+import type { ClusterEvents, Connection, HandshakeRequest, Isolation, JoinResult, Position, PresenceEntry, SendOptions, ServiceContext, ServiceDefinition, User } from './service.js';
 import type { CloseReply, HostHandshakeResult, HostSink, OpenInfo, ServiceHost, ServiceHostFactory, ServiceInfo, Target } from './service-host.js';
 
 interface ConnectionRecord extends CallScope {
@@ -23,8 +23,12 @@ interface ConnectionRecord extends CallScope {
   queue: Promise<void>;
 }
 
-export function inlineHostFactory(log: Logger): ServiceHostFactory {
-  return async (file, route, sink) => new InlineHost(file, route, await loadServiceDefinition(file), sink, log);
+/**
+ * Loads services into this thread. `isolation` is where this thread is: a worker or child
+ * process hosting an isolated service uses this same host inside it.
+ */
+export function inlineHostFactory(log: Logger, isolation: Isolation = 'inline'): ServiceHostFactory {
+  return async (file, route, sink) => new InlineHost(file, route, await loadServiceDefinition(file, isolation), sink, log, isolation);
 }
 
 export class InlineHost implements ServiceHost {
@@ -38,17 +42,28 @@ export class InlineHost implements ServiceHost {
   readonly #service: ServiceContextImpl;
   readonly #dispatcher: CommandDispatcher | null;
   readonly #pending = new Set<Promise<unknown>>();
+  readonly #rooms: RoomPolicy;
 
-  constructor(file: string, route: string, def: ServiceDefinition, sink: HostSink, log: Logger) {
+  constructor(file: string, route: string, def: ServiceDefinition, sink: HostSink, log: Logger, isolation: Isolation = 'inline') {
     this.file = file;
     this.#def = def;
     this.#sink = sink;
     this.#log = log;
     this.#resolvers = def.auth === undefined ? [] : Array.isArray(def.auth) ? def.auth : [def.auth];
-    this.#service = new ServiceContextImpl(route, def.state ? def.state() : {}, sink, log, this.#connections);
     const rooms = def.rooms === true ? {} : def.rooms === false || def.rooms === undefined ? null : def.rooms;
+    const volatile = rooms?.volatile;
+    const isVolatile = (room: string): boolean => (typeof volatile === 'function' ? volatile(room) === true : volatile === true);
+    const resumeExpired = (connection: Connection<any, any>, room: string, reason: string): void => {
+      const hook = def.resumeExpired;
+      if (hook === undefined) return;
+      Promise.resolve()
+        .then(() => hook(connection, room, reason))
+        .catch((err: unknown) => log.error({ route, connection: connection.id, room, err }, 'resumeExpired hook threw'));
+    };
+    this.#rooms = { isVolatile, resumeExpired };
+    this.#service = new ServiceContextImpl(route, def.state ? def.state() : {}, sink, log, this.#connections, isVolatile);
     const commandProtocol = def.commands !== undefined || rooms !== null || def.keyValueCommands === true;
-    this.info = { commands: commandProtocol, isolation: 'inline', presenceEvents: rooms?.presenceEvents !== false };
+    this.info = { commands: commandProtocol, isolation, presenceEvents: rooms?.presenceEvents !== false, survivesRestart: def.connectionsSurviveRestart === true };
     this.#dispatcher = commandProtocol
       ? new CommandDispatcher({
           route,
@@ -56,7 +71,7 @@ export class InlineHost implements ServiceHost {
           defaultTimeoutMs: def.commandTimeoutMs ?? 10_000,
           commands: {
             ...(this.#resolvers.length > 0 ? { auth: authCommand(this.#resolvers) } : {}),
-            ...(rooms !== null ? roomCommands(rooms, sink) : {}),
+            ...(rooms !== null ? roomCommands(rooms, sink, this.#rooms) : {}),
             ...def.commands,
           },
         })
@@ -92,7 +107,7 @@ export class InlineHost implements ServiceHost {
   }
 
   async open(info: OpenInfo): Promise<void> {
-    const connection = new ConnectionFacade(info, this.#def.connectionState ? this.#def.connectionState() : {}, this.#service, this.#sink);
+    const connection = new ConnectionFacade(info, this.#def.connectionState ? this.#def.connectionState() : {}, this.#service, this.#sink, this.#rooms);
     const record: ConnectionRecord = { connection, service: this.#service, inflight: new Set(), queue: Promise.resolve() };
     this.#connections.set(info.id, record);
     if (this.#def.open === undefined) return;
@@ -166,6 +181,10 @@ export class InlineHost implements ServiceHost {
     this.#dispatcher?.stop();
   }
 
+  clusterEvent(event: string, data: unknown, from: string): void {
+    this.#service.clusterEvents.dispatch(event, data, from);
+  }
+
   async #raw(record: ConnectionRecord, data: string | Uint8Array): Promise<void> {
     if (this.#def.message === undefined) {
       if (this.#dispatcher !== null) this.#reply(record, encodeError(null, { code: CommandErrorCode.BAD_REQUEST, message: 'binary messages are not commands' }));
@@ -186,17 +205,26 @@ export class InlineHost implements ServiceHost {
       return;
     }
     if (envelope.kind === 'command') {
-      const outcome = await this.#dispatcher!.run(record, envelope.id, envelope.cmd, envelope.data);
+      const outcome = await this.#run(record, envelope.id, envelope.cmd, envelope.data);
       this.#answer(record, envelope.id, outcome);
       return;
     }
     // key-value form: several commands, one reply object {name: {ok, data|error}}
     const reply: Record<string, unknown> = {};
     for (const [cmd, arg] of envelope.entries) {
-      const outcome = await this.#dispatcher!.run(record, null, cmd, arg);
+      const outcome = await this.#run(record, null, cmd, arg);
       reply[cmd] = outcome.ok === true ? { ok: true, data: outcome.data ?? null } : outcome.ok === false ? { ok: false, error: outcome.error } : { ok: true };
     }
     this.#reply(record, safeStringify(reply) ?? encodeError(null, { code: CommandErrorCode.HANDLER_ERROR, message: 'reply is not serialisable' }));
+  }
+
+  /** Runs one command and reports it (name, outcome, duration) for metrics and logs. */
+  async #run(record: ConnectionRecord, id: CommandId, cmd: string, data: unknown): Promise<Outcome> {
+    const t0 = performance.now();
+    const outcome = await this.#dispatcher!.run(record, id, cmd, data);
+    const result = outcome.ok === false ? outcome.error.code : 'ok';
+    this.#sink.act({ type: 'command', to: record.connection.id, command: cmd, outcome: result, ms: performance.now() - t0 });
+    return outcome;
   }
 
   #answer(record: ConnectionRecord, id: CommandId, outcome: Outcome): void {
@@ -245,16 +273,25 @@ class ServiceContextImpl implements ServiceContext<any> {
   readonly #sink: HostSink;
   readonly #connections: Map<string, ConnectionRecord>;
 
-  constructor(route: string, state: unknown, sink: HostSink, log: Logger, connections: Map<string, ConnectionRecord>) {
+  readonly clusterEvents: ClusterEventsImpl;
+  readonly #isVolatile: (room: string) => boolean;
+
+  constructor(route: string, state: unknown, sink: HostSink, log: Logger, connections: Map<string, ConnectionRecord>, isVolatile: (room: string) => boolean) {
     this.route = route;
     this.state = state;
     this.log = log;
     this.#sink = sink;
     this.#connections = connections;
+    this.#isVolatile = isVolatile;
+    this.clusterEvents = new ClusterEventsImpl(sink, log, route);
   }
 
-  publish(room: string, data: unknown, options?: SendOptions): Promise<Position> {
-    return this.#sink.ask({ type: 'publish', room, data: data === undefined ? null : data, except: exceptList(options) });
+  get cluster(): ClusterEvents {
+    return this.clusterEvents;
+  }
+
+  publish(room: string, data: unknown, options?: SendOptions): Promise<Position | null> {
+    return this.#sink.ask({ type: 'publish', room, data: data === undefined ? null : data, except: exceptList(options), ...(this.#isVolatile(room) ? { volatile: true } : {}) });
   }
 
   sendTo(ids: string[], event: string, data?: unknown): void {
@@ -297,7 +334,9 @@ class ConnectionFacade implements Connection<any, any> {
   #user: User | null;
   readonly #sink: HostSink;
 
-  constructor(info: OpenInfo, state: unknown, service: ServiceContext<any>, sink: HostSink) {
+  readonly #rooms: RoomPolicy;
+
+  constructor(info: OpenInfo, state: unknown, service: ServiceContext<any>, sink: HostSink, rooms: RoomPolicy) {
     this.id = info.id;
     this.request = info.request;
     this.protocol = info.protocol;
@@ -305,6 +344,7 @@ class ConnectionFacade implements Connection<any, any> {
     this.state = state;
     this.service = service;
     this.#sink = sink;
+    this.#rooms = rooms;
   }
 
   get user(): User | null {
@@ -324,8 +364,10 @@ class ConnectionFacade implements Connection<any, any> {
   }
 
   async join(room: string, options?: { since?: Position }): Promise<JoinResult> {
-    const result = await this.#sink.ask({ type: 'join', to: this.id, room, ...(options?.since ? { since: options.since } : {}) });
+    const volatile = this.#rooms.isVolatile(room);
+    const result = await this.#sink.ask({ type: 'join', to: this.id, room, ...(options?.since && !volatile ? { since: options.since } : {}), ...(volatile ? { volatile } : {}) });
     this.rooms.add(room);
+    if ('recovered' in result && !result.recovered) this.#rooms.resumeExpired(this, room, result.reason);
     return result;
   }
 
@@ -341,5 +383,54 @@ class ConnectionFacade implements Connection<any, any> {
 
   close(code = 1000, reason = ''): void {
     this.#sink.act({ type: 'close', to: this.id, code, reason });
+  }
+}
+
+/** What the room commands and facades need to know of the service's room options. */
+export interface RoomPolicy {
+  isVolatile(room: string): boolean;
+  /** A rejoin could not be recovered: runs the service's resumeExpired hook. */
+  resumeExpired(connection: Connection<any, any>, room: string, reason: string): void;
+}
+
+/** `service.cluster` inside a host: listeners here, say and (un)listen through the sink. */
+class ClusterEventsImpl implements ClusterEvents {
+  readonly #sink: HostSink;
+  readonly #log: Logger;
+  readonly #route: string;
+  readonly #listeners = new Map<string, Set<(data: any, from: string) => void>>();
+
+  constructor(sink: HostSink, log: Logger, route: string) {
+    this.#sink = sink;
+    this.#log = log;
+    this.#route = route;
+  }
+
+  say(event: string, data?: unknown): Promise<boolean> {
+    return this.#sink.ask({ type: 'say', event, data: data === undefined ? null : data });
+  }
+
+  on(event: string, listener: (data: any, from: string) => void): void {
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, (set = new Set()));
+    set.add(listener);
+    if (set.size === 1) this.#sink.act({ type: 'listen', event });
+  }
+
+  off(event: string, listener: (data: any, from: string) => void): void {
+    const set = this.#listeners.get(event);
+    if (!set?.delete(listener) || set.size > 0) return;
+    this.#listeners.delete(event);
+    this.#sink.act({ type: 'unlisten', event });
+  }
+
+  dispatch(event: string, data: unknown, from: string): void {
+    for (const listener of [...(this.#listeners.get(event) ?? [])]) {
+      try {
+        listener(data, from);
+      } catch (err) {
+        this.#log.error({ route: this.#route, event, err }, 'cluster event listener threw');
+      }
+    }
   }
 }

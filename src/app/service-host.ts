@@ -4,14 +4,16 @@
  * plain, structured-clone-able data. InlineHost runs the service in this thread; a worker or
  * process host implements the same interface by posting these values over a port.
  */
-import type { HandshakeRequest, JoinResult, Position, PresenceEntry, User } from './service.js';
+import type { HandshakeRequest, Isolation, JoinResult, Position, PresenceEntry, User } from './service.js';
 
 export interface ServiceInfo {
   /** The service speaks the JSON command protocol on text messages. */
   commands: boolean;
-  isolation: 'inline' | 'worker' | 'process';
+  isolation: Isolation;
   /** Push presence.join / presence.leave events to room members. */
   presenceEvents: boolean;
+  /** Keep the service's clients connected when its worker or process restarts. */
+  survivesRestart?: boolean;
 }
 
 export type HostHandshakeResult =
@@ -48,6 +50,24 @@ export interface ServiceHost {
   idle(): Promise<void>;
   /** Server stopping: abort in-flight commands (their reply is `cancelled`) and refuse new ones. */
   cancel(): void;
+  /** An event said on another node (`cluster.say`) that this service listens to. */
+  clusterEvent?(event: string, data: unknown, from: string): void;
+  /** Where the host stands (a host without it is running while it exists). */
+  status?(): HostStatus;
+  /** Restart the service's thread or process (manual restart). */
+  restart?(): Promise<void>;
+  /** A newer load of the file took over: stop once the last connection is gone. */
+  retire?(): void;
+  /** Stop now (server shutdown, after the connections are closed). */
+  dispose?(): Promise<void>;
+}
+
+export interface HostStatus {
+  state: 'running' | 'restarting' | 'failed' | 'stopping';
+  restarts: number;
+  pid?: number;
+  memory?: { rss: number; heapUsed: number; heapTotal: number; external: number };
+  lastCrash?: { reason: string; at: string; message?: string; stack?: string; code?: number | null; signal?: string | null };
 }
 
 /** Where a delivery goes. */
@@ -61,20 +81,27 @@ export type HostAction =
   | { type: 'send'; to: string; data: string | Uint8Array; binary: boolean }
   | { type: 'deliver'; target: Target; data: string | Uint8Array; binary: boolean; except: string[] }
   | { type: 'close'; to: string; code: number; reason: string }
-  | { type: 'user'; to: string; user: User | null };
+  | { type: 'user'; to: string; user: User | null }
+  /** A command finished (for metrics and logs): its name, outcome (`ok` or an error code) and duration. */
+  | { type: 'command'; to: string; command: string; outcome: string; ms: number }
+  /** The service listens to a cluster event now (or no longer). */
+  | { type: 'listen' | 'unlisten'; event: string };
 
 export type HostQuery =
   /** With `reply`, the server writes the command reply itself in the same step as the join, so no room push can overtake it. */
-  | { type: 'join'; to: string; room: string; since?: Position; reply?: string | number | null }
+  | { type: 'join'; to: string; room: string; since?: Position; reply?: string | number | null; volatile?: boolean }
   | { type: 'leave'; to: string; room: string }
-  | { type: 'publish'; room: string; data: unknown; except: string[] }
-  | { type: 'presence'; room: string };
+  | { type: 'publish'; room: string; data: unknown; except: string[]; volatile?: boolean }
+  | { type: 'presence'; room: string }
+  /** `cluster.say(event, data)`: false when it could not be sent (the broker is down). */
+  | { type: 'say'; event: string; data: unknown };
 
 export interface HostAnswers {
   join: JoinResult;
   leave: boolean;
-  publish: Position;
+  publish: Position | null;
   presence: PresenceEntry[];
+  say: boolean;
 }
 
 export interface HostSink {
@@ -84,3 +111,6 @@ export interface HostSink {
 
 /** Loads a service file into a host; throws ServiceLoadError when the file is not a usable service. */
 export type ServiceHostFactory = (file: string, route: string, sink: HostSink) => Promise<ServiceHost>;
+
+/** A host factory per isolation; the app layer itself provides only 'inline'. */
+export type ServiceHostFactories = Partial<Record<Isolation, ServiceHostFactory>>;

@@ -1,9 +1,11 @@
 /**
- * Imports a service file (TypeScript through tsx's ESM API, without a build step; JavaScript
- * too, so that every load is fresh and --watch can reload) and checks its default export.
+ * Loads a service file (a fresh instance each time, so --watch and reload see changes) and
+ * checks its default export.
  */
-import { pathToFileURL } from 'node:url';
-import { isServiceDefinition, type ServiceDefinition } from './service.js';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { defaultExport, importModule } from './module-import.js';
+import { isServiceDefinition, type Isolation, type ServiceDefinition } from './service.js';
 
 /** A file that could not be imported or does not export a service: answered with HTTP 500. */
 export class ServiceLoadError extends Error {
@@ -17,31 +19,50 @@ export class ServiceLoadError extends Error {
   }
 }
 
-export async function loadServiceDefinition(file: string): Promise<ServiceDefinition> {
+/**
+ * Imports a service file and checks its default export. `isolation` is where it is being
+ * loaded: a definition that declares another one fails (its declaration was not readable
+ * before the import; see service-declaration.ts).
+ */
+export async function loadServiceDefinition(file: string, isolation: Isolation = 'inline'): Promise<ServiceDefinition> {
   let mod: Record<string, unknown>;
   try {
-    // tsx is loaded on first use: a program that only uses the WebSocket library never pays for it.
-    const { tsImport } = await import('tsx/esm/api');
-    mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
+    mod = await importModule(file, { fresh: true });
   } catch (err) {
-    throw new ServiceLoadError(file, `import failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new ServiceLoadError(file, missingPackage(file, err) ?? `import failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  let def: unknown = mod['default'];
-  // a CommonJS-shaped module seen through ESM interop nests the default export once more
-  if (!isServiceDefinition(def) && typeof def === 'object' && def !== null && isServiceDefinition((def as { default?: unknown }).default)) {
-    def = (def as { default?: unknown }).default;
-  }
-  // a CommonJS-shaped module without a default export shows its named exports as `default`
-  const cjsNamedOnly = typeof def === 'object' && def !== null && !isServiceDefinition(def) && !Object.hasOwn(def, 'default') && Object.keys(mod).some((k) => k !== 'default' && (def as Record<string, unknown>)[k] === mod[k]);
-  if (def === undefined || cjsNamedOnly) throw new ServiceLoadError(file, 'no default export (expected `export default defineService({...})`)');
+  const def = defaultExport(mod, isServiceDefinition);
+  if (def === undefined) throw new ServiceLoadError(file, 'no default export (expected `export default defineService({...})`)');
   if (!isServiceDefinition(def)) throw new ServiceLoadError(file, 'the default export was not made by defineService()');
-  checkDefinition(file, def);
+  checkDefinition(file, def, isolation);
   return def;
+}
+
+/** A bare import the service's folder cannot resolve: say what to install, and where. */
+function missingPackage(file: string, err: unknown): string | undefined {
+  const code = (err as { code?: string }).code;
+  if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return undefined;
+  const message = err instanceof Error ? err.message : '';
+  const name = /Cannot find (?:package|module) '([^'./][^']*)'/.exec(message)?.[1];
+  if (name === undefined) return undefined;
+  const pkg = name.startsWith('@') ? name.split('/').slice(0, 2).join('/') : name.split('/')[0]!;
+  return `cannot find package '${pkg}' imported by ${file}: install it where the service lives (npm install ${pkg} in ${projectDir(file)})`;
+}
+
+/** The folder of the nearest package.json above a file (or the file's own folder). */
+function projectDir(file: string): string {
+  let dir = dirname(file);
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return dirname(file);
+    dir = up;
+  }
 }
 
 const HOOKS = ['handshake', 'open', 'message', 'close'] as const;
 
-function checkDefinition(file: string, def: ServiceDefinition): void {
+function checkDefinition(file: string, def: ServiceDefinition, isolation: Isolation): void {
   for (const hook of HOOKS) {
     if (def[hook] !== undefined && typeof def[hook] !== 'function') throw new ServiceLoadError(file, `${hook} must be a function`);
   }
@@ -53,7 +74,7 @@ function checkDefinition(file: string, def: ServiceDefinition): void {
       }
     }
   }
-  if (def.isolation !== undefined && def.isolation !== 'inline') {
-    throw new ServiceLoadError(file, `isolation '${def.isolation}' needs the runtime (only 'inline' is available here)`);
+  if (def.isolation !== undefined && def.isolation !== isolation) {
+    throw new ServiceLoadError(file, `defines isolation '${def.isolation}' but was loaded as '${isolation}': write it as a string literal in defineService({ isolation: '...' }) or \`export const isolation = '...'\` so the server can read it before running the file`);
   }
 }

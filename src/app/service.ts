@@ -26,6 +26,9 @@ export type HandshakeDecision =
   | { protocol?: string; headers?: Record<string, string> }
   | { reject: { status: number; reason?: string; headers?: Record<string, string> } };
 
+/** Where a service's code runs. */
+export type Isolation = 'inline' | 'worker' | 'process';
+
 /** A room position: epoch (changes when the room's history is lost) and offset (grows per message). */
 export interface Position {
   e: string;
@@ -85,8 +88,14 @@ export interface ServiceContext<Shared = Record<string, unknown>> {
   /** Service-wide state shared by every connection of this service. */
   state: Shared;
   readonly log: Logger;
-  /** Appends a message to a room (numbered, kept in its history) and pushes it to its members. */
-  publish(room: string, data: unknown, options?: SendOptions): Promise<Position>;
+  /**
+   * Appends a message to a room (numbered, kept in its history) and pushes it to its
+   * members, on every node. Resolves with its position; null when it was not numbered (a
+   * volatile room, or the cluster's broker is down: then only this node's members got it).
+   */
+  publish(room: string, data: unknown, options?: SendOptions): Promise<Position | null>;
+  /** Events between the nodes of a cluster (at most once; a node never hears its own). */
+  readonly cluster: ClusterEvents;
   /** Pushes `{"event", "data"}` to the listed connections (any service on this server). */
   sendTo(ids: string[], event: string, data?: unknown): void;
   /** Pushes `{"event", "data"}` to every connection of this service. */
@@ -99,6 +108,14 @@ export interface ServiceContext<Shared = Record<string, unknown>> {
   presence(room: string): Promise<PresenceEntry[]>;
   /** Ids of the connections of this service. */
   connections(): string[];
+}
+
+/** `service.cluster`: say an event to every other node, listen to what they say. */
+export interface ClusterEvents {
+  /** False when it could not be sent (no cluster, or its broker is down). */
+  say(event: string, data?: unknown): Promise<boolean>;
+  on(event: string, listener: (data: any, from: string) => void): void;
+  off(event: string, listener: (data: any, from: string) => void): void;
 }
 
 /** The second argument of a command handler. */
@@ -133,6 +150,11 @@ export interface RoomOptions<State = Record<string, unknown>, Shared = Record<st
   clientPublish?: boolean;
   /** Send presence.join / presence.leave events to room members. Default true. */
   presenceEvents?: boolean;
+  /**
+   * Rooms that skip history: their messages are neither numbered nor kept, so they cost no
+   * store and cannot be recovered (pos null). All rooms, or those the function picks.
+   */
+  volatile?: boolean | ((room: string) => boolean);
 }
 
 export interface ServiceOptions<State = Record<string, unknown>, Shared = Record<string, unknown>> {
@@ -156,6 +178,12 @@ export interface ServiceOptions<State = Record<string, unknown>, Shared = Record
    * (1006). May return the code and reason to answer a peer's close with.
    */
   close?: (connection: Connection<State, Shared>, code: number, reason: string) => void | { code: number; reason?: string } | Promise<void | { code: number; reason?: string }>;
+  /**
+   * A client rejoined a room with a position history can no longer cover (`reason`:
+   * expired, epoch, too_many): it got `room.reset` and will reload; the service may push
+   * what the client needs to rebuild its state.
+   */
+  resumeExpired?: (connection: Connection<State, Shared>, room: string, reason: string) => void | Promise<void>;
   /** Named handlers of the JSON command protocol. */
   commands?: Record<string, CommandDefinition<any, any, State, Shared>>;
   /** Enable the built-in room.join / room.leave / room.presence commands. */
@@ -164,8 +192,12 @@ export interface ServiceOptions<State = Record<string, unknown>, Shared = Record
   keyValueCommands?: boolean;
   /** Default command timeout in ms (10000). */
   commandTimeoutMs?: number;
-  /** Where the service's code runs. Only 'inline' is implemented by the app layer; the runtime adds the others. */
-  isolation?: 'inline' | 'worker' | 'process';
+  /**
+   * Where the service's code runs: in the server's thread, a worker thread or a child
+   * process (worker and process need the runtime, i.e. `switchboard serve`). Write it as a
+   * string literal: the server reads it from the source before running the file.
+   */
+  isolation?: Isolation;
   /**
    * With 'worker' or 'process' isolation: when the service crashes and restarts, keep its
    * clients connected and re-attach them to the new instance (default: close them with 1011).

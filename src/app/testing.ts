@@ -7,16 +7,22 @@
  *   assert.equal((await c.call('add', { a: 1, b: 2 })).data, 3);
  *   await c.next((m) => m.event === 'welcome');
  */
-import { AppCore, type Decision } from './app-core.js';
-import { inlineHostFactory } from './inline-host.js';
+import { App, type Decision } from './app.js';
+import type { ConnectionPort, Framer } from './connection-port.js';
 import { silentLogger, type Logger } from './logger.js';
-import type { Framer, PeerSocket } from './peer-socket.js';
-import type { RoomIndexOptions } from './room-index.js';
-import type { HandshakeRequest } from './service.js';
-import type { CloseReply, ServiceHostFactory } from './service-host.js';
+import type { AppObserver } from './observer.js';
+import type { RoomIndexOptions } from './rooms/room-index.js';
+import type { HandshakeRequest, Isolation } from './service.js';
+import type { CloseReply, ServiceHostFactories } from './service-host.js';
+
+/** What the in-memory framer makes: the message itself. */
+export interface MemoryFramed {
+  data: string | Uint8Array;
+  binary: boolean;
+}
 
 /** An in-memory connection: records everything the server sends to it. */
-export class MemorySocket implements PeerSocket {
+export class MemorySocket implements ConnectionPort<MemoryFramed> {
   readonly sent: Array<string | Uint8Array> = [];
   closedWith: { code: number; reason: string } | null = null;
   #waiters: Array<{ pred: (m: string) => boolean; resolve: (m: string) => void }> = [];
@@ -24,8 +30,8 @@ export class MemorySocket implements PeerSocket {
   send(data: string | Uint8Array): void {
     this.#push(data);
   }
-  sendPrepared(message: never): void {
-    this.#push((message as unknown as { data: string | Uint8Array }).data);
+  sendFramed(message: MemoryFramed): void {
+    this.#push(message.data);
   }
   close(code = 1000, reason = ''): void {
     this.closedWith ??= { code, reason };
@@ -73,11 +79,11 @@ function matches(text: string, pred: (m: any) => boolean): boolean {
   }
 }
 
-/** A framer that does not frame: prepared messages carry the data; counts fan-outs. */
-export class MemoryFramer implements Framer {
-  prepared = 0;
-  prepare(data: string | Uint8Array, binary: boolean): unknown {
-    this.prepared += 1;
+/** A framer that does not frame: framed messages carry the data; counts fan-outs. */
+export class MemoryFramer implements Framer<MemoryFramed> {
+  framed = 0;
+  frame(data: string | Uint8Array, binary: boolean): MemoryFramed {
+    this.framed += 1;
     return { data, binary };
   }
 }
@@ -105,11 +111,13 @@ export interface ServiceTesterOptions {
   dir: string;
   log?: Logger;
   rooms?: RoomIndexOptions;
-  hostFactory?: ServiceHostFactory;
+  hosts?: ServiceHostFactories;
+  defaultIsolation?: Isolation;
+  observer?: AppObserver;
 }
 
 export interface ServiceTester {
-  readonly core: AppCore;
+  readonly app: App<MemoryFramed>;
   readonly framer: MemoryFramer;
   /** Runs the handshake; throws with the status when the service (or routing) rejects it. */
   connect(path: string, request?: Partial<HandshakeRequest>): Promise<TestConnection>;
@@ -127,32 +135,40 @@ export class HandshakeRejected extends Error {
 export function serviceTester(options: ServiceTesterOptions): ServiceTester {
   const log = options.log ?? silentLogger;
   const framer = new MemoryFramer();
-  const core = new AppCore({ root: options.dir, log, framer, hostFactory: options.hostFactory ?? inlineHostFactory(log), ...(options.rooms ? { rooms: options.rooms } : {}) });
+  const app = new App<MemoryFramed>({
+    root: options.dir,
+    log,
+    framer,
+    ...(options.hosts ? { hosts: options.hosts } : {}),
+    ...(options.defaultIsolation ? { defaultIsolation: options.defaultIsolation } : {}),
+    ...(options.rooms ? { rooms: options.rooms } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
+  });
   let calls = 0;
   return {
-    core,
+    app,
     framer,
-    decide: (path, request) => core.decide(testRequest(path, request)),
+    decide: (path, request) => app.admit(testRequest(path, request)),
     async connect(path, request) {
       const req = testRequest(path, request);
-      const d = await core.decide(req);
+      const d = await app.admit(req);
       if (!d.accept) throw new HandshakeRejected(d.status, d.reason, d.headers);
       const socket = new MemorySocket();
-      const id = core.attach(socket, req, d.admission);
+      const id = app.open(socket, req, d.admission);
       return {
         id,
         socket,
         protocol: d.admission.protocol,
-        send: (data) => core.message(id, data, typeof data !== 'string'),
+        send: (data) => app.message(id, data, typeof data !== 'string'),
         async call(cmd, data) {
           const cid = ++calls;
-          core.message(id, JSON.stringify({ id: cid, cmd, data }), false);
+          app.message(id, JSON.stringify({ id: cid, cmd, data }), false);
           return socket.reply(cid);
         },
         next: (pred) => socket.next(pred),
         async close(code = 1000, reason = '') {
-          const chosen = core.peerClose(id, code, reason);
-          const after = await core.closed(id, code, reason);
+          const chosen = app.peerClose(id, code, reason);
+          const after = await app.closed(id, code, reason);
           return chosen ?? after;
         },
       };

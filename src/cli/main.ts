@@ -1,14 +1,14 @@
 // The `switchboard` command: argv[0] names a subcommand from one table; each lives in its own module.
-import type { CliCommand, CliIO } from './commands/command.js';
+import type { CliIO } from './commands/command.js';
 import { processIO } from './commands/command.js';
-import { runtimeCommands } from './commands/index.js';
-import { serveCommand } from './serve.js';
+import { commands } from './commands/index.js';
+import { switchboardVersion } from './own-package.js';
 
-export const commands: readonly CliCommand[] = [serveCommand, ...runtimeCommands];
+export { commands };
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
-  return `Usage: switchboard <command> [options]\n\nCommands:\n${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}\n\nRun \`switchboard <command> --help\` for its options.\n`;
+  return `Usage: switchboard <command> [options]\n\nCommands:\n${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}\n\nRun \`switchboard <command> --help\` for its options; \`switchboard --version\` prints the version.\n`;
 }
 
 export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
@@ -17,9 +17,14 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     io.stdout(help());
     return name === undefined ? 2 : 0;
   }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    io.stdout(`${switchboardVersion()}\n`);
+    return 0;
+  }
   const command = commands.find((c) => c.name === name);
   if (command === undefined) {
-    io.stderr(`switchboard: unknown command "${name}"\n\n${help()}`);
+    const what = name.startsWith('-') ? `unknown option ${name}` : `unknown command "${name}"`;
+    io.stderr(`switchboard: ${what} (commands: ${commands.map((c) => c.name).join(', ')}; switchboard --help says more)\n`);
     return 2;
   }
   return command.run(rest, io);

@@ -14,10 +14,24 @@ import type { InputOf, ServiceDefinition } from '../app/service.js';
 /** What a call resolves to per command: `{ [cmd]: { input; output } }`. */
 export type Api = Record<string, { input: unknown; output: unknown }>;
 
-/** The Api of a service, from its definition: `ApiOf<typeof import('./services/chat.ts').default>`. */
+/**
+ * The Api of a service, from its definition: `ApiOf<typeof import('./services/chat.ts').default>`
+ * or, with `import type chat from './services/chat.js'`, `ApiOf<typeof chat>`. Anything that
+ * is not a service definition is a compile error (NotAServiceDefinition), never a silent
+ * fallback to the untyped Api.
+ */
 export type ApiOf<S> = S extends ServiceDefinition<any, any, infer C>
   ? { [K in keyof C & string]: { input: C[K] extends { input?: infer I } ? InputOf<I> : unknown; output: unknown } } & BuiltinApi
-  : Api;
+  : // an ES module's default import of a CommonJS service file (a "type": "commonjs" package)
+    // is that file's whole `exports` object: the definition is its `default`
+    S extends { default: infer D extends ServiceDefinition<any, any, any> }
+    ? ApiOf<D>
+    : NotAServiceDefinition<S>;
+
+/** What ApiOf makes of a type that is not a service definition: it does not satisfy `Api`, and its key says why. */
+export type NotAServiceDefinition<S> = {
+  'ApiOf<S> needs the type of a defineService(...) value, e.g. ApiOf<typeof import("./services/chat.js").default>': S;
+};
 
 export interface Position {
   e: string;
@@ -110,7 +124,84 @@ export class ClientCommandError extends Error {
   }
 }
 
-export type ClientEvent = 'open' | 'close' | 'reconnecting' | 'reconnected' | 'room.message' | 'room.reset' | 'presence.join' | 'presence.leave' | (string & {});
+/**
+ * A connection that could not be opened. `code`: `refused` (the server answered the handshake
+ * with a final `status`: a 4xx other than 408/429, or a redirect that was not followed),
+ * `unavailable` (an answer worth retrying: 503, 429, 408, other 5xx) or `unreachable` (no
+ * HTTP answer: refused TCP connection, network error, timeout; `status` 0). A refusal is
+ * final: `ready` and every pending call reject with it and the client stops.
+ */
+export class ClientConnectError extends ClientCommandError {
+  readonly status: number;
+  /** What the server's Retry-After header asked for, in ms. */
+  readonly retryAfterMs: number | undefined;
+  constructor(code: 'refused' | 'unavailable' | 'unreachable', message: string, status: number, retryAfterMs?: number, cause?: unknown) {
+    super(code, message, { status });
+    this.name = 'ClientConnectError';
+    this.status = status;
+    this.retryAfterMs = retryAfterMs;
+    if (cause !== undefined) (this as { cause?: unknown }).cause = cause;
+  }
+
+  /** True when trying again cannot help. */
+  get final(): boolean {
+    return this.code === 'refused';
+  }
+}
+
+/** Parses Retry-After: delay-seconds or an HTTP date. */
+function parseRetryAfter(value: unknown): number | undefined {
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  const seconds = Number(value.trim());
+  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/**
+ * What a failed connection attempt means for the client. The transport's `HandshakeError`
+ * says the same (`retryable`); this file is served to browsers on its own, so it imports
+ * nothing at run time and reads the error's `status` and `headers` instead.
+ */
+function connectFailure(err: unknown, url: string): ClientConnectError {
+  if (err instanceof ClientConnectError) return err;
+  const e = (err ?? {}) as { status?: unknown; headers?: Record<string, unknown>; message?: unknown; body?: unknown };
+  const status = typeof e.status === 'number' && e.status >= 300 && e.status < 600 ? e.status : 0;
+  const detail = typeof e.message === 'string' ? e.message : String(err);
+  if (status === 0) return new ClientConnectError('unreachable', `cannot connect to ${url}: ${detail}`, 0, undefined, err);
+  const retryAfterMs = parseRetryAfter(e.headers?.['retry-after']);
+  const body = typeof e.body === 'string' && e.body.trim() !== '' ? ` (${e.body.trim().slice(0, 200)})` : '';
+  const final = status < 400 || (status < 500 && status !== 408 && status !== 429);
+  return new ClientConnectError(final ? 'refused' : 'unavailable', `${url}: the server answered the handshake with HTTP ${status}${body}`, status, retryAfterMs, err);
+}
+
+export type ClientEvent = 'open' | 'close' | 'reconnecting' | 'reconnected' | 'rejoined' | 'room.message' | 'room.reset' | 'presence.join' | 'presence.leave' | (string & {});
+
+/** Data of the `open` event. */
+export interface OpenEvent {
+  url: string;
+  /** False on the first connection, true after a reconnect. */
+  reconnected: boolean;
+}
+
+/** Data of the `rejoined` event: how one room was resumed after a reconnect. */
+export interface RejoinedEvent {
+  room: string;
+  /** Every message missed while away was replayed (`replayed` of them). */
+  recovered: boolean;
+  replayed: number;
+  /** Why not (expired, epoch, too_many): a `room.reset` follows. */
+  reason?: string;
+  pos: Position;
+}
+
+/** Data of the `reconnecting` event. */
+export interface ReconnectingEvent {
+  attempt: number;
+  delayMs: number;
+  /** The failure that led to this retry, when there was one (the previous connection may just have closed). */
+  error?: ClientConnectError;
+}
 
 /** A server push as received: `{event, data}`, plus `room`/`pos` on room events. */
 export interface Push {
@@ -127,12 +218,18 @@ interface Pending {
   resolve(value: unknown): void;
   reject(err: unknown): void;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Runs on the reply as it is read, before any message that follows it (room joins: the replayed messages come first). */
+  onReply?: (data: unknown) => void;
 }
 
 interface RoomState {
   pos: Position | null;
   handlers: Set<(data: unknown, pos: Position) => void>;
 }
+
+/** A rejoin refused for these reasons is not tried again. */
+const FINAL_JOIN_ERRORS = new Set(['forbidden', 'unauthorized', 'invalid_input', 'unknown_command', 'closed', 'refused']);
+const REJOIN_ATTEMPTS = 8;
 
 export function nodeSocketFactory(connect: NodeConnect): SocketFactory {
   return async (url, handlers) => {
@@ -176,6 +273,8 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
   #listeners = new Map<string, Set<Listener>>();
   #rooms = new Map<string, RoomState>();
   #closed = false;
+  /** Why the client stopped by itself (a final refusal, reconnect off, or attempts used up). */
+  #failure: ClientCommandError | undefined;
   #attempt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #ready: Promise<void>;
@@ -209,11 +308,16 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
 
   /** Runs a command; resolves with its `data`, rejects with a ClientCommandError. */
   call<K extends keyof A & string>(cmd: K, data?: A[K]['input'], options: { timeoutMs?: number } = {}): Promise<A[K]['output']> {
+    return this.#call(cmd, data, options.timeoutMs) as Promise<A[K]['output']>;
+  }
+
+  #call(cmd: string, data: unknown, timeout?: number, onReply?: (data: unknown) => void): Promise<unknown> {
+    if (this.#failure) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(new ClientCommandError('closed', 'client is closed'));
     const id = ++this.#seq;
-    const timeoutMs = options.timeoutMs ?? this.#options.callTimeoutMs ?? 15_000;
+    const timeoutMs = timeout ?? this.#options.callTimeoutMs ?? 15_000;
     return new Promise((resolve, reject) => {
-      const pending: Pending = { resolve: resolve as (v: unknown) => void, reject, timer: undefined };
+      const pending: Pending = { resolve, reject, timer: undefined, ...(onReply ? { onReply } : {}) };
       pending.timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(new ClientCommandError('timeout', `no reply to "${cmd}" within ${timeoutMs} ms`));
@@ -264,10 +368,14 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
   }
 
   async #join(room: string, state: RoomState): Promise<JoinReply> {
-    const reply = (await this.call('room.join' as keyof A & string, (state.pos ? { room, since: state.pos } : { room }) as never)) as JoinReply;
-    for (const m of reply.messages ?? []) this.#roomMessage(room, state, m.pos, m.data, { event: 'room.message', room, pos: m.pos, data: m.data });
-    if (state.pos === null || state.pos.e !== reply.pos.e || state.pos.o < reply.pos.o) state.pos = reply.pos;
-    return reply;
+    // the reply is applied as it is read: live messages written right after it (often in the
+    // same packet) must come after the replayed ones, or they would mark them as duplicates
+    const onReply = (data: unknown): void => {
+      const reply = data as JoinReply;
+      for (const m of reply.messages ?? []) this.#roomMessage(room, state, m.pos, m.data, { event: 'room.message', room, pos: m.pos, data: m.data });
+      if (state.pos === null || state.pos.e !== reply.pos.e || state.pos.o < reply.pos.o) state.pos = reply.pos;
+    };
+    return (await this.#call('room.join', state.pos ? { room, since: state.pos } : { room }, undefined, onReply)) as JoinReply;
   }
 
   #roomMessage(room: string, state: RoomState, pos: Position, data: unknown, push: Push): void {
@@ -282,7 +390,10 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
     try {
       socket = await this.#factory(this.url, { message: (text) => this.#onMessage(text), close: (code, reason) => this.#onClose(socket, code, reason) });
     } catch (err) {
-      if (!this.#scheduleReconnect() && !this.#everOpened) this.#readyReject(err);
+      if (this.#closed) return;
+      const failure = connectFailure(err, this.url);
+      this.#emit('error', failure, { event: 'error', data: failure });
+      if (failure.final || !this.#scheduleReconnect(failure)) this.#stop(failure);
       return;
     }
     if (this.#closed) {
@@ -294,18 +405,58 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
     this.#everOpened = true;
     this.#attempt = 0;
     for (const text of this.#queue.splice(0)) socket.send(text);
-    this.#emit('open', undefined, { event: 'open' });
+    const open: OpenEvent = { url: this.url, reconnected };
+    this.#emit('open', open, { event: 'open', data: open });
     if (reconnected) void this.#resume();
     this.#readyResolve();
   }
 
+  /** No more attempts: `ready`, pending and later calls reject with `failure`. */
+  #stop(failure: ClientCommandError): void {
+    this.#closed = true;
+    this.#failure = failure;
+    clearTimeout(this.#retryTimer);
+    this.#readyReject(failure); // no effect once ready has resolved
+    for (const [id, p] of this.#pending) {
+      clearTimeout(p.timer);
+      this.#pending.delete(id);
+      p.reject(failure);
+    }
+    this.#queue.length = 0;
+  }
+
   async #resume(): Promise<void> {
+    const socket = this.#socket;
     try {
       if (this.#options.auth) await this.call('auth' as keyof A & string, (await this.#options.auth()) as never);
-      for (const [room, state] of this.#rooms) await this.#join(room, state);
-      this.#emit('reconnected', undefined, { event: 'reconnected' });
     } catch (err) {
       this.#emit('error', err, { event: 'error' });
+      return;
+    }
+    // each room on its own: one that fails (its node cannot reach the broker yet) is tried
+    // again, and does not keep the others from resuming
+    await Promise.all([...this.#rooms].map(([room, state]) => this.#rejoin(room, state, socket)));
+    if (this.#socket !== socket) return;
+    const reconnected = { url: this.url, rooms: [...this.#rooms.keys()] };
+    this.#emit('reconnected', reconnected, { event: 'reconnected', data: reconnected });
+  }
+
+  async #rejoin(room: string, state: RoomState, socket: ClientSocket | null): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.#socket !== socket || this.#rooms.get(room) !== state) return; // the next connection resumes it
+      try {
+        const reply = await this.#join(room, state);
+        const rejoined: RejoinedEvent = { room, recovered: reply.recovered === true, replayed: reply.messages?.length ?? 0, pos: reply.pos, ...(reply.reason !== undefined ? { reason: reply.reason } : {}) };
+        this.#emit('rejoined', rejoined, { event: 'rejoined', room, data: rejoined });
+        return;
+      } catch (err) {
+        this.#emit('error', err, { event: 'error', room });
+        const code = err instanceof ClientCommandError ? err.code : '';
+        if (FINAL_JOIN_ERRORS.has(code) || attempt >= REJOIN_ATTEMPTS) return;
+        const r = this.#options.reconnect || {};
+        const delay = Math.min((r.initialDelayMs ?? 250) * (r.factor ?? 2) ** attempt, r.maxDelayMs ?? 5000);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
   }
 
@@ -314,17 +465,22 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
     this.#socket = null;
     this.#failPending('disconnected', `connection closed (${code})`);
     this.#emit('close', { code, reason }, { event: 'close', data: { code, reason } });
-    if (!this.#closed) this.#scheduleReconnect();
+    if (!this.#closed && !this.#scheduleReconnect()) {
+      this.#stop(new ClientCommandError('disconnected', `connection closed (${code}) and reconnect is off`));
+    }
   }
 
-  #scheduleReconnect(): boolean {
+  #scheduleReconnect(error?: ClientConnectError): boolean {
     const r = this.#options.reconnect;
     if (r === false || this.#closed) return false;
     const max = r?.maxAttempts ?? Infinity;
     if (this.#attempt >= max) return false;
-    const delay = Math.min((r?.initialDelayMs ?? 250) * (r?.factor ?? 2) ** this.#attempt, r?.maxDelayMs ?? 5000);
+    const backoff = Math.min((r?.initialDelayMs ?? 250) * (r?.factor ?? 2) ** this.#attempt, r?.maxDelayMs ?? 5000);
+    // the server's Retry-After is a floor: an earlier attempt would only be refused again
+    const delay = Math.max(backoff, error?.retryAfterMs ?? 0);
     this.#attempt += 1;
-    this.#emit('reconnecting', { attempt: this.#attempt, delayMs: delay }, { event: 'reconnecting' });
+    const event: ReconnectingEvent = { attempt: this.#attempt, delayMs: delay, ...(error ? { error } : {}) };
+    this.#emit('reconnecting', event, { event: 'reconnecting', data: event });
     this.#retryTimer = setTimeout(() => void this.#open(), delay);
     return true;
   }
@@ -372,7 +528,14 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
       if (p === undefined) return;
       this.#pending.delete(msg['id']);
       clearTimeout(p.timer);
-      if (msg['ok'] === true) p.resolve(msg['data']);
+      if (msg['ok'] === true) {
+        try {
+          p.onReply?.(msg['data']);
+        } catch {
+          // a malformed reply: the caller still gets it
+        }
+        p.resolve(msg['data']);
+      }
       else {
         const e = (msg['error'] ?? {}) as { code?: string; message?: string; details?: unknown };
         p.reject(new ClientCommandError(e.code ?? 'error', e.message ?? 'command failed', e.details));

@@ -345,6 +345,12 @@ export class ProtocolConnection implements FrameRangeHandler {
       }
       return this.#onControl(opcode, payload);
     }
+    // Checked before the frame is reported: whether a frame with invalid UTF-8 is reported
+    // must not depend on where the socket's chunks happen to end.
+    if (!this.#framePieces) {
+      const bad = this.#assembler!.check(buf, start, end, frameEnd && this.#fin);
+      if (bad !== null) return this.#fail(bad);
+    }
     if (this.#cfg.observeFrames && this.#sink.onFrame) {
       // Frame-level API: report each data frame whole, as it was on the wire (unmasked).
       const data = buf.subarray(start, end);
@@ -367,6 +373,8 @@ export class ProtocolConnection implements FrameRangeHandler {
       } catch (err) {
         return this.#fail(asProtocolError(err));
       }
+      const bad = this.#assembler!.check(piece, 0, piece.length, this.#fin);
+      if (bad !== null) return this.#fail(bad);
       this.#assembler!.frameStart(piece.length, this.#fin);
       failed = this.#assembler!.pieceRange(piece, 0, piece.length, true, this.#fin, true);
     } else {

@@ -41,6 +41,13 @@ export function parseHead(buf: Buffer, maxBytes: number, searchFrom = 0): HeadRe
   }
   if (end + 4 > maxBytes) return { kind: 'error', status: 431, reason: 'Request Header Fields Too Large' };
   const text = buf.toString('latin1', 0, end);
+  // RFC 9110 section 5.5: CR, LF or NUL inside a line must be refused, not passed on in a value.
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0 || (c === 0x0d && text.charCodeAt(i + 1) !== 0x0a) || (c === 0x0a && text.charCodeAt(i - 1) !== 0x0d)) {
+      return { kind: 'error', status: 400, reason: 'Bad Request: CR, LF or NUL inside a line' };
+    }
+  }
   let lineEnd = text.indexOf('\r\n');
   if (lineEnd === -1) lineEnd = text.length;
   const first = text.slice(0, lineEnd);

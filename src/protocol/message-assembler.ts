@@ -99,13 +99,25 @@ export class MessageAssembler {
     this.#frameFin = fin;
   }
 
+  /**
+   * Checks the UTF-8 of an uncompressed text piece `buf[start, end)` as it arrives (call once
+   * per piece, before pieceRange()). Compressed text is checked after inflating, inside it.
+   */
+  check(buf: Buffer, start: number, end: number, messageEnd: boolean): ProtocolError | null {
+    if (this.#rsv !== 0 || this.#opcode !== Opcode.TEXT) return null;
+    const v = this.#utf8!;
+    if (!v.feed(buf, start, end)) return invalidUtf8('invalid UTF-8 in text message');
+    if (messageEnd && !v.complete) return invalidUtf8('text message ends inside a UTF-8 sequence');
+    return null;
+  }
+
   /** `piece` for a view that stays valid (see pieceRange). */
   piece(data: Buffer, frameEnd: boolean, fin: boolean): ProtocolError | null {
     return this.pieceRange(data, 0, data.length, frameEnd, fin, true);
   }
 
   /**
-   * `buf[start, end)`: a piece of the current message's payload, unmasked and frame-decoded.
+   * `buf[start, end)`: a piece of the current message's payload, unmasked, frame-decoded and check()ed.
    * `frameEnd`: the frame's payload is complete; `fin`: that frame ends the message;
    * `stable`: `buf` outlives this call (false for a read buffer the next read reuses).
    * Returns the error that fails the connection, or null.
@@ -115,11 +127,6 @@ export class MessageAssembler {
     const n = end - start;
     const messageEnd = frameEnd && fin;
     const isBinary = this.#opcode === Opcode.BINARY;
-    if (!isBinary) {
-      const v = this.#utf8!;
-      if (!v.feed(buf, start, end)) return invalidUtf8('invalid UTF-8 in text message');
-      if (messageEnd && !v.complete) return invalidUtf8('text message ends inside a UTF-8 sequence');
-    }
     if (this.#stream) {
       this.#frameLeft -= n;
       if (messageEnd) this.#opcode = 0;

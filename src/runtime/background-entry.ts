@@ -2,7 +2,8 @@
 // exported functions, and runs `start(ctx, signal)`. A rejected start() is a crash.
 import type { BackgroundContext, BackgroundModule } from './background-service.js';
 import { SERVER_TARGET } from './background-service.js';
-import { importModule, type ChildContext } from './child-runtime.js';
+import { importModule } from '../app/module-import.js';
+import type { ChildContext } from './child-runtime.js';
 
 interface BackgroundData {
   module: string;

@@ -1,17 +1,11 @@
 // Background services: modules that export `start(ctx, signal)` and no endpoint (a ticker,
 // a queue consumer). Each runs supervised in a worker thread or child process; its other
 // exported functions can be called by anyone holding `getService(name)`.
-import type { IsolationKind } from './host.js';
+import type { Logger } from '../app/logger.js';
+import type { ChildIsolation } from './child.js';
 import type { RestartPolicyOptions } from './restart-policy.js';
-import type { HeartbeatOptions, Supervised, UnitState } from './supervised.js';
+import type { HeartbeatOptions, SupervisedUnit, UnitState } from './supervised-unit.js';
 import type { Supervisor } from './supervisor.js';
-
-export interface BackgroundLogger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
 
 /** A handle to call another (background) service by name. */
 export interface ServiceHandle {
@@ -24,7 +18,7 @@ export interface BackgroundContext {
   readonly name: string;
   /** Options from the server config for this service (plain data). */
   readonly options: unknown;
-  readonly log: BackgroundLogger;
+  readonly log: Logger;
   getService(name: string): ServiceHandle;
   /** Append `data` to a room of an endpoint service (numbered, kept in its history) and push it to the members. */
   publish(service: string, room: string, data: unknown): Promise<void>;
@@ -56,7 +50,7 @@ export interface BackgroundServiceOptions {
   name: string;
   /** Path or file: URL of the module (.js, .mjs or .ts). */
   module: string;
-  isolation?: IsolationKind;
+  isolation?: ChildIsolation;
   options?: unknown;
   restart?: Partial<RestartPolicyOptions>;
   heartbeat?: HeartbeatOptions | false;
@@ -66,7 +60,7 @@ export interface BackgroundServiceOptions {
 
 const BACKGROUND_ENTRY = new URL('./background-entry.js', import.meta.url).href;
 
-export function addBackgroundService(supervisor: Supervisor, o: BackgroundServiceOptions): Supervised {
+export function addBackgroundService(supervisor: Supervisor, o: BackgroundServiceOptions): SupervisedUnit {
   return supervisor.add({
     name: o.name,
     isolation: o.isolation ?? 'worker',

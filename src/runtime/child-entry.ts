@@ -1,4 +1,4 @@
-// The script a Host starts (worker thread or forked process). Keep it tiny.
+// The script a Child starts (worker thread or forked process). Keep it tiny.
 import { startChildRuntime } from './child-runtime.js';
 
 startChildRuntime();

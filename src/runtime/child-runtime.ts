@@ -2,7 +2,8 @@
 // by the parent's 'init' message and gives it a ChildContext. Runs inside a worker thread
 // or a child process (see child-entry.ts); the same code serves both.
 import { parentPort } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
+import type { Logger } from '../app/logger.js';
+import { importModule } from '../app/module-import.js';
 import {
   IPC_VERSION,
   OutboundBatcher,
@@ -13,14 +14,7 @@ import {
   type ChildMessage,
   type LogLevel,
   type ParentMessage,
-} from './ipc.js';
-
-export interface ChildLogger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
+} from './child-messages.js';
 
 /** What an entry module's `run(ctx)` receives. */
 export interface ChildContext {
@@ -28,11 +22,12 @@ export interface ChildContext {
   readonly data: unknown;
   /** Aborted when the supervisor asks this child to stop. */
   readonly signal: AbortSignal;
-  readonly log: ChildLogger;
+  /** Lines go to the server's log, tagged with this unit's name. */
+  readonly log: Logger;
   /** Send plain data to the parent. `transfer: 'auto'` moves whole-buffer binaries (worker only). */
   post(payload: unknown, transfer?: readonly ArrayBuffer[] | 'auto'): void;
   onMessage(listener: (payload: unknown) => void): void;
-  /** Serve the parent's calls (`Supervised.call`). */
+  /** Serve the parent's calls (`SupervisedUnit.call`). */
   handleCalls(handler: (method: string, args: unknown[]) => unknown): void;
   /** Call a method on another supervised unit (routed by the parent). */
   call(target: string, method: string, args: unknown[]): Promise<unknown>;
@@ -45,15 +40,6 @@ export interface ChildContext {
 /** Shape of a module named as `entry` in the init message. */
 export interface ChildEntryModule {
   run(ctx: ChildContext): unknown;
-}
-
-export async function importModule(specifier: string): Promise<Record<string, unknown>> {
-  const url = specifier.startsWith('file:') ? specifier : pathToFileURL(specifier).href;
-  if (/\.(c|m)?ts$/.test(new URL(url).pathname)) {
-    const { tsImport } = await import('tsx/esm/api');
-    return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
-  }
-  return (await import(url)) as Record<string, unknown>;
 }
 
 interface Channel {
@@ -73,7 +59,10 @@ function openChannel(): Channel {
       close: () => port.close(),
     };
   }
-  if (typeof process.send !== 'function') throw new Error('child-runtime: no parent channel (run me via a Host)');
+  if (typeof process.send !== 'function') throw new Error('child-runtime: no parent channel (start me as a Child)');
+  // The server is gone (killed, crashed): nobody supervises this process any more and it
+  // would hold the server's stdout open, so it ends too.
+  process.once('disconnect', () => process.exit(0));
   return {
     canTransfer: false,
     send: (m) => {
@@ -100,8 +89,10 @@ export function startChildRuntime(): void {
 
   const out = new OutboundBatcher<ChildMessage>((m, t) => channel.send(m as ChildMessage, t), 'microtask');
   const send = (m: ChildMessage, transfer?: ArrayBuffer[]): void => out.send(m, transfer);
-  const log = (level: LogLevel) => (msg: string, fields?: Record<string, unknown>) =>
-    send({ v: IPC_VERSION, type: 'log', level, msg, ...(fields ? { fields } : {}) });
+  const log = (level: LogLevel) => (obj: object | string, msg?: string): void => {
+    const fields = typeof obj === 'string' ? undefined : plainFields(obj);
+    send({ v: IPC_VERSION, type: 'log', level, msg: typeof obj === 'string' ? obj : (msg ?? ''), ...(fields ? { fields } : {}) });
+  };
 
   // An uncaught exception (or unhandled rejection) ends this child: first deliver what is
   // queued (a reply sent just before the crash), then report the error, then exit 1.
@@ -212,4 +203,13 @@ export function startChildRuntime(): void {
     }
   };
   channel.onMessage(onMessage);
+}
+
+/** Log fields as plain data: errors flattened (with their stack), functions and cycles dropped. */
+function plainFields(obj: object): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(JSON.stringify(obj, (_k, v: unknown) => (v instanceof Error ? serializeError(v) : v))) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
 }

@@ -2,13 +2,14 @@
 // validated at start with messages that name the bad key and where it came from.
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, isAbsolute, resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { importModule } from './child-runtime.js';
-import { CONFIG_FILE_NAMES, CONFIG_KEYS, configSchema, type ConfigValueType, type SwitchboardConfig } from './config-schema.js';
+import { importModule } from '../app/module-import.js';
+import { CommandLineError, parseCommandLine, type ArgSpecs } from './command-line.js';
+import { CONFIG_FILE_NAMES, CONFIG_KEYS, configSchema, type ConfigKey, type ConfigValueType, type SwitchboardConfig } from './config-schema.js';
 
 export type { SwitchboardConfig, ConfigInput } from './config-schema.js';
 export { CONFIG_KEYS, configSchema } from './config-schema.js';
 
+/** Invalid configuration: `problems` has one line per mistake (where it is, what is allowed). */
 export class ConfigError extends Error {
   readonly code = 'ERR_SWITCHBOARD_CONFIG';
   constructor(readonly problems: string[]) {
@@ -34,30 +35,44 @@ export interface LoadedConfig {
   sources: Record<string, string>;
 }
 
-/** util.parseArgs options for every config flag (plus --config), for the CLI. */
-export function configFlagOptions(): NonNullable<ParseArgsConfig['options']> {
-  const options: NonNullable<ParseArgsConfig['options']> = { config: { type: 'string' } };
+/** Command-line options of every config flag (plus --config), for the CLI. */
+export function configFlagOptions(): ArgSpecs {
+  const options: ArgSpecs = { config: { type: 'string', takes: 'a config file' } };
   for (const k of CONFIG_KEYS) {
-    options[k.flag] = { type: k.type === 'boolean' ? 'boolean' : 'string' };
+    options[k.flag] = { type: k.type === 'boolean' ? 'boolean' : 'string', takes: k.takes };
     if (k.type === 'boolean') options[`no-${k.flag}`] = { type: 'boolean' };
   }
   return options;
 }
 
-/** Parse argv for config flags (unknown flags are errors). Positional arguments are returned. */
-export function parseConfigFlags(argv: string[]): { flags: Record<string, string | boolean | undefined>; positionals: string[] } {
+/**
+ * Parse argv for config flags, plus `extra` options of the command. Positional arguments are
+ * returned. A mistake (unknown flag, missing value) throws a ConfigError with one line.
+ */
+export function parseConfigFlags(
+  argv: string[],
+  extra: ArgSpecs = {},
+  command = 'switchboard serve',
+): { flags: Record<string, string | boolean | undefined>; extra: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
+  let parsed;
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: configFlagOptions(), allowPositionals: true, strict: true });
-    const flags = values as Record<string, string | boolean | undefined>;
-    // --no-<flag> turns a boolean off
-    for (const k of CONFIG_KEYS) {
-      if (k.type === 'boolean' && flags[`no-${k.flag}`] === true) flags[k.flag] = false;
-      delete flags[`no-${k.flag}`];
-    }
-    return { flags, positionals };
+    parsed = parseCommandLine(argv, { ...configFlagOptions(), ...extra }, command);
   } catch (err) {
-    throw new ConfigError([(err as Error).message]);
+    if (err instanceof CommandLineError) throw new ConfigError([err.message]);
+    throw err;
   }
+  const flags: Record<string, string | boolean | undefined> = {};
+  const extraValues: Record<string, string | boolean | string[] | undefined> = {};
+  for (const [name, value] of Object.entries(parsed.values)) {
+    if (Object.hasOwn(extra, name)) extraValues[name] = value;
+    else flags[name] = value as string | boolean;
+  }
+  // --no-<flag> turns a boolean off
+  for (const k of CONFIG_KEYS) {
+    if (k.type === 'boolean' && flags[`no-${k.flag}`] === true) flags[k.flag] = false;
+    delete flags[`no-${k.flag}`];
+  }
+  return { flags, extra: extraValues, positionals: parsed.positionals };
 }
 
 function coerce(raw: string | boolean, type: ConfigValueType): unknown {
@@ -86,10 +101,33 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   obj[parts[parts.length - 1]!] = value;
 }
 
-function leafPaths(value: unknown, prefix = ''): string[] {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return prefix ? [prefix] : [];
+/** A key path as the user can find it in the file: odd or empty names quoted. */
+function keyPath(segments: ReadonlyArray<PropertyKey>): string {
+  return segments.map((k) => (typeof k === 'string' && /^[A-Za-z_$][\w$-]*$/.test(k) ? k : JSON.stringify(String(k)))).join('.');
+}
+
+function valueAt(obj: Record<string, unknown>, path: string): unknown {
+  let v: unknown = obj;
+  for (const p of path.split('.')) {
+    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, p)) return undefined;
+    v = (v as Record<string, unknown>)[p];
+  }
+  return v;
+}
+
+/** A typed value as it can be pasted back into a shell. */
+function quoteIfNeeded(raw: string): string {
+  return raw === '' || /[\s"'\\$`]/.test(raw) ? JSON.stringify(raw) : raw;
+}
+
+// Deeper than any key of the schema: below it is one opaque value (background options), and
+// following a file's nesting all the way down overflowed the call stack.
+const MAX_SOURCE_DEPTH = 8;
+
+function leafPaths(value: unknown, prefix = '', depth = 0): string[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || depth >= MAX_SOURCE_DEPTH) return prefix ? [prefix] : [];
   const out: string[] = [];
-  for (const [k, v] of Object.entries(value)) out.push(...leafPaths(v, prefix ? `${prefix}.${k}` : k));
+  for (const [k, v] of Object.entries(value)) out.push(...leafPaths(v, prefix ? `${prefix}.${k}` : k, depth + 1));
   if (out.length === 0 && prefix) out.push(prefix);
   return out;
 }
@@ -97,11 +135,14 @@ function leafPaths(value: unknown, prefix = ''): string[] {
 function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    const b = out[k];
-    out[k] =
+    const b = Object.hasOwn(out, k) ? out[k] : undefined;
+    const value =
       typeof v === 'object' && v !== null && !Array.isArray(v) && typeof b === 'object' && b !== null && !Array.isArray(b)
         ? deepMerge(b as Record<string, unknown>, v as Record<string, unknown>)
         : v;
+    // Defined, not assigned: assigning a "__proto__" key from a file set the prototype, and
+    // its values were then read as settings instead of being reported as an unknown key.
+    Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
@@ -136,6 +177,8 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   const env = options.env ?? process.env;
   const flags = options.flags ?? {};
   const sources: Record<string, string> = {};
+  // what the user typed, by key path, to quote it back in an error
+  const typed: Record<string, { where: string; raw: string }> = {};
 
   const explicit = (flags.config as string | undefined) ?? options.configFile ?? env.SWITCHBOARD_CONFIG;
   let file: string | undefined;
@@ -155,31 +198,38 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   if (env.PORT !== undefined && env.SWITCHBOARD_PORT === undefined) {
     setPath(merged, 'port', coerce(env.PORT, 'number'));
     sources['port'] = 'environment variable PORT';
+    typed['port'] = { where: 'PORT=', raw: env.PORT };
   }
   for (const key of CONFIG_KEYS) {
     const raw = env[key.env];
     if (raw === undefined) continue;
     setPath(merged, key.path, coerce(raw, key.type));
     sources[key.path] = `environment variable ${key.env}`;
+    typed[key.path] = { where: `${key.env}=`, raw };
   }
   for (const key of CONFIG_KEYS) {
     const raw = flags[key.flag];
     if (raw === undefined) continue;
     setPath(merged, key.path, coerce(raw, key.type));
     sources[key.path] = `flag --${key.flag}`;
+    if (typeof raw === 'string') typed[key.path] = { where: `--${key.flag} `, raw };
   }
 
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const keys = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k].join('.')) : [issue.path.join('.')];
-      return keys
-        .map((key) => {
-          const from = Object.entries(sources).find(([p]) => p === key || p.startsWith(`${key}.`) || key.startsWith(`${p}.`))?.[1];
-          const what = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
-          return `${key || '(root)'}${from ? ` (from ${from})` : ''}: ${what}`;
-        })
-        .join('\n  ');
+    const problems = parsed.error.issues.flatMap((issue) => {
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((k) => `${keyPath([...issue.path, k])}${file ? ` in config file ${file}` : ''}: unknown key`);
+      }
+      return [issue.path.join('.')].map((key) => {
+        const known: ConfigKey | undefined = CONFIG_KEYS.find((k) => k.path === key);
+        const expected = known ? `expected ${known.takes}` : issue.message;
+        const t = typed[key];
+        if (t) return `${t.where}${quoteIfNeeded(t.raw)}: ${expected}`;
+        const from = Object.entries(sources).find(([p]) => p === key || p.startsWith(`${key}.`) || key.startsWith(`${p}.`))?.[1];
+        const value = valueAt(merged, key);
+        return `${key || '(root)'}${value !== undefined ? ` = ${JSON.stringify(value)}` : ''}${from ? ` in ${from}` : ''}: ${expected}`;
+      });
     });
     throw new ConfigError(problems);
   }

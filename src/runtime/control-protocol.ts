@@ -1,6 +1,7 @@
 // The control socket's protocol: one JSON object per line, requests answered by responses
 // with the same id. Versioned; validated on both ends.
 import { z } from 'zod';
+import type { Isolation } from '../app/service.js';
 
 export const CONTROL_VERSION = 1 as const;
 export const CONTROL_SOCKET_NAME = 'control.sock';
@@ -43,7 +44,7 @@ export interface ServiceStatus {
   kind: 'endpoint' | 'background';
   /** URL path of an endpoint service. */
   path?: string;
-  isolation: 'inline' | 'worker' | 'process';
+  isolation: Isolation;
   state: string;
   restarts: number;
   connections: number;
@@ -51,11 +52,45 @@ export interface ServiceStatus {
   messagesOut: number;
   pid?: number;
   memory?: MemoryStatus;
-  lastCrash?: { reason: string; at?: string; message?: string };
+  lastCrash?: CrashStatus;
+  /** Why the service's last load failed. */
+  error?: string;
+}
+
+/** The last crash of an isolated or background service, as `status` reports it. */
+export interface CrashStatus {
+  /** uncaught-exception, exit, out-of-memory, hang, start-timeout, ... */
+  reason: string;
+  at?: string;
+  /** The error's message, when there was one. */
+  message?: string;
+  /** Exit code of the worker or process (null when a signal ended it). */
+  code?: number | null;
+  /** Signal that ended the process, e.g. SIGKILL. */
+  signal?: string | null;
+  /** The error's stack, when there was one. */
+  stack?: string;
+}
+
+/** What `status` shows of a supervised unit's last crash. */
+export function crashStatus(crash: { reason: string; at: string; code: number | null; signal: string | null; error?: { message: string } }): CrashStatus {
+  return {
+    reason: crash.reason,
+    at: crash.at,
+    ...(crash.error ? { message: crash.error.message } : {}),
+    code: crash.code,
+    signal: crash.signal,
+  };
 }
 
 export interface ServerStatus {
   pid: number;
+  /** This node's id: the prefix of its connection ids, and its name in the cluster. */
+  node: string;
+  /** The broker: memory, ipc, redis or nats, its state and since when. */
+  broker: { kind: string; state: string; since: string; lastError?: string };
+  /** Nodes of the cluster with a live lease (this one alone without a broker). */
+  nodes: Array<{ id: string; since: string }>;
   version: string;
   startedAt: string;
   uptimeSeconds: number;

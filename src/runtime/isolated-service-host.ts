@@ -3,7 +3,7 @@
 // data. On a crash, its connections are closed with 1011 (or kept and re-attached when the
 // service sets `connectionsSurviveRestart`); while it restarts or after it failed, new
 // handshakes are answered 503.
-import type { Logger } from 'pino';
+import type { Logger } from '../app/logger.js';
 import { ServiceLoadError } from '../app/service-loader.js';
 import type { HandshakeRequest } from '../app/service.js';
 import type {
@@ -11,20 +11,22 @@ import type {
   HostHandshakeResult,
   HostQuery,
   HostSink,
+  HostStatus,
   OpenInfo,
   ServiceHost,
+  ServiceHostFactory,
   ServiceInfo,
 } from '../app/service-host.js';
-import type { IsolationKind } from './host.js';
+import type { ChildIsolation } from './child.js';
 import type { RestartPolicyOptions } from './restart-policy.js';
-import { SINK_TARGET, type ServiceChannelMessage, type ServiceHostData } from './service-host-entry.js';
-import type { CrashInfo, HeartbeatOptions, Supervised } from './supervised.js';
+import { SINK_TARGET, type IsolatedServiceData, type ServiceChannelMessage } from './isolated-service-channel.js';
+import type { CrashInfo, HeartbeatOptions, SupervisedUnit } from './supervised-unit.js';
 import type { Supervisor } from './supervisor.js';
 
 export const INTERNAL_ERROR = 1011;
 export const SERVICE_RESTART = 1012;
 
-const ENTRY = new URL('./service-host-entry.js', import.meta.url).href;
+const ENTRY = new URL('./isolated-service-entry.js', import.meta.url).href;
 
 export interface IsolatedHostOptions {
   supervisor: Supervisor;
@@ -46,30 +48,30 @@ let unitSeq = 0;
 export class IsolatedServiceHost implements ServiceHost {
   readonly file: string;
   readonly route: string;
-  readonly isolation: IsolationKind;
-  readonly unit: Supervised;
+  readonly isolation: ChildIsolation;
+  readonly unit: SupervisedUnit;
   readonly #sink: HostSink;
   readonly #o: IsolatedHostOptions;
-  readonly #survive: boolean;
+  /** The service keeps its clients across a crash (read from the service once it ran). */
+  #survive = false;
   readonly #connections = new Map<string, OpenInfo>();
   #info: ServiceInfo = { commands: false, isolation: 'worker', presenceEvents: true };
   #messagesIn = 0;
   #everRan = false;
   #retired = false;
 
-  constructor(file: string, route: string, isolation: IsolationKind, survive: boolean, sink: HostSink, options: IsolatedHostOptions) {
+  constructor(file: string, route: string, isolation: ChildIsolation, sink: HostSink, options: IsolatedHostOptions) {
     this.file = file;
     this.route = route;
     this.isolation = isolation;
     this.#sink = sink;
     this.#o = options;
-    this.#survive = survive;
     const name = options.supervisor.get(route) ? `${route}#${++unitSeq}` : route;
     this.unit = options.supervisor.add({
       name,
       isolation,
       entry: ENTRY,
-      data: { file, route } satisfies ServiceHostData,
+      data: { file, route, isolation } satisfies IsolatedServiceData,
       ...(options.restart ? { restart: options.restart } : {}),
       ...(options.heartbeat !== undefined ? { heartbeat: options.heartbeat } : {}),
       ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
@@ -107,6 +109,7 @@ export class IsolatedServiceHost implements ServiceHost {
       throw new ServiceLoadError(this.file, outcome.error?.message ?? `the ${this.isolation} exited while loading (${outcome.reason})`);
     }
     this.#info = { ...((await this.unit.call('info')) as ServiceInfo), isolation: this.isolation };
+    this.#survive = this.#info.survivesRestart === true;
     this.#everRan = true;
   }
 
@@ -164,9 +167,30 @@ export class IsolatedServiceHost implements ServiceHost {
     }
   }
 
+  clusterEvent(event: string, data: unknown, from: string): void {
+    this.unit.post({ type: 'event', event, data, from } satisfies ServiceChannelMessage);
+  }
+
   /** Server stopping: the service cancels its in-flight commands (replies `cancelled`). */
   cancel(): void {
     if (this.unit.state === 'running') this.unit.call('cancel').catch(() => undefined);
+  }
+
+  status(): HostStatus {
+    const u = this.unit.status();
+    const state = u.state === 'running' ? 'running' : u.state === 'failed' ? 'failed' : u.state === 'stopping' || u.state === 'stopped' ? 'stopping' : 'restarting';
+    const s: HostStatus = { state, restarts: u.restarts };
+    if (u.pid !== undefined && u.isolation === 'process') s.pid = u.pid;
+    if (u.memory) s.memory = { rss: u.memory.rss, heapUsed: u.memory.heapUsed, heapTotal: u.memory.heapTotal, external: u.memory.external };
+    const c = u.lastCrash;
+    if (c) {
+      s.lastCrash = { reason: c.reason, at: c.at, code: c.code, signal: c.signal };
+      if (c.error) {
+        s.lastCrash.message = c.error.message;
+        if (c.error.stack !== undefined) s.lastCrash.stack = c.error.stack;
+      }
+    }
+    return s;
   }
 
   /** Stop the worker/process for good (server shutdown or a replaced service). */
@@ -219,4 +243,13 @@ export class IsolatedServiceHost implements ServiceHost {
       this.unit.call('open', [info]).catch(() => undefined);
     }
   }
+}
+
+/** Hosts services of one isolation in supervised workers or processes. */
+export function isolatedHostFactory(isolation: ChildIsolation, options: IsolatedHostOptions): ServiceHostFactory {
+  return async (file, route, sink) => {
+    const host = new IsolatedServiceHost(file, route, isolation, sink, options);
+    await host.start();
+    return host;
+  };
 }

@@ -1,5 +1,7 @@
-// Structured logs with pino; level and destination come from config.
-import { pino, type Logger, type DestinationStream } from 'pino';
+// Structured logs with pino; level and destination come from config. The destination
+// (log-destination.ts) is what keeps logging from ever blocking a shutdown.
+import { pino, type Logger } from 'pino';
+import { LogDestination } from './log-destination.js';
 
 export type LogLevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -13,34 +15,33 @@ export interface LoggerOptions {
 
 export interface RuntimeLogger {
   logger: Logger;
-  /** Write out buffered lines (call before process.exit). */
+  /** Hand buffered lines to the destination now; never blocks, never throws. */
   flush(): void;
+  /** Flush and wait (at most `timeoutMs`) until the destination has taken every line. */
+  drain(timeoutMs: number): Promise<void>;
 }
 
 export function createLogger(options: LoggerOptions): RuntimeLogger {
-  const dest =
-    options.destination === 'stdout'
-      ? pino.destination({ dest: 1, sync: false })
-      : options.destination === 'stderr'
-        ? pino.destination({ dest: 2, sync: false })
-        : pino.destination({ dest: options.destination, sync: false, mkdir: true, append: true });
-  const logger = pino(
+  let logger: Logger | undefined;
+  const dest = new LogDestination(options.destination, {
+    onEnd(err) {
+      // the reader has gone (e.g. `switchboard serve | head`); say so where a person may see it
+      if (process.stderr.isTTY && options.destination !== 'stderr') {
+        process.stderr.write(`switchboard: logging stopped: ${options.destination} failed (${(err as NodeJS.ErrnoException).code ?? err.message})\n`);
+      }
+    },
+    onDropped(count) {
+      logger?.warn({ dropped: count }, `${count} log lines dropped: the log destination was not reading fast enough`);
+    },
+  });
+  logger = pino(
     {
       level: options.level,
       base: options.base ?? { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    dest as DestinationStream,
+    dest,
   );
-  return {
-    logger,
-    flush() {
-      try {
-        dest.flushSync();
-      } catch {
-        /* not ready yet / nothing to flush */
-      }
-    },
-  };
+  return { logger, flush: () => dest.flush(), drain: (timeoutMs) => dest.drain(timeoutMs) };
 }

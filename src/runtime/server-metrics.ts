@@ -14,6 +14,10 @@ export class ServerMetrics {
   readonly restarts: Counter;
   readonly serviceUp: Gauge;
   readonly commandDuration: Histogram;
+  readonly brokerState: Gauge;
+  readonly roomPublish: Histogram;
+  readonly roomResumes: Counter;
+  readonly roomMembers: Gauge;
 
   constructor() {
     const r = this.registry;
@@ -32,6 +36,14 @@ export class ServerMetrics {
       help: 'JSON command latency, by outcome (ok or an error code).',
       labelNames: ['service', 'command', 'outcome'],
     });
+    this.brokerState = r.gauge({ name: 'switchboard_broker_state', help: '1 for the broker\'s current state (up, down or resyncing), by adapter.', labelNames: ['kind', 'state'] });
+    this.roomPublish = r.histogram({
+      name: 'switchboard_room_publish_seconds',
+      help: 'Time to number, store and fan out a room message (numbered: false when it was not: volatile, or local only while the broker is down).',
+      labelNames: ['service', 'numbered'],
+    });
+    this.roomResumes = r.counter({ name: 'switchboard_room_resumes_total', help: 'Rejoins with a position, by outcome: recovered, or the reset reason.', labelNames: ['service', 'outcome'] });
+    this.roomMembers = r.gauge({ name: 'switchboard_room_memberships', help: 'Room memberships of this node\'s connections.' });
     const start = Date.now() / 1000;
     r.gauge({ name: 'process_start_time_seconds', help: 'Start time of the process since the unix epoch, in seconds.' }).set(undefined, Math.round(start));
     const rss = r.gauge({ name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.' });

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { addBackgroundService, serveBridge, type ServerBridge } from './background-service.js';
 import type { SwitchboardConfig } from './config.js';
-import { ControlError, type ReloadResult, type ServerStatus, type ServiceStatus } from './control-protocol.js';
+import { ControlError, crashStatus, type ReloadResult, type ServerStatus, type ServiceStatus } from './control-protocol.js';
 import { ControlServer } from './control-server.js';
 import { acquireLock, type AcquiredLock } from './lock-file.js';
 import { createLogger, type RuntimeLogger } from './logger.js';
@@ -17,13 +17,17 @@ import { Supervisor, type UnitStatus } from './supervisor.js';
 
 export const GOING_AWAY = 1001;
 
+const NO_LOCK: AcquiredLock = { path: '', tookOverFrom: undefined, release() {} };
+/** How long the last log lines may take to leave at exit (a stalled reader of stdout). */
+const LOG_DRAIN_MS = 2_000;
+
 /** What the runtime needs from the application server. */
 export interface RuntimeApp {
   /** Addresses served, e.g. ['ws://127.0.0.1:8080']. */
   listening(): string[];
   connectionCount(): number;
   /** Endpoint services (background services are added by the runtime). */
-  services(): ServiceStatus[];
+  services(): Promise<ServiceStatus[]>;
   /** Re-scan the services directory. */
   reload(): Promise<ReloadResult>;
   /** Restart an endpoint service by route; false when there is no such service. */
@@ -34,6 +38,14 @@ export interface RuntimeApp {
   drain(deadline: AbortSignal): Promise<void>;
   /** Close every connection with `code` and wait for the closing handshakes, up to timeoutMs. */
   closeConnections(code: number, reason: string, timeoutMs: number): Promise<void>;
+  /** This node's id. */
+  node(): string;
+  /** The broker's kind and state. */
+  broker(): { kind: string; state: string; since: number; lastError?: string };
+  /** Nodes of the cluster with a live lease. */
+  nodes(): Promise<Array<{ id: string; since: number }>>;
+  /** Room memberships of this process's connections (metrics); absent where the process serves none. */
+  memberships?(): number;
   /** Server operations offered to background services (rooms, connections). */
   bridge?: ServerBridge;
 }
@@ -45,6 +57,13 @@ export interface ServerRuntimeOptions {
   exit?: (code: number) => void;
   /** Install SIGTERM/SIGINT handlers (default true). */
   signals?: boolean;
+  /** This node's id, on every log line. */
+  node?: string;
+  /**
+   * 'server' (default): the whole runtime. 'worker': one of `--workers N` processes; the
+   * primary holds the run directory's lock and the control socket, so a worker takes neither.
+   */
+  role?: 'server' | 'worker';
   /** Use this logger instead of creating one from config.log. */
   logger?: RuntimeLogger;
 }
@@ -66,8 +85,8 @@ export class ServerRuntime {
 
   /** Takes the run directory's lock (throws LockHeldError) and sets up logs. Call before listening. */
   static create(options: ServerRuntimeOptions): ServerRuntime {
-    const logger = options.logger ?? createLogger({ level: options.config.log.level, destination: options.config.log.destination });
-    const lock = acquireLock(options.config.runDir);
+    const logger = options.logger ?? createLogger({ level: options.config.log.level, destination: options.config.log.destination, base: { pid: process.pid, ...(options.node ? { node: options.node } : {}) } });
+    const lock = options.role === 'worker' ? NO_LOCK : acquireLock(options.config.runDir);
     return new ServerRuntime(options, logger, lock);
   }
 
@@ -84,9 +103,12 @@ export class ServerRuntime {
         `took over a stale lock left by pid ${lock.tookOverFrom.pid} (no such process)`,
       );
     }
+    // the first exit gives the logs a bounded time to leave; a second one (a second signal) does not wait
+    let exiting = false;
     const exit = options.exit ?? ((code: number) => {
-      this.#runtimeLogger.flush();
-      process.exit(code);
+      if (exiting) process.exit(code);
+      exiting = true;
+      void this.#runtimeLogger.drain(LOG_DRAIN_MS).then(() => process.exit(code));
     });
     this.shutdown = new ShutdownCoordinator({
       graceMs: this.config.shutdown.graceMs,
@@ -122,7 +144,8 @@ export class ServerRuntime {
       ),
     );
 
-    this.#control = new ControlServer(
+    const worker = this.#options.role === 'worker';
+    if (!worker) this.#control = new ControlServer(
       this.config.runDir,
       {
         status: () => this.status(),
@@ -136,13 +159,13 @@ export class ServerRuntime {
       },
       (err) => this.log.error({ err: String(err) }, 'control socket error'),
     );
-    await this.#control.listen();
+    await this.#control?.listen();
 
-    if (this.config.metrics.enabled && this.config.metrics.port !== undefined) {
+    if (this.config.metrics.enabled && this.config.metrics.port !== undefined && !worker) {
       const server = createServer((req, res) => {
-        if (!this.handleMetricsRequest(req, res)) {
-          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-        }
+        void this.handleMetricsRequest(req, res).then((handled) => {
+          if (!handled) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+        });
       });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -158,8 +181,8 @@ export class ServerRuntime {
       this.shutdown.once('start', () => process.off('SIGHUP', this.#onHangup));
     }
     this.log.info(
-      { runDir: this.config.runDir, listening: app.listening(), metrics: this.metricsAddress() },
-      'switchboard started',
+      { runDir: this.config.runDir, listening: app.listening(), broker: app.broker().kind, metrics: this.metricsAddress() },
+      worker ? 'worker started' : 'switchboard started',
     );
   }
 
@@ -183,7 +206,7 @@ export class ServerRuntime {
    * Serves GET <metrics.path> (for the main HTTP server when metrics have no port of their
    * own). Returns false when the request is not for the metrics.
    */
-  handleMetricsRequest(req: IncomingMessage, res: ServerResponse): boolean {
+  async handleMetricsRequest(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const m = this.config.metrics;
     if (!m.enabled) return false;
     const path = (req.url ?? '/').split('?')[0];
@@ -196,26 +219,31 @@ export class ServerRuntime {
       res.writeHead(401, { 'www-authenticate': 'Bearer realm="switchboard metrics"', 'content-type': 'text/plain' }).end('unauthorized\n');
       return true;
     }
-    this.#refreshServiceGauges();
+    await this.#refreshServiceGauges();
     const body = this.metrics.render();
     res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
     return true;
   }
 
-  status(): ServerStatus {
+  async status(): Promise<ServerStatus> {
     const app = this.#app;
     const mem = process.memoryUsage();
     const background: ServiceStatus[] = this.#backgroundUnits().map((u) => backgroundStatus(u));
+    // services first: with workers, asking them for their services also refreshes the connection count
+    const services = (await app?.services()) ?? [];
     return {
       pid: process.pid,
+      node: app?.node() ?? '',
+      broker: brokerStatus(app),
+      nodes: ((await app?.nodes().catch(() => [])) ?? []).map((n) => ({ id: n.id, since: new Date(n.since).toISOString() })),
       version: this.#version,
       startedAt: this.startedAt.toISOString(),
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       listening: app?.listening() ?? [],
       connections: app?.connectionCount() ?? 0,
       memory: { rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external },
-      services: [...(app?.services() ?? []), ...background],
+      services: [...services, ...background],
     };
   }
 
@@ -245,7 +273,7 @@ export class ServerRuntime {
 
   #watchSupervisor(): void {
     this.supervisor.on('crash', (c) => {
-      const fields = { service: c.name, reason: c.reason, code: c.code, signal: c.signal, err: c.error?.message, attempt: c.attempt };
+      const fields = { service: c.name, reason: c.reason, code: c.code, signal: c.signal, err: c.error?.message, stack: c.error?.stack, attempt: c.attempt };
       if (c.restartInMs !== undefined) {
         this.log.error({ ...fields, restartInMs: c.restartInMs }, `service ${c.name} crashed (${c.reason}); restarting in ${c.restartInMs} ms`);
         this.metrics.restarts.inc({ service: c.name, reason: c.reason });
@@ -253,13 +281,25 @@ export class ServerRuntime {
         this.log.error(fields, `service ${c.name} crashed (${c.reason}) and exhausted its restart budget: failed`);
       }
     });
+    this.supervisor.on('state', (name, state, previous) => {
+      if (state === 'running' && previous === 'starting' && this.supervisor.get(name)?.status().restarts) {
+        this.log.info({ service: name, restarts: this.supervisor.get(name)?.status().restarts }, `service ${name} restarted`);
+      }
+    });
     this.supervisor.on('log', (e) => this.log[e.level === 'trace' ? 'debug' : e.level]({ service: e.name, ...e.fields }, e.msg));
   }
 
-  #refreshServiceGauges(): void {
+  async #refreshServiceGauges(): Promise<void> {
+    const app = this.#app;
+    if (app) {
+      const b = app.broker();
+      this.metrics.brokerState.reset();
+      this.metrics.brokerState.set({ kind: b.kind, state: b.state }, 1);
+      if (app.memberships) this.metrics.roomMembers.set(undefined, app.memberships());
+    }
     this.metrics.serviceUp.reset();
     for (const u of this.#backgroundUnits()) this.metrics.serviceUp.set({ service: u.name, state: u.state }, u.state === 'running' ? 1 : 0);
-    for (const s of this.#app?.services() ?? []) {
+    for (const s of (await this.#app?.services()) ?? []) {
       if (s.isolation !== 'inline') this.metrics.serviceUp.set({ service: s.path ?? s.name, state: s.state }, s.state === 'running' ? 1 : 0);
     }
   }
@@ -312,6 +352,11 @@ function backgroundStatus(u: UnitStatus): ServiceStatus {
   };
   if (u.pid !== undefined && u.isolation === 'process') s.pid = u.pid;
   if (u.memory) s.memory = { rss: u.memory.rss, heapUsed: u.memory.heapUsed, heapTotal: u.memory.heapTotal, external: u.memory.external };
-  if (u.lastCrash) s.lastCrash = { reason: u.lastCrash.reason, at: u.lastCrash.at, ...(u.lastCrash.error ? { message: u.lastCrash.error.message } : {}) };
+  if (u.lastCrash) s.lastCrash = crashStatus(u.lastCrash);
   return s;
+}
+
+function brokerStatus(app: RuntimeApp | undefined): ServerStatus['broker'] {
+  const b = app?.broker() ?? { kind: 'memory', state: 'up', since: Date.now() };
+  return { kind: b.kind, state: b.state, since: new Date(b.since).toISOString(), ...(b.lastError !== undefined ? { lastError: b.lastError } : {}) };
 }

@@ -2,16 +2,16 @@
 // and routes calls a unit makes to another unit (or to the server, via a fallback).
 import { EventEmitter } from 'node:events';
 import {
-  Supervised,
+  SupervisedUnit,
   type CrashInfo,
   type LogEntry,
-  type SupervisedOptions,
+  type SupervisedUnitOptions,
   type UnitState,
   type UnitStatus,
-} from './supervised.js';
+} from './supervised-unit.js';
 
-export type { CrashInfo, LogEntry, SupervisedOptions, UnitState, UnitStatus } from './supervised.js';
-export { Supervised } from './supervised.js';
+export type { CrashInfo, LogEntry, SupervisedUnitOptions, UnitState, UnitStatus } from './supervised-unit.js';
+export { SupervisedUnit } from './supervised-unit.js';
 
 export type FallbackRouter = (from: string, target: string, method: string, args: unknown[]) => Promise<unknown>;
 
@@ -23,7 +23,7 @@ export interface SupervisorEvents {
 }
 
 export class Supervisor extends EventEmitter<SupervisorEvents> {
-  #units = new Map<string, Supervised>();
+  #units = new Map<string, SupervisedUnit>();
   #fallback: FallbackRouter | undefined;
 
   /** Calls to targets that are not units here (e.g. "$server" for rooms) go to `router`. */
@@ -31,9 +31,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#fallback = router;
   }
 
-  add(options: SupervisedOptions): Supervised {
+  add(options: SupervisedUnitOptions): SupervisedUnit {
     if (this.#units.has(options.name)) throw new Error(`supervisor: a unit named "${options.name}" already exists`);
-    const unit = new Supervised(options);
+    const unit = new SupervisedUnit(options);
     unit.setCallRouter((from, target, method, args) => this.route(from, target, method, args));
     unit.on('state', (s, p) => this.emit('state', unit.name, s, p));
     unit.on('crash', (info) => this.emit('crash', info));
@@ -43,7 +43,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return unit;
   }
 
-  get(name: string): Supervised | undefined {
+  get(name: string): SupervisedUnit | undefined {
     return this.#units.get(name);
   }
 

@@ -58,6 +58,26 @@ export class HandshakeError extends Error {
     this.headers = headers;
     this.body = body;
   }
+
+  /**
+   * Whether another attempt may succeed: no HTTP answer (network, timeout), 408, 429 or a
+   * 5xx. A 4xx otherwise (no such path, not authorized), a redirect that was not followed
+   * or an invalid 101 will be the same next time.
+   */
+  get retryable(): boolean {
+    const s = this.status;
+    return s === 0 || s === 408 || s === 429 || (s >= 500 && s < 600);
+  }
+
+  /** The server's Retry-After (delay-seconds or an HTTP date), in ms; undefined when absent or invalid. */
+  get retryAfterMs(): number | undefined {
+    const value = this.headers['retry-after']?.trim();
+    if (!value) return undefined;
+    const seconds = Number(value);
+    if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
+    const at = Date.parse(value);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+  }
 }
 
 /** Open a WebSocket connection (ws:// or wss://). Resolves once the connection is open. */

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Buffer } from 'node:buffer';
-import { connect, type ClientOptions } from './client.js';
+import { connect, HandshakeError, type ClientOptions } from './client.js';
 import { SendStatus, type WebSocket } from './websocket.js';
 
 export interface ReconnectOptions extends ClientOptions {
@@ -22,7 +22,7 @@ export interface ReconnectingEvents {
   close: [code: number, reason: string];
   reconnecting: [attempt: number, delayMs: number];
   error: [error: Error];
-  /** maxAttempts consecutive failures: no more attempts. */
+  /** No more attempts: maxAttempts consecutive failures, or a handshake refusal that retrying cannot change. */
   giveup: [];
 }
 
@@ -92,21 +92,24 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEvents> {
       },
       (err: Error) => {
         this.#emitError(err);
-        this.#schedule();
+        if (err instanceof HandshakeError && !err.retryable) return this.#giveUp();
+        this.#schedule(err instanceof HandshakeError ? err.retryAfterMs : undefined);
       },
     );
   }
 
-  #schedule(): void {
+  #giveUp(): void {
+    this.#stopped = true;
+    this.emit('giveup');
+  }
+
+  #schedule(retryAfterMs?: number): void {
     if (this.#stopped) return;
     const o = this.#opts;
-    if (o.maxAttempts !== undefined && this.#attempt >= o.maxAttempts) {
-      this.#stopped = true;
-      this.emit('giveup');
-      return;
-    }
+    if (o.maxAttempts !== undefined && this.#attempt >= o.maxAttempts) return this.#giveUp();
     const cap = Math.min(o.maxDelayMs ?? 30_000, (o.initialDelayMs ?? 250) * (o.factor ?? 2) ** this.#attempt);
-    const delay = Math.round(Math.random() * cap); // full jitter: reconnect storms spread out
+    // full jitter spreads reconnect storms out; the server's Retry-After is a floor
+    const delay = Math.max(Math.round(Math.random() * cap), retryAfterMs ?? 0);
     this.#attempt++;
     this.emit('reconnecting', this.#attempt, delay);
     this.#timer = setTimeout(() => this.#open(), delay);

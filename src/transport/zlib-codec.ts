@@ -45,13 +45,15 @@ interface Engine {
   handle: NativeHandle;
   state: Uint32Array;
   error: string | null;
+  /** Input bytes the last run left unconsumed: an inflater does that only once its stream is over. */
+  unused: number;
 }
 
 const { Z_SYNC_FLUSH } = zlib.constants;
 
 function engine(stream: zlib.DeflateRaw | zlib.InflateRaw): Engine {
   const internals = stream as unknown as { _handle: NativeHandle; _writeState: Uint32Array };
-  const e: Engine = { stream, handle: internals._handle, state: internals._writeState, error: null };
+  const e: Engine = { stream, handle: internals._handle, state: internals._writeState, error: null, unused: 0 };
   e.handle.onerror = (message: string) => {
     e.error = message;
   };
@@ -83,7 +85,12 @@ class Output {
   run(e: Engine, input: Buffer, tail: Buffer | null, max: number): Buffer | null {
     this.#work = this.#scratch;
     let total = this.#drive(e, input, 0, max);
-    if (total !== -1 && tail !== null) total = this.#drive(e, tail, total, max);
+    if (total !== -1 && tail !== null) {
+      // What tells an ended stream is the input it left, not the tail.
+      const unused = e.unused;
+      total = this.#drive(e, tail, total, max);
+      e.unused = unused;
+    }
     if (total === -1) return null;
     const work = this.#work;
     if (work !== this.#scratch) return work.subarray(0, total);
@@ -111,7 +118,11 @@ class Output {
       if (total > max) return -1;
       inOff += inLen - availIn;
       inLen = availIn;
-      if (availOut !== 0) return total; // zlib had room left: everything is flushed
+      if (availOut !== 0) {
+        // zlib had room left: everything is flushed
+        e.unused = inLen;
+        return total;
+      }
       const next = Buffer.allocUnsafeSlow(buf.length * 2);
       buf.copy(next, 0, 0, total);
       this.#work = next;
@@ -345,7 +356,9 @@ class ZlibCodec implements DeflateCodec {
     this.#deflate = params.deflateNoContextTakeover
       ? null
       : new Direction(pool.deflateLru, Math.max(9, params.deflateWindowBits), pool.newDeflate);
-    this.#inflate = params.inflateNoContextTakeover ? null : new Direction(pool.inflateLru, params.inflateWindowBits, pool.newInflate);
+    // The inflater is 9 bits for 8 too, and takes references that far back: a context rebuilt
+    // after an eviction must hold as much history, or it refuses what a live one accepts.
+    this.#inflate = params.inflateNoContextTakeover ? null : new Direction(pool.inflateLru, Math.max(9, params.inflateWindowBits), pool.newInflate);
   }
 
   deflate(data: Buffer): Buffer {
@@ -398,8 +411,18 @@ class ZlibCodec implements DeflateCodec {
       }
     }
     // Mid-message state cannot be rebuilt from the history: no eviction until the last frame.
+    const starts = !dir.pinned;
     dir.pinned = more;
-    const out = output.run(dir.acquire(), data, tail, maxBytes);
+    let e = dir.acquire();
+    let out = output.run(e, data, tail, maxBytes);
+    if (starts && out !== null && data.length > 0 && e.unused === data.length) {
+      // An earlier message ended the peer's deflate stream with BFINAL (RFC 7692 section
+      // 7.2.3.4): an ended zlib stream takes no more input and would inflate this and every
+      // later message to nothing. Start a new one, primed with the window as after an eviction.
+      dir.release();
+      e = dir.acquire();
+      out = output.run(e, data, tail, maxBytes);
+    }
     // A refused message fails the connection: its context is of no further use.
     if (out === null) dir.dispose();
     else dir.remember(out);

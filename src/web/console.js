@@ -5,15 +5,50 @@ const log = $('log');
 let ws = null;
 let nextId = 1;
 
-function line(kind, text) {
+// Close codes that mean something went wrong, with what they mean. 1006 (the connection
+// was lost without a Close frame) and 1011 (the server failed, e.g. the service crashed)
+// are what a developer most needs to notice.
+const FAILED_CLOSES = {
+  1002: 'protocol error',
+  1003: 'unsupported data',
+  1006: 'connection lost without a close frame',
+  1007: 'invalid data',
+  1008: 'policy violation',
+  1009: 'message too big',
+  1010: 'extension required',
+  1011: 'server error: the service failed',
+  1015: 'TLS handshake failed',
+};
+
+/** Adds a log line; `badge` is a short label shown before the text (e.g. the error code). */
+function line(kind, text, badge) {
   const li = document.createElement('li');
   li.className = kind;
   const t = document.createElement('span');
   t.className = 't';
   t.textContent = new Date().toLocaleTimeString();
-  li.append(t, document.createTextNode(text));
+  li.append(t);
+  if (badge) {
+    const b = document.createElement('span');
+    b.className = 'badge';
+    b.textContent = badge;
+    li.append(b);
+  }
+  li.append(document.createTextNode(text));
   log.append(li);
   log.scrollTop = log.scrollHeight;
+}
+
+/** The error code of a command reply that failed (`{"ok": false, "error": {...}}`), else undefined. */
+function failedReplyCode(text) {
+  if (!text.startsWith('{') || !text.includes('"ok"')) return undefined;
+  try {
+    const msg = JSON.parse(text);
+    if (msg && msg.ok === false) return (msg.error && msg.error.code) || 'error';
+  } catch {
+    // not JSON: a plain text message
+  }
+  return undefined;
 }
 
 function setState(state) {
@@ -48,12 +83,19 @@ function connect() {
     setState('open');
   });
   ws.addEventListener('message', (e) => {
-    if (typeof e.data === 'string') line('in', e.data);
+    if (typeof e.data === 'string') {
+      const failed = failedReplyCode(e.data);
+      if (failed !== undefined) line('in failed', e.data, failed);
+      else line('in', e.data);
+    }
     else line('in', `[binary ${e.data.byteLength} bytes] ${[...new Uint8Array(e.data).slice(0, 32)].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`);
   });
   ws.addEventListener('error', () => line('error', 'error (the browser does not say more; a rejected handshake shows here: 404 no service, 500 broken service, 401 auth)'));
   ws.addEventListener('close', (e) => {
-    line('info', `closed: code ${e.code}${e.reason ? ', reason "' + e.reason + '"' : ''}${e.wasClean ? '' : ' (not clean)'}`);
+    const text = `closed: code ${e.code}${e.reason ? ', reason "' + e.reason + '"' : ''}${e.wasClean ? '' : ' (not clean)'}`;
+    const failure = FAILED_CLOSES[e.code];
+    if (failure) line('abnormal', `${text}: ${failure}`, `close ${e.code}`);
+    else line('info', text);
     ws = null;
     setState('disconnected');
   });

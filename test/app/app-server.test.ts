@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
-import { AppServer } from '../../src/app/app-server.js';
+import { AppServer } from '../../src/server/app-server.js';
 import { connect, HandshakeError } from '../../src/transport/client.js';
 import type { WebSocket } from '../../src/transport/websocket.js';
 import { DEFINE, REPO, captureLogger, serviceDir } from './helpers.js';

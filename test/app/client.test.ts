@@ -2,9 +2,10 @@
 // reconnect with re-auth and re-join from the last position.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppServer } from '../../src/app/app-server.js';
+import { until } from '../helpers/wait.js';
+import { AppServer } from '../../src/server/app-server.js';
 import { connect } from '../../src/transport/client.js';
-import { createClient, ClientCommandError, type Position } from '../../src/client/index.js';
+import { createClient, ClientCommandError, type Position, type SocketFactory, type SocketHandlers } from '../../src/client/index.js';
 import { DEFINE, ZOD, serviceDir } from './helpers.js';
 
 const dir = serviceDir({
@@ -67,7 +68,7 @@ test('reconnect with backoff re-authenticates and re-joins rooms from the last p
   assert.equal(join.pos.o, 0);
   const writer = createClient(url, { connect });
   await writer.call('say', { room: 'news', text: 'one' });
-  for (let i = 0; i < 200 && got.length < 1; i++) await new Promise((r) => setTimeout(r, 5));
+  await until(() => got.length >= 1, 'the room message');
   assert.equal(got.length, 1);
 
   const closed = once(client, 'close');
@@ -80,7 +81,7 @@ test('reconnect with backoff re-authenticates and re-joins rooms from the last p
   await reconnected;
   assert.deepEqual(await client.call('me'), { id: 'tok-user' }, 're-authenticated');
   await writer.call('say', { room: 'news', text: 'four' });
-  for (let i = 0; i < 200 && got.length < 4; i++) await new Promise((r) => setTimeout(r, 5));
+  await until(() => got.length >= 4, 'four room messages');
   assert.deepEqual(got.map((m) => m.data), ['one', 'two', 'three', 'four']);
   assert.deepEqual(got.map((m) => m.pos.o), [1, 2, 3, 4]);
   assert.equal(client.position('news')?.o, 4);
@@ -110,7 +111,112 @@ test('a reset when history cannot cover the gap is surfaced as room.reset', asyn
   }
 });
 
+test('recovered messages are applied before live ones that arrive in the same read as the join reply', async () => {
+  let handlers: SocketHandlers | undefined;
+  const sent: Array<{ id: number; cmd: string; data: any }> = [];
+  const client = createClient('ws://server.test/svc', {
+    reconnect: false,
+    socketFactory: async (_url, h) => {
+      handlers = h;
+      return { send: (text) => void sent.push(JSON.parse(text)), close() {} };
+    },
+  });
+  await client.ready;
+  const got: unknown[] = [];
+  const first = client.join('r', (data) => got.push(data));
+  await until(() => sent.length === 1, 'the first join');
+  handlers!.message(JSON.stringify({ id: sent[0]!.id, ok: true, data: { pos: { e: 'E', o: 1 } } }));
+  await first;
+  // joined again from its position: the reply replays 2 and 3, and the live 4 follows in the same read
+  const again = client.join('r');
+  await until(() => sent.length === 2, 'the second join');
+  assert.deepEqual(sent[1]!.data, { room: 'r', since: { e: 'E', o: 1 } });
+  const replay = [2, 3].map((o) => ({ pos: { e: 'E', o }, data: `m${o}` }));
+  handlers!.message(JSON.stringify({ id: sent[1]!.id, ok: true, data: { pos: { e: 'E', o: 3 }, recovered: true, messages: replay } }));
+  handlers!.message(JSON.stringify({ event: 'room.message', room: 'r', pos: { e: 'E', o: 4 }, data: 'm4' }));
+  await again;
+  assert.deepEqual(got, ['m2', 'm3', 'm4']);
+  assert.deepEqual(client.position('r'), { e: 'E', o: 4 });
+  client.close();
+});
+
 test('without reconnect, a failed first connection rejects ready', async () => {
   const client = createClient(`ws://127.0.0.1:${port}/missing`, { connect, reconnect: false });
   await assert.rejects(client.ready);
+});
+
+test('a rejoin reply and the live message right behind it in the same read: replayed messages first, none taken for duplicates', async () => {
+  // a scripted server: the second connection answers the rejoin with two replayed messages
+  // and, in the same tick (as one TCP read would), pushes the next live one
+  let connections = 0;
+  let drop: (() => void) | undefined;
+  const socketFactory: SocketFactory = async (_url, handlers) => {
+    const n = ++connections;
+    drop = () => handlers.close(1006, '');
+    return {
+      send(text) {
+        const msg = JSON.parse(text) as { id: number; cmd: string; data: { since?: Position } };
+        if (msg.cmd !== 'room.join') return;
+        setImmediate(() => {
+          if (n === 1) {
+            handlers.message(JSON.stringify({ id: msg.id, ok: true, data: { pos: { e: 'E', o: 1 } } }));
+            return;
+          }
+          assert.deepEqual(msg.data.since, { e: 'E', o: 1 });
+          const replayed = [2, 3].map((o) => ({ pos: { e: 'E', o }, data: `m${o}` }));
+          handlers.message(JSON.stringify({ id: msg.id, ok: true, data: { pos: { e: 'E', o: 3 }, recovered: true, messages: replayed } }));
+          handlers.message(JSON.stringify({ event: 'room.message', room: 'r', pos: { e: 'E', o: 4 }, data: 'm4' }));
+        });
+      },
+      close() {},
+    };
+  };
+  const client = createClient('ws://scripted/svc', { socketFactory, reconnect: { initialDelayMs: 1 } });
+  const got: string[] = [];
+  await client.join('r', (data) => got.push(String(data)));
+  const rejoined = once<{ room: string; recovered: boolean; replayed: number }>(client, 'rejoined');
+  drop!();
+  assert.deepEqual(await rejoined, { room: 'r', recovered: true, replayed: 2, pos: { e: 'E', o: 3 } });
+  await until(() => got.length === 3, 'three messages');
+  assert.deepEqual(got, ['m2', 'm3', 'm4']);
+  assert.deepEqual(client.position('r'), { e: 'E', o: 4 });
+  client.close();
+});
+
+test('a room whose rejoin fails is tried again without holding up the other rooms', async () => {
+  let connections = 0;
+  let drop: (() => void) | undefined;
+  let refusals = 0;
+  const socketFactory: SocketFactory = async (_url, handlers) => {
+    const n = ++connections;
+    drop = () => handlers.close(1006, '');
+    return {
+      send(text) {
+        const msg = JSON.parse(text) as { id: number; cmd: string; data: { room: string } };
+        if (msg.cmd !== 'room.join') return;
+        setImmediate(() => {
+          // on the new connection, room a fails twice (its node cannot reach the broker yet)
+          if (n > 1 && msg.data.room === 'a' && refusals < 2) {
+            refusals += 1;
+            handlers.message(JSON.stringify({ id: msg.id, ok: false, error: { code: 'handler_error', message: 'unavailable' } }));
+            return;
+          }
+          handlers.message(JSON.stringify({ id: msg.id, ok: true, data: { pos: { e: 'E', o: 0 }, ...(n > 1 ? { recovered: true, messages: [] } : {}) } }));
+        });
+      },
+      close() {},
+    };
+  };
+  const client = createClient('ws://scripted/svc', { socketFactory, reconnect: { initialDelayMs: 1, maxDelayMs: 5 } });
+  client.on('error', () => undefined);
+  await client.join('a');
+  await client.join('b');
+  const rejoined: string[] = [];
+  client.on('rejoined', (e: { room: string }) => rejoined.push(e.room));
+  const reconnected = once(client, 'reconnected');
+  drop!();
+  await reconnected;
+  assert.deepEqual(rejoined, ['b', 'a'], 'b at once, a once its node could answer');
+  assert.equal(refusals, 2);
+  client.close();
 });

@@ -55,7 +55,7 @@ test('bad_json, bad_request and unknown_command', async () => {
     const r = await c.call(cmd);
     assert.equal(r.error.code, 'unknown_command', cmd);
   }
-  h.core.message(c.id, new Uint8Array([1, 2]), true);
+  h.app.message(c.id, new Uint8Array([1, 2]), true);
   await c.socket.next((m) => m.error?.code === 'bad_request' && /binary/.test(m.error.message));
   assert.ok(h.log.lines.some((l) => l.level === 'warn' && (l.obj as { code?: string }).code === 'unknown_command'), 'failures are logged');
 });
@@ -114,7 +114,7 @@ test('stopping the server cancels in-flight commands with cancelled', async () =
   const { h, c } = await setup();
   c.send(JSON.stringify({ id: 77, cmd: 'wait' }));
   await new Promise((r) => setImmediate(r));
-  await h.core.drain(AbortSignal.abort());
+  await h.app.drain(AbortSignal.abort());
   const r = await c.socket.reply(77);
   assert.equal(r.error.code, 'cancelled');
   assert.equal((await c.call('echo', { text: 'x' })).error.code, 'cancelled');

@@ -1,7 +1,7 @@
 // Rooms and presence with many real connections on 127.0.0.1.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppServer } from '../../src/app/app-server.js';
+import { AppServer } from '../../src/server/app-server.js';
 import { connect } from '../../src/transport/client.js';
 import type { WebSocket } from '../../src/transport/websocket.js';
 import { DEFINE, serviceDir } from './helpers.js';

@@ -4,11 +4,11 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { AppCore } from '../../src/app/app-core.js';
-import { inlineHostFactory } from '../../src/app/inline-host.js';
+import { App } from '../../src/app/app.js';
 import type { Logger } from '../../src/app/logger.js';
-import { MemoryFramer, MemorySocket } from '../../src/app/testing.js';
-import type { RoomIndexOptions } from '../../src/app/room-index.js';
+import type { ClusterFactory } from '../../src/app/cluster.js';
+import { MemoryFramer, MemorySocket, type MemoryFramed } from '../../src/app/testing.js';
+import type { RoomIndexOptions } from '../../src/app/rooms/room-index.js';
 import type { HandshakeRequest } from '../../src/app/service.js';
 
 /** The repository root (tests run from dist/test/app). */
@@ -60,36 +60,36 @@ export function request(path: string, extra: Partial<HandshakeRequest> = {}): Ha
   return { method: 'GET', url: path, path, query: {}, headers: {}, cookies: {}, protocols: [], extensions: [], remoteAddress: '127.0.0.1', remotePort: 1, secure: false, ...extra } as HandshakeRequest;
 }
 
-/** An AppCore over fake sockets: connect(path) runs decide + attach like the server does. */
-export function harness(root: string, rooms?: RoomIndexOptions) {
+/** An App over in-memory ports: connect(path) runs admit + open like the edge does. */
+export function harness(root: string, rooms?: RoomIndexOptions, extra: { cluster?: ClusterFactory } = {}) {
   const log = captureLogger();
   const framer = new MemoryFramer();
-  const core = new AppCore({ root, log, framer, hostFactory: inlineHostFactory(log), ...(rooms ? { rooms } : {}) });
+  const app = new App<MemoryFramed>({ root, log, framer, ...(rooms ? { rooms } : {}), ...extra });
   let lastId = 0;
   return {
-    core,
+    app,
     log,
     framer,
     async connect(path: string, extra: Partial<HandshakeRequest> = {}) {
       const req = request(path, extra);
-      const decision = await core.decide(req);
+      const decision = await app.admit(req);
       if (!decision.accept) return { rejected: decision } as const;
       const socket = new MemorySocket();
-      const id = core.attach(socket, req, decision.admission);
+      const id = app.open(socket, req, decision.admission);
       let seq = 0;
       const conn = {
         rejected: null,
         id,
         socket,
         protocol: decision.admission.protocol,
-        send: (text: string) => core.message(id, text, false),
+        send: (text: string) => app.message(id, text, false),
         /** Sends a command and waits for its reply. */
         call: async (cmd: string, data?: unknown) => {
           const cid = ++seq + 1000 * ++lastId;
-          core.message(id, JSON.stringify({ id: cid, cmd, data }), false);
+          app.message(id, JSON.stringify({ id: cid, cmd, data }), false);
           return socket.reply(cid);
         },
-        close: (code = 1000, reason = '') => core.closed(id, code, reason),
+        close: (code = 1000, reason = '') => app.closed(id, code, reason),
       };
       return conn;
     },

@@ -64,7 +64,7 @@ test('a file that does not export a service: 500, and a log line naming the file
   const cases: Array<[string, RegExp]> = [
     ['/nodefault', /no default export/],
     ['/plain', /not made by defineService/],
-    ['/syntax', /import failed/],
+    ['/syntax', /syntax error: line 1:\d+: /],
     ['/throws', /top-level failure/],
     ['/worker', /isolation 'worker'/],
     ['/badcmd', /command "x" needs a handler/],
@@ -103,7 +103,7 @@ test('handshake hook: reject with status and reason, choose a subprotocol, bad c
   assert.equal((await rejected(h, '/hooks?weird=1', { query: { weird: '1' } })).status, 500);
   assert.equal((await rejected(h, '/hooks?crash=1', { query: { crash: '1' } })).status, 500);
   assert.ok(h.log.lines.some((l) => String((l.obj as { err?: Error }).err?.message) === 'handshake crash'));
-  const d = await h.core.decide({ ...(await import('./helpers.js')).request('/hooks'), protocols: ['v1', 'v2'] });
+  const d = await h.app.admit({ ...(await import('./helpers.js')).request('/hooks'), protocols: ['v1', 'v2'] });
   assert.ok(d.accept);
   assert.equal(d.admission.protocol, 'v2');
   assert.deepEqual(d.admission.headers, { 'x-service': 'hooks' });
@@ -120,7 +120,7 @@ test('open sees the request as plain data; message hook; hook errors close with 
   c.send('x');
   for (let i = 0; i < 50 && !c.socket.sent.includes('got:x'); i++) await new Promise((r) => setImmediate(r));
   assert.ok(c.socket.sent.includes('got:x'));
-  h.core.message(c.id, new Uint8Array([9]), true);
+  h.app.message(c.id, new Uint8Array([9]), true);
   c.send('throw');
   for (let i = 0; i < 50 && c.socket.closedWith === null; i++) await new Promise((r) => setImmediate(r));
   assert.deepEqual(c.socket.closedWith, { code: 1011, reason: 'internal error' });
@@ -136,11 +136,11 @@ test('close hook gets the code and reason; a synchronous answer chooses the clos
   const h = harness(root);
   const a = await h.connect('/hooks');
   assert.ok(!a.rejected);
-  assert.deepEqual(h.core.peerClose(a.id, 4001, 'please'), { code: 4002, reason: 'as you wish' });
+  assert.deepEqual(h.app.peerClose(a.id, 4001, 'please'), { code: 4002, reason: 'as you wish' });
   await a.close(4001, 'please');
   const b = await h.connect('/hooks');
   assert.ok(!b.rejected);
-  assert.equal(h.core.peerClose(b.id, 4003, 'async'), undefined, 'an async answer cannot choose the reply');
+  assert.equal(h.app.peerClose(b.id, 4003, 'async'), undefined, 'an async answer cannot choose the reply');
   assert.deepEqual(await b.close(4003, 'async'), { code: 4004, reason: 'too late' });
   const c = await h.connect('/hooks');
   assert.ok(!c.rejected);

@@ -1,9 +1,10 @@
 // What the runtime drives: service summaries, rescan, restart, stop accepting (503), drain.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { until } from '../helpers/wait.js';
 import { unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppServer } from '../../src/app/app-server.js';
+import { AppServer } from '../../src/server/app-server.js';
 import { connect, HandshakeError } from '../../src/transport/client.js';
 import { DEFINE, serviceDir } from './helpers.js';
 
@@ -30,7 +31,7 @@ test('services(), rescan() and restartService()', async () => {
   assert.equal(await first('/a'), 'a1');
   assert.equal(await first('/b'), 'b1');
   const ws = await connect(`ws://127.0.0.1:${port}/a`);
-  const summary = server.services().find((s) => s.route === '/a');
+  const summary = (await server.services()).find((s) => s.route === '/a');
   assert.ok(summary);
   assert.equal(summary.state, 'running');
   assert.equal(summary.connections, 1);
@@ -53,7 +54,7 @@ test('services(), rescan() and restartService()', async () => {
   writeFileSync(join(dir, 'c.ts'), svc('c3'));
   assert.equal(await server.restartService('/c'), true);
   assert.equal(await first('/c'), 'c3');
-  assert.equal(server.services().find((s) => s.route === '/c')?.reloads, 1);
+  assert.equal((await server.services()).find((s) => s.route === '/c')?.reloads, 1);
   assert.equal(await server.restartService('/nope'), false);
 });
 
@@ -62,7 +63,7 @@ test('drain waits for in-flight commands, cancels them at the deadline; stopAcce
   const reply = new Promise<any>((resolve) => ws.on('message', (d) => resolve(JSON.parse(d.toString()))));
   ws.send(JSON.stringify({ id: 1, cmd: 'wait' }));
   // the command is in flight once the service counted the message
-  for (let i = 0; i < 200 && (server.services().find((s) => s.route === '/slow')?.messagesIn ?? 0) < 1; i++) await new Promise((r) => setTimeout(r, 5));
+  await until(async () => ((await server.services()).find((s) => s.route === '/slow')?.messagesIn ?? 0) >= 1, 'the command in flight');
   const deadline = new AbortController();
   const drained = server.drain(deadline.signal);
   await assert.rejects(connect(`ws://127.0.0.1:${port}/a`), (err: unknown) => err instanceof HandshakeError && err.status === 503);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RoomIndex } from '../../src/app/room-index.js';
+import { RoomIndex } from '../../src/app/rooms/room-index.js';
 
 test('join, leave, members, roomsOf, leaveAll', () => {
   const rooms = new RoomIndex();

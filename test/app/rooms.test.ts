@@ -35,10 +35,10 @@ test('many connections: join, publish framed once, positions on every push, exce
   const joins = await Promise.all(conns.map((c) => c.call('room.join', { room: 'lobby' })));
   const epoch = joins[0].data.pos.e;
   assert.ok(joins.every((j) => j.ok && j.data.pos.e === epoch && j.data.pos.o === 0));
-  const before = h.framer.prepared;
+  const before = h.framer.framed;
   const r = await conns[0]!.call('say', { room: 'lobby', data: { text: 'hi' }, exceptMe: true });
   assert.deepEqual(r.data.pos, { e: epoch, o: 1 });
-  assert.equal(h.framer.prepared - before, 1, 'one room message is framed once for all recipients');
+  assert.equal(h.framer.framed - before, 1, 'one room message is framed once for all recipients');
   for (const c of conns.slice(1)) {
     const push = await c.socket.next((m) => m.event === 'room.message');
     assert.deepEqual(push, { event: 'room.message', room: 'lobby', pos: { e: epoch, o: 1 }, data: { text: 'hi' } });
@@ -111,9 +111,9 @@ test('sendTo, broadcast to the service, broadcastAll across services, raw broadc
   assert.equal(o.socket.json.filter((m) => m.event === 'news').length, 0, 'broadcast stays within the service');
   await a.call('everyone', 'g');
   for (const c of [a, b, o]) await c.socket.next((m) => m.event === 'global');
-  const before = h.framer.prepared;
+  const before = h.framer.framed;
   await a.call('raw', 'plain text');
-  assert.equal(h.framer.prepared - before, 1);
+  assert.equal(h.framer.framed - before, 1);
   assert.ok(b.socket.sent.includes('plain text') && a.socket.sent.includes('plain text') && !o.socket.sent.includes('plain text'));
 });
 

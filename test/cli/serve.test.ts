@@ -2,14 +2,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { main } from '../../src/cli/main.js';
-import { takeOrigins } from '../../src/cli/serve.js';
+import { takeOrigins } from '../../src/cli/commands/serve.js';
 import { connect } from '../../src/transport/client.js';
 import { REPO } from '../app/helpers.js';
+import { until } from '../helpers/wait.js';
 
 function io() {
   const out: string[] = [];
@@ -110,4 +111,44 @@ test('argument errors exit 2 with usage; --help exits 0; unknown commands are re
 
 test('takeOrigins', () => {
   assert.deepEqual(takeOrigins(['d', '--origin', 'http://a', '--port', '1', '--origin=http://b']), { rest: ['d', '--port', '1'], origins: ['http://a', 'http://b'] });
+});
+
+/** Runs the CLI to its exit. */
+function run(args: string[], cwd = REPO): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(REPO, 'bin/switchboard.js'), ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (t: string) => void (stdout += t));
+  child.stderr!.setEncoding('utf8').on('data', (t: string) => void (stderr += t));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+test('serve on a missing directory, or on a file, fails at once with one line and exit code 2', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'sb-cli-dir-'));
+  const missing = await run(['serve', join(root, 'nope'), '--port', '0', '--run-dir', join(root, 'run')]);
+  assert.equal(missing.code, 2);
+  assert.equal(missing.stderr, `switchboard serve: the services directory ${join(root, 'nope')} does not exist (give the directory of your service files: switchboard serve <dir>)\n`);
+  assert.equal(missing.stdout, '');
+
+  const file = join(root, 'echo.ts');
+  writeFileSync(file, 'export default {};\n');
+  const onFile = await run(['serve', file, '--port', '0', '--run-dir', join(root, 'run')]);
+  assert.equal(onFile.code, 2);
+  assert.equal(onFile.stderr, `switchboard serve: ${file} is not a directory: serve the directory that holds the service files (switchboard serve <dir>)\n`);
+
+  // the default directory (./services) missing in the working directory: the same message
+  const byDefault = await run(['serve', '--port', '0', '--run-dir', join(root, 'run')], root);
+  assert.equal(byDefault.code, 2);
+  assert.match(byDefault.stderr, /^switchboard serve: the services directory .*\/services does not exist/);
+});
+
+test('serve on an empty directory starts, with a warning', async () => {
+  const empty = mkdtempSync(join(tmpdir(), 'sb-cli-empty-'));
+  const { child, lines } = await serve([empty, '--port', '0']);
+  try {
+    const warning = `  warning:  no service files in ${empty}: add one (e.g. echo.ts), or scaffold one with \`switchboard new echo --services ${empty}\``;
+    await until(() => lines.includes(warning), `the warning among ${JSON.stringify(lines)}`);
+  } finally {
+    await stop(child);
+  }
 });

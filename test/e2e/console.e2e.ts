@@ -5,11 +5,41 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { AppServer } from '../../src/app/app-server.js';
-import { REPO } from '../app/helpers.js';
+import { createServer as createNetServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
+import { AppServer } from '../../src/server/app-server.js';
+import { DEFINE, REPO, serviceDir } from '../app/helpers.js';
 
 const server = new AppServer({ dir: join(REPO, 'examples/services'), port: 0 });
 const { port } = await server.listen();
+// a service that fails on request, for the console's highlighting
+const failing = new AppServer({
+  dir: serviceDir({
+    'fail.ts': `
+import { defineService } from '${DEFINE}';
+export default defineService({
+  commands: {
+    fine: { handler: () => 'fine' },
+    fail: { handler: (_d, { connection }) => { setTimeout(() => connection.close(1011, 'service failed'), 0); return 'closing'; } },
+  },
+});`,
+  }),
+  port: 0,
+});
+const upstreamPort = (await failing.listen()).port;
+// The browser reaches the failing server through a TCP relay, so the test can cut the
+// connection the way a network does: no Close frame, just gone.
+const relayed = new Set<Socket>();
+const relay = createNetServer((downstream) => {
+  const upstream = netConnect(upstreamPort, '127.0.0.1');
+  for (const s of [downstream, upstream]) {
+    relayed.add(s);
+    s.on('error', () => undefined);
+    s.on('close', () => relayed.delete(s));
+  }
+  downstream.pipe(upstream).pipe(downstream);
+});
+await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+const failingPort = (relay.address() as AddressInfo).port;
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -17,6 +47,8 @@ const browser = await chromium.launch({
 after(async () => {
   await browser.close();
   await server.close();
+  relay.close();
+  await failing.close();
 });
 
 test('console: connect to /echo, send a message, see the echo', async () => {
@@ -65,7 +97,8 @@ test('the command client works in the browser: /client.js with the global WebSoc
     const messages: unknown[] = [];
     const join = await client.join('lobby', (data: unknown) => messages.push(data));
     await client.call('say', { room: 'lobby', text: 'from the page' });
-    for (let i = 0; i < 100 && messages.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    // the page's evaluate deadline bounds this wait
+    await new Promise<void>((resolve) => { const t = setInterval(() => { if (messages.length > 0) { clearInterval(t); resolve(); } }, 10); });
     let error = '';
     try {
       await client.call('say', { room: 'lobby', text: '' });
@@ -79,5 +112,53 @@ test('the command client works in the browser: /client.js with the global WebSoc
   assert.equal(result.joined, true);
   assert.deepEqual(result.messages, [{ from: 'browser', text: 'from the page' }]);
   assert.equal(result.error, 'invalid_input');
+  await page.close();
+});
+
+test('console: failed replies and abnormal closes (1011, 1006) stand out', async () => {
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${failingPort}/?path=/fail`);
+  const icon = await page.evaluate(async () => {
+    const res = await fetch('/favicon.svg');
+    return { status: res.status, type: res.headers.get('content-type') };
+  });
+  assert.deepEqual(icon, { status: 200, type: 'image/svg+xml' });
+  await page.getByTestId('connect').click();
+  await page.getByTestId('status').filter({ hasText: 'connected' }).waitFor();
+  await page.getByTestId('mode-command').check();
+  const send = async (cmd: string) => {
+    await page.getByTestId('cmd').fill(cmd);
+    await page.getByTestId('send').click();
+  };
+
+  await send('nope');
+  const failed = page.locator('#log li.in.failed', { hasText: '"ok":false' });
+  await failed.waitFor();
+  assert.equal(await failed.locator('.badge').textContent(), 'unknown_command');
+  await send('fine');
+  await page.locator('#log li.in', { hasText: '"data":"fine"' }).waitFor();
+  assert.equal(await page.locator('#log li.in.failed').count(), 1, 'a successful reply is not highlighted');
+  // evaluated in the page, where getComputedStyle exists (this file is type-checked for Node)
+  const background = (selector: string) =>
+    page.locator(selector).first().evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(el).backgroundColor);
+  assert.notEqual(await background('#log li.in.failed'), await background('#log li.in:not(.failed)'), 'the failed reply looks different');
+
+  await send('fail'); // the service closes with 1011
+  const closed1011 = page.locator('#log li.abnormal', { hasText: 'code 1011' });
+  await closed1011.waitFor();
+  assert.equal(await closed1011.locator('.badge').textContent(), 'close 1011');
+  assert.match((await closed1011.textContent()) ?? '', /server error: the service failed/);
+
+  await page.getByTestId('connect').click();
+  await page.getByTestId('status').filter({ hasText: 'connected' }).waitFor();
+  for (const socket of relayed) socket.destroy(); // the connection is lost: no Close frame
+  const closed1006 = page.locator('#log li.abnormal', { hasText: 'code 1006' });
+  await closed1006.waitFor();
+  assert.equal(await closed1006.locator('.badge').textContent(), 'close 1006');
+  assert.equal(await page.locator('#log li.abnormal').count(), 2);
+
+  const dir = join(REPO, 'test/e2e/artifacts');
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, 'console-failures.png'), fullPage: true });
   await page.close();
 });

@@ -1,21 +1,39 @@
 // Waiting for events with generous deadlines (a deadline only turns a hang into a clear
 // failure; nothing asserts on how long anything took).
-import { once } from 'node:events';
-
 export const DEADLINE_MS = 20_000;
 
-/** The next `event`'s arguments, or an error naming the event after `ms`. */
-export async function next<T extends unknown[] = unknown[]>(emitter: NodeJS.EventEmitter, event: string, ms = DEADLINE_MS): Promise<T> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), ms);
-  try {
-    return (await once(emitter, event, { signal: ac.signal })) as T;
-  } catch (err) {
-    if (ac.signal.aborted) throw new Error(`no '${event}' event within ${ms} ms`);
-    throw err;
-  } finally {
-    clearTimeout(timer);
-  }
+/** The next `event`'s arguments (the next that passes `filter`, when given), or an error naming the event after `ms`. */
+export function next<T extends unknown[] = unknown[]>(emitter: NodeJS.EventEmitter, event: string, ms = DEADLINE_MS, filter?: (...args: T) => boolean): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      emitter.off(event, on);
+      reject(new Error(`no '${event}' event within ${ms} ms`));
+    }, ms);
+    const on = (...args: unknown[]): void => {
+      if (filter !== undefined && !filter(...(args as T))) return;
+      clearTimeout(timer);
+      emitter.off(event, on);
+      resolve(args as T);
+    };
+    emitter.on(event, on);
+  });
+}
+
+/** Resolves once `cond` holds (polled), or fails naming `what` after `ms`. */
+export function until(cond: () => boolean | Promise<boolean>, what: string, ms = DEADLINE_MS): Promise<void> {
+  const end = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const tick = async (): Promise<void> => {
+      try {
+        if (await cond()) return resolve();
+      } catch {
+        /* not yet: polled again */
+      }
+      if (Date.now() > end) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(() => void tick(), 25);
+    };
+    void tick();
+  });
 }
 
 /** Collect the arguments of the next `n` `event`s. */

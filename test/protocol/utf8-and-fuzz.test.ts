@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
 import { Utf8Validator, isValidUtf8, applyMask, FrameParser, Opcode, encodeFrame, ProtocolConnection } from '../../src/protocol/index.js';
-import { server, feedSplit, MASK } from './sink.js';
+import { server, client, feedSplit, MASK } from './sink.js';
 
 const fatal = new TextDecoder('utf-8', { fatal: true });
 function reference(b: Uint8Array): boolean {
@@ -100,7 +100,7 @@ describe('frame parser properties', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), fc.array(fc.nat(), { maxLength: 5 }), (bytes, cuts) => {
         for (const role of ['server', 'client'] as const) {
-          const { conn, sink } = role === 'server' ? server({ maxMessageBytes: 1000, maxFrameBytes: 1000 }) : server({ maxMessageBytes: 1000 });
+          const { conn, sink } = role === 'server' ? server({ maxMessageBytes: 1000, maxFrameBytes: 1000 }) : client({ maxMessageBytes: 1000 });
           feedSplit(conn, Buffer.from(bytes), [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b));
           if (conn.failure) assert.equal(sink.out.at(-1)![0], 0x88);
         }

@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Supervisor, type CrashInfo } from '../../src/runtime/supervisor.js';
 import { addBackgroundService, getService, serveBridge } from '../../src/runtime/background-service.js';
-import { once, until } from './helpers.js';
+import { next, until } from '../helpers/wait.js';
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).href;
 
@@ -48,7 +48,7 @@ test('background services: start(ctx, signal), rooms via the bridge, getService,
   await assert.rejects(handle.call('start'), /no method "start"/);
   await assert.rejects(getService(supervisor, 'nobody').call('x'), /no service named "nobody"/);
 
-  const crashed = once<[CrashInfo]>(ticker, 'crash');
+  const crashed = next<[CrashInfo]>(ticker, 'crash');
   await handle.call('crash');
   assert.equal((await crashed)[0].reason, 'uncaught-exception');
   await ticker.whenState('running');
@@ -64,10 +64,10 @@ test('a module without start(ctx, signal) fails with a clear error', async () =>
   const supervisor = new Supervisor();
   const bad = addBackgroundService(supervisor, {
     name: 'bad',
-    module: new URL('./helpers.js', import.meta.url).href,
+    module: new URL('./ws-client.js', import.meta.url).href, // a module with no start export
     restart: { maxRestarts: 0 },
   });
-  const crashed = once<[CrashInfo]>(bad, 'crash');
+  const crashed = next<[CrashInfo]>(bad, 'crash');
   await assert.rejects(bad.start(), /failed/);
   assert.match((await crashed)[0].error?.message ?? '', /must export start\(ctx, signal\)/);
   await supervisor.stopAll();

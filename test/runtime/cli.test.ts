@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { runtimeCommands, type CliIO } from '../../src/cli/commands/index.js';
+import { commands, type CliIO } from '../../src/cli/commands/index.js';
 import { ServerProcess } from './server-process.js';
 
 const SERVER = fileURLToPath(new URL('./fixtures/runtime-server.js', import.meta.url));
@@ -22,7 +22,7 @@ async function cli(args: string[], cwd = root): Promise<{ code: number; out: str
   let out = '';
   let err = '';
   const io: CliIO = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), cwd, env: {} };
-  const cmd = runtimeCommands.find((c) => c.name === args[0]);
+  const cmd = commands.find((c) => c.name === args[0]);
   assert.ok(cmd, `command ${args[0]}`);
   const code = await cmd.run(args.slice(1), io);
   return { code, out, err };
@@ -158,7 +158,7 @@ test('new scaffolds a service and its test, refuses to overwrite and bad paths',
   const service = readFileSync(join(dir, 'services/rooms/lobby.ts'), 'utf8');
   assert.match(service, /export default defineService\(/);
   const testText = readFileSync(join(dir, 'test/services/rooms/lobby.test.ts'), 'utf8');
-  assert.match(testText, /from '\.\.\/\.\.\/\.\.\/services\/rooms\/lobby\.js'/);
+  assert.match(testText, /new URL\('\.\.\/\.\.\/\.\.\/services\/', import\.meta\.url\)/);
   const again = await cli(['new', 'rooms/lobby'], dir);
   assert.equal(again.code, 1);
   assert.match(again.err, /already exist/);

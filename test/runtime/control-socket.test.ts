@@ -29,7 +29,7 @@ test('control socket: typed requests, 0600 socket, errors as responses', async (
   const dir = mkdtempSync(join(tmpdir(), 'sb-ctl-'));
   let stops = 0;
   const status: ServerStatus = {
-    pid: process.pid, version: 't', startedAt: new Date().toISOString(), uptimeSeconds: 1, listening: [],
+    pid: process.pid, node: 'n1', broker: { kind: 'memory', state: 'up', since: new Date(0).toISOString() }, nodes: [], version: 't', startedAt: new Date().toISOString(), uptimeSeconds: 1, listening: [],
     connections: 0, memory: { rss: 1, heapUsed: 1, heapTotal: 1, external: 1 }, services: [],
   };
   const server = new ControlServer(dir, {

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HandshakeError } from '../../src/transport/index.js';
-import { runtimeCommands, type CliIO } from '../../src/cli/commands/index.js';
+import { commands, type CliIO } from '../../src/cli/commands/index.js';
 import { ServerProcess } from './server-process.js';
 import { TestClient } from './ws-client.js';
-import { until } from './helpers.js';
+import { until } from '../helpers/wait.js';
 
 const SERVE = fileURLToPath(new URL('./fixtures/serve-server.js', import.meta.url));
 const SERVICES = fileURLToPath(new URL('./fixtures/services', import.meta.url));
@@ -28,7 +28,7 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
   let out = '';
   let err = '';
   const io: CliIO = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), cwd: root, env: {} };
-  const code = await runtimeCommands.find((c) => c.name === args[0])!.run(args.slice(1), io);
+  const code = await commands.find((c) => c.name === args[0])!.run(args.slice(1), io);
   return { code, out, err };
 }
 
@@ -241,7 +241,7 @@ test('the switchboard binary against a served directory: status, reload (changed
   utimesSync(join(dir, 'versioned.js'), later2, later2);
   const broken = await bin(['reload', '--run-dir', runDir]);
   assert.equal(broken.code, 1);
-  assert.match(broken.err, /\/versioned: the changed file failed to load/);
+  assert.match(broken.err, /\/versioned: the default export was not made by defineService\(\)/, "reload prints why the changed file failed");
   await assert.rejects(TestClient.open(`${url}/versioned`), (e: unknown) => e instanceof HandshakeError && e.status === 500);
   assert.equal(await c2.call('version'), 2);
   write(3);

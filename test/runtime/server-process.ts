@@ -1,6 +1,6 @@
 // Starts a server process for a test and follows its JSON log lines.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { DEADLINE_MS } from './helpers.js';
+import { DEADLINE_MS } from '../helpers/wait.js';
 
 export interface LogLine {
   level: string;

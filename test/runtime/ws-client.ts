@@ -1,6 +1,6 @@
 // A small test client over our transport: JSON commands, pushes and the close outcome.
 import { connect, HandshakeError, type WebSocket } from '../../src/transport/index.js';
-import { DEADLINE_MS } from './helpers.js';
+import { DEADLINE_MS } from '../helpers/wait.js';
 
 export interface Closed {
   code: number;

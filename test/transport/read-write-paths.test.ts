@@ -10,7 +10,8 @@ import tls from 'node:tls';
 import { WebSocketServer, prepareMessage, type WebSocket } from '../../src/index.js';
 import { encodeFrame } from '../../src/protocol/index.js';
 import { readDirect } from '../../src/transport/direct-reads.js';
-import { next, selfSigned } from './util.js';
+import { selfSigned } from './util.js';
+import { next, until } from '../helpers/wait.js';
 
 const servers: WebSocketServer[] = [];
 after(async () => {
@@ -53,11 +54,7 @@ async function upgraded(port: number): Promise<Peer> {
 
 /** Wait until `n` bytes have come after the 101 (bounded), and return them. */
 async function readBytes(peer: Peer, n: number): Promise<Buffer> {
-  const deadline = Date.now() + 10_000;
-  while (peer.received.reduce((a, b) => a + b.length, 0) < n) {
-    if (Date.now() > deadline) throw new Error('the expected bytes did not arrive within 10 s');
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await until(() => peer.received.reduce((a, b) => a + b.length, 0) >= n, `${n} bytes after the 101`);
   return Buffer.concat(peer.received).subarray(0, n);
 }
 
@@ -161,7 +158,7 @@ describe('writes', () => {
     await server.listen();
     const port = server.address()!.port;
     const peers = [await upgraded(port), await upgraded(port)];
-    while (conns.length < 2) await new Promise((r) => setImmediate(r));
+    await until(() => conns.length >= 2, 'both connections on the server');
     peers[0]!.socket.pause(); // its writes go async: the arena must move on, not rewind
     const expected: Buffer[][] = [[], []];
     let queued = false;
@@ -234,7 +231,7 @@ describe('compressed fan-out', () => {
     await server.listen();
     const compressing = await Promise.all([0, 1, 2].map(() => connect(server.url, { perMessageDeflate: true, observeFrames: true })));
     const plain = await connect(server.url, { observeFrames: true });
-    while (server.clients.size < 4) await new Promise((r) => setImmediate(r));
+    await until(() => server.clients.size >= 4, 'four connections on the server');
     const text = JSON.stringify(Array.from({ length: 200 }, (_, i) => ({ id: i, kind: 'message', room: 'lobby' })));
     const got = [...compressing, plain].map((ws) =>
       Promise.all([next<[{ rsv: number }]>(ws, 'frame'), next<[Buffer, boolean]>(ws, 'message')]),

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WebSocketServer, reconnecting, SendStatus, type WebSocket } from '../../src/index.js';
-import { next } from './util.js';
+import { WebSocketServer, reconnecting, SendStatus, HandshakeError, type WebSocket } from '../../src/index.js';
+import { next } from '../helpers/wait.js';
 
 test('reconnects after the server drops the connection, and flushes what was queued', async () => {
   const server = new WebSocketServer({ port: 0 });
@@ -37,4 +37,38 @@ test('gives up after maxAttempts consecutive failures', async () => {
   assert.equal(errors.length, 4, 'each failed attempt is reported');
   assert.match(errors[0]!.message, /ECONNREFUSED/);
   assert.equal(attempts, 3);
+});
+
+test('a refusal that retrying cannot change (404) gives up at once; 503 waits for Retry-After', async () => {
+  let busy = 1;
+  const server = new WebSocketServer({
+    port: 0,
+    handshake(request) {
+      if (request.path === '/gone') return { reject: { status: 404, reason: 'no such thing' } };
+      if (request.path === '/busy' && busy-- > 0) return { reject: { status: 503, reason: 'later', headers: { 'retry-after': '1' } } };
+      return undefined;
+    },
+  });
+  const { port } = await server.listen();
+  try {
+    const gone = reconnecting(`ws://127.0.0.1:${port}/gone`, { initialDelayMs: 1 });
+    const errors: Error[] = [];
+    let retries = 0;
+    gone.on('error', (e) => errors.push(e));
+    gone.on('reconnecting', () => retries++);
+    await new Promise<void>((resolve) => gone.once('giveup', resolve));
+    assert.deepEqual(errors.map((e) => (e as HandshakeError).status), [404]);
+    assert.equal(retries, 0);
+
+    const later = reconnecting(`ws://127.0.0.1:${port}/busy`, { initialDelayMs: 1, maxDelayMs: 5 });
+    const delays: number[] = [];
+    later.on('error', () => undefined); // (events.once would reject on it)
+    later.on('reconnecting', (_attempt, delayMs) => delays.push(delayMs));
+    await new Promise((resolve) => later.once('open', resolve));
+    later.close();
+    assert.equal(delays.length, 1);
+    assert.ok(delays[0]! >= 1000, `delay ${delays[0]} honours Retry-After`);
+  } finally {
+    await server.close();
+  }
 });

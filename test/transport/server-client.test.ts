@@ -4,7 +4,8 @@ import { Buffer } from 'node:buffer';
 import http from 'node:http';
 import net from 'node:net';
 import { WebSocketServer, connect, HandshakeError, SendStatus, type WebSocket, type ServerOptions } from '../../src/index.js';
-import { next, messages, rawExchange, UPGRADE, selfSigned } from './util.js';
+import { messages, rawExchange, UPGRADE, selfSigned } from './util.js';
+import { next } from '../helpers/wait.js';
 
 const servers: WebSocketServer[] = [];
 

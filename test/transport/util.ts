@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import net from 'node:net';
 import { Buffer } from 'node:buffer';
 import { execFileSync } from 'node:child_process';
@@ -6,20 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WebSocket } from '../../src/index.js';
-
-/** Resolve with the next event's arguments, or fail after a generous deadline (never a timing assertion). */
-export async function next<T extends unknown[]>(emitter: NodeJS.EventEmitter, event: string, deadlineMs = 10_000): Promise<T> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), deadlineMs);
-  try {
-    return (await once(emitter, event, { signal: ac.signal })) as T;
-  } catch (err) {
-    if (ac.signal.aborted) throw new Error(`no '${event}' event within ${deadlineMs} ms`);
-    throw err;
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { next } from '../helpers/wait.js';
 
 export function messages(ws: WebSocket, n: number): Promise<{ data: Buffer; isBinary: boolean }[]> {
   return new Promise((resolve) => {

@@ -11,7 +11,7 @@ export interface CliCommand {
   name: string;
   /** One line for the command list. */
   summary: string;
-  /** Usage text shown by --help and on bad arguments. */
+  /** Usage text, shown by --help (a mistake gets one line, not the usage). */
   usage: string;
   /** Runs with the arguments after the command name; resolves with the exit code. */
   run(argv: string[], io: CliIO): Promise<number>;

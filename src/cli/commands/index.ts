@@ -1,12 +1,13 @@
-// The runtime's CLI subcommands, for src/cli/main.ts to register by name.
+// The CLI's subcommands, for src/cli/main.ts to register by name.
 import type { CliCommand } from './command.js';
 import { newCommand } from './new.js';
 import { reloadCommand } from './reload.js';
 import { restartCommand } from './restart.js';
+import { serveCommand } from './serve.js';
 import { statusCommand } from './status.js';
 import { stopCommand } from './stop.js';
 
 export type { CliCommand, CliIO } from './command.js';
 export { processIO } from './command.js';
 
-export const runtimeCommands: readonly CliCommand[] = [statusCommand, stopCommand, reloadCommand, restartCommand, newCommand];
+export const commands: readonly CliCommand[] = [serveCommand, statusCommand, stopCommand, reloadCommand, restartCommand, newCommand];

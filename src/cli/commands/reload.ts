@@ -15,8 +15,8 @@ export const reloadCommand: CliCommand = {
   summary: 're-scan the services directory (changed services restart)',
   usage,
   run: (argv, io) =>
-    withControlErrors(io, usage, async () => {
-      const { runDir, values } = parseControlArgs(argv, io, { json: { type: 'boolean' } });
+    withControlErrors(io, 'reload', async () => {
+      const { runDir, values } = parseControlArgs('reload', argv, io, { json: { type: 'boolean' } });
       if (values.help) return io.stdout(usage), 0;
       const r = (await controlRequest(runDir, { type: 'reload' })) as ReloadResult;
       if (values.json) {

@@ -14,11 +14,11 @@ export const restartCommand: CliCommand = {
   summary: 'restart one service (by path, e.g. /chat, or background service name)',
   usage,
   run: (argv, io) =>
-    withControlErrors(io, usage, async () => {
-      const { runDir, values, positionals } = parseControlArgs(argv, io);
+    withControlErrors(io, 'restart', async () => {
+      const { runDir, values, positionals } = parseControlArgs('restart', argv, io, {}, 1);
       if (values.help) return io.stdout(usage), 0;
       if (positionals.length !== 1) {
-        io.stderr(`switchboard: restart needs exactly one service\n\n${usage}`);
+        io.stderr(`switchboard restart: name the service to restart: its path (e.g. /chat) or a background service's name\n`);
         return 2;
       }
       await controlRequest(runDir, { type: 'restart', service: positionals[0]! });

@@ -5,19 +5,23 @@ export interface TemplateInput {
   route: string;
   /** Import path from the test file to the service file. */
   serviceImport: string;
+  /** Path from the test file's directory to the services directory, ending in "/". */
+  servicesDirFromTest: string;
   lang: 'ts' | 'js';
 }
 
-export function endpointService({ route, lang }: TemplateInput): string {
-  const ts = lang === 'ts';
+// What the README teaches: inputs checked by a schema (zod), refusals as CommandError with a
+// code the client can act on (a plain Error reaches the client as `handler_error`).
+export function endpointService({ route }: TemplateInput): string {
   return `// Service for ws://<host>${route}
-// Run it: switchboard serve --services <services dir>   (see README "Operating Switchboard")
-import { defineService } from 'switchboard';
+// Serve the directory: npx switchboard serve services   (npm start)
+import { z } from 'zod';
+import { CommandError, defineService } from 'switchboard';
 
 export default defineService({
   // 'inline' runs in the server; 'worker' or 'process' isolate it and restart it when it crashes.
   isolation: 'inline',
-  rooms: true,
+  rooms: true, // room.join, room.leave, room.presence
 
   open(connection) {
     connection.push('welcome', { id: connection.id });
@@ -26,14 +30,15 @@ export default defineService({
   commands: {
     // {"id": 1, "cmd": "echo", "data": {"text": "hi"}} -> {"id": 1, "ok": true, "data": {"text": "hi"}}
     echo: {
-      handler: (data${ts ? ': unknown' : ''}) => data,
+      input: z.object({ text: z.string().max(10_000) }),
+      handler: ({ text }) => ({ text }),
     },
     // {"id": 2, "cmd": "say", "data": {"room": "lobby", "text": "hello"}}: publishes to a room you joined
     say: {
-      handler: async (data${ts ? ': unknown' : ''}, call) => {
-        const { room, text } = data${ts ? ' as { room: string; text: string }' : ''};
-        if (!call.connection.rooms.has(room)) throw new Error('join the room first');
-        const pos = await call.service.publish(room, { from: call.connection.id, text });
+      input: z.object({ room: z.string().min(1), text: z.string().min(1).max(10_000) }),
+      handler: async ({ room, text }, { connection, service }) => {
+        if (!connection.rooms.has(room)) throw new CommandError('not_in_room', \`join "\${room}" first (room.join)\`);
+        const pos = await service.publish(room, { from: connection.id, text });
         return { pos };
       },
     },
@@ -46,17 +51,35 @@ export default defineService({
 `;
 }
 
-export function endpointTest({ route, serviceImport }: TemplateInput): string {
-  return `// Tests for the ${route} service. Run: node --import tsx --test <this file>
+export function endpointTest({ route, servicesDirFromTest }: TemplateInput): string {
+  return `// Tests for the ${route} service: the real routing, loading, commands and rooms over
+// in-memory connections (no network). Run: npm test
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import service from '${serviceImport}';
+import { fileURLToPath } from 'node:url';
+import { serviceTester } from 'switchboard';
 
-test('${route}: echo answers with its input', async () => {
-  const echo = service.commands?.echo;
-  assert.ok(echo, 'the service has an echo command');
-  const data = { text: 'hi' };
-  assert.deepEqual(await echo.handler(data, {} as never), data);
+const services = fileURLToPath(new URL('${servicesDirFromTest}', import.meta.url));
+
+test('${route}: welcomes, echoes its input, refuses bad input', async () => {
+  const client = await serviceTester({ dir: services }).connect('${route}');
+  const welcome = await client.next((m) => m.event === 'welcome');
+  assert.equal(welcome.data.id, client.id);
+  const echo = await client.call('echo', { text: 'hi' });
+  assert.deepEqual([echo.ok, echo.data], [true, { text: 'hi' }]);
+  const bad = await client.call('echo', { text: 42 });
+  assert.equal(bad.error?.code, 'invalid_input');
+});
+
+test('${route}: say publishes to a room the connection joined', async () => {
+  const t = serviceTester({ dir: services });
+  const alice = await t.connect('${route}');
+  const refused = await alice.call('say', { room: 'lobby', text: 'too early' });
+  assert.equal(refused.error?.code, 'not_in_room');
+  assert.equal((await alice.call('room.join', { room: 'lobby' })).ok, true);
+  assert.equal((await alice.call('say', { room: 'lobby', text: 'hello' })).ok, true);
+  const pushed = await alice.next((m) => m.event === 'room.message');
+  assert.deepEqual(pushed.data, { from: alice.id, text: 'hello' });
 });
 `;
 }

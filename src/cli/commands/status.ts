@@ -1,6 +1,6 @@
 // `switchboard status`: uptime, per-service state, restarts, connections, messages, memory.
 import { controlRequest } from '../../runtime/control-client.js';
-import type { ServerStatus, ServiceStatus } from '../../runtime/control-protocol.js';
+import type { CrashStatus, ServerStatus, ServiceStatus } from '../../runtime/control-protocol.js';
 import type { CliCommand } from './command.js';
 import { parseControlArgs, withControlErrors } from './control-command.js';
 
@@ -28,6 +28,8 @@ function table(rows: string[][]): string {
 export function formatStatus(s: ServerStatus): string {
   let out = `pid ${s.pid}, up ${duration(s.uptimeSeconds)} (since ${s.startedAt}), version ${s.version}\n`;
   if (s.listening.length > 0) out += `listening: ${s.listening.join(', ')}\n`;
+  if (s.node) out += `node: ${s.node}; broker: ${s.broker.kind} ${s.broker.state} since ${s.broker.since}${s.broker.lastError ? ` (${s.broker.lastError})` : ''}\n`;
+  if (s.nodes.length > 1 || (s.nodes.length === 1 && s.nodes[0]!.id !== s.node)) out += `nodes: ${s.nodes.map((n) => n.id).join(', ')}\n`;
   out += `connections: ${s.connections}; memory: rss ${mb(s.memory.rss)}, heap ${mb(s.memory.heapUsed)} / ${mb(s.memory.heapTotal)}\n`;
   if (s.services.length === 0) return out + 'no services\n';
   const rows = [['SERVICE', 'KIND', 'ISOLATION', 'STATE', 'RESTARTS', 'CONNS', 'MSG IN', 'MSG OUT', 'MEMORY']];
@@ -45,11 +47,19 @@ export function formatStatus(s: ServerStatus): string {
     ]);
   }
   out += '\n' + table(rows);
-  const crashed = s.services.filter((x) => x.lastCrash);
-  for (const x of crashed) {
-    out += `last crash of ${x.path ?? x.name}: ${x.lastCrash!.reason}${x.lastCrash!.message ? ` (${x.lastCrash!.message})` : ''}${x.lastCrash!.at ? ` at ${x.lastCrash!.at}` : ''}\n`;
-  }
+  for (const x of s.services) if (x.lastCrash) out += `last crash of ${x.path ?? x.name}: ${formatCrash(x.lastCrash)}\n`;
   return out;
+}
+
+/** "exit (exit code 3) at ...", "out-of-memory (signal SIGKILL) at ...", "uncaught-exception (boom; exit code 1) at ..." */
+export function formatCrash(c: CrashStatus): string {
+  const facts = [
+    c.message,
+    // a server from before code and signal were reported sends neither
+    c.code !== null && c.code !== undefined ? `exit code ${c.code}` : undefined,
+    c.signal ? `signal ${c.signal}` : undefined,
+  ].filter((f): f is string => f !== undefined && f !== '');
+  return `${c.reason}${facts.length > 0 ? ` (${facts.join('; ')})` : ''}${c.at ? ` at ${c.at}` : ''}`;
 }
 
 export const statusCommand: CliCommand = {
@@ -57,8 +67,8 @@ export const statusCommand: CliCommand = {
   summary: 'show uptime, services (state, restarts, connections, messages) and memory',
   usage,
   run: (argv, io) =>
-    withControlErrors(io, usage, async () => {
-      const { runDir, values } = parseControlArgs(argv, io, { json: { type: 'boolean' } });
+    withControlErrors(io, 'status', async () => {
+      const { runDir, values } = parseControlArgs('status', argv, io, { json: { type: 'boolean' } });
       if (values.help) return io.stdout(usage), 0;
       const status = (await controlRequest(runDir, { type: 'status' })) as ServerStatus;
       io.stdout(values.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));

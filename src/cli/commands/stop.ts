@@ -8,7 +8,7 @@ import { parseControlArgs, withControlErrors } from './control-command.js';
 const usage = `Usage: switchboard stop [--run-dir DIR] [--no-wait] [--timeout-ms N]
 
 Stops the server gracefully: it stops accepting, lets in-flight commands finish
-(up to its grace period), closes every connection with 1001 Going Away, stops
+(up to its grace period, then cancels them), closes every connection with 1001 Going Away, stops
 background services and exits. Waits for the exit unless --no-wait (default
 timeout 120000 ms).
 `;
@@ -18,12 +18,14 @@ export const stopCommand: CliCommand = {
   summary: 'stop the server gracefully (connections are closed with 1001)',
   usage,
   run: (argv, io) =>
-    withControlErrors(io, usage, async () => {
-      const { runDir, values } = parseControlArgs(argv, io, { 'no-wait': { type: 'boolean' }, 'timeout-ms': { type: 'string' } });
+    withControlErrors(io, 'stop', async () => {
+      const takes = 'a whole number of milliseconds, 1 or more';
+      const { runDir, values } = parseControlArgs('stop', argv, io, { 'no-wait': { type: 'boolean' }, 'timeout-ms': { type: 'string', takes } });
       if (values.help) return io.stdout(usage), 0;
-      const timeoutMs = Number(values['timeout-ms'] ?? 120_000);
-      if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-        io.stderr(`switchboard: --timeout-ms must be a positive number\n`);
+      const raw = values['timeout-ms'] as string | undefined;
+      const timeoutMs = Number(raw ?? 120_000);
+      if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+        io.stderr(`switchboard stop: --timeout-ms ${raw}: expected ${takes}\n`);
         return 2;
       }
       const holder = readLock(join(runDir, LOCK_FILE_NAME));
@@ -35,7 +37,7 @@ export const stopCommand: CliCommand = {
       const end = Date.now() + timeoutMs;
       while (isProcessAlive(holder.pid) && readLock(join(runDir, LOCK_FILE_NAME))?.pid === holder.pid) {
         if (Date.now() > end) {
-          io.stderr(`switchboard: server pid ${holder.pid} still running after ${timeoutMs} ms\n`);
+          io.stderr(`switchboard stop: server pid ${holder.pid} still running after ${timeoutMs} ms\n`);
           return 1;
         }
         await new Promise((r) => setTimeout(r, 50));

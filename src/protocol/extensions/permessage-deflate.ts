@@ -131,6 +131,7 @@ export class PerMessageDeflate implements ExtensionFactory {
       const v = windowBits(params.client_max_window_bits);
       if (v === null) throw new Error('invalid client_max_window_bits');
       if (v === 8) throw new Error('client_max_window_bits=8 cannot be honoured by zlib');
+      if (typeof o.clientMaxWindowBits === 'number' && v > o.clientMaxWindowBits) throw new Error('client_max_window_bits above our offer');
       clientBits = v;
     } else if (typeof o.clientMaxWindowBits === 'number') {
       clientBits = o.clientMaxWindowBits;
@@ -156,6 +157,8 @@ class DeflateMessages implements Extension {
   readonly sharedEncodingKey: string | undefined;
   #codec: DeflateCodec;
   #mayDrop: boolean;
+  /** Frames of the current fragmented message have fed the inflater. */
+  #midMessage = false;
 
   constructor(response: string, codec: DeflateCodec, noContextTakeover: boolean, threshold: number) {
     this.response = response;
@@ -172,7 +175,14 @@ class DeflateMessages implements Extension {
   }
 
   decodeFragment(payload: Buffer, fin: boolean, maxBytes: number): Buffer {
-    return fin ? inflateWithTail(this.#codec, payload, maxBytes) : inflatePart(this.#codec, payload, maxBytes);
+    if (!fin) {
+      if (payload.length === 0) return EMPTY;
+      this.#midMessage = true;
+      return inflatePart(this.#codec, payload, maxBytes);
+    }
+    const midMessage = this.#midMessage;
+    this.#midMessage = false;
+    return midMessage ? inflateMessageEnd(this.#codec, payload, maxBytes) : inflateWithTail(this.#codec, payload, maxBytes);
   }
 
   encode(payload: Buffer): { payload: Buffer; rsv: number } | null {
@@ -186,10 +196,23 @@ class DeflateMessages implements Extension {
   }
 }
 
-/** Section 7.2.2: append 00 00 ff ff, inflate, stop at `maxBytes` (1009) or corrupt data (1007). */
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Section 7.2.2: append 00 00 ff ff, inflate, stop at `maxBytes` (1009) or corrupt data (1007).
+ * An empty payload holds no deflate block (its sender's compressor had nothing to flush) and
+ * is not inflated: the tail alone would leave the inflater inside a stored block's header,
+ * out of step with the sender's compressor, and the next message would fail or decode wrong.
+ */
 export function inflateWithTail(codec: DeflateCodec, payload: Buffer, maxBytes: number): Buffer {
+  if (payload.length === 0) return EMPTY;
+  return inflateMessageEnd(codec, payload, maxBytes);
+}
+
+/** The last part of a message and the tail; the codec appends the tail itself when it can (no copy). */
+function inflateMessageEnd(codec: DeflateCodec, payload: Buffer, maxBytes: number): Buffer {
   if (codec.inflateMessageEnd) return checkedInflate(codec, payload, maxBytes, false, true);
-  return checkedInflate(codec, payload.length ? Buffer.concat([payload, TAIL]) : TAIL, maxBytes, false);
+  return checkedInflate(codec, Buffer.concat([payload, TAIL]), maxBytes, false);
 }
 
 /** A non-final frame of a fragmented compressed message: inflate what it carries, keep the state. */

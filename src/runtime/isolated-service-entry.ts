@@ -1,0 +1,44 @@
+// Child-side entry for an endpoint service with isolation 'worker' or 'process': runs the
+// app layer's InlineHost in this thread/process, with a HostSink that turns actions and
+// queries into plain-data messages to the server (see isolated-service-host.ts).
+import { inlineHostFactory } from '../app/inline-host.js';
+import type { HostQuery, HostSink, OpenInfo } from '../app/service-host.js';
+import type { HandshakeRequest } from '../app/service.js';
+import type { ChildContext } from './child-runtime.js';
+import { SINK_TARGET, type IsolatedServiceData, type ServiceChannelMessage } from './isolated-service-channel.js';
+
+export async function run(ctx: ChildContext): Promise<void> {
+  const { file, route, isolation } = ctx.data as IsolatedServiceData;
+  const sink: HostSink = {
+    act: (action) => ctx.post({ type: 'act', action } satisfies ServiceChannelMessage),
+    ask: (query: HostQuery) => ctx.call(SINK_TARGET, 'ask', [query]) as never,
+  };
+  const host = await inlineHostFactory(ctx.log, isolation)(file, route, sink);
+  ctx.onMessage((payload) => {
+    const m = payload as ServiceChannelMessage;
+    if (m.type === 'message') host.message(m.connId, m.data, m.binary);
+    else if (m.type === 'event') host.clusterEvent?.(m.event, m.data, m.from);
+  });
+  ctx.handleCalls((method, args) => {
+    switch (method) {
+      case 'info':
+        return host.info;
+      case 'handshake':
+        return host.handshake(args[0] as HandshakeRequest);
+      case 'open':
+        return host.open(args[0] as OpenInfo);
+      case 'close':
+        return host.close(args[0] as string, args[1] as number, args[2] as string);
+      case 'idle':
+        return host.idle();
+      case 'cancel':
+        return host.cancel();
+      default:
+        throw new Error(`service host: unknown call "${method}"`);
+    }
+  });
+  ctx.onStop(async () => {
+    host.cancel();
+    await Promise.race([host.idle(), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+  });
+}

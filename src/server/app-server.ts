@@ -1,0 +1,196 @@
+/**
+ * The application server as a library: an http.Server serving the console page and routing
+ * every WebSocket upgrade, through the edge, to the app (the service file for its path;
+ * 404/500 before upgrading). Optional --watch reloading. `switchboard serve` wraps it in the
+ * runtime (start-server.ts).
+ */
+import { EventEmitter } from 'node:events';
+import { watch, type FSWatcher } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { resolve as resolvePath } from 'node:path';
+import { App, type AppOptions } from '../app/app.js';
+import { silentLogger, type Logger } from '../app/logger.js';
+import { observeAll, type AppObserver } from '../app/observer.js';
+import type { RescanResult, ServiceSummary } from '../app/service-catalog.js';
+import type { PreparedMessage } from '../transport/websocket.js';
+import { createHttpHandler, type HttpRoute } from './http-routes.js';
+import { healthRoute } from './health-route.js';
+import { preparedFramer, websocketEdge, type EdgeTransportOptions } from './websocket-edge.js';
+
+/** Where the server listens. */
+export interface ListenAddress {
+  address: string;
+  family: string;
+  port: number;
+}
+
+export interface AppServerOptions extends Pick<AppOptions<PreparedMessage>, 'rooms' | 'cluster' | 'hosts' | 'defaultIsolation' | 'nodeId'> {
+  /** The services directory. */
+  dir: string;
+  host?: string;
+  /** 0 = ephemeral. Default 8080. */
+  port?: number;
+  /** Reload changed service files for new connections. */
+  watch?: boolean;
+  log?: Logger;
+  /** Transport options passed through (limits, perMessageDeflate, origins ...). */
+  transport?: EdgeTransportOptions;
+  /** Grace for in-flight commands when closing, ms (default 5000). */
+  stopDeadlineMs?: number;
+  /** Reports connections, messages, commands, handshake refusals, loads (metrics and logs). */
+  observer?: AppObserver;
+  /** Extra HTTP routes, tried before the console's (metrics, health ...). */
+  routes?: HttpRoute[];
+}
+
+export interface AppServerEvents {
+  reload: [{ file: string; route: string; ok: boolean; error?: string }];
+  'load-error': [{ file: string; route: string; reason: string }];
+  connection: [{ id: string; route: string }];
+}
+
+export class AppServer extends EventEmitter<AppServerEvents> {
+  /** The application layer (services, connections, rooms): its public API steers the server. */
+  readonly app: App<PreparedMessage>;
+  readonly #http: Server;
+  readonly #closeConnections: (code: number, reason: string, timeoutMs?: number) => Promise<void>;
+  readonly #o: AppServerOptions;
+  readonly #log: Logger;
+  #watcher: FSWatcher | null = null;
+  readonly #reloading = new Map<string, boolean>();
+
+  constructor(options: AppServerOptions) {
+    super();
+    this.#o = options;
+    const log = (this.#log = options.log ?? silentLogger);
+    const events: AppObserver = {
+      serviceLoaded: (e) => {
+        if (!e.reload) return;
+        log.info({ file: e.file, route: e.route }, 'service reloaded');
+        this.emit('reload', { file: e.file, route: e.route, ok: true });
+      },
+      serviceLoadFailed: (e) => {
+        this.emit('load-error', { file: e.file, route: e.route, reason: e.reason });
+        if (e.reload) this.emit('reload', { file: e.file, route: e.route, ok: false, error: e.reason });
+      },
+    };
+    const observer = observeAll(events, options.observer);
+    this.app = new App({
+      root: resolvePath(options.dir),
+      framer: preparedFramer,
+      log,
+      observer,
+      ...(options.hosts ? { hosts: options.hosts } : {}),
+      ...(options.defaultIsolation ? { defaultIsolation: options.defaultIsolation } : {}),
+      ...(options.rooms ? { rooms: options.rooms } : {}),
+      ...(options.cluster ? { cluster: options.cluster } : {}),
+      ...(options.nodeId ? { nodeId: options.nodeId } : {}),
+    });
+    const edge = websocketEdge(this.app, {
+      log,
+      observer,
+      ...(options.transport ? { transport: options.transport } : {}),
+      onOpen: (id, route) => this.emit('connection', { id, route }),
+    });
+    this.#http = createServer(
+      createHttpHandler({
+        routes: [healthRoute(this.app), ...(options.routes ?? [])],
+        listRoutes: () => this.app.listRoutes(),
+        isService: (path) => this.app.isService(path),
+      }),
+    );
+    this.#http.on('upgrade', edge.upgrade);
+    this.#closeConnections = async (code, reason, timeoutMs) => {
+      await edge.wss.close({ code, reason, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+      this.#http.closeAllConnections();
+    };
+  }
+
+  async listen(): Promise<ListenAddress> {
+    const { host = '127.0.0.1', port = 8080 } = this.#o;
+    await this.app.start();
+    await new Promise<void>((resolve, reject) => {
+      this.#http.once('error', reject);
+      this.#http.listen(port, host, () => {
+        this.#http.off('error', reject);
+        resolve();
+      });
+    });
+    if (this.#o.watch === true) await this.#startWatching();
+    return this.#http.address() as ListenAddress;
+  }
+
+  address(): ListenAddress | null {
+    return this.#http.address() as ListenAddress | null;
+  }
+
+  /** No new TCP connections; handshakes already under way are answered 503. */
+  stopAccepting(): void {
+    this.app.stopAccepting();
+    this.#http.close();
+  }
+
+  /** Waits for in-flight commands; cancels them when `deadline` aborts. */
+  drain(deadline: AbortSignal): Promise<void> {
+    return this.app.drain(deadline);
+  }
+
+  /** Closes every connection with `code` and waits for the closing handshakes, up to timeoutMs. */
+  closeConnections(code = 1001, reason = 'server shutting down', timeoutMs?: number): Promise<void> {
+    return this.#closeConnections(code, reason, timeoutMs);
+  }
+
+  connectionCount(): number {
+    return this.app.connectionCount;
+  }
+
+  /** Every endpoint service of the directory, loaded or not. */
+  services(): Promise<ServiceSummary[]> {
+    return this.app.services();
+  }
+
+  /** Re-scans the services directory. */
+  rescan(): Promise<RescanResult> {
+    return this.app.rescan();
+  }
+
+  restartService(route: string): Promise<boolean> {
+    return this.app.restartService(route);
+  }
+
+  /** Stop accepting, let in-flight commands finish (up to stopDeadlineMs), close every connection with 1001, stop the services, leave the cluster. */
+  async close(): Promise<void> {
+    this.#watcher?.close();
+    this.#watcher = null;
+    this.stopAccepting();
+    const deadline = AbortSignal.timeout(this.#o.stopDeadlineMs ?? 5000);
+    await this.app.drain(deadline);
+    await this.closeConnections(1001, 'server shutting down');
+    await this.app.dispose();
+  }
+
+  async #startWatching(): Promise<void> {
+    const root = await realpath(resolvePath(this.#o.dir));
+    this.#watcher = watch(root, { recursive: true }, (_event, filename) => {
+      if (filename === null) return;
+      const changed = resolvePath(root, filename.toString());
+      for (const file of this.app.loadedFiles()) if (file === changed) this.#reload(file);
+    });
+    this.#watcher.on('error', (err) => this.#log.warn({ err }, 'watcher failed'));
+  }
+
+  /** Coalesces bursts of change events: one reload at a time per file, plus one more if it changed meanwhile. */
+  #reload(file: string): void {
+    if (this.#reloading.has(file)) {
+      this.#reloading.set(file, true);
+      return;
+    }
+    this.#reloading.set(file, false);
+    void this.app.reloadFile(file).finally(() => {
+      const again = this.#reloading.get(file) === true;
+      this.#reloading.delete(file);
+      if (again) this.#reload(file);
+    });
+  }
+}

@@ -1,0 +1,274 @@
+/**
+ * The composition root of `switchboard serve`: the runtime's parts (lock, logs, metrics,
+ * supervisor, control socket, shutdown), the service hosts per isolation, and the app
+ * server, wired together through their public APIs. The `switchboard/runtime` entry.
+ * @module
+ */
+import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
+import type { ClusterFactory } from '../app/cluster.js';
+import type { Logger } from '../app/logger.js';
+import type { ServiceSummary } from '../app/service-catalog.js';
+import { brokerCluster, connectBroker } from '../cluster/index.js';
+import { IpcBroker } from '../cluster/ipc-broker.js';
+import { IpcHub } from '../cluster/ipc-hub.js';
+import type { IpcEndpoint } from '../cluster/ipc-messages.js';
+import { WorkerPool } from './worker-pool.js';
+import { WORKER_TAG, type PrimaryToWorker, type WorkerToPrimary } from './worker-messages.js';
+import { inlineHostFactory } from '../app/inline-host.js';
+import { appTelemetry } from '../runtime/app-telemetry.js';
+import { addBackgroundService } from '../runtime/background-service.js';
+import type { SwitchboardConfig } from '../runtime/config.js';
+import { ControlError, type ReloadResult, type ServiceStatus } from '../runtime/control-protocol.js';
+import { isolatedHostFactory, type IsolatedHostOptions } from '../runtime/isolated-service-host.js';
+import { ServerRuntime, type RuntimeApp } from '../runtime/server-runtime.js';
+import { AppServer, type AppServerOptions, type ListenAddress } from './app-server.js';
+
+export type { BackgroundContext, ServiceHandle } from '../runtime/background-service.js';
+
+export interface RunningServer {
+  runtime: ServerRuntime;
+  address: ListenAddress;
+  /** Endpoint routes of the services directory. */
+  routes: string[];
+  /** The app server of this process (null in the primary of `--workers N`, which serves none itself). */
+  server: AppServer | null;
+  /** The worker processes, in the primary of `--workers N`. */
+  workers: WorkerPool | null;
+}
+
+export interface StartServerOptions {
+  config: SwitchboardConfig;
+  version?: string;
+  /** Defaults to process.exit (after flushing logs). */
+  exit?: (code: number) => void;
+  signals?: boolean;
+  /** Transport options passed to the app server (limits, origins, ...); deflate comes from config. */
+  transport?: AppServerOptions['transport'];
+}
+
+/**
+ * Start the whole server. Throws LockHeldError when the run directory is taken. With
+ * `workers > 1` this process becomes the primary and forks the workers, which run this same
+ * function in their own processes (node:cluster).
+ */
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const worker = cluster.isWorker && process.env.SWITCHBOARD_WORKER_INDEX !== undefined;
+  const primary = !worker && options.config.workers > 1;
+  const nodeId = randomBytes(4).toString('hex');
+  const runtime = ServerRuntime.create({
+    config: worker && process.env.SWITCHBOARD_WORKER_INDEX !== '0' ? { ...options.config, background: {} } : options.config,
+    node: nodeId,
+    ...(worker ? { role: 'worker' as const } : {}),
+    ...(options.version !== undefined ? { version: options.version } : {}),
+    ...(options.exit ? { exit: options.exit } : {}),
+    ...(options.signals !== undefined ? { signals: options.signals } : {}),
+  });
+  try {
+    if (primary) return await startPrimary(runtime, nodeId, options);
+    const running = await compose(runtime, nodeId, options, worker);
+    if (worker) serveThePrimary(running);
+    return running;
+  } catch (err) {
+    runtime.log.fatal({ err: String(err) }, 'switchboard failed to start');
+    runtime.abort();
+    throw err;
+  }
+}
+
+/** The primary of `--workers N`: the runtime (lock, control socket, signals) over the pool of workers. */
+async function startPrimary(runtime: ServerRuntime, nodeId: string, options: StartServerOptions): Promise<RunningServer> {
+  const { config } = options;
+  const c = config.cluster;
+  const hub = config.broker === 'memory' ? new IpcHub({ historySize: c.historySize, historyTtlMs: c.historyTtlMs, metaTtlMs: c.metaTtlMs }) : null;
+  const pool = new WorkerPool(nodeId, {
+    count: config.workers,
+    hub,
+    log: runtime.log,
+    stopTimeoutMs: config.shutdown.graceMs + config.shutdown.closeTimeoutMs + 5_000,
+    restartDelayMs: config.supervisor.initialDelayMs,
+    maxRestartDelayMs: config.supervisor.maxDelayMs,
+  });
+  await pool.start();
+  await runtime.start(pool);
+  const url = new URL(pool.listening()[0] ?? 'ws://127.0.0.1:0');
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const address: ListenAddress = { address: host, family: host.includes(':') ? 'IPv6' : 'IPv4', port: Number(url.port) };
+  return { runtime, address, routes: pool.routes(), server: null, workers: pool };
+}
+
+/** A worker answers the primary's control requests and stops when told (or when the primary is gone). */
+function serveThePrimary(running: RunningServer): void {
+  const { runtime } = running;
+  const app = running.server!.app;
+  const send = (m: WorkerToPrimary): void => {
+    if (process.connected) process.send?.(m);
+  };
+  process.on('message', (m: unknown) => {
+    if (typeof m !== 'object' || m === null) return;
+    const msg = m as PrimaryToWorker;
+    if (msg[WORKER_TAG] === 'stop') {
+      void runtime.shutdown.shutdownAndExit('primary: stop');
+      return;
+    }
+    if (msg[WORKER_TAG] !== 'req') return;
+    const answer = async (): Promise<unknown> => {
+      switch (msg.op) {
+        case 'status':
+          return runtime.status();
+        case 'reload': {
+          const { failed, ...result } = await app.rescan();
+          if (failed.length > 0) throw new ControlError('RELOAD_FAILED', failed.map((f) => `${f.route}: ${f.reason}`).join('; '));
+          return result;
+        }
+        case 'restart':
+          return app.restartService(msg.arg ?? '');
+      }
+    };
+    answer().then(
+      (value) => send({ [WORKER_TAG]: 'res', id: msg.id, ok: true, value }),
+      (err: unknown) => send({ [WORKER_TAG]: 'res', id: msg.id, ok: false, error: err instanceof Error ? err.message : String(err), ...(err instanceof ControlError ? { code: err.code } : {}) }),
+    );
+  });
+  // the primary is gone: nobody routes connections here any more
+  process.once('disconnect', () => void runtime.shutdown.shutdownAndExit('primary gone'));
+  send({ [WORKER_TAG]: 'ready', node: app.nodeId, listening: [`ws://${shownHost(running.address)}:${running.address.port}`], routes: running.routes });
+}
+
+function shownHost(a: ListenAddress): string {
+  return a.family === 'IPv6' ? `[${a.address}]` : a.address;
+}
+
+async function compose(runtime: ServerRuntime, nodeId: string, options: StartServerOptions, worker: boolean): Promise<RunningServer> {
+  const { config } = options;
+  const log = runtime.log;
+  const sv = config.supervisor;
+  const restart = { maxRestarts: sv.maxRestarts, windowMs: sv.windowMs, initialDelayMs: sv.initialDelayMs, maxDelayMs: sv.maxDelayMs };
+  const heartbeat = { intervalMs: sv.heartbeatIntervalMs, timeoutMs: sv.heartbeatTimeoutMs };
+  const isolated: IsolatedHostOptions = {
+    supervisor: runtime.supervisor,
+    log,
+    restart,
+    heartbeat,
+    stopGraceMs: config.shutdown.graceMs,
+    ...(sv.maxHeapMb !== undefined ? { maxHeapMb: sv.maxHeapMb } : {}),
+  };
+  const joined = await joinCluster(config, nodeId, log, worker);
+  const c = config.cluster;
+  const server = new AppServer({
+    nodeId,
+    ...(joined ? { cluster: joined } : {}),
+    // the same history settings for the single-process rooms as for a cluster's
+    rooms: { historySize: c.historySize, historyTtlMs: c.historyTtlMs, maxRecover: c.maxRecover },
+    dir: config.servicesDir,
+    port: config.port,
+    host: config.host,
+    watch: config.watch,
+    transport: { perMessageDeflate: config.deflate, ...options.transport },
+    log,
+    hosts: { inline: inlineHostFactory(log), worker: isolatedHostFactory('worker', isolated), process: isolatedHostFactory('process', isolated) },
+    defaultIsolation: config.isolation,
+    stopDeadlineMs: config.shutdown.graceMs,
+    observer: appTelemetry(runtime.metrics, log, { commandMetrics: config.metrics.enabled }),
+    // metrics on the main port, at metrics.path, unless they have a port of their own
+    ...(config.metrics.enabled && config.metrics.port === undefined ? { routes: [(req, res) => runtime.handleMetricsRequest(req, res)] } : {}),
+  });
+  const app = server.app;
+
+  // files of the services directory that export start(ctx, signal): background services (one worker runs them)
+  for (const b of worker && process.env.SWITCHBOARD_WORKER_INDEX !== '0' ? [] : await app.backgroundFiles()) {
+    const name = b.route.replace(/^\//, '');
+    if (runtime.supervisor.get(name) || config.background[name]) continue;
+    addBackgroundService(runtime.supervisor, {
+      name,
+      module: b.file,
+      isolation: b.isolation === 'process' ? 'process' : 'worker',
+      restart,
+      heartbeat,
+      stopGraceMs: config.shutdown.graceMs,
+    });
+  }
+
+  const address = await server.listen();
+  const shown = shownHost(address);
+  const runtimeApp: RuntimeApp = {
+    listening: () => [`ws://${shown}:${address.port}`],
+    node: () => app.nodeId,
+    broker: () => app.clusterStatus(),
+    nodes: () => app.nodes(),
+    memberships: () => app.roomMemberships(),
+    connectionCount: () => app.connectionCount,
+    services: async () => (await app.services()).map(serviceStatus),
+    reload: async (): Promise<ReloadResult> => {
+      const { failed, ...result } = await app.rescan();
+      if (failed.length > 0) throw new ControlError('RELOAD_FAILED', failed.map((f) => `${f.route}: ${f.reason}`).join('; '));
+      return result;
+    },
+    restartService: (route) => app.restartService(route),
+    stopAccepting: () => server.stopAccepting(),
+    // wait for in-flight commands; at the end of the grace period they are cancelled
+    drain: (deadline) => server.drain(deadline),
+    closeConnections: async (code, reason, timeoutMs) => {
+      await server.closeConnections(code, reason, timeoutMs);
+      await app.dispose();
+    },
+    bridge: {
+      publish: async (service, room, data) => {
+        await app.publish(service, room, data);
+      },
+      sendToRoom: (service, room, data) => app.sendToRoom(service, room, data),
+      sendToConnection: async (id, data) => {
+        if (!(await app.sendToConnection(id, data))) throw new Error(`no connection ${id}`);
+      },
+      broadcast: (service, data) => {
+        app.broadcast(service, data);
+      },
+    },
+  };
+  await runtime.start(runtimeApp);
+  return { runtime, server, address, routes: await app.listRoutes(), workers: null };
+}
+
+/** The cluster of a server with a broker other than memory, started; undefined for one process. */
+async function joinCluster(config: SwitchboardConfig, nodeId: string, log: Logger, worker: boolean): Promise<ClusterFactory | undefined> {
+  if (config.broker === 'memory' && !worker) return undefined;
+  const c = config.cluster;
+  // a worker of `--workers N` without an external broker reaches the primary's hub over its IPC channel
+  const broker =
+    config.broker === 'memory'
+      ? new IpcBroker(processEndpoint(), { nodeId })
+      : await connectBroker(config.broker, { nodeId, historySize: c.historySize, historyTtlMs: c.historyTtlMs, metaTtlMs: c.metaTtlMs, leaseMs: c.leaseMs, prefix: c.prefix, log });
+  broker.onStatus((s) => log[s.state === 'up' ? 'info' : 'warn']({ broker: broker.kind, state: s.state, err: s.lastError }, `broker ${s.state}`));
+  await broker.start();
+  log.info({ broker: broker.kind, state: broker.status().state }, `joined the cluster through ${broker.kind}`);
+  return brokerCluster(broker, { maxRecover: c.maxRecover, onError: (err, what) => log.warn({ err: String(err), what }, 'cluster operation failed') });
+}
+
+function processEndpoint(): IpcEndpoint {
+  return {
+    send: (m) => {
+      if (process.connected) process.send?.(m);
+    },
+    on: (_e, l) => void process.on('message', l),
+    off: (_e, l) => void process.off('message', l),
+  };
+}
+
+function serviceStatus(s: ServiceSummary): ServiceStatus {
+  const out: ServiceStatus = {
+    name: s.route,
+    path: s.route,
+    kind: 'endpoint',
+    isolation: s.isolation,
+    state: s.state,
+    restarts: s.restarts,
+    connections: s.connections,
+    messagesIn: s.messagesIn,
+    messagesOut: s.messagesOut,
+  };
+  if (s.pid !== undefined) out.pid = s.pid;
+  if (s.memory) out.memory = s.memory;
+  if (s.lastCrash) out.lastCrash = s.lastCrash;
+  if (s.error !== undefined) out.error = s.error;
+  return out;
+}

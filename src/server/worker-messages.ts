@@ -1,0 +1,17 @@
+/**
+ * Control messages between the primary of `--workers N` and each worker, on the worker's
+ * IPC channel beside the broker's (tagged `sbw`, the broker's are `sbc`).
+ */
+export const WORKER_TAG = 'sbw';
+
+export type WorkerControlOp = 'status' | 'reload' | 'restart';
+
+export type PrimaryToWorker =
+  | { [WORKER_TAG]: 'req'; id: number; op: WorkerControlOp; arg?: string }
+  /** Stop gracefully (drain, close connections with 1001) and exit. */
+  | { [WORKER_TAG]: 'stop' };
+
+export type WorkerToPrimary =
+  | { [WORKER_TAG]: 'ready'; node: string; listening: string[]; routes: string[] }
+  | { [WORKER_TAG]: 'res'; id: number; ok: true; value: unknown }
+  | { [WORKER_TAG]: 'res'; id: number; ok: false; error: string; code?: string };

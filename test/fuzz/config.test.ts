@@ -1,0 +1,4 @@
+import { fuzzTests } from './property-check.js';
+import { configTarget } from './targets/config.js';
+
+fuzzTests(configTarget, { generated: 400, mutated: 800 });

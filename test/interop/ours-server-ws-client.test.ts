@@ -1,0 +1,69 @@
+// Interop: our server with the `ws` client (an independent implementation).
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { WebSocketServer } from '../../src/index.js';
+import { next, within } from '../helpers/wait.js';
+import { MiB, connect, interopSuite, label, peerOf, type ClientSide, type Deflate, type Pairing, type Peer, type RunningServer, type ServerSide } from './interop-suite.js';
+
+const ourServer = {
+  name: 'our server',
+  ours: true,
+  async start(options): Promise<RunningServer & { server: WebSocketServer }> {
+    const server = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      limits: { maxMessageBytes: 32 * MiB, maxFrameBytes: 32 * MiB },
+      ...(options.protocols ? { protocols: options.protocols } : {}),
+      ...(options.perMessageDeflate ? { perMessageDeflate: { threshold: 0, ...options.perMessageDeflate } } : {}),
+    });
+    const peers = new EventEmitter();
+    server.on('connection', (ws) => {
+      ws.on('error', () => {});
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+      peers.emit('peer', peerOf(ws, (data, binary, fin) => void ws.sendFragment(data, { binary, fin })));
+    });
+    const addr = await server.listen();
+    return {
+      server,
+      url: `ws://127.0.0.1:${addr.port}/`,
+      nextConnection: () => next<[Peer]>(peers, 'peer').then(([p]) => p),
+      stop: () => server.close({ timeoutMs: 2000 }),
+    };
+  },
+} satisfies ServerSide;
+
+/** ws takes clientMaxWindowBits: true (offer it without a value), though its typings say number only. */
+function wsDeflate(d: Deflate): WebSocket.PerMessageDeflateOptions {
+  return { threshold: 0, ...d } as WebSocket.PerMessageDeflateOptions;
+}
+
+const wsClient: ClientSide = {
+  name: 'ws client',
+  ours: false,
+  async open(url, options) {
+    // Without perMessageDeflate the ws client keeps its default, which offers the extension.
+    const ws = new WebSocket(url, options.protocols ?? [], {
+      maxPayload: 64 * MiB,
+      ...(options.perMessageDeflate ? { perMessageDeflate: wsDeflate(options.perMessageDeflate) } : {}),
+    });
+    ws.on('error', () => {});
+    const peer = peerOf(ws, (data, binary, fin) => ws.send(data, { binary, fin }));
+    await next(ws, 'open');
+    return peer;
+  },
+};
+
+const pairing: Pairing = { server: ourServer, client: wsClient };
+
+interopSuite(pairing);
+
+describe(`interop, our server only: ${pairing.server.name} and ${pairing.client.name}`, () => {
+  test(`server.close() closes open clients with 1001 (${label(pairing)})`, async () => {
+    const s = await ourServer.start({});
+    const { client } = await connect(pairing, s);
+    await s.server.close({ timeoutMs: 5000 });
+    assert.equal((await within(client.closed, 'the client seeing the close')).code, 1001);
+  });
+});
