@@ -108,16 +108,17 @@ export function renderReport(info: RunInfo, scenarios: Scenario[], samples: Samp
       if (!rows.length) continue;
       if (sc.parts.length > 1) L.push(`**${part.title}**`, '');
       const servers = [...new Set(rows.map((r) => r.server))];
+      const baseline = sc.baseline ?? 'ws';
       const wsBy = new Map<number, number>();
-      for (const r of rows) if (r.server === 'ws' && r.value !== undefined && !r.failed) wsBy.set(r.rep, r.value);
+      for (const r of rows) if (r.server === baseline && r.value !== undefined && !r.failed) wsBy.set(r.rep, r.value);
       const extras = part.extras ?? [];
       if (part.kind === 'cpu') {
         L.push(
-          `| server | CPU ${part.unit} | spread | vs ws | ${part.rate} | p50 µs | p99 µs | srv CPU | gen CPU | gen ${part.unit} | GC scav/MC | preempt/s |${extras.map((e) => ` ${e.label} |`).join('')}`,
+          `| server | CPU ${part.unit} | spread | vs ${baseline} | ${part.rate} | p50 µs | p99 µs | srv CPU | gen CPU | gen ${part.unit} | GC scav/MC | preempt/s |${extras.map((e) => ` ${e.label} |`).join('')}`,
           `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${extras.map(() => '---:|').join('')}`,
         );
       } else {
-        L.push(`| server | ${part.unit} | spread | vs ws | conns | baseline RSS MiB | RSS after MiB |`, '|---|---:|---:|---:|---:|---:|---:|');
+        L.push(`| server | ${part.unit} | spread | vs ${baseline} | conns | baseline RSS MiB | RSS after MiB |`, '|---|---:|---:|---:|---:|---:|---:|');
       }
       const flagged: string[] = [];
       for (const srv of servers) {
@@ -170,25 +171,39 @@ const TARGETS: { scenario: string; part: string; what: string; max: number; abso
   { scenario: 's6', part: 'mem', what: 'permessage-deflate, KiB per compressed conn (absolute)', max: 64, absolute: true },
 ];
 
-function ratios(samples: Sample[], server: string, scenario: string, part: string): number[] {
-  const mine = samples.filter((s) => s.server === server && s.scenario === scenario && s.part.key === part && !s.failed && s.value !== undefined);
-  const ws = samples.filter((s) => s.server === 'ws' && s.scenario === scenario && s.part.key === part && !s.failed);
+/** Per repetition: `server`'s figure over `baseline`'s (field: CPU per unit, or throughput). */
+function ratios(samples: Sample[], server: string, scenario: string, part: string, baseline = 'ws', field: 'value' | 'rate' = 'value'): number[] {
+  const mine = samples.filter((s) => s.server === server && s.scenario === scenario && s.part.key === part && !s.failed && s[field] !== undefined);
+  const base = samples.filter((s) => s.server === baseline && s.scenario === scenario && s.part.key === part && !s.failed);
   return num(
     mine.map((m) => {
-      const w = ws.find((x) => x.rep === m.rep);
-      return w?.value ? m.value! / w.value : undefined;
+      const b = base.find((x) => x.rep === m.rep)?.[field];
+      return b ? m[field]! / b : undefined;
     }),
   );
+}
+
+/** Issue 13: an isolated service's throughput against the same service inline, same repetition. */
+function isolationTargets(samples: Sample[]): string[] {
+  const L: string[] = [];
+  for (const isolation of ['worker', 'process']) {
+    const xs = ratios(samples, `serve-${isolation}`, 's8', 'cpu', 'serve-inline', 'rate');
+    if (!xs.length) continue;
+    const med = median(xs);
+    L.push(`| isolated service (${isolation}), msg/s vs inline | >= 0.85 | ${f(med, 2)}${range(xs, 2)} | ${spreadCell(xs)} | ${med >= 0.85 ? 'yes' : `no (${f(med / 0.85, 2)}x the target)`} | - |`);
+  }
+  return L;
 }
 
 function targets(scenarios: Scenario[], samples: Sample[]): string[] {
   const ids = new Set(scenarios.map((s) => s.id));
   const sb = samples.filter((s) => s.server === 'switchboard' && !s.failed && s.value !== undefined);
-  if (!sb.length) return [];
+  const isolation = ids.has('s8') ? isolationTargets(samples) : [];
+  if (!sb.length && !isolation.length) return [];
   const L = [
     '## Targets (issue 13): Switchboard vs plain ws, same repetition',
     '',
-    'The raw node:net server (what Node itself costs for the same work, the ceiling) is given in the same terms.',
+    'The raw node:net server (what Node itself costs for the same work, the ceiling) is given in the same terms. The isolated-service rows compare throughput with the same service inline (scenario 8).',
     '',
     '| figure | target | measured (median, min–max) | spread | met | raw node:net (ceiling) |',
     '|---|---:|---:|---:|---|---:|',
@@ -213,7 +228,7 @@ function targets(scenarios: Scenario[], samples: Sample[]): string[] {
     // whole bytes: a mean of 900.5 against 900.2 is the same reply size
     if (Number.isFinite(a) && Number.isFinite(b)) L.push(`| permessage-deflate, reply size vs ws | <= 1.00 | ${f(a / b, 2)} (${f(a, 0)} B vs ${f(b, 0)} B) | - | ${Math.round(a) <= Math.round(b) ? 'yes' : 'no'} | - |`);
   }
-  L.push('');
+  L.push(...isolation, '');
   return L;
 }
 

@@ -103,6 +103,10 @@ export interface Scenario {
   title: string;
   description: string;
   deflate: boolean;
+  /** Only these servers run it (all when absent). */
+  servers?: string[];
+  /** The server its ratios are taken to (default ws). */
+  baseline?: string;
   parts: Part[];
   run(r: Running, ctx: Ctx): Promise<PartSample[]>;
 }
@@ -300,6 +304,7 @@ const P = {
     ],
   },
   deflateMem: { key: 'mem', title: 'permessage-deflate memory', kind: 'memory', unit: 'KiB/conn' },
+  isolation: { key: 'cpu', title: 'isolated echo 32 B text', kind: 'cpu', unit: 'µs/msg', rate: 'msg/s', latency: 'round trip' },
 } satisfies Record<string, Part>;
 
 const textPayloads = () =>
@@ -307,6 +312,14 @@ const textPayloads = () =>
     'text32',
     Array.from({ length: 16 }, (_, i) => Buffer.from(`{"n":${String(10000000 + i * 7919).padStart(8, '0')},"t":"abcdefghijk"}`)),
   );
+
+/** 64 connections x 32 messages of 32 bytes in flight on /echo. */
+async function echo32(r: Running, ctx: Ctx, part: Part): Promise<PartSample[]> {
+  const file = textPayloads();
+  const [w, d] = ctx.quick ? [300, 1000] : [1000, 3000];
+  const args = ['--port', r.port, '--path', '/echo', '--conns', 64, '--window', 32, '--payload', file, '--opcode', 1];
+  return [await cpuRun(r, ctx, 'echo', [...args, '--warmup-ms', w, '--duration-ms', d], 60000, part, 64)];
+}
 
 export const SCENARIOS: Scenario[] = [
   {
@@ -316,12 +329,7 @@ export const SCENARIOS: Scenario[] = [
     description: '64 connections x 32 messages in flight on /echo; unit = one message echoed.',
     deflate: false,
     parts: [P.echo32],
-    async run(r, ctx) {
-      const file = textPayloads();
-      const [w, d] = ctx.quick ? [300, 1000] : [1000, 3000];
-      const args = ['--port', r.port, '--path', '/echo', '--conns', 64, '--window', 32, '--payload', file, '--opcode', 1];
-      return [await cpuRun(r, ctx, 'echo', [...args, '--warmup-ms', w, '--duration-ms', d], 60000, P.echo32, 64)];
-    },
+    run: (r, ctx) => echo32(r, ctx, P.echo32),
   },
   {
     id: 's2',
@@ -446,7 +454,7 @@ export const SCENARIOS: Scenario[] = [
     key: 'idle10k',
     title: '(7) Idle memory, 10,000 connections',
     description:
-      '10,000 open, idle connections on /echo, measured like (4). The row for the library server; the services-directory server in each isolation mode (inline, worker, process) joins this table through `MEMORY_ROW_SERVERS` in bench/run.ts.',
+      '10,000 open, idle connections on /echo, measured like (4): the library server, and the services-directory server (`switchboard serve`, echo service of scenario 8) in each isolation mode; the serve rows count the RSS of the whole process tree (server and child process) and collect garbage only in the server\'s main thread.',
     deflate: false,
     parts: [{ ...P.idle, title: 'idle memory, 10,000 connections' }],
     async run(r, ctx) {
@@ -467,5 +475,17 @@ export const SCENARIOS: Scenario[] = [
         ),
       ];
     },
+  },
+  {
+    id: 's8',
+    key: 'isolation',
+    title: '(8) Isolated services: echo 32 B inline, in a worker thread, in a child process',
+    description:
+      'The services-directory server (`switchboard serve bench/fixtures/isolation-services --isolation inline|worker|process`) with one raw echo service, driven like (1): 64 connections x 32 messages in flight on /echo. The server and its worker thread or child process share CPU 0 (the pinning is inherited); CPU is summed over the process tree. "vs serve-inline" compares CPU per message; the targets compare throughput (msg/s), each isolated run to the inline run of the same repetition.',
+    deflate: false,
+    servers: ['serve-inline', 'serve-worker', 'serve-process'],
+    baseline: 'serve-inline',
+    parts: [P.isolation],
+    run: (r, ctx) => echo32(r, ctx, P.isolation),
   },
 ];
