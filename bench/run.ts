@@ -4,12 +4,12 @@
 // pinned to CPU 1, and records the server's CPU time (utime+stime from /proc/<pid>/stat)
 // per unit of work, throughput, latency and memory. See bench/README.md.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { SCENARIOS, type Scenario, type Sample } from './scenarios.js';
+import { SCENARIOS, type GcCounts, type Probe, type Scenario, type Sample } from './scenarios.js';
 import { renderReport, updateReadme, type RunInfo } from './report.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -23,9 +23,15 @@ export interface ServerDef {
   key: string;
   label: string;
   script: string;
+  /** Arguments before --port/--host (a command and its operands). */
+  leadArgs?: string[];
   args: string[];
+  /** Give it a fresh --run-dir (removed when it stops). */
+  runDir?: boolean;
   env: Record<string, string>;
   deflate: boolean; // supports permessage-deflate
+  /** Only these scenarios (ids); all when absent. */
+  scenarios?: string[];
 }
 
 const SERVERS: ServerDef[] = [
@@ -62,6 +68,25 @@ const SERVERS: ServerDef[] = [
     deflate: false,
   },
 ];
+/**
+ * The services-directory server (`switchboard serve`) with the same echo service run inline,
+ * in a worker thread and in a child process (bench/fixtures/isolation-services; the service
+ * declares no isolation, --isolation decides). They run scenario (8), whose baseline is
+ * the inline one, and the memory row (7). Their workers and children inherit the pinning to
+ * CPU 0; CPU and RSS are summed over the server's process tree.
+ */
+export const SERVE_SERVERS: ServerDef[] = (['inline', 'worker', 'process'] as const).map((isolation) => ({
+  key: `serve-${isolation}`,
+  label: `switchboard serve, echo service ${isolation === 'inline' ? 'inline' : `in a ${isolation === 'worker' ? 'worker thread' : 'child process'}`}`,
+  script: path.join(ROOT, 'bin', 'switchboard.js'),
+  leadArgs: ['serve', path.join(DIST_BENCH, 'fixtures', 'isolation-services'), '--isolation', isolation, '--no-deflate', '--log-level', 'warn', '--connections-per-ip', '0', '--handshakes-per-second', '0'],
+  args: [],
+  runDir: true,
+  env: {},
+  deflate: false,
+  scenarios: ['s7', 's8'],
+}));
+
 const ALIASES: Record<string, string> = { a: 'switchboard', b: 'ws', c: 'ws-native', d: 'raw', sb: 'switchboard' };
 
 interface Options {
@@ -72,10 +97,12 @@ interface Options {
   out: string | null;
   /** Run the cluster suite (bench/cluster.ts) after these scenarios. */
   cluster: boolean;
+  /** Another Switchboard build (a checkout's root, built) measured beside this one. */
+  compare: string | null;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, only: null, servers: null, reps: 3, out: null, cluster: true };
+  const o: Options = { quick: false, only: null, servers: null, reps: 3, out: null, cluster: true, compare: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
@@ -84,9 +111,10 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--reps') o.reps = Math.max(1, Number(argv[++i]));
     else if (a === '--out') o.out = argv[++i];
     else if (a === '--no-cluster') o.cluster = false;
+    else if (a === '--compare') o.compare = path.resolve(argv[++i]);
     else if (a === '--help' || a === '-h') {
       console.log(
-        'usage: npm run bench -- [--quick] [--only s1,s2,...|echo32,...|cluster] [--servers a,b,c,d|switchboard,ws,ws-native,raw] [--reps N] [--out file.md] [--no-cluster]',
+        'usage: npm run bench -- [--quick] [--only s1,s2,...|echo32,...|cluster] [--servers a,b,c,d|switchboard,ws,ws-native,raw,serve-inline,serve-worker,serve-process] [--reps N] [--out file.md] [--no-cluster] [--compare DIR]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
@@ -125,6 +153,27 @@ export interface Running {
   port: number;
   proc: ChildProcess;
   output: string;
+  /** Collections so far, counted from the server's --trace-gc lines. */
+  gc: GcCounts;
+  /** The reason of each mark-compact so far. */
+  reasons: string[];
+  runDir: string | null;
+}
+
+/** Count --trace-gc lines (whole lines only; a partial one waits for the next chunk). */
+function countGc(r: Running, text: string, carry: { rest: string }): void {
+  const all = carry.rest + text;
+  const cut = all.lastIndexOf('\n');
+  carry.rest = all.slice(cut + 1);
+  if (cut < 0) return;
+  for (const line of all.slice(0, cut).split('\n')) {
+    if (line.includes(': Scavenge')) r.gc.scavenge++;
+    else if (line.includes(': Mark-Compact')) {
+      r.gc.markCompact++;
+      r.reasons.push(line.slice(line.lastIndexOf(')') + 1).replace(/;\s*$/, '').trim());
+    } else continue;
+    if (line.includes('external memory pressure')) r.gc.external++;
+  }
 }
 
 function freePort(): Promise<number> {
@@ -155,12 +204,22 @@ const live = new Set<ChildProcess>();
 async function startServer(def: ServerDef, deflate: boolean): Promise<Running> {
   const port = await freePort();
   const hook = pathToFileURL(path.join(DIST_BENCH, 'servers', 'gc-hook.js')).href;
-  const args = ['-c', '0', process.execPath, '--expose-gc', '--import', hook, def.script, '--port', String(port), '--host', '127.0.0.1', ...def.args];
-  if (deflate && def.key !== 'switchboard') args.push('--deflate');
+  // --trace-gc for every server alike: each sample says how many collections its phase had.
+  const args = ['-c', '0', process.execPath, '--expose-gc', '--trace-gc', '--import', hook, def.script, ...(def.leadArgs ?? []), '--port', String(port), '--host', '127.0.0.1', ...def.args];
+  const runDir = def.runDir ? mkdtempSync(path.join(os.tmpdir(), 'sb-bench-run-')) : null;
+  if (runDir !== null) args.push('--run-dir', runDir);
+  // Switchboard's example negotiates permessage-deflate whenever it is offered.
+  if (deflate && !def.key.startsWith('switchboard')) args.push('--deflate');
   const proc = spawn('taskset', args, { env: { ...process.env, ...def.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
-  const r: Running = { def, pid: proc.pid ?? -1, port, proc, output: '' };
-  proc.stdout?.on('data', (d: Buffer) => (r.output += d.toString()));
+  const r: Running = { def, pid: proc.pid ?? -1, port, proc, output: '', gc: { scavenge: 0, markCompact: 0, external: 0 }, reasons: [], runDir };
+  const carry = { rest: '' };
+  proc.stdout?.on('data', (d: Buffer) => {
+    const text = d.toString();
+    countGc(r, text, carry);
+    // GC lines are counted, not kept: the output is for error messages.
+    if (r.output.length < 65536) r.output += text;
+  });
   proc.stderr?.on('data', (d: Buffer) => (r.output += d.toString()));
   let exited = false;
   proc.once('exit', () => {
@@ -182,23 +241,71 @@ async function startServer(def: ServerDef, deflate: boolean): Promise<Running> {
 
 async function stopServer(r: Running): Promise<void> {
   const p = r.proc;
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const done = new Promise<void>((res) => p.once('exit', () => res()));
-  p.kill('SIGTERM');
-  const t = setTimeout(() => p.kill('SIGKILL'), 3000);
-  await done;
-  clearTimeout(t);
+  if (p.exitCode === null && p.signalCode === null) {
+    const done = new Promise<void>((res) => p.once('exit', () => res()));
+    p.kill('SIGTERM');
+    const t = setTimeout(() => p.kill('SIGKILL'), 3000);
+    await done;
+    clearTimeout(t);
+  }
+  if (r.runDir !== null) rmSync(r.runDir, { recursive: true, force: true });
 }
 
+/** The server and its descendants (a process-isolated service's child). Threads count with their process. */
+function processTree(pid: number): number[] {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) {
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${all[i]}/task`);
+    } catch {
+      continue; // gone meanwhile
+    }
+    for (const t of tasks) {
+      try {
+        for (const c of readFileSync(`/proc/${all[i]}/task/${t}/children`, 'utf8').trim().split(/\s+/)) if (c) all.push(Number(c));
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+  }
+  return all;
+}
+
+/** CPU seconds (utime + stime, all threads) of the server's process tree. */
 export function serverCpu(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime + stime (fields 14, 15), seconds
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const s = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
+    } catch {
+      /* a child that exited meanwhile */
+    }
+  }
+  return ticks / CLK_TCK;
 }
 
-export function serverRssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** Involuntary context switches of the server's main thread: the kernel gave its CPU to someone else. */
+export function preempted(pid: number): number {
+  const m = /nonvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
+}
+
+export function probe(r: Running): Probe {
+  return { gc: { ...r.gc }, reasons: r.reasons, preempted: preempted(r.pid), at: performance.now() };
+}
+
+/** Resident memory of the server's process tree. */
+export function serverRssKiB(pid: number): number {
+  let kib = 0;
+  for (const p of processTree(pid)) {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+    if (!m) return NaN;
+    kib += Number(m[1]);
+  }
+  return kib;
 }
 
 export async function settleAndGc(pid: number, ms: number): Promise<void> {
@@ -296,11 +403,26 @@ async function main(): Promise<void> {
     if (opts.cluster) process.exitCode = await runClusterSuite(opts);
     return;
   }
+  const load0 = os.loadavg()[0];
   buildLoadgen();
   const scenarios = SCENARIOS.filter(
     (s) => !opts.only || opts.only.includes(s.id) || opts.only.includes(s.key),
   );
-  let servers = SERVERS.filter((s) => !opts.servers || opts.servers.includes(s.key));
+  const all = [...SERVERS, ...SERVE_SERVERS];
+  if (opts.compare) {
+    all.splice(1, 0, {
+      ...SERVERS[0]!,
+      key: 'switchboard-compare',
+      label: `Switchboard built in ${opts.compare}`,
+      script: path.join(opts.compare, 'dist', 'examples', 'echo-server.js'),
+    });
+  }
+  const runs = (def: ServerDef, sc: Scenario): boolean => (!sc.servers || sc.servers.includes(def.key)) && (!def.scenarios || def.scenarios.includes(sc.id));
+  let servers = all.filter(
+    (s) =>
+      (!opts.servers || opts.servers.includes(s.key) || (s.key === 'switchboard-compare' && opts.servers.includes('switchboard'))) &&
+      scenarios.some((sc) => runs(s, sc)),
+  );
   const skipped: string[] = [];
   servers = servers.filter((s) => {
     if (existsSync(s.script)) return true;
@@ -317,12 +439,12 @@ async function main(): Promise<void> {
   for (const sc of scenarios) {
     for (let rep = 1; rep <= opts.reps; rep++) {
       for (const def of servers) {
-        if (sc.deflate && !def.deflate) continue;
+        if ((sc.deflate && !def.deflate) || !runs(def, sc)) continue;
         const tag = `[${sc.id} ${sc.key}] rep ${rep}/${opts.reps} ${def.key}`;
         let running: Running | null = null;
         try {
           running = await startServer(def, sc.deflate);
-          const rows = await sc.run(running, { quick: opts.quick, runLoadgen, serverCpu, serverRssKiB, settleAndGc });
+          const rows = await sc.run(running, { quick: opts.quick, runLoadgen, serverCpu, serverRssKiB, settleAndGc, probe });
           for (const row of rows) {
             samples.push({ ...row, scenario: sc.id, server: def.key, rep });
             console.log(`${tag}: ${row.summary}`);
@@ -337,7 +459,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const partial = opts.quick || opts.only !== null || opts.servers !== null || opts.reps < 3;
+  const partial = opts.quick || opts.only !== null || opts.servers !== null || opts.reps < 3 || opts.compare !== null;
   const date = new Date().toISOString().slice(0, 10);
   const cmd = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
   const info: RunInfo = {
@@ -353,6 +475,7 @@ async function main(): Promise<void> {
     skipped,
     natives,
     seconds: Math.round((Date.now() - t0) / 1000),
+    load: [load0, os.loadavg()[0]],
   };
   const md = renderReport(info, SCENARIOS.filter((s) => scenarios.includes(s)), samples);
   const out = opts.out

@@ -1,9 +1,10 @@
-// The six scenarios of issue 5. Each runs against one freshly started server process and
+// The scenarios of issues 5 and 13. Each runs against one freshly started server process and
 // returns one sample per part (a part is one measured figure: CPU per unit, or memory).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import os from 'node:os';
 import zlib from 'node:zlib';
 import type { GenResult, Running } from './run.js';
 
@@ -19,7 +20,28 @@ export interface Part {
   extras?: { key: string; label: string }[];
 }
 
-export interface Sample {
+/** Garbage collections of the server (from its --trace-gc lines) during the measured phase. */
+export interface GcCounts {
+  scavenge: number;
+  markCompact: number;
+  /** Collections V8 started because of external (ArrayBuffer) memory. */
+  external: number;
+  /** Why each mark-compact ran, as --trace-gc gave it (e.g. "allocation failure; GC in old space requested"). */
+  markCompactReasons?: string[];
+}
+
+/** What the server process went through during the measured phase, to explain a deviant repetition. */
+export interface Conditions {
+  gc?: GcCounts;
+  /** Times per second the kernel took CPU 0 away from the server (other jobs pinned or scheduled there). */
+  preemptPerSec?: number;
+  /** 1-minute load average of the machine when the phase ended. */
+  load?: number;
+  /** Units of work done in the phase. */
+  units?: number;
+}
+
+export interface Sample extends Conditions {
   scenario: string;
   server: string;
   rep: number;
@@ -49,6 +71,30 @@ export interface Ctx {
   serverCpu(pid: number): number;
   serverRssKiB(pid: number): number;
   settleAndGc(pid: number, ms: number): Promise<void>;
+  /** Snapshot of GC counts and involuntary context switches so far; diff two with `conditions`. */
+  probe(r: Running): Probe;
+}
+
+export interface Probe {
+  gc: GcCounts;
+  /** Reasons of every mark-compact so far (the phase's are those after the first probe's count). */
+  reasons: string[];
+  preempted: number;
+  at: number;
+}
+
+export function conditions(a: Probe, b: Probe): Conditions {
+  const secs = (b.at - a.at) / 1000;
+  return {
+    gc: {
+      scavenge: b.gc.scavenge - a.gc.scavenge,
+      markCompact: b.gc.markCompact - a.gc.markCompact,
+      external: b.gc.external - a.gc.external,
+      markCompactReasons: b.reasons.slice(a.gc.markCompact, b.gc.markCompact),
+    },
+    preemptPerSec: secs > 0 ? (b.preempted - a.preempted) / secs : 0,
+    load: os.loadavg()[0],
+  };
 }
 
 export interface Scenario {
@@ -57,6 +103,10 @@ export interface Scenario {
   title: string;
   description: string;
   deflate: boolean;
+  /** Only these servers run it (all when absent). */
+  servers?: string[];
+  /** The server its ratios are taken to (default ws). */
+  baseline?: string;
   parts: Part[];
   run(r: Running, ctx: Ctx): Promise<PartSample[]>;
 }
@@ -150,17 +200,21 @@ async function cpuRun(
   let c1 = 0;
   let w0 = 0;
   let w1 = 0;
+  let p0: Probe | null = null;
+  let p1: Probe | null = null;
   const res = await ctx.runLoadgen(
     mode,
     args,
     {
       onReady: () => {
+        p0 = ctx.probe(r);
         c0 = ctx.serverCpu(r.pid);
         w0 = performance.now();
       },
       onDone: () => {
         c1 = ctx.serverCpu(r.pid);
         w1 = performance.now();
+        p1 = ctx.probe(r);
       },
     },
     timeoutMs,
@@ -180,11 +234,14 @@ async function cpuRun(
     genUtil: d.gen_cpu_s / d.elapsed_s,
     genUnit: (d.gen_cpu_s / d.units) * 1e6,
     extra: extra ? extra(res) : {},
+    ...(p0 !== null && p1 !== null ? conditions(p0 as Probe, p1 as Probe) : {}),
+    units: d.units,
     summary: '',
   };
   s.summary =
     `${fmt(s.value, 2)} ${part.unit}, ${fmt(s.rate, 0)} ${part.rate ?? ''}, p50 ${fmt(s.p50, 0)} µs p99 ${fmt(s.p99, 0)} µs, ` +
-    `server CPU ${fmt((s.srvUtil ?? 0) * 100, 0)}%, generator CPU ${fmt((s.genUtil ?? 0) * 100, 0)}% (${fmt(s.genUnit, 2)} ${part.unit}) ` +
+    `server CPU ${fmt((s.srvUtil ?? 0) * 100, 0)}%, generator CPU ${fmt((s.genUtil ?? 0) * 100, 0)}% (${fmt(s.genUnit, 2)} ${part.unit}), ` +
+    `GC ${s.gc?.scavenge ?? '-'} scavenges ${s.gc?.markCompact ?? '-'} mark-compacts, preempted ${fmt(s.preemptPerSec, 0)}/s ` +
     Object.entries(s.extra ?? {})
       .map(([k, v]) => `${k}=${fmt(v)}`)
       .join(' ');
@@ -247,6 +304,7 @@ const P = {
     ],
   },
   deflateMem: { key: 'mem', title: 'permessage-deflate memory', kind: 'memory', unit: 'KiB/conn' },
+  isolation: { key: 'cpu', title: 'isolated echo 32 B text', kind: 'cpu', unit: 'µs/msg', rate: 'msg/s', latency: 'round trip' },
 } satisfies Record<string, Part>;
 
 const textPayloads = () =>
@@ -254,6 +312,14 @@ const textPayloads = () =>
     'text32',
     Array.from({ length: 16 }, (_, i) => Buffer.from(`{"n":${String(10000000 + i * 7919).padStart(8, '0')},"t":"abcdefghijk"}`)),
   );
+
+/** 64 connections x 32 messages of 32 bytes in flight on /echo. */
+async function echo32(r: Running, ctx: Ctx, part: Part): Promise<PartSample[]> {
+  const file = textPayloads();
+  const [w, d] = ctx.quick ? [300, 1000] : [1000, 3000];
+  const args = ['--port', r.port, '--path', '/echo', '--conns', 64, '--window', 32, '--payload', file, '--opcode', 1];
+  return [await cpuRun(r, ctx, 'echo', [...args, '--warmup-ms', w, '--duration-ms', d], 60000, part, 64)];
+}
 
 export const SCENARIOS: Scenario[] = [
   {
@@ -263,12 +329,7 @@ export const SCENARIOS: Scenario[] = [
     description: '64 connections x 32 messages in flight on /echo; unit = one message echoed.',
     deflate: false,
     parts: [P.echo32],
-    async run(r, ctx) {
-      const file = textPayloads();
-      const [w, d] = ctx.quick ? [300, 1000] : [1000, 3000];
-      const args = ['--port', r.port, '--path', '/echo', '--conns', 64, '--window', 32, '--payload', file, '--opcode', 1];
-      return [await cpuRun(r, ctx, 'echo', [...args, '--warmup-ms', w, '--duration-ms', d], 60000, P.echo32, 64)];
-    },
+    run: (r, ctx) => echo32(r, ctx, P.echo32),
   },
   {
     id: 's2',
@@ -387,5 +448,44 @@ export const SCENARIOS: Scenario[] = [
       );
       return [cpu, mem];
     },
+  },
+  {
+    id: 's7',
+    key: 'idle10k',
+    title: '(7) Idle memory, 10,000 connections',
+    description:
+      '10,000 open, idle connections on /echo, measured like (4): the library server, and the services-directory server (`switchboard serve`, echo service of scenario 8) in each isolation mode; the serve rows count the RSS of the whole process tree (server and child process) and collect garbage only in the server\'s main thread.',
+    deflate: false,
+    parts: [{ ...P.idle, title: 'idle memory, 10,000 connections' }],
+    async run(r, ctx) {
+      const n = ctx.quick ? 2000 : 10000;
+      const warm = () =>
+        ctx.runLoadgen('idle', ['--port', r.port, '--path', '/echo', '--conns', 500, '--connect-concurrency', 64], {}, 30000);
+      return [
+        await memoryRun(
+          r,
+          ctx,
+          warm,
+          'idle',
+          ['--port', r.port, '--path', '/echo', '--conns', n, '--connect-concurrency', 128],
+          n,
+          120000,
+          { ...P.idle, title: 'idle memory, 10,000 connections' },
+          ctx.quick ? 500 : 2000,
+        ),
+      ];
+    },
+  },
+  {
+    id: 's8',
+    key: 'isolation',
+    title: '(8) Isolated services: echo 32 B inline, in a worker thread, in a child process',
+    description:
+      'The services-directory server (`switchboard serve bench/fixtures/isolation-services --isolation inline|worker|process`) with one raw echo service, driven like (1): 64 connections x 32 messages in flight on /echo. The server and its worker thread or child process share CPU 0 (the pinning is inherited); CPU is summed over the process tree. "vs serve-inline" compares CPU per message; the targets compare throughput (msg/s), each isolated run to the inline run of the same repetition.',
+    deflate: false,
+    servers: ['serve-inline', 'serve-worker', 'serve-process'],
+    baseline: 'serve-inline',
+    parts: [P.isolation],
+    run: (r, ctx) => echo32(r, ctx, P.isolation),
   },
 ];

@@ -7,6 +7,7 @@
  * the library's own defaults stay at 1 MiB.
  */
 import { parseArgs } from 'node:util';
+import type { Buffer } from 'node:buffer';
 import { WebSocketServer, prepareMessage, type WebSocket } from '../src/transport/index.js';
 
 const { values } = parseArgs({
@@ -34,15 +35,27 @@ const server = new WebSocketServer({
   onCloseFrame: (_ws, code, reason) => (code === 1005 ? undefined : { code, reason }),
 });
 
+// Listeners are shared functions (an emitter calls them with `this` set to the connection):
+// a connection costs no closure of its own.
+const BINARY = { binary: true };
+const TEXT = { binary: false };
+function echo(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  this.send(data, isBinary ? BINARY : TEXT);
+}
+function publish(data: Buffer, isBinary: boolean): void {
+  if (!isBinary) server.broadcast(prepareMessage(data.toString('utf8')), undefined, broadcastGroup);
+}
+function leave(this: WebSocket): void {
+  broadcastGroup.delete(this);
+}
+
 server.on('connection', (ws, request) => {
   if (request.path === '/echo') {
-    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    ws.on('message', echo);
   } else {
     broadcastGroup.add(ws);
-    ws.on('close', () => broadcastGroup.delete(ws));
-    ws.on('message', (data, isBinary) => {
-      if (!isBinary) server.broadcast(prepareMessage(data.toString('utf8')), undefined, broadcastGroup);
-    });
+    ws.on('close', leave);
+    ws.on('message', publish);
   }
 });
 

@@ -1,9 +1,14 @@
 import { Buffer } from 'node:buffer';
 import { CloseCode, Opcode } from './opcodes.js';
 import { ProtocolError, UsageError } from './errors.js';
-import { FrameParser, type FrameHandler, type FrameParserOptions } from './frame-parser.js';
-import { encodeFrame, encodeHeader, encodeTextFrame } from './frame-writer.js';
+import { FrameParser, type FrameParserOptions, type FrameRangeHandler } from './frame-parser.js';
+import { encodeFrame, encodeHeader, encodeTextFrame, headerLength, writeHeader } from './frame-writer.js';
 import { MessageAssembler, asProtocolError, joinPieces, type MessageSink } from './message-assembler.js';
+import { MessageSlab } from './message-slab.js';
+import type { OutputArena } from './output-arena.js';
+import type { PreparedMessage } from './prepared-message.js';
+import { applyMask } from './mask.js';
+import { copyBytes } from './byte-copy.js';
 import { buildClosePayload, parseClosePayload, type CloseInfo } from './close.js';
 import type { Extension } from './extensions/extension.js';
 
@@ -24,8 +29,13 @@ export interface Frame {
  * the send methods; it never touches a socket or a timer itself.
  */
 export interface ProtocolSink extends MessageSink {
-  /** Bytes to send, in order. */
+  /** Bytes to send, in order. Large payloads come by reference: they must not be changed. */
   output(data: Buffer): void;
+  /**
+   * With `outputArena`: frames built in place, `buf[start, end)` of an arena block, in
+   * order with `output`. Consecutive ranges of one block often continue each other.
+   */
+  outputRange?(buf: Buffer, start: number, end: number): void;
   /** Frame-level API: every frame as received (only with `observeFrames`). */
   onFrame?(frame: Frame): void;
   onPing(data: Buffer): void;
@@ -58,11 +68,15 @@ export interface ProtocolOptions {
   observeFrames?: boolean;
   /** Messages smaller than this are sent uncompressed even when compression is negotiated. */
   compressThreshold?: number;
+  /** Memory received messages are assembled in (default: one per options object). */
+  messageSlab?: MessageSlab;
+  /** Build small frames in place here; they reach the sink through `outputRange`. */
+  outputArena?: OutputArena;
 }
 
 const EMPTY = Buffer.alloc(0);
 
-// One parser configuration per shared ProtocolOptions object.
+// One parser configuration and one message slab per shared ProtocolOptions object.
 const parserOptionsCache = new WeakMap<ProtocolOptions, FrameParserOptions>();
 function parserOptions(o: ProtocolOptions): FrameParserOptions {
   let p = parserOptionsCache.get(o);
@@ -72,6 +86,23 @@ function parserOptions(o: ProtocolOptions): FrameParserOptions {
   }
   return p;
 }
+const slabCache = new WeakMap<ProtocolOptions, MessageSlab>();
+function messageSlab(o: ProtocolOptions): MessageSlab {
+  if (o.messageSlab) return o.messageSlab;
+  let s = slabCache.get(o);
+  if (!s) slabCache.set(o, (s = new MessageSlab()));
+  return s;
+}
+interface CloseRecords {
+  sent: CloseInfo | null;
+  received: CloseInfo | null;
+  failure: ProtocolError | null;
+}
+
+/** Reads up to this size from a reused buffer are copied whole into message memory (see receiveData). */
+const SMALL_READ = 4096;
+/** A frame with at least this much payload still to come may be read straight into place. */
+const LANDING_MIN = 4096;
 /** Payloads at least this big are written as header + the caller's buffer, without a copy. */
 const ZERO_COPY_THRESHOLD = 16 * 1024;
 
@@ -80,36 +111,69 @@ const ZERO_COPY_THRESHOLD = 16 * 1024;
  * and control events out; messages in, bytes out. Sans-I/O: the transport feeds it what
  * the socket reads and writes what it produces.
  */
-export class ProtocolConnection implements FrameHandler {
+export class ProtocolConnection implements FrameRangeHandler {
   #sink: ProtocolSink;
   /** Shared by every connection of a server: per-connection memory stays small. */
   #cfg: ProtocolOptions;
   #parser: FrameParser;
-  #state: State = State.OPEN;
-  #maskKey: (() => Uint8Array) | null;
   #messageExt: Extension | null = null;
   #frameExt: Extension | null = null;
-
-  // close handshake records
-  #closeSent: CloseInfo | null = null;
-  #closeReceived: CloseInfo | null = null;
-  #failure: ProtocolError | null = null;
+  /** The close handshake's records, made when it starts: an open connection holds none. */
+  #close: CloseRecords | null = null;
+  /**
+   * The current frame's first byte (fin << 7 | rsv | opcode) in bits 0-7, the state in bits
+   * 8-9, "sending a fragmented message" in bit 10: one field instead of five.
+   */
+  #bits = State.OPEN << 8;
 
   // current frame
-  #opcode = 0;
-  #fin = false;
-  #rsv = 0;
   #frameLen = 0;
   #control: Buffer[] | null = null;
-  /** The data frames of the current message become messages here. */
-  #assembler: MessageAssembler;
+  /** The data frames of the current message become messages here; made with the first data frame. */
+  #assembler: MessageAssembler | null = null;
   /** Frame-level API: pieces of the data frame being observed. */
   #observed: Buffer[] | null = null;
   #msgBytes = 0;
   /** Frame-scope extension: a transformed frame is decoded whole. */
   #framePieces: Buffer[] | null = null;
-  // outgoing fragmented message
-  #sendingFragments = false;
+
+  get #head(): number {
+    return this.#bits & 0xff;
+  }
+  set #head(v: number) {
+    this.#bits = (this.#bits & ~0xff) | v;
+  }
+  get #state(): State {
+    return ((this.#bits >>> 8) & 3) as State;
+  }
+  set #state(v: State) {
+    this.#bits = (this.#bits & ~0x300) | (v << 8);
+  }
+  /** An outgoing fragmented message is in progress. */
+  get #sendingFragments(): boolean {
+    return (this.#bits & 0x400) !== 0;
+  }
+  set #sendingFragments(v: boolean) {
+    this.#bits = v ? this.#bits | 0x400 : this.#bits & ~0x400;
+  }
+  get #closeSent(): CloseInfo | null {
+    return this.#close?.sent ?? null;
+  }
+  set #closeSent(v: CloseInfo | null) {
+    (this.#close ??= { sent: null, received: null, failure: null }).sent = v;
+  }
+  get #closeReceived(): CloseInfo | null {
+    return this.#close?.received ?? null;
+  }
+  set #closeReceived(v: CloseInfo | null) {
+    (this.#close ??= { sent: null, received: null, failure: null }).received = v;
+  }
+  get #failure(): ProtocolError | null {
+    return this.#close?.failure ?? null;
+  }
+  set #failure(v: ProtocolError | null) {
+    (this.#close ??= { sent: null, received: null, failure: null }).failure = v;
+  }
 
   /**
    * `options` may be shared by many connections (the transport passes one object per
@@ -118,8 +182,7 @@ export class ProtocolConnection implements FrameHandler {
   constructor(sink: ProtocolSink, options: ProtocolOptions, extensions: Extension[] | undefined = options.extensions) {
     this.#sink = sink;
     this.#cfg = options;
-    this.#maskKey = options.role === 'client' ? (options.maskKey ?? null) : null;
-    if (options.role === 'client' && !this.#maskKey) {
+    if (options.role === 'client' && !options.maskKey) {
       throw new UsageError('ERR_MASK_SOURCE', 'a client connection needs a maskKey source');
     }
     let rsv = 0;
@@ -130,8 +193,35 @@ export class ProtocolConnection implements FrameHandler {
         else this.#frameExt = ext;
       }
     }
+    if (options.outputArena && !sink.outputRange) {
+      throw new UsageError('ERR_OUTPUT_RANGE', 'a sink for a connection with an outputArena needs outputRange()');
+    }
     this.#parser = new FrameParser(this, parserOptions(options), rsv);
-    this.#assembler = new MessageAssembler(sink, this.#messageExt, options.streamMessages === true, options.maxMessageBytes);
+  }
+
+  #messages(): MessageAssembler {
+    return (this.#assembler ??= new MessageAssembler(
+      this.#sink,
+      this.#messageExt,
+      this.#cfg.streamMessages === true,
+      this.#cfg.maxMessageBytes,
+      messageSlab(this.#cfg),
+    ));
+  }
+
+  get #opcode(): number {
+    return this.#head & 0x0f;
+  }
+  get #fin(): boolean {
+    return (this.#head & 0x80) !== 0;
+  }
+  get #rsv(): number {
+    return this.#head & 0x70;
+  }
+
+  /** Client role: a fresh mask key per frame (the constructor checked there is a source). */
+  get #maskKey(): (() => Uint8Array) | undefined {
+    return this.#cfg.role === 'client' ? this.#cfg.maskKey : undefined;
   }
 
   get role(): 'server' | 'client' {
@@ -169,8 +259,36 @@ export class ProtocolConnection implements FrameHandler {
 
   // ---------------------------------------------------------------- receiving
 
-  receiveData(chunk: Buffer): void {
-    this.#parser.push(chunk);
+  /**
+   * Bytes from the peer: `chunk[0, length)`. `stable`: false when `chunk` is a read buffer
+   * that the next read overwrites; what must outlive this call is then copied.
+   */
+  receiveData(chunk: Buffer, stable = true, length = chunk.length): void {
+    if (!stable && length <= SMALL_READ) {
+      // A short read is mostly whole small frames: one bulk copy into message memory makes
+      // each of them a view of it, cheaper than copying message by message.
+      const copy = messageSlab(this.#cfg).alloc(length);
+      copyBytes(chunk, 0, length, copy, 0);
+      this.#parser.push(copy, length, true);
+      return;
+    }
+    this.#parser.push(chunk, length, stable);
+  }
+
+  /**
+   * Where the next bytes from the peer should be read to, when they are the payload of a
+   * data frame still at least `min` bytes from its end: a place in the message's own
+   * memory, at most the rest of the frame. Null: read anywhere and use receiveData.
+   */
+  landingBuffer(min = LANDING_MIN): Buffer | null {
+    if (this.#parser.remaining < min || this.#opcode >= 0x8 || this.#framePieces !== null) return null;
+    if (this.#cfg.observeFrames && this.#sink.onFrame) return null;
+    return this.#assembler?.landing(min) ?? null;
+  }
+
+  /** `n` bytes were read into `buf`, the last landingBuffer(), from its start. */
+  receiveLanded(buf: Buffer, n: number): void {
+    this.#parser.landed(buf, n);
   }
 
   /** TCP closed by the peer (or reset): nothing more will arrive. */
@@ -180,9 +298,7 @@ export class ProtocolConnection implements FrameHandler {
   }
 
   onFrameStart(fin: boolean, rsv: number, opcode: number, length: number): boolean {
-    this.#fin = fin;
-    this.#rsv = rsv;
-    this.#opcode = opcode;
+    this.#head = (fin ? 0x80 : 0) | rsv | opcode;
     this.#frameLen = length;
     if (opcode >= 0x8) {
       this.#control = null;
@@ -190,11 +306,11 @@ export class ProtocolConnection implements FrameHandler {
     }
     const messageRsv = rsv & (this.#messageExt?.rsvBits ?? 0);
     if (opcode === Opcode.CONTINUATION) {
-      if (!this.#assembler.open) return this.#failWith('ERR_WS_UNEXPECTED_CONTINUATION', 'continuation frame without a message to continue');
+      if (!this.#assembler?.open) return this.#failWith('ERR_WS_UNEXPECTED_CONTINUATION', 'continuation frame without a message to continue');
       if (messageRsv) return this.#failWith('ERR_WS_RESERVED_BITS', 'RSV bit of a per-message extension set on a continuation frame');
     } else {
-      if (this.#assembler.open) return this.#failWith('ERR_WS_EXPECTED_CONTINUATION', 'new data frame before the previous message ended');
-      this.#assembler.begin(opcode, messageRsv);
+      if (this.#assembler?.open) return this.#failWith('ERR_WS_EXPECTED_CONTINUATION', 'new data frame before the previous message ended');
+      this.#messages().begin(opcode, messageRsv);
       this.#msgBytes = 0;
     }
     this.#msgBytes += length;
@@ -203,54 +319,67 @@ export class ProtocolConnection implements FrameHandler {
     }
     const frameExt = this.#frameExt;
     if (frameExt && rsv & frameExt.rsvBits) this.#framePieces = [];
+    else this.#assembler!.frameStart(length, fin);
     return true;
   }
 
   onFramePayload(data: Buffer, end: boolean): boolean {
+    return this.onPayloadRange(data, 0, data.length, end, true);
+  }
+
+  onPayloadRange(buf: Buffer, start: number, end: number, frameEnd: boolean, stable: boolean): boolean {
     const opcode = this.#opcode;
     if (opcode >= 0x8) {
-      if (!end) {
-        (this.#control ??= []).push(data);
+      if (!frameEnd) {
+        // Control payloads are short and rare: their pieces are copied.
+        (this.#control ??= []).push(Buffer.from(buf.subarray(start, end)));
         return true;
       }
-      let payload = data;
+      let payload: Buffer;
       if (this.#control) {
-        this.#control.push(data);
+        this.#control.push(buf.subarray(start, end));
         payload = Buffer.concat(this.#control);
         this.#control = null;
+      } else {
+        payload = stable ? buf.subarray(start, end) : Buffer.from(buf.subarray(start, end));
       }
       return this.#onControl(opcode, payload);
     }
     // Checked before the frame is reported: whether a frame with invalid UTF-8 is reported
     // must not depend on where the socket's chunks happen to end.
     if (!this.#framePieces) {
-      const bad = this.#assembler.check(data, end && this.#fin);
+      const bad = this.#assembler!.check(buf, start, end, frameEnd && this.#fin);
       if (bad !== null) return this.#fail(bad);
     }
     if (this.#cfg.observeFrames && this.#sink.onFrame) {
       // Frame-level API: report each data frame whole, as it was on the wire (unmasked).
-      if (!end || this.#observed) (this.#observed ??= []).push(Buffer.from(data));
-      if (end) {
-        const payload = this.#observed ? joinPieces(this.#observed) : data;
+      const data = buf.subarray(start, end);
+      if (!frameEnd || this.#observed) (this.#observed ??= []).push(Buffer.from(data));
+      if (frameEnd) {
+        const payload = this.#observed ? joinPieces(this.#observed) : stable ? data : Buffer.from(data);
         this.#observed = null;
         this.#sink.onFrame({ fin: this.#fin, rsv: this.#rsv, opcode, payload });
       }
     }
-    let piece = data;
+    let failed: ProtocolError | null;
     if (this.#framePieces) {
-      this.#framePieces.push(data);
-      if (!end) return true;
+      this.#framePieces.push(Buffer.from(buf.subarray(start, end)));
+      if (!frameEnd) return true;
       const whole = joinPieces(this.#framePieces);
       this.#framePieces = null;
+      let piece: Buffer;
       try {
         piece = this.#frameExt!.decode(whole, this.#rsv, this.#maxMessage - this.#msgBytes + this.#frameLen);
       } catch (err) {
         return this.#fail(asProtocolError(err));
       }
-      const bad = this.#assembler.check(piece, this.#fin);
+      const bad = this.#assembler!.check(piece, 0, piece.length, this.#fin);
       if (bad !== null) return this.#fail(bad);
+      this.#assembler!.frameStart(piece.length, this.#fin);
+      failed = this.#assembler!.pieceRange(piece, 0, piece.length, true, this.#fin, true);
+    } else {
+      failed = this.#assembler!.pieceRange(buf, start, end, frameEnd, this.#fin, stable);
     }
-    const failed = this.#assembler.piece(piece, end, this.#fin);
     return failed === null ? true : this.#fail(failed);
   }
 
@@ -309,7 +438,7 @@ export class ProtocolConnection implements FrameHandler {
     if (this.#failure || this.#state === State.CLOSED) return false;
     this.#failure = error;
     this.#parser.stop();
-    this.#assembler.reset();
+    this.#assembler?.reset();
     this.#framePieces = null;
     if (this.#closeSent === null) {
       this.#closeSent = { code: error.closeCode, reason: '' };
@@ -343,10 +472,21 @@ export class ProtocolConnection implements FrameHandler {
       return true;
     }
     const mask = this.#maskKey ? this.#maskKey() : null;
+    const arena = this.#cfg.outputArena;
     if (len < ZERO_COPY_THRESHOLD || mask) {
-      this.#sink.output(encodeTextFrame(text, len, true, 0, mask));
+      if (arena) {
+        const size = headerLength(len, mask !== null) + len;
+        const at = arena.reserve(size);
+        const b = arena.buf;
+        const p = writeHeader(b, at, true, 0, Opcode.TEXT, len, mask);
+        if (len) b.write(text, p, len, 'utf8');
+        if (mask && len > 0) applyMask(b, mask, 0, p, p + len);
+        this.#sink.outputRange!(b, at, at + size);
+      } else {
+        this.#sink.output(encodeTextFrame(text, len, true, 0, mask));
+      }
     } else {
-      this.#sink.output(encodeHeader(Opcode.TEXT, len));
+      this.#outputHeader(Opcode.TEXT, len, true, 0);
       this.#sink.output(Buffer.from(text));
     }
     return true;
@@ -383,6 +523,19 @@ export class ProtocolConnection implements FrameHandler {
     if (this.#state === State.CLOSED) return this.#refuseSend();
     this.#writeFrame(frame.opcode, toBuffer(frame.payload ?? EMPTY), frame.fin ?? true, frame.rsv ?? 0);
     return true;
+  }
+
+  /**
+   * Send a message framed once for many connections: its frame, or, when this connection's
+   * message extension encodes statelessly and the message is big enough, the encoded frame
+   * made once for every connection with the same parameters. Server role only.
+   */
+  sendPrepared(message: PreparedMessage): boolean {
+    const ext = this.#messageExt;
+    if (ext !== null && ext.sharedEncodingKey !== undefined && message.length >= this.#threshold) {
+      return this.sendRaw(message.encodedFor(ext));
+    }
+    return this.sendRaw(message.frame);
   }
 
   /** Write an already framed message (a broadcast framed once). Server role only. */
@@ -434,12 +587,37 @@ export class ProtocolConnection implements FrameHandler {
       }
     }
     const mask = this.#maskKey ? this.#maskKey() : null;
-    if (mask || payload.length < ZERO_COPY_THRESHOLD) {
-      this.#sink.output(encodeFrame(opcode, payload, fin, rsv, mask));
+    const len = payload.length;
+    if (mask || len < ZERO_COPY_THRESHOLD) {
+      const arena = this.#cfg.outputArena;
+      if (!arena) {
+        this.#sink.output(encodeFrame(opcode, payload, fin, rsv, mask));
+        return;
+      }
+      const size = headerLength(len, mask !== null) + len;
+      const at = arena.reserve(size);
+      const b = arena.buf;
+      const p = writeHeader(b, at, fin, rsv, opcode, len, mask);
+      copyBytes(payload, 0, len, b, p);
+      if (mask && len > 0) applyMask(b, mask, 0, p, p + len);
+      this.#sink.outputRange!(b, at, at + size);
     } else {
-      this.#sink.output(encodeHeader(opcode, payload.length, fin, rsv));
+      this.#outputHeader(opcode, len, fin, rsv);
       this.#sink.output(payload);
     }
+  }
+
+  /** The header of a large unmasked frame whose payload follows by reference. */
+  #outputHeader(opcode: number, len: number, fin: boolean, rsv: number): void {
+    const arena = this.#cfg.outputArena;
+    if (!arena) {
+      this.#sink.output(encodeHeader(opcode, len, fin, rsv));
+      return;
+    }
+    const size = headerLength(len, false);
+    const at = arena.reserve(size);
+    writeHeader(arena.buf, at, fin, rsv, opcode, len, null);
+    this.#sink.outputRange!(arena.buf, at, at + size);
   }
 
   #refuseSend(): false {

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { CloseCode, isKnownOpcode } from './opcodes.js';
 import { ProtocolError } from './errors.js';
-import { applyMask } from './mask.js';
+import { applyMaskKey } from './mask.js';
 
 /** Receives what the parser finds. Returning false from a callback stops the parser for good. */
 export interface FrameHandler {
@@ -11,6 +11,15 @@ export interface FrameHandler {
   onFramePayload(data: Buffer, end: boolean): boolean;
   /** The byte stream broke a frame-level rule; the parser has stopped. */
   onFrameError(error: ProtocolError): void;
+}
+
+/**
+ * A handler that takes payload as ranges of the buffer they arrived in (no view per
+ * piece). `stable`: the buffer stays valid after the call; false when it is a read buffer
+ * that the next read overwrites, so whatever is kept must be copied.
+ */
+export interface FrameRangeHandler extends FrameHandler {
+  onPayloadRange(buf: Buffer, start: number, end: number, frameEnd: boolean, stable: boolean): boolean;
 }
 
 export interface FrameParserOptions {
@@ -23,35 +32,92 @@ export interface FrameParserOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
+const IN_PAYLOAD = 1;
+const MASKED = 2;
+const STOPPED = 4;
+const RANGES = 8;
+const STABLE = 16;
 
 /**
  * Incremental RFC 6455 frame parser (section 5.2). It accepts any chunking of the byte
  * stream, reads headers straight from the chunk when they are whole (a 14-byte spill
  * buffer covers headers split across chunks), unmasks payload in place and hands out
- * zero-copy views of the chunk. It never throws on peer input and never buffers a payload:
- * assembling frames into messages is the connection's job.
+ * zero-copy views (or ranges) of the chunk. A frame's payload may also be read straight
+ * into memory its handler chose (`landed`). It never throws on peer input and never
+ * buffers a payload: assembling frames into messages is the connection's job.
  */
 export class FrameParser {
   #handler: FrameHandler;
   /** May be shared by many parsers. */
   #opts: FrameParserOptions;
-  #allowedRsv: number;
-  // header spill, for headers split across chunks
+  /** Header bytes split across chunks (allocated the first time that happens). */
   #spill: Buffer | null = null;
-  #spillLen = 0;
-  // current frame payload
+  /** Payload bytes of the current frame still to come. */
   #remaining = 0;
-  #inPayload = false;
-  #mask: Buffer | null = null; // allocated on the first masked frame: idle connections carry none
-  #masked = false;
-  #maskOffset = 0;
-  #stopped = false;
+  /** The current frame's mask, byte 0 in the low bits (see applyMaskKey). */
+  #maskKey = 0;
+  /**
+   * Everything small in one field, so a connection's parser stays a few words: the flags
+   * IN_PAYLOAD | MASKED | STOPPED | RANGES | STABLE, the mask offset (bits 5-6), the spill
+   * length (bits 8-11) and the RSV bits extensions allow (bits 16-22).
+   */
+  #flags = STABLE;
+
+  get #maskOffset(): number {
+    return (this.#flags >>> 5) & 3;
+  }
+  set #maskOffset(v: number) {
+    this.#flags = (this.#flags & ~0x60) | (v << 5);
+  }
+  get #spillLen(): number {
+    return (this.#flags >>> 8) & 0xf;
+  }
+  set #spillLen(v: number) {
+    this.#flags = (this.#flags & ~0xf00) | (v << 8);
+  }
+  get #allowedRsv(): number {
+    return (this.#flags >>> 16) & 0x70;
+  }
+  set #allowedRsv(v: number) {
+    this.#flags = (this.#flags & ~(0x70 << 16)) | ((v & 0x70) << 16);
+  }
+
+  get #inPayload(): boolean {
+    return (this.#flags & IN_PAYLOAD) !== 0;
+  }
+  set #inPayload(v: boolean) {
+    this.#flags = v ? this.#flags | IN_PAYLOAD : this.#flags & ~IN_PAYLOAD;
+  }
+  get #masked(): boolean {
+    return (this.#flags & MASKED) !== 0;
+  }
+  set #masked(v: boolean) {
+    this.#flags = v ? this.#flags | MASKED : this.#flags & ~MASKED;
+  }
+  get #stopped(): boolean {
+    return (this.#flags & STOPPED) !== 0;
+  }
+  set #stopped(v: boolean) {
+    this.#flags = v ? this.#flags | STOPPED : this.#flags & ~STOPPED;
+  }
+  /** The handler takes ranges (FrameRangeHandler). */
+  get #ranges(): boolean {
+    return (this.#flags & RANGES) !== 0;
+  }
+  /** The chunk being parsed outlives this push (see FrameRangeHandler). */
+  get #stable(): boolean {
+    return (this.#flags & STABLE) !== 0;
+  }
+  set #stable(v: boolean) {
+    this.#flags = v ? this.#flags | STABLE : this.#flags & ~STABLE;
+  }
 
   /** `allowedRsv` overrides `options.allowedRsv` (it depends on this connection's extensions). */
   constructor(handler: FrameHandler, options: FrameParserOptions, allowedRsv = options.allowedRsv) {
     this.#handler = handler;
     this.#opts = options;
     this.#allowedRsv = allowedRsv;
+    if (typeof (handler as Partial<FrameRangeHandler>).onPayloadRange === 'function') this.#flags |= RANGES;
   }
 
   /** RSV bits become legal only once an extension that uses them is negotiated. */
@@ -68,42 +134,73 @@ export class FrameParser {
     this.#stopped = true;
   }
 
-  push(chunk: Buffer): void {
-    const n = chunk.length;
-    let p = 0;
-    while (p < n && !this.#stopped) {
+  /** Payload bytes of the current frame still to come (0 between frames). */
+  get remaining(): number {
+    return this.#inPayload ? this.#remaining : 0;
+  }
+
+  /** Parse `chunk[0, end)`. `stable`: false when the chunk is a read buffer reused by the next read. */
+  push(chunk: Buffer, end = chunk.length, stable = true): void {
+    this.#stable = stable;
+    this.#parse(chunk, 0, end);
+  }
+
+  /**
+   * `n` bytes were read straight into `buf` (memory the handler asked for, stable): the
+   * next payload bytes of the current frame, and, past the frame's end, what follows it.
+   */
+  landed(buf: Buffer, n: number): void {
+    if (this.#stopped || !this.#inPayload) return;
+    this.#stable = true;
+    const p = this.#payload(buf, 0, n < this.#remaining ? n : this.#remaining);
+    if (p < n) this.#parse(buf, p, n);
+  }
+
+  #parse(chunk: Buffer, p: number, end: number): void {
+    while (p < end && !this.#stopped) {
       if (this.#inPayload) {
-        const take = this.#remaining < n - p ? this.#remaining : n - p;
-        const piece = chunk.subarray(p, p + take);
-        if (this.#masked) this.#maskOffset = applyMask(piece, this.#mask!, this.#maskOffset);
-        p += take;
-        this.#remaining -= take;
-        const end = this.#remaining === 0;
-        if (end) this.#inPayload = false;
-        if (!this.#handler.onFramePayload(piece, end)) this.#stopped = true;
+        const take = this.#remaining < end - p ? this.#remaining : end - p;
+        p = this.#payload(chunk, p, p + take);
         continue;
       }
-      if (this.#spillLen === 0 && n - p >= 2) {
+      if (this.#spillLen === 0 && end - p >= 2) {
         const need = headerSize(chunk[p + 1]!);
-        if (n - p >= need) {
+        if (end - p >= need) {
           this.#header(chunk, p);
           p += need;
           continue;
         }
       }
-      p = this.#fillSpill(chunk, p);
+      p = this.#fillSpill(chunk, p, end);
     }
   }
 
+  /** Unmask `chunk[from, to)` (all payload of the current frame) and hand it on. */
+  #payload(chunk: Buffer, from: number, to: number): number {
+    if (this.#masked) this.#maskOffset = applyMaskKey(chunk, this.#maskKey, this.#maskOffset, from, to);
+    this.#remaining -= to - from;
+    const end = this.#remaining === 0;
+    if (end) this.#inPayload = false;
+    const ok = this.#ranges
+      ? (this.#handler as FrameRangeHandler).onPayloadRange(chunk, from, to, end, this.#stable)
+      : this.#handler.onFramePayload(chunk.subarray(from, to), end);
+    if (!ok) this.#stopped = true;
+    return to;
+  }
+
   /** Copy header bytes into the spill buffer; parse once the whole header is there. */
-  #fillSpill(chunk: Buffer, p: number): number {
+  #fillSpill(chunk: Buffer, p: number, end: number): number {
     const spill = (this.#spill ??= Buffer.allocUnsafe(14));
-    if (this.#spillLen < 2) spill[this.#spillLen++] = chunk[p++]!;
-    if (this.#spillLen < 2) return p;
+    let len = this.#spillLen;
+    if (len < 2) spill[len++] = chunk[p++]!;
+    if (len < 2) {
+      this.#spillLen = len;
+      return p;
+    }
     const need = headerSize(spill[1]!);
-    while (this.#spillLen < need && p < chunk.length) spill[this.#spillLen++] = chunk[p++]!;
-    if (this.#spillLen === need) {
-      this.#spillLen = 0;
+    while (len < need && p < end) spill[len++] = chunk[p++]!;
+    this.#spillLen = len === need ? 0 : len;
+    if (len === need) {
       this.#header(spill, 0);
     }
     return p;
@@ -143,8 +240,7 @@ export class FrameParser {
       return this.#fail('ERR_WS_FRAME_TOO_BIG', `frame of ${len} bytes exceeds the limit`, CloseCode.MESSAGE_TOO_BIG);
     }
     if (masked) {
-      const m = (this.#mask ??= Buffer.allocUnsafe(4));
-      m[0] = b[p]!; m[1] = b[p + 1]!; m[2] = b[p + 2]!; m[3] = b[p + 3]!;
+      this.#maskKey = b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
     }
     this.#masked = masked;
     this.#maskOffset = 0;
@@ -153,7 +249,10 @@ export class FrameParser {
       return;
     }
     if (len === 0) {
-      if (!this.#handler.onFramePayload(EMPTY, true)) this.#stopped = true;
+      const ok = this.#ranges
+        ? (this.#handler as FrameRangeHandler).onPayloadRange(EMPTY, 0, 0, true, true)
+        : this.#handler.onFramePayload(EMPTY, true);
+      if (!ok) this.#stopped = true;
       return;
     }
     this.#remaining = len;

@@ -1,5 +1,6 @@
 // Typed, versioned messages between a supervisor (parent) and a supervised child
 // (worker thread or child process). Everything here is plain, structured-clone-able data.
+import { PackedWriter } from './packed-records.js';
 
 export const IPC_VERSION = 1 as const;
 
@@ -27,6 +28,7 @@ export type ParentMessage =
   | { v: typeof IPC_VERSION; type: 'call'; id: number; method: string; args: unknown[] }
   | ReplyMessage
   | { v: typeof IPC_VERSION; type: 'message'; payload: unknown }
+  | PackedMessage
   | { v: typeof IPC_VERSION; type: 'batch'; messages: ParentMessage[] };
 
 /** Messages a child sends to its parent. */
@@ -38,14 +40,22 @@ export type ChildMessage =
   | { v: typeof IPC_VERSION; type: 'message'; payload: unknown }
   | { v: typeof IPC_VERSION; type: 'log'; level: LogLevel; msg: string; fields?: Record<string, unknown> }
   | { v: typeof IPC_VERSION; type: 'fatal'; error: SerializedError }
+  | PackedMessage
   | { v: typeof IPC_VERSION; type: 'batch'; messages: ChildMessage[] };
+
+/** Records written by a PackedWriter (see packed-records.ts), in order with the messages around them. */
+export interface PackedMessage {
+  v: typeof IPC_VERSION;
+  type: 'packed';
+  bytes: Uint8Array;
+}
 
 export type ReplyMessage =
   | { v: typeof IPC_VERSION; type: 'reply'; id: number; ok: true; value: unknown }
   | { v: typeof IPC_VERSION; type: 'reply'; id: number; ok: false; error: SerializedError };
 
-const PARENT_TYPES = new Set(['init', 'ping', 'stop', 'call', 'reply', 'message', 'batch']);
-const CHILD_TYPES = new Set(['ready', 'pong', 'call', 'reply', 'message', 'log', 'fatal', 'batch']);
+const PARENT_TYPES = new Set(['init', 'ping', 'stop', 'call', 'reply', 'message', 'packed', 'batch']);
+const CHILD_TYPES = new Set(['ready', 'pong', 'call', 'reply', 'message', 'log', 'fatal', 'packed', 'batch']);
 
 function isEnvelope(value: unknown, types: Set<string>): boolean {
   if (typeof value !== 'object' || value === null) return false;
@@ -118,50 +128,111 @@ export function collectTransferables(value: unknown, limit = 10_000): ArrayBuffe
   return [...found];
 }
 
+/** Rounds of the microtask queue without new output before a 'settled' batcher flushes. */
+const QUIET_ROUNDS = 4;
+/** A 'settled' batcher flushes after this many rounds in any case (a sender busy in every round). */
+const MAX_ROUNDS = 256;
+
+type Envelope<M> = M | PackedMessage | { v: typeof IPC_VERSION; type: 'batch'; messages: Array<M | PackedMessage> };
+
 /**
  * Coalesces messages into one 'batch' envelope: one postMessage/IPC write per flush instead
- * of one per message. Order is kept (everything goes through the same queue). The server
- * side flushes from setImmediate (everything produced in one event-loop turn, e.g. the
- * messages of many sockets read in one poll phase); the child side flushes from a microtask,
- * so that a reply always leaves before code the handler scheduled (which may crash or block).
+ * of one per message. Order is kept (everything goes through the same queue). Records sent
+ * with sendPacked() go into one byte segment until a structured message comes between them.
+ *
+ * The server side flushes from setImmediate: everything produced in one event-loop turn
+ * (e.g. the messages of many sockets read in one poll phase) leaves in one transfer. The
+ * child side flushes once its output has settled: after a few rounds of the microtask queue
+ * in which nothing more was sent. Replies of a whole batch (each connection's messages run
+ * one after another through promise chains) then leave together, and still before any code
+ * a handler scheduled as a task (setImmediate, timers, I/O), which may crash or block.
  */
 export class OutboundBatcher<M extends { type: string }> {
-  #queue: M[] = [];
+  #queue: Array<M | PackedMessage> = [];
   #transfer: ArrayBuffer[] = [];
+  readonly #packed: PackedWriter;
+  readonly #canTransfer: boolean;
+  readonly #settled: boolean;
+  #write: (message: Envelope<M>, transfer: ArrayBuffer[] | undefined) => void;
+  /** 'immediate': a flush is scheduled. 'settled': a round check is in the microtask queue. */
   #scheduled = false;
-  #schedule: (fn: () => void) => void;
-  #write: (message: M | { v: typeof IPC_VERSION; type: 'batch'; messages: M[] }, transfer: ArrayBuffer[] | undefined) => void;
+  #sentThisRound = false;
+  #quiet = 0;
+  #rounds = 0;
 
-  constructor(
-    write: (message: M | { v: typeof IPC_VERSION; type: 'batch'; messages: M[] }, transfer: ArrayBuffer[] | undefined) => void,
-    flushOn: 'immediate' | 'microtask',
-  ) {
+  constructor(write: (message: Envelope<M>, transfer: ArrayBuffer[] | undefined) => void, flushOn: 'immediate' | 'settled', canTransfer: boolean) {
     this.#write = write;
-    this.#schedule = flushOn === 'immediate' ? (fn) => void setImmediate(fn) : queueMicrotask;
+    this.#settled = flushOn === 'settled';
+    this.#canTransfer = canTransfer;
+    this.#packed = new PackedWriter(canTransfer);
   }
 
   send(message: M, transfer?: readonly ArrayBuffer[]): void {
+    this.#closeSegment();
     this.#queue.push(message);
     if (transfer) for (const t of transfer) this.#transfer.push(t);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      this.#schedule(() => this.flush());
-    }
+    this.#schedule();
+  }
+
+  /** A record for the receiver's packed handler (see packed-records.ts); check packable() first. */
+  sendPacked(tag: number, key: string, data: string | Uint8Array, binary: boolean): void {
+    this.#packed.add(tag, key, data, binary);
+    this.#schedule();
   }
 
   flush(): void {
-    this.#scheduled = false;
+    if (!this.#settled) this.#scheduled = false;
+    this.#closeSegment();
     const queue = this.#queue;
     if (queue.length === 0) return;
     const transfer = this.#transfer.length > 0 ? this.#transfer : undefined;
     this.#queue = [];
     this.#transfer = [];
     this.#write(queue.length === 1 ? queue[0]! : { v: IPC_VERSION, type: 'batch', messages: queue }, transfer);
+    this.#packed.release();
   }
 
   /** Forget what is queued (the receiver is gone). */
   clear(): void {
+    this.#packed.release();
     this.#queue = [];
     this.#transfer = [];
   }
+
+  #closeSegment(): void {
+    if (this.#packed.empty) return;
+    const bytes = this.#packed.take();
+    this.#queue.push({ v: IPC_VERSION, type: 'packed', bytes });
+    if (this.#canTransfer) this.#transfer.push(bytes.buffer as ArrayBuffer);
+  }
+
+  #schedule(): void {
+    if (!this.#settled) {
+      if (this.#scheduled) return;
+      this.#scheduled = true;
+      setImmediate(this.#flushNow);
+      return;
+    }
+    this.#sentThisRound = true;
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    this.#quiet = 0;
+    this.#rounds = 0;
+    queueMicrotask(this.#round);
+  }
+
+  #flushNow = (): void => this.flush();
+
+  #round = (): void => {
+    if (this.#sentThisRound) {
+      this.#sentThisRound = false;
+      this.#quiet = 0;
+    } else this.#quiet++;
+    if (this.#quiet < QUIET_ROUNDS && ++this.#rounds < MAX_ROUNDS) {
+      queueMicrotask(this.#round);
+      return;
+    }
+    this.#scheduled = false;
+    this.flush();
+  };
 }

@@ -16,6 +16,7 @@ import {
   type LogLevel,
   type ParentMessage,
 } from './child-messages.js';
+import { readPacked, type PackedHandler } from './packed-records.js';
 
 /** What an entry module's `run(ctx)` receives. */
 export interface ChildContext {
@@ -28,6 +29,13 @@ export interface ChildContext {
   /** Send plain data to the parent. `transfer: 'auto'` moves whole-buffer binaries (worker only). */
   post(payload: unknown, transfer?: readonly ArrayBuffer[] | 'auto'): void;
   onMessage(listener: (payload: unknown) => void): void;
+  /**
+   * One record for the parent's SupervisedUnit.onPacked handler, packed with others into one
+   * byte segment, in order with everything else sent. `key` and `data` must be packable().
+   */
+  postPacked(tag: number, key: string, data: string | Uint8Array, binary: boolean): void;
+  /** Receive the records the parent sends with SupervisedUnit.postPacked. */
+  onPacked(handler: PackedHandler): void;
   /** Serve the parent's calls (`SupervisedUnit.call`). */
   handleCalls(handler: (method: string, args: unknown[]) => unknown): void;
   /** Call a method on another supervised unit (routed by the parent). */
@@ -83,12 +91,13 @@ export function startChildRuntime(): void {
   const stopHooks: Array<() => unknown> = [];
   const pendingCalls = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
   let callHandler: ((method: string, args: unknown[]) => unknown) | undefined;
+  let packedHandler: PackedHandler | undefined;
   let nextCallId = 1;
   let running: Promise<unknown> = Promise.resolve();
   let stopping = false;
   let readySent = false;
 
-  const out = new OutboundBatcher<ChildMessage>((m, t) => channel.send(m as ChildMessage, t), 'microtask');
+  const out = new OutboundBatcher<ChildMessage>((m, t) => channel.send(m as ChildMessage, t), 'settled', channel.canTransfer);
   const send = (m: ChildMessage, transfer?: ArrayBuffer[]): void => out.send(m, transfer);
   const log = (level: LogLevel) => (obj: object | string, msg?: string): void => {
     const fields = typeof obj === 'string' ? undefined : plainFields(obj);
@@ -139,6 +148,8 @@ export function startChildRuntime(): void {
         send({ v: IPC_VERSION, type: 'message', payload }, list);
       },
       onMessage: (l) => void messageListeners.push(l),
+      postPacked: (tag, key, data, binary) => out.sendPacked(tag, key, data, binary),
+      onPacked: (h) => void (packedHandler = h),
       handleCalls: (h) => void (callHandler = h),
       call(target, method, args) {
         const id = nextCallId++;
@@ -202,6 +213,9 @@ export function startChildRuntime(): void {
       }
       case 'message':
         for (const l of messageListeners) l(m.payload);
+        break;
+      case 'packed':
+        if (packedHandler) readPacked(m.bytes, packedHandler);
         break;
     }
   };

@@ -15,5 +15,13 @@ export type ServiceChannelMessage =
   | { type: 'act'; action: HostAction }
   | { type: 'event'; event: string; data: unknown; from: string };
 
+/**
+ * Tags of packed records (see packed-records.ts): to the child, a connection's message
+ * (key: connection id); to the server, a 'send' action (key: the connection it goes to).
+ * Data that cannot be packed goes as the ServiceChannelMessage of the same meaning.
+ */
+export const PACKED_MESSAGE = 1;
+export const PACKED_SEND = 1;
+
 /** The call target under which the child asks the server's sink. */
 export const SINK_TARGET = '$sink';

@@ -5,12 +5,16 @@ import { inlineHostFactory } from '../app/inline-host.js';
 import type { HostQuery, HostSink, OpenInfo } from '../app/service-host.js';
 import type { HandshakeRequest } from '../app/service.js';
 import type { ChildContext } from './child-runtime.js';
-import { SINK_TARGET, type IsolatedServiceData, type ServiceChannelMessage } from './isolated-service-channel.js';
+import { PACKED_MESSAGE, PACKED_SEND, SINK_TARGET, type IsolatedServiceData, type ServiceChannelMessage } from './isolated-service-channel.js';
+import { packable } from './packed-records.js';
 
 export async function run(ctx: ChildContext): Promise<void> {
   const { file, route, isolation } = ctx.data as IsolatedServiceData;
   const sink: HostSink = {
-    act: (action) => ctx.post({ type: 'act', action } satisfies ServiceChannelMessage),
+    act: (action) => {
+      if (action.type === 'send' && packable(action.to, action.data)) ctx.postPacked(PACKED_SEND, action.to, action.data, action.binary);
+      else ctx.post({ type: 'act', action } satisfies ServiceChannelMessage);
+    },
     ask: (query: HostQuery) => ctx.call(SINK_TARGET, 'ask', [query]) as never,
   };
   const host = await inlineHostFactory(ctx.log, isolation)(file, route, sink);
@@ -18,6 +22,9 @@ export async function run(ctx: ChildContext): Promise<void> {
     const m = payload as ServiceChannelMessage;
     if (m.type === 'message') host.message(m.connId, m.data, m.binary);
     else if (m.type === 'event') host.clusterEvent?.(m.event, m.data, m.from);
+  });
+  ctx.onPacked((tag, connId, data, binary) => {
+    if (tag === PACKED_MESSAGE) host.message(connId, data, binary);
   });
   ctx.handleCalls((method, args) => {
     switch (method) {

@@ -19,7 +19,8 @@ import type {
 } from '../app/service-host.js';
 import type { ChildIsolation } from './child.js';
 import type { RestartPolicyOptions } from './restart-policy.js';
-import { SINK_TARGET, type IsolatedServiceData, type ServiceChannelMessage } from './isolated-service-channel.js';
+import { PACKED_MESSAGE, PACKED_SEND, SINK_TARGET, type IsolatedServiceData, type ServiceChannelMessage } from './isolated-service-channel.js';
+import { packable } from './packed-records.js';
 import type { CrashInfo, HeartbeatOptions, SupervisedUnit } from './supervised-unit.js';
 import type { Supervisor } from './supervisor.js';
 
@@ -86,6 +87,9 @@ export class IsolatedServiceHost implements ServiceHost {
       const m = payload as ServiceChannelMessage;
       if (m.type === 'act') this.#sink.act(m.action);
     });
+    this.unit.onPacked((tag, to, data, binary) => {
+      if (tag === PACKED_SEND) this.#sink.act({ type: 'send', to, data, binary });
+    });
     this.unit.on('crash', (c) => this.#onCrash(c));
     this.unit.on('state', (s) => {
       if (s === 'running') void this.#onRunning();
@@ -140,8 +144,10 @@ export class IsolatedServiceHost implements ServiceHost {
   message(connId: string, data: string | Uint8Array, binary: boolean): void {
     if (!this.#connections.has(connId)) return;
     this.#messagesIn++;
-    const m: ServiceChannelMessage = { type: 'message', connId, data, binary };
-    if (!this.unit.post(m, typeof data === 'string' ? undefined : 'auto')) {
+    const posted = packable(connId, data)
+      ? this.unit.postPacked(PACKED_MESSAGE, connId, data, binary)
+      : this.unit.post({ type: 'message', connId, data, binary } satisfies ServiceChannelMessage, 'auto');
+    if (!posted) {
       this.#o.log.warn({ service: this.route, connection: connId }, 'message dropped: service restarting');
     }
   }

@@ -16,6 +16,7 @@ import {
   type ParentMessage,
   type SerializedError,
 } from './child-messages.js';
+import { readPacked, type PackedHandler } from './packed-records.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 import { WorkerChild } from './worker-child.js';
 
@@ -118,6 +119,7 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
   #nextCallId = 1;
   #router: CallRouter | undefined;
   #callHandler: ((method: string, args: unknown[]) => unknown) | undefined;
+  #packedHandler: PackedHandler | undefined;
   #stopWaiters: Array<() => void> = [];
 
   constructor(options: SupervisedUnitOptions) {
@@ -213,6 +215,22 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
     return true;
   }
 
+  /**
+   * Send one record to the child's ctx.onPacked handler: `data` packed with others into one
+   * byte segment, in order with everything else posted. `key` and `data` must be packable()
+   * (post() what is not). Returns false when the unit is not running.
+   */
+  postPacked(tag: number, key: string, data: string | Uint8Array, binary: boolean): boolean {
+    if (!this.#child || (this.#state !== 'running' && this.#state !== 'starting')) return false;
+    this.#out?.sendPacked(tag, key, data, binary);
+    return true;
+  }
+
+  /** Receive the records the child sends with ctx.postPacked. */
+  onPacked(handler: PackedHandler): void {
+    this.#packedHandler = handler;
+  }
+
   /** Call a method served by the child's ctx.handleCalls. */
   call(method: string, args: unknown[] = [], options: { timeoutMs?: number } = {}): Promise<unknown> {
     if (!this.#child || this.#state !== 'running') {
@@ -249,7 +267,7 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
     if (opts.env) childOptions.env = opts.env;
     const child = (opts.createChild ?? createChild)(opts.isolation, childOptions);
     this.#child = child;
-    const out = new OutboundBatcher<ParentMessage>((m, t) => child.send(m as ParentMessage, t), 'immediate');
+    const out = new OutboundBatcher<ParentMessage>((m, t) => child.send(m as ParentMessage, t), 'immediate', child.kind === 'worker');
     this.#out = out;
     this.#killReason = undefined;
     this.#memory = undefined;
@@ -314,6 +332,9 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
         break;
       case 'message':
         this.emit('message', m.payload);
+        break;
+      case 'packed':
+        if (this.#packedHandler) readPacked(m.bytes, this.#packedHandler);
         break;
       case 'log':
         this.emit('log', { name: this.name, level: m.level, msg: m.msg, ...(m.fields ? { fields: m.fields } : {}) });

@@ -2,16 +2,19 @@ import { Buffer } from 'node:buffer';
 import { randomFillSync } from 'node:crypto';
 import { FlushQueue } from './flush-queue.js';
 import { ZlibCodecPool } from './zlib-codec.js';
+import { ReadMemory } from './read-memory.js';
 
 /**
- * What client connections may share: one flush per event-loop turn for all of them, one
- * random pool their mask keys are cut from (a syscall per many frames, RFC 6455 section
- * 5.3 needs an unpredictable key per frame) and the zlib contexts. Each `connect()` gets a
+ * What client connections may share: one flush per event-loop turn for all of them (and
+ * the arena their frames are built in), the read buffer and message memory, one random
+ * pool their mask keys are cut from (a syscall per many frames, RFC 6455 section 5.3 needs
+ * an unpredictable key per frame) and the zlib contexts. Each `connect()` gets a
  * small group of its own unless it is given one; a process that opens many connections
  * passes one group to all of them.
  */
 export class ClientGroup {
-  readonly flushQueue = new FlushQueue();
+  readonly flushQueue = new FlushQueue(16 * 1024);
+  readonly reads = new ReadMemory({ slabBlockBytes: 64 * 1024 });
   readonly #pool: Buffer;
   #offset: number;
   #zlib: ZlibCodecPool | null = null;

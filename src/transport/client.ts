@@ -42,6 +42,8 @@ export interface ClientOptions {
   observeFrames?: boolean;
   /** Share flushing, mask randomness and zlib contexts with other connections (default: a group of its own). */
   group?: ClientGroup;
+  /** Read straight into the group's memory where Node allows it (default true; see direct-reads.ts). */
+  directReads?: boolean;
 }
 
 /** The server refused the upgrade, or answered something that is not a valid 101. */
@@ -196,6 +198,8 @@ function attempt(target: URL, options: ClientOptions, redirectsLeft: number): Pr
         role: 'client',
         limits,
         flushQueue: group.flushQueue,
+        reads: group.reads,
+        directReads: options.directReads !== false,
         maskKey: group.maskKey,
         streamMessages: options.streamMessages === true,
         observeFrames: options.observeFrames === true,

@@ -1,24 +1,49 @@
+import { OutputArena } from '../protocol/index.js';
+
 /**
  * Coalesces writes: everything queued for one socket during one turn of the event loop
  * leaves in a single write. A socket registers once per turn; one microtask flushes all of
  * them after the current I/O callback returns.
+ *
+ * It also owns the arena those sockets build small frames in: when every write of a run
+ * went to the kernel at once, nothing in the arena is referenced any more and it is
+ * rewound; when one was left queued, the arena moves on to a fresh block.
  */
 export interface Flushable {
-  flush(): void;
+  /** True when nothing written is still queued (the kernel took it all). */
+  flush(): boolean;
 }
 
 export class FlushQueue {
-  #dirty: Flushable[] = [];
+  readonly arena: OutputArena;
+  // Two lists used in turn, filled up to a count rather than emptied by setting their
+  // length (which lets V8 shrink them, only to grow them again the next turn).
+  #dirty: (Flushable | null)[] = [];
+  #count = 0;
+  #spare: (Flushable | null)[] = [];
   #scheduled = false;
   #run = () => {
     this.#scheduled = false;
     const list = this.#dirty;
-    this.#dirty = [];
-    for (let i = 0; i < list.length; i++) list[i]!.flush();
+    const n = this.#count;
+    this.#dirty = this.#spare;
+    this.#count = 0;
+    let taken = true;
+    for (let i = 0; i < n; i++) {
+      if (!list[i]!.flush()) taken = false;
+      list[i] = null;
+    }
+    this.#spare = list;
+    if (!taken) this.arena.retire();
+    else if (this.#count === 0) this.arena.release();
   };
 
+  constructor(arenaBlockBytes?: number) {
+    this.arena = new OutputArena(arenaBlockBytes);
+  }
+
   add(item: Flushable): void {
-    this.#dirty.push(item);
+    this.#dirty[this.#count++] = item;
     if (!this.#scheduled) {
       this.#scheduled = true;
       queueMicrotask(this.#run);

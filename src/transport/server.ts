@@ -18,9 +18,10 @@ import { FlushQueue } from './flush-queue.js';
 import { PreparedMessage, WebSocket, sharedConfig, type WebSocketShared } from './websocket.js';
 import type { UpgradeRequest } from './upgrade-request.js';
 import { ZlibCodecPool, type ZlibPoolOptions } from './zlib-codec.js';
+import { ReadMemory } from './read-memory.js';
 import { DeadlineSweep } from './deadline-sweep.js';
 import { Heartbeat } from './heartbeat.js';
-import { StandaloneListener, destroyOnError, type PendingBytes } from './standalone-listener.js';
+import { StandaloneListener, destroyOnError, type PendingUpgrade } from './standalone-listener.js';
 import { UpgradePipeline, type Accepted, type UpgradeAttempt, type UpgradePolicy } from './upgrade-pipeline.js';
 
 export type { HandshakeResult } from './upgrade-pipeline.js';
@@ -49,6 +50,11 @@ export interface ServerOptions extends UpgradePolicy {
   streamMessages?: boolean;
   /** Emit a 'frame' event for every frame received. */
   observeFrames?: boolean;
+  /**
+   * Read plain TCP sockets straight into the server's memory instead of through Node's
+   * 'data' events (default true; see direct-reads.ts). False is for diagnosis.
+   */
+  directReads?: boolean;
   limits?: Partial<Limits>;
 }
 
@@ -60,6 +66,12 @@ export interface ServerEvents {
 }
 
 type Done = (ws: WebSocket, request: UpgradeRequest) => void;
+
+/** A handshake in progress and what to do once it is accepted. */
+interface ServerAttempt extends UpgradeAttempt {
+  pending: PendingUpgrade;
+  done: Done;
+}
 
 /**
  * A WebSocket server: standalone (its own node:net/tls listener and head parser, the fast
@@ -80,10 +92,17 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   #shared: WebSocketShared | null = null;
   /** Shared configurations of connections whose handshake set limits of their own, by those limits. */
   readonly #sharedBy = new Map<string, WebSocketShared>();
+  /** One queue for every shared configuration: a turn's output leaves in one pass whatever the limits. */
   readonly #flushQueue = new FlushQueue();
+  /** Read buffer and message memory of this server's sockets, from the request on. */
+  readonly #reads = new ReadMemory();
   #closing = false;
+  #emitConnection: Done = (ws, request) => {
+    this.emit('connection', ws, request);
+  };
+  #completeAttempt = (a: ServerAttempt, accepted: Accepted): void => this.#complete(a, accepted);
   #onUpgradeEvent = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    this.handleUpgrade(req, socket, head, (ws, request) => this.emit('connection', ws, request));
+    this.handleUpgrade(req, socket, head, this.#emitConnection);
   };
   #untrack = (ws: WebSocket): void => {
     this.clients.delete(ws);
@@ -121,15 +140,23 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
           ...(options.host !== undefined ? { host: options.host } : {}),
           ...(options.tls ? { tls: options.tls } : {}),
           ...(options.onHttpRequest ? { onHttpRequest: options.onHttpRequest } : {}),
+          reads: options.directReads === false ? null : this.#reads,
         },
         {
           accepting: () => !this.#closing,
           badRequest: (socket, status, reason) => this.#pipeline.reject(socket, null, status, reason),
-          upgrade: (socket, head, pending, release) => {
-            const [method, url, version] = head.start;
-            this.#upgrade({ socket, method, version, url, headers: head.headers, rawHead: true }, pending, release, (ws, request) =>
-              this.emit('connection', ws, request),
-            );
+          upgrade: (socket, head, pending) => {
+            const start = head.start;
+            this.#upgrade({
+              socket,
+              method: start[0],
+              url: start[1],
+              version: start[2],
+              headers: head.headers,
+              rawHead: true,
+              pending,
+              done: this.#emitConnection,
+            });
           },
         },
         this.#deadlines,
@@ -175,29 +202,42 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     // node:http hands the socket over here: from now to the 101 (an async hook, a service
     // loading) the handshake deadline is ours to keep
     if (this.limits.handshakeTimeoutMs > 0) this.#deadlines.arm(s, this.limits.handshakeTimeoutMs);
-    const attempt: UpgradeAttempt = { socket: s, method: req.method ?? 'GET', version: req.httpVersion, url: req.url ?? '/', headers: req.headers, rawHead: false };
-    const release = (): void => {
-      s.off('error', destroyOnError);
-      this.#deadlines.disarm(s);
-    };
-    this.#upgrade(attempt, { buf: head, headLength: 0 }, release, cb);
+    this.#upgrade({
+      socket: s,
+      method: req.method ?? 'GET',
+      version: req.httpVersion,
+      url: req.url ?? '/',
+      headers: req.headers,
+      rawHead: false,
+      pending: {
+        buf: head,
+        release: () => {
+          s.off('error', destroyOnError);
+          this.#deadlines.disarm(s);
+        },
+      },
+      done: cb,
+    });
   }
 
-  #upgrade(attempt: UpgradeAttempt, pending: PendingBytes, release: () => void, done: Done): void {
-    if (this.#closing) return this.#pipeline.reject(attempt.socket, null, 503, 'Service Unavailable: server is shutting down');
-    this.#pipeline.run(attempt, (a, accepted) => this.#complete(a.socket, accepted, pending, release, done));
+  #upgrade(a: ServerAttempt): void {
+    if (this.#closing) return this.#pipeline.reject(a.socket, null, 503, 'Service Unavailable: server is shutting down');
+    this.#pipeline.run(a, this.#completeAttempt);
   }
 
-  /** Write the 101 and turn the socket into a WebSocket; bytes that came early are fed to it. */
-  #complete(socket: Socket, accepted: Accepted, pending: PendingBytes, release: () => void, done: Done): void {
-    release();
-    socket.write(accepted.response);
+  /**
+   * Turn the socket into a WebSocket whose first output is the 101 (what the application
+   * sends on 'connection' leaves in the same write); bytes that came early are fed to it.
+   */
+  #complete(a: ServerAttempt, accepted: Accepted): void {
+    a.pending.release();
     const shared = accepted.limits ? this.#sharedFor(accepted.limits) : (this.#shared ??= this.#makeShared(this.limits));
-    const ws = new WebSocket(socket, shared, accepted.protocol, accepted.extensions);
+    const ws = new WebSocket(a.socket, shared, accepted.protocol, accepted.extensions, accepted.response);
     if (accepted.context !== undefined) ws.context = accepted.context;
     this.clients.add(ws);
-    done(ws, accepted.request);
-    if (pending.buf.length > pending.headLength) ws.receive(pending.buf.subarray(pending.headLength));
+    a.done(ws, accepted.request);
+    const early = a.pending.buf;
+    if (early.length > 0) ws.receive(early);
   }
 
   /** One shared configuration per distinct set of overrides (a handful: one per service that sets any). */
@@ -218,6 +258,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       role: 'server',
       limits,
       flushQueue: this.#flushQueue,
+      reads: this.#reads,
+      directReads: o.directReads !== false,
       streamMessages: o.streamMessages === true,
       observeFrames: o.observeFrames === true,
       onClosed: this.#untrack,
@@ -237,7 +279,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     let n = 0;
     for (const ws of targets) {
       if (ws === except) continue;
-      if (ws.sendPrepared(message) !== 2) n++;
+      if (ws.deliver(message)) n++;
     }
     return n;
   }

@@ -2,9 +2,12 @@ import { Buffer } from 'node:buffer';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import tls from 'node:tls';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { parseHead, type HttpHead } from '../protocol/index.js';
+import { buildRejectResponse, parseHead, type HttpHead } from '../protocol/index.js';
 import { hasToken } from '../protocol/header-tokens.js';
 import type { DeadlineSweep } from './deadline-sweep.js';
+import { readDirect, type DirectReader } from './direct-reads.js';
+import { onSocketError } from './websocket.js';
+import type { ReadMemory } from './read-memory.js';
 
 export interface StandaloneOptions {
   port: number;
@@ -15,32 +18,42 @@ export interface StandaloneOptions {
   handshakeTimeoutMs: number;
   /** Plain HTTP requests (default: 426 Upgrade Required). */
   onHttpRequest?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Read requests straight into this memory where the socket allows (see direct-reads.ts). */
+  reads?: ReadMemory | null;
 }
 
-/** Bytes read from a socket before its upgrade completes. */
-export interface PendingBytes {
-  buf: Buffer;
-  /** Length of the request head within `buf`; what follows arrived early for the WebSocket. */
-  headLength: number;
+/** A request head read and waiting for its upgrade to be decided. */
+export interface PendingUpgrade {
+  /** Bytes the client sent after its request head, before the upgrade completed. */
+  readonly buf: Buffer;
+  /** The socket's reads stop being the listener's (call once the upgrade is accepted). */
+  release(): void;
 }
 
 export interface StandaloneHandlers {
-  /** A request asking for a WebSocket upgrade; the socket's reads stop being ours. */
-  upgrade(socket: Socket, head: HttpHead, pending: PendingBytes, release: () => void): void;
+  /** A request asking for a WebSocket upgrade. */
+  upgrade(socket: Socket, head: HttpHead, pending: PendingUpgrade): void;
   /** A head we cannot parse (too large, malformed). */
   badRequest(socket: Socket, status: number, reason: string): void;
   accepting(): boolean;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * The standalone listener: a node:net (or node:tls) server whose sockets are read by our
  * own linear-time head parser, which is cheaper than node:http for upgrade-only traffic.
- * A request that is not an upgrade is handed to an internal http.Server.
+ * Plain TCP sockets read their request straight into the server's shared read buffer, and
+ * keep reading that way once they are WebSockets. A request that is not an upgrade gets
+ * 426, or, when the application serves plain HTTP (`onHttpRequest`), is handed to an
+ * internal http.Server; such a listener reads its requests through Node's own buffers,
+ * since a socket that reads into ours cannot be given back to node:http.
  */
 export class StandaloneListener {
   readonly #o: StandaloneOptions;
   readonly #handlers: StandaloneHandlers;
   readonly #deadlines: DeadlineSweep;
+  readonly #reads: ReadMemory | null;
   #server: net.Server | null = null;
   #fallback: http.Server | null = null;
 
@@ -48,6 +61,7 @@ export class StandaloneListener {
     this.#o = options;
     this.#handlers = handlers;
     this.#deadlines = deadlines;
+    this.#reads = options.reads && !options.tls && !options.onHttpRequest ? options.reads : null;
   }
 
   get secure(): boolean {
@@ -86,58 +100,129 @@ export class StandaloneListener {
       socket.destroy();
       return;
     }
-    socket.setNoDelay(true);
     this.#deadlines.arm(socket, this.#o.handshakeTimeoutMs);
-    socket.on('error', destroyOnError);
-    const pending: PendingBytes = { buf: EMPTY, headLength: 0 };
-    let searchFrom = 0;
-    let parsed = false;
-    const release = (): void => {
-      socket.off('data', onData);
-      socket.off('error', destroyOnError);
-      this.#deadlines.disarm(socket);
-    };
-    const onData = (chunk: Buffer): void => {
-      pending.buf = pending.buf.length === 0 ? chunk : Buffer.concat([pending.buf, chunk]);
-      if (parsed) return; // bytes sent early by the client, kept for after the 101
-      const r = parseHead(pending.buf, this.#o.maxHeaderBytes, searchFrom);
-      if (r.kind === 'incomplete') {
-        searchFrom = r.searchFrom;
-        return;
-      }
-      if (r.kind === 'error') {
-        socket.off('data', onData);
-        this.#handlers.badRequest(socket, r.status, r.reason);
-        return;
-      }
-      parsed = true;
-      pending.headLength = r.length;
-      if (hasToken(r.head.headers.upgrade, 'websocket')) this.#handlers.upgrade(socket, r.head, pending, release);
-      else {
-        release();
-        this.#toHttp(socket, pending.buf);
-      }
-    };
-    socket.on('data', onData);
+    // Drops the socket until it is a WebSocket, then reports through it (never removed).
+    socket.on('error', onSocketError);
+    const request = new RequestReader(this, socket);
+    if (!(this.#reads && readDirect(socket, request))) {
+      request.onData = (chunk: Buffer) => request.take(chunk, true);
+      socket.on('data', request.onData);
+    }
+  }
+
+  /** @internal */
+  get readBuffer(): Buffer {
+    return this.#reads!.buffer;
+  }
+
+  /** @internal the request head is complete */
+  headRead(socket: Socket, head: HttpHead, request: RequestReader): void {
+    if (hasToken(head.headers.upgrade, 'websocket')) return this.#handlers.upgrade(socket, head, request);
+    request.release();
+    if (this.#o.onHttpRequest) return this.#toHttp(socket, request.read);
+    // An upgrade-only port: the refusal node:http would have written, without node:http.
+    socket.once('finish', () => socket.destroy());
+    socket.end(
+      buildRejectResponse(426, 'Upgrade Required: this is a WebSocket endpoint\n', { Upgrade: 'websocket' }),
+    );
+  }
+
+  /** @internal */
+  badRequest(socket: Socket, status: number, reason: string): void {
+    this.#handlers.badRequest(socket, status, reason);
+  }
+
+  /** @internal */
+  get maxHeaderBytes(): number {
+    return this.#o.maxHeaderBytes;
+  }
+
+  /** @internal */
+  release(socket: Socket, onData: ((chunk: Buffer) => void) | null): void {
+    if (onData) socket.off('data', onData);
+    this.#deadlines.disarm(socket);
   }
 
   /** A plain HTTP request on the standalone port: hand the socket to an internal http.Server. */
   #toHttp(socket: Socket, read: Buffer): void {
+    socket.off('error', onSocketError);
     socket.pause();
     socket.unshift(read);
-    const onRequest =
-      this.#o.onHttpRequest ??
-      ((_req: IncomingMessage, res: ServerResponse) => {
-        res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket', Connection: 'Upgrade' });
-        res.end('Upgrade Required: this is a WebSocket endpoint\n');
-      });
+    const onRequest = this.#o.onHttpRequest!;
     this.#fallback ??= http.createServer({ maxHeaderSize: this.#o.maxHeaderBytes }, onRequest);
     this.#fallback.emit('connection', socket);
     socket.resume();
   }
 }
 
-const EMPTY = Buffer.alloc(0);
+/**
+ * One connection's request until its head is complete, then its early bytes until the
+ * upgrade is decided: a small object instead of closures. Fed from the shared read buffer
+ * (whose bytes must be copied to be kept) or from Node's chunks.
+ */
+class RequestReader implements DirectReader, PendingUpgrade {
+  readonly #listener: StandaloneListener;
+  readonly #socket: Socket;
+  /** The head so far; once parsed, everything read (for a request handed to node:http). */
+  #head: Buffer = EMPTY;
+  #searchFrom = 0;
+  #parsed = false;
+  buf: Buffer = EMPTY;
+  onData: ((chunk: Buffer) => void) | null = null;
+
+  constructor(listener: StandaloneListener, socket: Socket) {
+    this.#listener = listener;
+    this.#socket = socket;
+  }
+
+  /** All that was read, head included. */
+  get read(): Buffer {
+    return this.#head;
+  }
+
+  readTarget(): Buffer {
+    return this.#listener.readBuffer;
+  }
+
+  onRead(n: number, buf: Buffer): void {
+    this.take(buf.subarray(0, n), false);
+  }
+
+  /** `stable`: the chunk outlives this call (a Node chunk), else it is the shared read buffer. */
+  take(chunk: Buffer, stable: boolean): void {
+    if (this.#parsed) {
+      // Sent before the 101, while an asynchronous hook decides: kept for the WebSocket.
+      this.buf = this.buf.length === 0 ? (stable ? chunk : Buffer.from(chunk)) : Buffer.concat([this.buf, chunk]);
+      return;
+    }
+    const joined = this.#head.length !== 0;
+    const data = joined ? Buffer.concat([this.#head, chunk]) : chunk;
+    const kept = stable || joined;
+    const r = parseHead(data, this.#listener.maxHeaderBytes, this.#searchFrom);
+    if (r.kind === 'incomplete') {
+      this.#searchFrom = r.searchFrom;
+      this.#head = kept ? data : Buffer.from(data);
+      return;
+    }
+    if (r.kind === 'error') {
+      this.release();
+      this.#listener.badRequest(this.#socket, r.status, r.reason);
+      return;
+    }
+    this.#parsed = true;
+    if (data.length > r.length) this.buf = kept ? data.subarray(r.length) : Buffer.from(data.subarray(r.length));
+    // Kept only for a request that turns out to be plain HTTP (rare): copied lazily there.
+    this.#head = kept ? data : EMPTY;
+    if (!kept && !hasToken(r.head.headers.upgrade, 'websocket')) this.#head = Buffer.from(data);
+    this.#listener.headRead(this.#socket, r.head, this);
+  }
+
+  /** The socket's reads are not ours any more (upgraded, refused or handed over). */
+  release(): void {
+    this.#listener.release(this.#socket, this.onData);
+    this.onData = null;
+  }
+}
 
 export function destroyOnError(this: Socket): void {
   this.destroy();

@@ -87,7 +87,7 @@ export class UpgradePipeline {
     this.#events = events;
   }
 
-  run(a: UpgradeAttempt, accepted: (a: UpgradeAttempt, result: Accepted) => void): void {
+  run<A extends UpgradeAttempt>(a: A, accepted: (a: A, result: Accepted) => void): void {
     const offer = validateUpgradeRequest(a.method, a.version, a.headers as Record<string, string | undefined>);
     if (isRejection(offer)) return this.reject(a.socket, null, offer.status, offer.reason, offer.headers);
     const request = buildUpgradeRequest(
@@ -104,23 +104,7 @@ export class UpgradePipeline {
     if (o.origins && !(request.origin !== undefined && o.origins.includes(request.origin))) {
       return this.reject(a.socket, request, 403, 'Forbidden: origin not allowed');
     }
-    const decide = (d: HandshakeResult): void => this.#decide(a, request, offer, d, accepted);
-    if (!o.basicAuth && !o.handshake) return decide(undefined);
-    const fail = (err: unknown): void => {
-      this.#events.error(err instanceof Error ? err : new Error(String(err)));
-      this.reject(a.socket, request, 500, 'Internal Server Error');
-    };
-    const afterAuth = (): void => {
-      if (!o.handshake) return decide(undefined);
-      let decision: MaybePromise<HandshakeResult>;
-      try {
-        decision = o.handshake(request);
-      } catch (err) {
-        return fail(err);
-      }
-      then(decision, decide, fail);
-    };
-    if (!o.basicAuth) return afterAuth();
+    if (!o.basicAuth) return this.#hook(a, request, offer, accepted);
     const challenge = { 'WWW-Authenticate': `Basic realm="${o.basicAuth.realm.replace(/["\\]/g, '')}", charset="UTF-8"` };
     const creds = parseBasicAuth(request.headers.authorization);
     if (!creds) return this.reject(a.socket, request, 401, 'Unauthorized', challenge);
@@ -128,17 +112,39 @@ export class UpgradePipeline {
     try {
       verdict = o.basicAuth.verify(creds.user, creds.password, request);
     } catch (err) {
-      return fail(err);
+      return this.#failed(a, request, err);
     }
     then(
       verdict,
       (ok) => {
         if (!ok) return this.reject(a.socket, request, 401, 'Unauthorized', challenge);
         request.user = creds.user;
-        afterAuth();
+        this.#hook(a, request, offer, accepted);
       },
-      fail,
+      (err) => this.#failed(a, request, err),
     );
+  }
+
+  /** The application's hook, if any; a synchronous answer costs no promise and no closure. */
+  #hook<A extends UpgradeAttempt>(a: A, request: UpgradeRequest, offer: UpgradeOffer, accepted: (a: A, r: Accepted) => void): void {
+    const hook = this.#policy.handshake;
+    if (!hook) return this.#decide(a, request, offer, undefined, accepted);
+    let decision: MaybePromise<HandshakeResult>;
+    try {
+      decision = hook(request);
+    } catch (err) {
+      return this.#failed(a, request, err);
+    }
+    if (!(decision instanceof Promise)) return this.#decide(a, request, offer, decision, accepted);
+    decision.then(
+      (d) => this.#decide(a, request, offer, d, accepted),
+      (err: unknown) => this.#failed(a, request, err),
+    );
+  }
+
+  #failed(a: UpgradeAttempt, request: UpgradeRequest, err: unknown): void {
+    this.#events.error(err instanceof Error ? err : new Error(String(err)));
+    this.reject(a.socket, request, 500, 'Internal Server Error');
   }
 
   /** Answer with an HTTP error and close once it is written. */
@@ -150,7 +156,7 @@ export class UpgradePipeline {
     socket.end(buildRejectResponse(status, reason, headers));
   }
 
-  #decide(a: UpgradeAttempt, request: UpgradeRequest, offer: UpgradeOffer, decision: HandshakeResult, accepted: (a: UpgradeAttempt, r: Accepted) => void): void {
+  #decide<A extends UpgradeAttempt>(a: A, request: UpgradeRequest, offer: UpgradeOffer, decision: HandshakeResult, accepted: (a: A, r: Accepted) => void): void {
     if (a.socket.destroyed) return;
     if (decision && typeof decision === 'object' && 'reject' in decision) {
       const r = decision.reject;

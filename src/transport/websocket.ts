@@ -6,7 +6,8 @@ import {
   ProtocolConnection,
   type ProtocolOptions,
   State,
-  prepareFrame,
+  PreparedMessage,
+  prepareMessage,
   type Extension,
   type Frame,
   type ProtocolError,
@@ -15,6 +16,8 @@ import {
 import type { Limits } from './limits.js';
 import { FlushQueue, type Flushable } from './flush-queue.js';
 import type { DeadlineSweep } from './deadline-sweep.js';
+import { kReader, readDirect, type DirectReader } from './direct-reads.js';
+import type { ReadMemory } from './read-memory.js';
 
 /** What `send` did with a message (uWS SendStatus). */
 export const SendStatus = {
@@ -29,21 +32,7 @@ export type SendStatus = (typeof SendStatus)[keyof typeof SendStatus];
 
 export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
 
-/** A message framed once, to be written as the same bytes to many connections. */
-export class PreparedMessage {
-  readonly frame: Buffer;
-  readonly data: string | Uint8Array;
-  readonly binary: boolean;
-  constructor(data: string | Uint8Array, binary: boolean) {
-    this.data = data;
-    this.binary = binary;
-    this.frame = prepareFrame(data, binary);
-  }
-}
-
-export function prepareMessage(data: string | Uint8Array, binary = typeof data !== 'string'): PreparedMessage {
-  return new PreparedMessage(data, binary);
-}
+export { PreparedMessage, prepareMessage };
 
 /**
  * What every connection of one server (or one client) shares. Built once, so a connection
@@ -52,6 +41,8 @@ export function prepareMessage(data: string | Uint8Array, binary = typeof data !
 export interface WebSocketShared {
   limits: Limits;
   flushQueue: FlushQueue;
+  /** Read buffer and message memory of these connections; null: Node's own reads ('data'). */
+  reads: ReadMemory | null;
   /** The protocol core's configuration (role, limits, flags, mask source). */
   protocol: ProtocolOptions;
   /** Called once when a connection is closed (the server untracks it). */
@@ -67,6 +58,9 @@ export function sharedConfig(o: {
   role: 'server' | 'client';
   limits: Limits;
   flushQueue: FlushQueue;
+  reads: ReadMemory;
+  /** False: keep Node's 'data' events even where reads could land in our memory. */
+  directReads?: boolean;
   maskKey?: () => Uint8Array;
   streamMessages?: boolean;
   observeFrames?: boolean;
@@ -80,9 +74,11 @@ export function sharedConfig(o: {
     maxFrameBytes: o.limits.maxFrameBytes,
     streamMessages: o.streamMessages === true,
     observeFrames: o.observeFrames === true,
+    messageSlab: o.reads.slab,
+    outputArena: o.flushQueue.arena,
   };
   if (o.maskKey) protocol.maskKey = o.maskKey;
-  const shared: WebSocketShared = { limits: o.limits, flushQueue: o.flushQueue, protocol };
+  const shared: WebSocketShared = { limits: o.limits, flushQueue: o.flushQueue, reads: o.directReads === false ? null : o.reads, protocol };
   if (o.onClosed) shared.onClosed = o.onClosed;
   if (o.onCloseFrame) shared.onCloseFrame = o.onCloseFrame;
   if (o.deadlines) shared.deadlines = o.deadlines;
@@ -101,51 +97,118 @@ export interface WebSocketEvents {
   drain: [];
 }
 
-const kWs = Symbol('switchboard.websocket');
-type OwnedSocket = Socket & { [kWs]?: WebSocket };
+/** The socket's slot for its WebSocket: the one direct reads use too. */
+const kWs = kReader;
+/** EventEmitter's listener table (see the constructor: a fast object this class made). */
+interface Listeners {
+  _events: { message?: ((this: WebSocket, data: Buffer, isBinary: boolean) => void) | unknown[] };
+}
+const ENDING = 1;
+const WATCHING_DRAIN = 2;
+const ALIVE = 4;
+const AWAITING_PONG = 8;
+/** Queued pieces totalling at most this are joined into one buffer rather than written with writev. */
+const JOIN_LIMIT = 16 * 1024;
+type OwnedSocket = Socket & { [kWs]?: WebSocket | DirectReader };
 
 /**
  * One WebSocket connection over a socket, on either side. It pumps socket bytes through
  * the sans-I/O protocol core, coalesces everything sent in one event-loop turn into one
  * write, and applies the backpressure policy. Socket handlers are shared functions that
  * find their WebSocket through a symbol, so an idle connection costs no closures.
+ *
+ * Reads: where Node allows (plain TCP), the socket reads into the server's shared read
+ * buffer, or, while a large frame is arriving, straight into the memory its message is
+ * assembled in (see direct-reads.ts); elsewhere Node's 'data' chunks are used.
+ * Writes: small frames are built in the flush queue's OutputArena and one turn's frames of
+ * a connection leave as one write; large payloads go out by reference beside their header
+ * through one writev.
  */
-export class WebSocket extends EventEmitter<WebSocketEvents> implements ProtocolSink, Flushable {
-  readonly protocol: string;
-  readonly extensions: string;
+export class WebSocket extends EventEmitter<WebSocketEvents> implements ProtocolSink, Flushable, DirectReader {
+  /** The negotiated subprotocol and extensions, when there are any (most connections: none). */
+  #negotiated: { protocol: string; extensions: string } | null = null;
   /** Free slot for the application (set from a handshake hook's `context`). */
   context: unknown = undefined;
   #socket: OwnedSocket;
   #proto: ProtocolConnection;
   #shared: WebSocketShared;
+  /** Queued output, in order, before the open arena range. */
   #out: Buffer | Buffer[] | null = null;
-  #outBytes = 0;
-  #readyState: number = ReadyState.OPEN;
+  /** The last queued bytes when they are an arena range that the next one may extend. */
+  #openBuf: Buffer | null = null;
+  #openStart = 0;
+  #openEnd = 0;
+
   /** A timer, or true when the server's deadline sweep holds the deadline. */
   #closeTimer: NodeJS.Timeout | true | null = null;
-  #ending = false;
-  #watchingDrain = false;
-  /** Heartbeat: set by inbound traffic, cleared by each sweep. */
-  alive = true;
-  /** Heartbeat: a ping went out and nothing came back yet. */
-  awaitingPong = false;
+  /** ENDING | WATCHING_DRAIN | ALIVE | AWAITING_PONG, and the ready state in bits 4-5: one field, an idle connection stays small. */
+  #flags = ALIVE | (ReadyState.OPEN << 4);
 
-  constructor(socket: Socket, shared: WebSocketShared, protocol = '', extensions: Extension[] = []) {
+  get #readyState(): number {
+    return (this.#flags >>> 4) & 3;
+  }
+  set #readyState(v: number) {
+    this.#flags = (this.#flags & ~0x30) | (v << 4);
+  }
+  /** The place in a message's memory the next read was told to land in (see readTarget). */
+  #landing: Buffer | null = null;
+
+  /** Heartbeat: set by inbound traffic, cleared by each sweep. */
+  get alive(): boolean {
+    return (this.#flags & ALIVE) !== 0;
+  }
+  set alive(v: boolean) {
+    this.#flags = v ? this.#flags | ALIVE : this.#flags & ~ALIVE;
+  }
+  /** Heartbeat: a ping went out and nothing came back yet. */
+  get awaitingPong(): boolean {
+    return (this.#flags & AWAITING_PONG) !== 0;
+  }
+  set awaitingPong(v: boolean) {
+    this.#flags = v ? this.#flags | AWAITING_PONG : this.#flags & ~AWAITING_PONG;
+  }
+  get #ending(): boolean {
+    return (this.#flags & ENDING) !== 0;
+  }
+  set #ending(v: boolean) {
+    this.#flags = v ? this.#flags | ENDING : this.#flags & ~ENDING;
+  }
+  get #watchingDrain(): boolean {
+    return (this.#flags & WATCHING_DRAIN) !== 0;
+  }
+  set #watchingDrain(v: boolean) {
+    this.#flags = v ? this.#flags | WATCHING_DRAIN : this.#flags & ~WATCHING_DRAIN;
+  }
+
+  /** `head`: the handshake response, written before anything else the connection sends. */
+  constructor(socket: Socket, shared: WebSocketShared, protocol = '', extensions: Extension[] = [], head?: string) {
     super();
+    // EventEmitter gives every emitter a null-prototype listener table in dictionary mode
+    // (about 200 bytes per connection); an empty null-prototype object made this way stays a
+    // fast object as listeners are added, the way Node's own streams keep theirs.
+    (this as unknown as { _events: object })._events = Object.setPrototypeOf({}, null);
     this.#socket = socket as OwnedSocket;
     this.#shared = shared;
-    this.protocol = protocol;
-    this.extensions = extensions.length ? extensions.map((e) => e.response).join(', ') : '';
+    if (protocol || extensions.length) {
+      this.#negotiated = { protocol, extensions: extensions.length ? extensions.map((e) => e.response).join(', ') : '' };
+    }
     this.#proto = new ProtocolConnection(this, shared.protocol, extensions.length ? extensions : undefined);
+    if (head !== undefined) {
+      const arena = shared.flushQueue.arena;
+      const n = Buffer.byteLength(head);
+      const at = arena.reserve(n);
+      arena.buf.write(head, at, n, 'utf8');
+      this.outputRange(arena.buf, at, at + n);
+    }
     const s = this.#socket;
     s[kWs] = this;
     // Sockets from an http.Server are half-open capable: a peer's FIN would leave them open
     // forever. A WebSocket has no use for half-open TCP, so let Node end our side too.
     s.allowHalfOpen = false;
     s.setNoDelay(true);
-    s.on('data', onSocketData);
+    if (!(shared.reads && readDirect(s, this))) s.on('data', onSocketData);
     s.on('close', onSocketClose);
-    s.on('error', onSocketError);
+    if (s.listenerCount('error', onSocketError) === 0) s.on('error', onSocketError);
   }
 
   /** Bytes from the socket that arrived with the handshake. */
@@ -158,9 +221,19 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     return this.#readyState;
   }
 
+  /** The subprotocol the server chose ('' for none). */
+  get protocol(): string {
+    return this.#negotiated?.protocol ?? '';
+  }
+
+  /** The extensions in force, as in the handshake response ('' for none). */
+  get extensions(): string {
+    return this.#negotiated?.extensions ?? '';
+  }
+
   /** Bytes queued and not yet handed to the kernel. */
   get bufferedAmount(): number {
-    return this.#outBytes + this.#socket.writableLength;
+    return this.#queued() + this.#socket.writableLength;
   }
 
   get remoteAddress(): string | undefined {
@@ -188,7 +261,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     const gate = this.#admit();
     if (gate !== SendStatus.SENT) return gate;
     if (this.#proto.role === 'client') return this.send(message.data, { binary: message.binary });
-    return this.#proto.sendRaw(message.frame) ? this.#status() : SendStatus.DROPPED;
+    return this.#proto.sendPrepared(message) ? this.#status() : SendStatus.DROPPED;
+  }
+
+  /** @internal fan-out: queue a prepared message; true when it was (no send status to work out). */
+  deliver(message: PreparedMessage): boolean {
+    if (this.#admit() !== SendStatus.SENT) return false;
+    if (this.#proto.role === 'client') return this.send(message.data, { binary: message.binary }) !== SendStatus.DROPPED;
+    return this.#proto.sendPrepared(message);
   }
 
   /** Streaming send: one fragment of a message; the call with `fin` ends it. */
@@ -221,9 +301,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
 
   /** Drop the connection now, without a close handshake. */
   terminate(): void {
-    this.#out = null;
-    this.#outBytes = 0;
+    this.#dropOutput();
     this.#socket.destroy();
+  }
+
+  #dropOutput(): void {
+    this.#out = null;
+    this.#openBuf = null;
   }
 
   /** Apply the slow-consumer policy before queueing another message. */
@@ -238,48 +322,95 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   }
 
   #status(): SendStatus {
-    return this.#outBytes + this.#socket.writableLength > this.#shared.limits.highWaterMark ? SendStatus.BACKPRESSURE : SendStatus.SENT;
+    return this.#queued() + this.#socket.writableLength > this.#shared.limits.highWaterMark ? SendStatus.BACKPRESSURE : SendStatus.SENT;
   }
 
   #failSlowConsumer(): void {
     this.#emitError(new Error('slow consumer: send buffer above highWaterMark'));
     // Whatever is queued will not reach a peer that stopped reading: drop it, say why, go.
-    this.#out = null;
-    this.#outBytes = 0;
+    this.#dropOutput();
     this.#proto.fail(CloseCode.POLICY_VIOLATION, 'slow consumer');
     this.#readyState = ReadyState.CLOSING;
   }
 
   // ------------------------------------------------------------- ProtocolSink
 
-  /** @internal protocol output */
+  /** @internal protocol output: bytes by reference. */
   output(data: Buffer): void {
-    const out = this.#out;
-    if (out === null) {
-      this.#out = data;
+    const open = this.#openBuf;
+    if (open !== null) {
+      this.#queue(open.subarray(this.#openStart, this.#openEnd));
+      this.#openBuf = null;
+    } else if (this.#out === null) {
       this.#shared.flushQueue.add(this);
-    } else if (Array.isArray(out)) {
-      out.push(data);
-    } else {
-      this.#out = [out, data];
     }
-    this.#outBytes += data.length;
+    this.#queue(data);
   }
 
-  /** Write everything queued this turn: one buffer, or one writev for large payloads. */
-  flush(): void {
+  /** @internal protocol output: frames built in the arena. */
+  outputRange(buf: Buffer, start: number, end: number): void {
+    const open = this.#openBuf;
+    if (open === buf && this.#openEnd === start) {
+      this.#openEnd = end;
+    } else {
+      if (open !== null) this.#queue(open.subarray(this.#openStart, this.#openEnd));
+      else if (this.#out === null) this.#shared.flushQueue.add(this);
+      this.#openBuf = buf;
+      this.#openStart = start;
+      this.#openEnd = end;
+    }
+  }
+
+  /** Bytes queued this turn, not yet handed to the socket (counted when asked: a field less per connection). */
+  #queued(): number {
+    let n = this.#openBuf === null ? 0 : this.#openEnd - this.#openStart;
     const out = this.#out;
-    if (out === null) return;
-    const n = this.#outBytes;
-    this.#out = null;
-    this.#outBytes = 0;
+    if (out === null) return n;
+    if (!Array.isArray(out)) return n + out.length;
+    for (let i = 0; i < out.length; i++) n += out[i]!.length;
+    return n;
+  }
+
+  #queue(data: Buffer): void {
+    const out = this.#out;
+    if (out === null) this.#out = data;
+    else if (Array.isArray(out)) out.push(data);
+    else this.#out = [out, data];
+  }
+
+  /**
+   * Write everything queued this turn: one buffer, or one writev when large payloads are
+   * in it. True when the kernel took it all at once (nothing of it is still referenced).
+   */
+  flush(): boolean {
+    let out = this.#out;
+    const open = this.#openBuf;
+    if (out === null && open === null) return true;
+    if (open !== null) {
+      const tail = open.subarray(this.#openStart, this.#openEnd);
+      if (out === null) out = tail;
+      else if (Array.isArray(out)) out.push(tail);
+      else out = [out, tail];
+    }
+    this.#dropOutput();
     const s = this.#socket;
-    if (s.destroyed) return;
+    if (s.destroyed) return true;
     let flowing: boolean;
+    let n = 0;
+    if (Array.isArray(out)) for (let i = 0; i < out.length; i++) n += out[i]!.length;
     if (!Array.isArray(out)) {
-      flowing = s.write(out);
-    } else if (n <= 65536) {
-      flowing = s.write(Buffer.concat(out, n));
+      flowing = s.write(out!);
+    } else if (n <= JOIN_LIMIT) {
+      // A few small pieces (say a prepared frame beside a direct send): one copy, one write.
+      const arena = this.#shared.flushQueue.arena;
+      const at = arena.reserve(n);
+      const b = arena.buf;
+      let p = at;
+      for (let i = 0; i < out.length; i++) {
+        b.set(out[i]!, p);
+        p += out[i]!.length;
+      }
+      flowing = s.write(b.subarray(at, p));
     } else {
       s.cork();
       for (let i = 0; i < out.length; i++) s.write(out[i]!);
@@ -291,12 +422,32 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
       this.#watchingDrain = true;
       s.on('drain', onSocketDrain);
     }
-    if (this.#ending) s.end();
+    if (this.#ending) this.#closeTcp();
+    return s.writableLength === 0;
+  }
+
+  // --------------------------------------------------------------- DirectReader
+
+  /** @internal where the next read lands: the frame's own memory, or the shared read buffer. */
+  readTarget(): Buffer {
+    return (this.#landing = this.#proto.landingBuffer()) ?? this.#shared.reads!.buffer;
+  }
+
+  /** @internal */
+  onRead(n: number, buf: Buffer): void {
+    this.#flags = (this.#flags | ALIVE) & ~AWAITING_PONG;
+    if (buf === this.#landing) this.#proto.receiveLanded(buf, n);
+    else this.#proto.receiveData(buf, false, n);
+    this.#afterReceive();
   }
 
   /** @internal */
   onMessage(data: Buffer, isBinary: boolean): void {
-    this.emit('message', data, isBinary);
+    // The common case, one listener: called directly, without emit()'s argument array per
+    // message. Anything else (several listeners, rejection capture) goes through emit().
+    const listener = (this as unknown as Listeners)._events.message;
+    if (typeof listener === 'function' && !EventEmitter.captureRejections) listener.call(this, data, isBinary);
+    else if (listener !== undefined) this.emit('message', data, isBinary);
   }
 
   /** @internal */
@@ -344,9 +495,25 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   endTransport(): void {
     this.#readyState = ReadyState.CLOSING;
     this.#ending = true;
-    if (this.#out === null) this.#socket.end();
+    if (this.#out === null && this.#openBuf === null) this.#closeTcp();
     // The peer may never close its side: do not wait forever.
     this.#armCloseTimer();
+  }
+
+  /**
+   * Close our side of TCP once what we wrote is out. After a complete close handshake
+   * (both Close frames exchanged) the peer may send nothing more, so when the kernel has
+   * taken everything the socket is closed at once: the FIN still follows our Close frame,
+   * and waiting for the peer's FIN only cost a wake-up and the stream's end-of-input path.
+   * Otherwise (a failure, or writes still queued) end() and wait, with the close timer.
+   */
+  #closeTcp(): void {
+    const s = this.#socket;
+    if (s.writableLength === 0 && this.#proto.closeReceived !== null && this.#proto.closeSent !== null && this.#proto.failure === null) {
+      s.destroy();
+    } else {
+      s.end();
+    }
   }
 
   #armCloseTimer(): void {
@@ -366,12 +533,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   // ---------------------------------------------------------- socket events
 
   static onData(ws: WebSocket, chunk: Buffer): void {
-    ws.alive = true;
-    ws.awaitingPong = false;
+    ws.#flags = (ws.#flags | ALIVE) & ~AWAITING_PONG;
     ws.#proto.receiveData(chunk);
-    if (ws.#proto.state === State.CLOSED && ws.#proto.role === 'client' && !ws.#ending) {
+    ws.#afterReceive();
+  }
+
+  #afterReceive(): void {
+    if (this.#proto.state === State.CLOSED && this.#proto.role === 'client' && !this.#ending) {
       // Close handshake done: the server closes TCP first; wait for it, not forever.
-      ws.#armCloseTimer();
+      this.#armCloseTimer();
     }
   }
 
@@ -399,22 +569,32 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   }
 
   static onDrain(ws: WebSocket): void {
-    if (ws.#out === null) ws.emit('drain');
+    if (ws.#out === null && ws.#openBuf === null) ws.emit('drain');
   }
 
 }
 
 function onSocketData(this: OwnedSocket, chunk: Buffer): void {
-  WebSocket.onData(this[kWs]!, chunk);
+  WebSocket.onData(this[kWs] as WebSocket, chunk);
 }
 function onSocketClose(this: OwnedSocket): void {
-  WebSocket.onClose(this[kWs]!);
+  WebSocket.onClose(this[kWs] as WebSocket);
 }
-function onSocketError(this: OwnedSocket, err: Error): void {
-  const ws = this[kWs]!;
+/**
+ * A socket's error listener from accept to close: before the upgrade (no WebSocket in the
+ * slot yet) an error just drops the socket; after it, the WebSocket reports it. Installed
+ * once, it never has to be removed (removing a listener turns the socket's listener table
+ * into a slow dictionary, a few hundred bytes per connection).
+ */
+export function onSocketError(this: OwnedSocket, err: Error): void {
+  const ws = this[kWs];
+  if (!(ws instanceof WebSocket)) {
+    this.destroy();
+    return;
+  }
   // ECONNRESET after a close is the peer being quick, not a problem worth reporting.
   if (ws.readyState === ReadyState.OPEN) WebSocket.reportError(ws, err);
 }
 function onSocketDrain(this: OwnedSocket): void {
-  WebSocket.onDrain(this[kWs]!);
+  WebSocket.onDrain(this[kWs] as WebSocket);
 }

@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import zlib from 'node:zlib';
-import type { DeflateCodec, DeflateCodecFactory, DeflateCodecParams } from '../protocol/index.js';
+import { MessageSlab, type DeflateCodec, type DeflateCodecFactory, type DeflateCodecParams } from '../protocol/index.js';
 
 /**
  * Synchronous zlib for permessage-deflate. Node's streaming zlib is asynchronous and its
@@ -29,7 +29,7 @@ export interface ZlibPoolOptions {
   maxDeflateContexts?: number;
   /** Most live decompressor contexts at once (default 128). */
   maxInflateContexts?: number;
-  /** Output chunk size of the zlib loop (default 16 KiB). */
+  /** Initial size of the pool's zlib output scratch; it doubles as needed up to 1 MiB (default 16 KiB). */
   chunkSize?: number;
 }
 
@@ -60,35 +60,75 @@ function engine(stream: zlib.DeflateRaw | zlib.InflateRaw): Engine {
   return e;
 }
 
-/** Run input through the engine with Z_SYNC_FLUSH; null when output passes `max`. */
-function run(e: Engine, input: Buffer, max: number, chunkSize: number): Buffer | null {
-  const out: Buffer[] = [];
-  let total = 0;
-  let inOff = 0;
-  let inLen = input.length;
-  let buf = Buffer.allocUnsafe(chunkSize);
-  while (true) {
-    e.handle.writeSync(Z_SYNC_FLUSH, input, inOff, inLen, buf, 0, chunkSize);
-    if (e.error) {
-      const msg = e.error;
-      e.error = null;
-      throw new Error(msg);
-    }
-    const availOut = e.state[0]!;
-    const availIn = e.state[1]!;
-    const have = chunkSize - availOut;
-    if (have > 0) {
-      total += have;
-      if (total > max) return null;
-      out.push(have === chunkSize ? buf : buf.subarray(0, have));
-    }
-    inOff += inLen - availIn;
-    inLen = availIn;
-    if (availOut !== 0) break; // zlib had room left: everything is flushed
-    buf = Buffer.allocUnsafe(chunkSize);
+const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+/** The scratch output grows to this at most; a larger output gets memory of its own. */
+const SCRATCH_MAX = 1024 * 1024;
+
+/**
+ * Where the zlib loop writes: one scratch buffer per pool, so a call costs no output buffer
+ * of its own, and the result is then copied, exactly sized, into never-reused slab memory.
+ */
+class Output {
+  /** Kept between calls. */
+  #scratch: Buffer;
+  /** What the current call writes to: the scratch, or a larger buffer for this call only. */
+  #work: Buffer;
+  readonly #slab = new MessageSlab();
+  constructor(size: number) {
+    this.#scratch = this.#work = Buffer.allocUnsafeSlow(size);
   }
-  e.unused = inLen;
-  return out.length === 1 ? out[0]! : Buffer.concat(out, total);
+
+  /**
+   * Run `input` (then `tail`, if given) through the engine with Z_SYNC_FLUSH; the output,
+   * or null as soon as it passes `max`.
+   */
+  run(e: Engine, input: Buffer, tail: Buffer | null, max: number): Buffer | null {
+    this.#work = this.#scratch;
+    let total = this.#drive(e, input, 0, max);
+    if (total !== -1 && tail !== null) {
+      // What tells an ended stream is the input it left, not the tail.
+      const unused = e.unused;
+      total = this.#drive(e, tail, total, max);
+      e.unused = unused;
+    }
+    if (total === -1) return null;
+    const work = this.#work;
+    if (work !== this.#scratch) return work.subarray(0, total);
+    const out = this.#slab.alloc(total);
+    work.copy(out, 0, 0, total);
+    return out;
+  }
+
+  /** Feed one input; returns the output's new end, or -1 past `max`. */
+  #drive(e: Engine, input: Buffer, total: number, max: number): number {
+    let inOff = 0;
+    let inLen = input.length;
+    while (true) {
+      const buf = this.#work;
+      const room = buf.length - total;
+      e.handle.writeSync(Z_SYNC_FLUSH, input, inOff, inLen, buf, total, room);
+      if (e.error) {
+        const msg = e.error;
+        e.error = null;
+        throw new Error(msg);
+      }
+      const availOut = e.state[0]!;
+      const availIn = e.state[1]!;
+      total += room - availOut;
+      if (total > max) return -1;
+      inOff += inLen - availIn;
+      inLen = availIn;
+      if (availOut !== 0) {
+        // zlib had room left: everything is flushed
+        e.unused = inLen;
+        return total;
+      }
+      const next = Buffer.allocUnsafeSlow(buf.length * 2);
+      buf.copy(next, 0, 0, total);
+      this.#work = next;
+      if (next.length <= SCRATCH_MAX) this.#scratch = next;
+    }
+  }
 }
 
 /**
@@ -232,6 +272,7 @@ export class ZlibCodecPool {
   readonly inflateLru: ContextLru;
   #sharedDeflate = new Map<number, Engine>();
   #sharedInflate = new Map<number, Engine>();
+  readonly output: Output;
 
   constructor(options: ZlibPoolOptions = {}) {
     this.#level = options.level ?? zlib.constants.Z_DEFAULT_COMPRESSION;
@@ -239,12 +280,18 @@ export class ZlibCodecPool {
     this.#chunk = options.chunkSize ?? 16 * 1024;
     this.deflateLru = new ContextLru(Math.max(1, options.maxDeflateContexts ?? 64));
     this.inflateLru = new ContextLru(Math.max(1, options.maxInflateContexts ?? 128));
+    this.output = new Output(this.#chunk);
   }
 
   readonly factory: DeflateCodecFactory = (params) => new ZlibCodec(this, params);
 
   get chunkSize(): number {
     return this.#chunk;
+  }
+
+  /** What makes two of this pool's stateless compressors produce the same bytes. */
+  deflateKey(windowBits: number): string {
+    return `w${Math.max(9, windowBits)} l${this.#level} m${this.#memLevel}`;
   }
 
   // chunkSize 64: the stream's own output buffer is never used (we pass ours), so keep it tiny.
@@ -292,6 +339,7 @@ export class ZlibCodecPool {
 }
 
 class ZlibCodec implements DeflateCodec {
+  readonly sharedKey: string | undefined;
   #pool: ZlibCodecPool;
   #p: DeflateCodecParams;
   #deflate: Direction | null;
@@ -302,6 +350,8 @@ class ZlibCodec implements DeflateCodec {
   constructor(pool: ZlibCodecPool, params: DeflateCodecParams) {
     this.#pool = pool;
     this.#p = params;
+    // Without context takeover every message starts from a reset stream.
+    this.sharedKey = params.deflateNoContextTakeover ? pool.deflateKey(params.deflateWindowBits) : undefined;
     // zlib cannot deflate raw with an 8-bit window; 9 is what it uses instead.
     this.#deflate = params.deflateNoContextTakeover
       ? null
@@ -316,17 +366,26 @@ class ZlibCodec implements DeflateCodec {
     if (!dir) {
       const e = this.#pool.sharedDeflate(this.#p.deflateWindowBits);
       try {
-        return run(e, data, Infinity, this.#pool.chunkSize)!;
+        return this.#pool.output.run(e, data, null, Infinity)!;
       } finally {
         e.handle.reset();
       }
     }
-    const out = run(dir.acquire(), data, Infinity, this.#pool.chunkSize)!;
+    const out = this.#pool.output.run(dir.acquire(), data, null, Infinity)!;
     dir.remember(data);
     return out;
   }
 
   inflate(data: Buffer, maxBytes: number, more = false): Buffer | null {
+    return this.#inflateWith(data, null, maxBytes, more);
+  }
+
+  inflateMessageEnd(data: Buffer, maxBytes: number): Buffer | null {
+    return this.#inflateWith(data, TAIL, maxBytes, false);
+  }
+
+  #inflateWith(data: Buffer, tail: Buffer | null, maxBytes: number, more: boolean): Buffer | null {
+    const output = this.#pool.output;
     const dir = this.#inflate;
     if (!dir) {
       // Without context takeover a message normally borrows the shared stream for one call;
@@ -335,7 +394,7 @@ class ZlibCodec implements DeflateCodec {
         const e = (this.#partial ??= this.#pool.newInflate(this.#p.inflateWindowBits));
         let out: Buffer | null = null;
         try {
-          out = run(e, data, maxBytes, this.#pool.chunkSize);
+          out = output.run(e, data, tail, maxBytes);
         } finally {
           if (!more || out === null) {
             e.stream.close();
@@ -346,7 +405,7 @@ class ZlibCodec implements DeflateCodec {
       }
       const e = this.#pool.sharedInflate(this.#p.inflateWindowBits);
       try {
-        return run(e, data, maxBytes, this.#pool.chunkSize);
+        return output.run(e, data, tail, maxBytes);
       } finally {
         e.handle.reset();
       }
@@ -355,14 +414,14 @@ class ZlibCodec implements DeflateCodec {
     const starts = !dir.pinned;
     dir.pinned = more;
     let e = dir.acquire();
-    let out = run(e, data, maxBytes, this.#pool.chunkSize);
+    let out = output.run(e, data, tail, maxBytes);
     if (starts && out !== null && data.length > 0 && e.unused === data.length) {
       // An earlier message ended the peer's deflate stream with BFINAL (RFC 7692 section
       // 7.2.3.4): an ended zlib stream takes no more input and would inflate this and every
       // later message to nothing. Start a new one, primed with the window as after an eviction.
       dir.release();
       e = dir.acquire();
-      out = run(e, data, maxBytes, this.#pool.chunkSize);
+      out = output.run(e, data, tail, maxBytes);
     }
     // A refused message fails the connection: its context is of no further use.
     if (out === null) dir.dispose();

@@ -209,3 +209,37 @@ describe('deflate-frame (second user of the extension API)', () => {
     void sframe;
   });
 });
+
+describe('a prepared message to many connections', () => {
+  test('is compressed once per parameter set for connections without server context takeover', async () => {
+    const { ZlibCodecPool } = await import('../../src/transport/zlib-codec.js');
+    const { prepareMessage } = await import('../../src/protocol/index.js');
+    const pool = new ZlibCodecPool();
+    let deflates = 0;
+    const counting: DeflateCodecFactory = (p) => {
+      const codec = pool.factory(p);
+      const deflate = codec.deflate.bind(codec);
+      return Object.assign(codec, { deflate: (d: Buffer) => (deflates++, deflate(d)) });
+    };
+    const stateless = new PerMessageDeflate(counting, { serverNoContextTakeover: true });
+    const stateful = new PerMessageDeflate(counting);
+    const conns = [0, 1, 2].map(() => server({ extensions: [stateless.accept([{}])!] }));
+    const keeping = server({ extensions: [stateful.accept([{}])!] });
+    const text = 'the same words again and again; '.repeat(100);
+    const m = prepareMessage(text);
+    for (const c of [...conns, keeping]) assert.equal(c.conn.sendPrepared(m), true);
+    assert.equal(deflates, 1, 'one compression for the three stateless connections, none for the stateful one');
+    const wire = conns.map((c) => c.sink.output_());
+    assert.ok(wire.every((w) => w.equals(wire[0]!)), 'the same bytes to each');
+    assert.equal(wire[0]![0]! & RSV1, RSV1, 'compressed (RSV1)');
+    assert.ok(wire[0]!.length < text.length / 4);
+    const h = (wire[0]![1]! & 0x7f) < 126 ? 2 : 4;
+    const inflated = zlib.inflateRawSync(Buffer.concat([wire[0]!.subarray(h), Buffer.from([0, 0, 0xff, 0xff])]), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    assert.equal(inflated.toString(), text);
+    assert.ok(keeping.sink.output_().equals(m.frame), 'a connection that keeps context gets the plain frame');
+    // below the threshold nothing is compressed
+    const small = prepareMessage('short');
+    conns[0]!.conn.sendPrepared(small);
+    assert.equal(deflates, 1);
+  });
+});

@@ -25,6 +25,12 @@ export interface Extension {
   readonly scope: 'message' | 'frame';
   /** Outgoing payloads smaller than this are not transformed (bytes). */
   readonly threshold?: number;
+  /**
+   * Set when `encode` carries no state from one message to the next: every connection with
+   * the same key encodes a given payload to the same bytes, so a message sent to many of
+   * them is encoded once (see PreparedMessage).
+   */
+  readonly sharedEncodingKey?: string;
   /** The element this side sent or accepted, as it appears in the header. */
   readonly response: string;
   /** Undo the transform of a received message (scope 'message') or frame (scope 'frame'). */
@@ -62,6 +68,16 @@ export interface DeflateCodec {
    * decompressor must keep its state for them (a fragmented message inflated per frame).
    */
   inflate(data: Buffer, maxBytes: number, more?: boolean): Buffer | null;
+  /**
+   * Optional: `inflate` of a message's last part followed by the 00 00 ff ff tail that
+   * RFC 7692 section 7.2.2 appends, supplied by the codec (no copy of `data` to append it).
+   */
+  inflateMessageEnd?(data: Buffer, maxBytes: number): Buffer | null;
+  /**
+   * Set when `deflate` keeps no context between calls: codecs with the same key compress a
+   * given input to the same bytes.
+   */
+  readonly sharedKey?: string;
   dispose(): void;
 }
 

@@ -154,6 +154,7 @@ class DeflateMessages implements Extension {
   readonly scope = 'message' as const;
   readonly response: string;
   readonly threshold: number;
+  readonly sharedEncodingKey: string | undefined;
   #codec: DeflateCodec;
   #mayDrop: boolean;
   /** Frames of the current fragmented message have fed the inflater. */
@@ -162,6 +163,7 @@ class DeflateMessages implements Extension {
   constructor(response: string, codec: DeflateCodec, noContextTakeover: boolean, threshold: number) {
     this.response = response;
     this.threshold = threshold;
+    this.sharedEncodingKey = noContextTakeover && codec.sharedKey !== undefined ? `permessage-deflate ${codec.sharedKey}` : undefined;
     this.#codec = codec;
     // Without context takeover a compressed result we do not send leaves no trace in the
     // peer's window, so we may send the original when compression does not pay.
@@ -180,7 +182,7 @@ class DeflateMessages implements Extension {
     }
     const midMessage = this.#midMessage;
     this.#midMessage = false;
-    return midMessage ? checkedInflate(this.#codec, Buffer.concat([payload, TAIL]), maxBytes, false) : inflateWithTail(this.#codec, payload, maxBytes);
+    return midMessage ? inflateMessageEnd(this.#codec, payload, maxBytes) : inflateWithTail(this.#codec, payload, maxBytes);
   }
 
   encode(payload: Buffer): { payload: Buffer; rsv: number } | null {
@@ -204,6 +206,12 @@ const EMPTY = Buffer.alloc(0);
  */
 export function inflateWithTail(codec: DeflateCodec, payload: Buffer, maxBytes: number): Buffer {
   if (payload.length === 0) return EMPTY;
+  return inflateMessageEnd(codec, payload, maxBytes);
+}
+
+/** The last part of a message and the tail; the codec appends the tail itself when it can (no copy). */
+function inflateMessageEnd(codec: DeflateCodec, payload: Buffer, maxBytes: number): Buffer {
+  if (codec.inflateMessageEnd) return checkedInflate(codec, payload, maxBytes, false, true);
   return checkedInflate(codec, Buffer.concat([payload, TAIL]), maxBytes, false);
 }
 
@@ -212,10 +220,10 @@ function inflatePart(codec: DeflateCodec, payload: Buffer, maxBytes: number): Bu
   return checkedInflate(codec, payload, maxBytes, true);
 }
 
-function checkedInflate(codec: DeflateCodec, input: Buffer, maxBytes: number, more: boolean): Buffer {
+function checkedInflate(codec: DeflateCodec, input: Buffer, maxBytes: number, more: boolean, messageEnd = false): Buffer {
   let out: Buffer | null;
   try {
-    out = codec.inflate(input, maxBytes, more);
+    out = messageEnd ? codec.inflateMessageEnd!(input, maxBytes) : codec.inflate(input, maxBytes, more);
   } catch (err) {
     throw new ProtocolError(
       'ERR_WS_DECOMPRESSION_FAILED',
