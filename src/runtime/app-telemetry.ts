@@ -24,12 +24,12 @@ export function appTelemetry(metrics: ServerMetrics, log: Logger, options: { com
       log.info({ connection: e.id, service: e.route, code: e.code, durationMs: e.durationMs }, 'connection closed');
     },
     messageIn(route, bytes) {
-      metrics.messagesIn.inc({ service: route });
-      metrics.bytesIn.inc({ service: route }, bytes);
+      metrics.messagesIn.add(route);
+      metrics.bytesIn.add(route, bytes);
     },
     messageOut(route, count, bytes) {
-      metrics.messagesOut.inc({ service: route }, count);
-      metrics.bytesOut.inc({ service: route }, count * bytes);
+      metrics.messagesOut.add(route, count);
+      metrics.bytesOut.add(route, count * bytes);
     },
     ...(options.commandMetrics
       ? {

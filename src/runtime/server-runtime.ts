@@ -10,8 +10,7 @@ import { ControlError, crashStatus, type ReloadResult, type ServerStatus, type S
 import { ControlServer } from './control-server.js';
 import { acquireLock, type AcquiredLock } from './lock-file.js';
 import { createLogger, type RuntimeLogger } from './logger.js';
-import { PROMETHEUS_CONTENT_TYPE } from './metrics.js';
-import { ServerMetrics } from './server-metrics.js';
+import { PROMETHEUS_CONTENT_TYPE, ServerMetrics, type MetricsSnapshot } from './server-metrics.js';
 import { ShutdownCoordinator } from './shutdown.js';
 import { Supervisor, type UnitStatus } from './supervisor.js';
 
@@ -82,6 +81,7 @@ export class ServerRuntime {
   #app: RuntimeApp | undefined;
   #version: string;
   #options: ServerRuntimeOptions;
+  #metricsSource: (() => Promise<string>) | undefined;
 
   /** Takes the run directory's lock (throws LockHeldError) and sets up logs. Call before listening. */
   static create(options: ServerRuntimeOptions): ServerRuntime {
@@ -219,11 +219,31 @@ export class ServerRuntime {
       res.writeHead(401, { 'www-authenticate': 'Bearer realm="switchboard metrics"', 'content-type': 'text/plain' }).end('unauthorized\n');
       return true;
     }
-    await this.#refreshServiceGauges();
-    const body = this.metrics.render();
+    const body = await this.metricsText();
     res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
     return true;
+  }
+
+  /**
+   * Where the exposition comes from when this process's metrics are not the whole story: the
+   * primary of `--workers N` merges its workers', and a worker asks the primary for that.
+   */
+  setMetricsSource(source: () => Promise<string>): void {
+    this.#metricsSource = source;
+  }
+
+  /** The Prometheus exposition served at metrics.path. */
+  async metricsText(): Promise<string> {
+    if (this.#metricsSource) return this.#metricsSource();
+    await this.#refreshServiceGauges();
+    return this.metrics.render();
+  }
+
+  /** This process's own metrics, as JSON (for merging). */
+  async metricsSnapshot(): Promise<MetricsSnapshot> {
+    await this.#refreshServiceGauges();
+    return this.metrics.snapshot();
   }
 
   async status(): Promise<ServerStatus> {
@@ -295,7 +315,7 @@ export class ServerRuntime {
       const b = app.broker();
       this.metrics.brokerState.reset();
       this.metrics.brokerState.set({ kind: b.kind, state: b.state }, 1);
-      if (app.memberships) this.metrics.roomMembers.set(undefined, app.memberships());
+      if (app.memberships) this.metrics.roomMembers.set(app.memberships());
     }
     this.metrics.serviceUp.reset();
     for (const u of this.#backgroundUnits()) this.metrics.serviceUp.set({ service: u.name, state: u.state }, u.state === 'running' ? 1 : 0);

@@ -14,7 +14,8 @@ import { IpcBroker } from '../cluster/ipc-broker.js';
 import { IpcHub } from '../cluster/ipc-hub.js';
 import type { IpcEndpoint } from '../cluster/ipc-messages.js';
 import { WorkerPool } from './worker-pool.js';
-import { WORKER_TAG, type PrimaryToWorker, type WorkerToPrimary } from './worker-messages.js';
+import { WORKER_TAG, type PrimaryOp, type PrimaryToWorker, type WorkerToPrimary } from './worker-messages.js';
+import { mergeMetrics } from '../runtime/server-metrics.js';
 import { inlineHostFactory } from '../app/inline-host.js';
 import { appTelemetry } from '../runtime/app-telemetry.js';
 import { addBackgroundService } from '../runtime/background-service.js';
@@ -88,7 +89,14 @@ async function startPrimary(runtime: ServerRuntime, nodeId: string, options: Sta
     stopTimeoutMs: config.shutdown.graceMs + config.shutdown.closeTimeoutMs + 5_000,
     restartDelayMs: config.supervisor.initialDelayMs,
     maxRestartDelayMs: config.supervisor.maxDelayMs,
+    answer: (op) => {
+      if (op === 'metrics') return mergedMetrics();
+      return Promise.reject(new Error(`unknown request ${String(op)}`));
+    },
   });
+  // one scrape for the whole machine, whichever process it reaches
+  const mergedMetrics = async (): Promise<string> => mergeMetrics([await runtime.metricsSnapshot(), ...(await pool.metricsSnapshots())]);
+  runtime.setMetricsSource(mergedMetrics);
   await pool.start();
   await runtime.start(pool);
   const url = new URL(pool.listening()[0] ?? 'ws://127.0.0.1:0');
@@ -104,9 +112,26 @@ function serveThePrimary(running: RunningServer): void {
   const send = (m: WorkerToPrimary): void => {
     if (process.connected) process.send?.(m);
   };
+  const asked = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+  let seq = 0;
+  const ask = (op: PrimaryOp): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      if (!process.connected) return reject(new Error('the primary is gone'));
+      const id = ++seq;
+      asked.set(id, { resolve, reject });
+      send({ [WORKER_TAG]: 'ask', id, op });
+    });
+  runtime.setMetricsSource(async () => String(await ask('metrics')));
   process.on('message', (m: unknown) => {
     if (typeof m !== 'object' || m === null) return;
     const msg = m as PrimaryToWorker;
+    if (msg[WORKER_TAG] === 'told') {
+      const p = asked.get(msg.id);
+      asked.delete(msg.id);
+      if (msg.ok) p?.resolve(msg.value);
+      else p?.reject(new Error(msg.error));
+      return;
+    }
     if (msg[WORKER_TAG] === 'stop') {
       void runtime.shutdown.shutdownAndExit('primary: stop');
       return;
@@ -123,6 +148,8 @@ function serveThePrimary(running: RunningServer): void {
         }
         case 'restart':
           return app.restartService(msg.arg ?? '');
+        case 'metrics':
+          return runtime.metricsSnapshot();
       }
     };
     answer().then(
@@ -131,7 +158,11 @@ function serveThePrimary(running: RunningServer): void {
     );
   });
   // the primary is gone: nobody routes connections here any more
-  process.once('disconnect', () => void runtime.shutdown.shutdownAndExit('primary gone'));
+  process.once('disconnect', () => {
+    for (const p of asked.values()) p.reject(new Error('the primary is gone'));
+    asked.clear();
+    void runtime.shutdown.shutdownAndExit('primary gone');
+  });
   send({ [WORKER_TAG]: 'ready', node: app.nodeId, listening: [`ws://${shownHost(running.address)}:${running.address.port}`], routes: running.routes });
 }
 

@@ -68,7 +68,7 @@ async function onTwoWorkers(): Promise<[{ c: CommandClient; pid: number }, { c: 
 
 test('two workers: one port, room messages and presence cross them; status lists both nodes', async () => {
   // the history covers every message the producer sends while the consumer reconnects
-  node = await startNode(services, ['--workers', '2', '--history-size', '1000']);
+  node = await startNode(services, ['--workers', '2', '--history-size', '1000', '--metrics']);
   const [a, b] = await onTwoWorkers();
   const got: unknown[] = [];
   await b.c.join('lobby', (data) => got.push(data));
@@ -82,6 +82,18 @@ test('two workers: one port, room messages and presence cross them; status lists
   assert.equal(st.broker.kind, 'ipc');
   assert.equal(st.nodes.length, 2);
   assert.ok(st.connections >= 2);
+});
+
+test('one scrape merges every worker: connections and messages are the sums, process metrics included', async () => {
+  const open = clients.length;
+  const text = await (await fetch(`${node.url.replace('ws:', 'http:')}/metrics`)).text();
+  // each worker holds only some of the connections: the sum is only right if both were asked
+  assert.match(text, new RegExp(`^switchboard_connections\\{service="/room"\\} ${open}$`, 'm'));
+  const received = Number(/^switchboard_messages_received_total\{service="\/room"\} (\d+)$/m.exec(text)?.[1]);
+  assert.ok(received >= open + 3, `every worker's messages counted (${received})`);
+  assert.match(text, /^switchboard_broker_state\{kind="ipc",state="up"\} 1$/m);
+  assert.match(text, /^nodejs_eventloop_lag_seconds \d/m);
+  assert.match(text, /^process_resident_memory_bytes \d+$/m);
 });
 
 test('a worker killed mid-stream: its clients resume on a live worker with every message; the primary forks a new one', async () => {
