@@ -7,6 +7,11 @@ import type { ServerMetrics } from './server-metrics.js';
 /** Outcomes whose command name the client chose freely: never a label value. */
 const UNNAMED_OUTCOMES = new Set(['unknown_command', 'bad_request', 'bad_json']);
 
+/** The command's name as metrics and traces show it: `(unknown)` when the client made it up. */
+export function shownCommand(command: string, outcome: string): string {
+  return UNNAMED_OUTCOMES.has(outcome) ? '(unknown)' : command;
+}
+
 /** Refusals of one kind are logged once per window, then counted (a retrying client must not flood the log). */
 const REFUSAL_WINDOW_MS = 10_000;
 
@@ -34,7 +39,7 @@ export function appTelemetry(metrics: ServerMetrics, log: Logger, options: { com
     ...(options.commandMetrics
       ? {
           commandFinished(e) {
-            const command = UNNAMED_OUTCOMES.has(e.outcome) ? '(unknown)' : e.command;
+            const command = shownCommand(e.command, e.outcome);
             metrics.commandDuration.observe({ service: e.route, command, outcome: e.outcome }, e.durationMs / 1000);
           },
         }

@@ -61,6 +61,12 @@ export const configSchema = z.strictObject({
       token: z.string().min(1).optional(),
     })
     .prefault({}),
+  tracing: z
+    .strictObject({
+      /** An OpenTelemetry span per command, through @opentelemetry/api's global tracer provider (bring your own SDK). */
+      enabled: z.boolean().default(false),
+    })
+    .prefault({}),
   shutdown: z
     .strictObject({
       /** How long in-flight commands may finish before their AbortSignal fires. */
@@ -132,6 +138,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { path: 'metrics.host', type: 'string', env: 'SWITCHBOARD_METRICS_HOST', flag: 'metrics-host', description: 'interface of the admin port', takes: 'a host name or IP address' },
   { path: 'metrics.path', type: 'string', env: 'SWITCHBOARD_METRICS_PATH', flag: 'metrics-path', description: 'HTTP path of the metrics', takes: 'a path starting with /' },
   { path: 'metrics.token', type: 'string', env: 'SWITCHBOARD_METRICS_TOKEN', flag: 'metrics-token', description: 'bearer token required to read metrics', takes: 'a non-empty token' },
+  { path: 'tracing.enabled', type: 'boolean', env: 'SWITCHBOARD_TRACING', flag: 'tracing', description: 'an OpenTelemetry span per command (needs an SDK registered)', takes: 'true or false (or 1/0, yes/no, on/off)' },
   { path: 'shutdown.graceMs', type: 'number', env: 'SWITCHBOARD_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', description: 'grace period for in-flight commands on stop', takes: 'a whole number of milliseconds, 1 or more' },
   { path: 'shutdown.closeTimeoutMs', type: 'number', env: 'SWITCHBOARD_SHUTDOWN_CLOSE_TIMEOUT_MS', flag: 'shutdown-close-timeout-ms', description: 'time allowed for closing handshakes on stop', takes: 'a whole number of milliseconds, 1 or more' },
   { path: 'supervisor.maxRestarts', type: 'number', env: 'SWITCHBOARD_MAX_RESTARTS', flag: 'max-restarts', description: 'restarts allowed within the window before a service is failed', takes: 'a whole number, 0 or more' },

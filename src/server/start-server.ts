@@ -17,7 +17,10 @@ import { WorkerPool } from './worker-pool.js';
 import { WORKER_TAG, type PrimaryOp, type PrimaryToWorker, type WorkerToPrimary } from './worker-messages.js';
 import { mergeMetrics } from '../runtime/server-metrics.js';
 import { inlineHostFactory } from '../app/inline-host.js';
+import { trace, type TracerProvider } from '@opentelemetry/api';
+import { observeAll } from '../app/observer.js';
 import { appTelemetry } from '../runtime/app-telemetry.js';
+import { commandTracing } from '../runtime/command-tracing.js';
 import { addBackgroundService } from '../runtime/background-service.js';
 import type { SwitchboardConfig } from '../runtime/config.js';
 import { ControlError, type ReloadResult, type ServiceStatus } from '../runtime/control-protocol.js';
@@ -44,6 +47,8 @@ export interface StartServerOptions {
   /** Defaults to process.exit (after flushing logs). */
   exit?: (code: number) => void;
   signals?: boolean;
+  /** With `tracing.enabled`: spans go to this provider's tracer (default: @opentelemetry/api's global provider). */
+  tracerProvider?: TracerProvider;
   /** Transport options passed to the app server (limits, origins, ...); deflate comes from config. */
   transport?: AppServerOptions['transport'];
 }
@@ -200,7 +205,10 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     hosts: { inline: inlineHostFactory(log), worker: isolatedHostFactory('worker', isolated), process: isolatedHostFactory('process', isolated) },
     defaultIsolation: config.isolation,
     stopDeadlineMs: config.shutdown.graceMs,
-    observer: appTelemetry(runtime.metrics, log, { commandMetrics: config.metrics.enabled }),
+    observer: observeAll(
+      appTelemetry(runtime.metrics, log, { commandMetrics: config.metrics.enabled }),
+      config.tracing.enabled ? commandTracing((options.tracerProvider ?? trace.getTracerProvider()).getTracer('switchboard', options.version)) : undefined,
+    ),
     // metrics on the main port, at metrics.path, unless they have a port of their own
     ...(config.metrics.enabled && config.metrics.port === undefined ? { routes: [(req, res) => runtime.handleMetricsRequest(req, res)] } : {}),
   });
@@ -303,3 +311,4 @@ function serviceStatus(s: ServiceSummary): ServiceStatus {
   if (s.error !== undefined) out.error = s.error;
   return out;
 }
+export { commandTracing } from '../runtime/command-tracing.js';
