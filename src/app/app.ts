@@ -57,6 +57,30 @@ interface LiveConnection<Framed> {
   /** Its service's counters (shared by the service's connections). */
   readonly stats: { messagesIn: number; messagesOut: number; connections: Set<string> };
   readonly member: RoomMember;
+  /** The request path (without the query). */
+  readonly path: string;
+  /** Payload bytes from and to this connection. */
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** One open connection of this node, as operators see it (`switchboard top`, the admin page). */
+export interface ConnectionSummary {
+  id: string;
+  route: string;
+  path: string;
+  user: string | null;
+  rooms: string[];
+  bytesIn: number;
+  bytesOut: number;
+  openedAt: number;
+}
+
+/** One room of this node with its members here. */
+export interface RoomSummary {
+  route: string;
+  room: string;
+  members: string[];
 }
 
 export class App<Framed> {
@@ -169,7 +193,7 @@ export class App<Framed> {
     if (entry === undefined || host === undefined) throw new Error(`open without an admitted service: ${admission.file}`);
     const id = `${this.nodeId}.${(++this.#seq).toString(36)}`;
     const member: RoomMember = { id, user: admission.user, announce: host.info.presenceEvents };
-    this.#connections.set(id, { id, port, file: admission.file, route: admission.route, host, openedAt: Date.now(), stats: entry, member });
+    this.#connections.set(id, { id, port, file: admission.file, route: admission.route, host, openedAt: Date.now(), stats: entry, member, path: request.path, bytesIn: 0, bytesOut: 0 });
     entry.connections.add(id);
     this.#observer.connectionOpened?.({ id, route: admission.route, path: request.path, remoteAddress: request.remoteAddress });
     void host.open({ id, request, protocol: admission.protocol, user: admission.user });
@@ -181,7 +205,9 @@ export class App<Framed> {
     const c = this.#connections.get(id);
     if (c === undefined) return;
     c.stats.messagesIn += 1;
-    this.#observer.messageIn?.(c.route, bytes ?? byteLength(data));
+    const size = bytes ?? byteLength(data);
+    c.bytesIn += size;
+    this.#observer.messageIn?.(c.route, size);
     c.host.message(id, data, binary);
   }
 
@@ -302,6 +328,33 @@ export class App<Framed> {
   /** Room memberships of this node's connections. */
   roomMemberships(): number {
     return this.#rooms.memberships();
+  }
+
+  /** This node's rooms and their members here. */
+  rooms(): RoomSummary[] {
+    return this.#rooms.localRooms().map((r) => ({ route: r.scope, room: r.room, members: r.members }));
+  }
+
+  /** This node's open connections, with their rooms and traffic. */
+  connections(): ConnectionSummary[] {
+    const roomsOf = new Map<string, string[]>();
+    for (const r of this.#rooms.localRooms()) {
+      for (const id of r.members) {
+        const list = roomsOf.get(id);
+        if (list) list.push(r.room);
+        else roomsOf.set(id, [r.room]);
+      }
+    }
+    return [...this.#connections.values()].map((c) => ({
+      id: c.id,
+      route: c.route,
+      path: c.path,
+      user: c.member.user?.id ?? null,
+      rooms: roomsOf.get(c.id) ?? [],
+      bytesIn: c.bytesIn,
+      bytesOut: c.bytesOut,
+      openedAt: c.openedAt,
+    }));
   }
 
   async #publish(route: string, room: string, data: unknown, except: readonly string[], volatile: boolean): Promise<Position | null> {
@@ -448,7 +501,9 @@ export class App<Framed> {
 
   #send(c: LiveConnection<Framed>, data: string | Uint8Array, binary: boolean): void {
     c.stats.messagesOut += 1;
-    this.#observer.messageOut?.(c.route, 1, byteLength(data));
+    const size = byteLength(data);
+    c.bytesOut += size;
+    this.#observer.messageOut?.(c.route, 1, size);
     c.port.send(data, binary);
   }
 
@@ -458,17 +513,20 @@ export class App<Framed> {
     let framed: Framed | undefined;
     let n = 0;
     let route = '';
+    let size = -1;
     for (const id of ids) {
       if (skip?.has(id)) continue;
       const c = this.#connections.get(id);
       if (c === undefined) continue;
       framed ??= this.#framer.frame(data, binary);
+      if (size < 0) size = byteLength(data);
+      c.bytesOut += size;
       c.stats.messagesOut += 1;
       c.port.sendFramed(framed);
       route = c.route;
       n += 1;
     }
-    if (n > 0) this.#observer.messageOut?.(route, n, byteLength(data));
+    if (n > 0) this.#observer.messageOut?.(route, n, size);
     return n;
   }
 }

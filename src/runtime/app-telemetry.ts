@@ -36,14 +36,11 @@ export function appTelemetry(metrics: ServerMetrics, log: Logger, options: { com
       metrics.messagesOut.add(route, count);
       metrics.bytesOut.add(route, count * bytes);
     },
-    ...(options.commandMetrics
-      ? {
-          commandFinished(e) {
-            const command = shownCommand(e.command, e.outcome);
-            metrics.commandDuration.observe({ service: e.route, command, outcome: e.outcome }, e.durationMs / 1000);
-          },
-        }
-      : {}),
+    commandFinished(e) {
+      metrics.commands.add(e.route);
+      if (e.outcome !== 'ok') metrics.commandErrors.add(e.route);
+      if (options.commandMetrics) metrics.commandDuration.observe({ service: e.route, command: shownCommand(e.command, e.outcome), outcome: e.outcome }, e.durationMs / 1000);
+    },
     roomPublished(e) {
       metrics.roomPublish.observe({ service: e.route, numbered: String(e.numbered) }, e.durationMs / 1000);
     },

@@ -8,7 +8,7 @@ import {
 } from './control-protocol.js';
 import { controlSocketPath } from './control-server.js';
 
-type RequestBody = { type: 'status' } | { type: 'stop' } | { type: 'reload' } | { type: 'restart'; service: string };
+type RequestBody = { type: 'status' } | { type: 'stop' } | { type: 'reload' } | { type: 'restart'; service: string } | { type: 'figures' };
 
 export class ControlClientError extends Error {
   constructor(

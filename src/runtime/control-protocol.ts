@@ -14,6 +14,7 @@ export const controlRequestSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('stop') }),
   z.object({ ...base, type: z.literal('reload') }),
   z.object({ ...base, type: z.literal('restart'), service: z.string().min(1) }),
+  z.object({ ...base, type: z.literal('figures') }),
 ]);
 export type ControlRequest = z.infer<typeof controlRequestSchema>;
 export type ControlRequestType = ControlRequest['type'];
@@ -114,6 +115,8 @@ export interface ControlHandlers {
   stop(): void | Promise<void>;
   reload(): ReloadResult | Promise<ReloadResult>;
   restart(service: string): void | Promise<void>;
+  /** Live figures (`switchboard top`): ClusterFigures. */
+  figures(): unknown;
 }
 
 /** An error a handler throws to answer with a specific code (e.g. unknown service). */

@@ -10,6 +10,8 @@ import { ControlError, crashStatus, type ReloadResult, type ServerStatus, type S
 import { ControlServer } from './control-server.js';
 import { acquireLock, type AcquiredLock } from './lock-file.js';
 import { createLogger, type RuntimeLogger } from './logger.js';
+import type { ConnectionSummary, RoomSummary } from '../app/app.js';
+import { MAX_LISTED_CONNECTIONS, RateSampler, type ClusterFigures, type NodeFigures } from './live-figures.js';
 import { PROMETHEUS_CONTENT_TYPE, ServerMetrics, type MetricsSnapshot } from './server-metrics.js';
 import { ShutdownCoordinator } from './shutdown.js';
 import { Supervisor, type UnitStatus } from './supervisor.js';
@@ -47,6 +49,11 @@ export interface RuntimeApp {
   memberships?(): number;
   /** Server operations offered to background services (rooms, connections). */
   bridge?: ServerBridge;
+  /** This process's open connections and rooms (live figures); absent where the process serves none. */
+  connections?(): ConnectionSummary[];
+  rooms?(): RoomSummary[];
+  /** The live figures of the nodes behind this app (the primary of --workers N: its workers'). */
+  figures?(): Promise<NodeFigures[]>;
 }
 
 export interface ServerRuntimeOptions {
@@ -71,6 +78,8 @@ export class ServerRuntime {
   readonly config: SwitchboardConfig;
   readonly log: Logger;
   readonly metrics = new ServerMetrics();
+  /** Message and command rates, sampled once a second (live figures). */
+  readonly rates = new RateSampler(this.metrics);
   readonly supervisor = new Supervisor();
   readonly shutdown: ShutdownCoordinator;
   readonly startedAt = new Date();
@@ -156,6 +165,7 @@ export class ServerRuntime {
         },
         reload: () => this.#requireApp().reload(),
         restart: (name) => this.restart(name),
+        figures: () => this.figures(),
       },
       (err) => this.log.error({ err: String(err) }, 'control socket error'),
     );
@@ -174,6 +184,7 @@ export class ServerRuntime {
       this.#metricsServer = server;
     }
 
+    this.rates.start();
     this.#addShutdownSteps(app);
     if (this.#options.signals !== false) {
       this.shutdown.installSignalHandlers();
@@ -267,6 +278,33 @@ export class ServerRuntime {
     };
   }
 
+  /** This node's live figures: rates, services, rooms, connections. */
+  async nodeFigures(): Promise<NodeFigures> {
+    const app = this.#requireApp();
+    const status = await this.status();
+    const connections = app.connections?.() ?? [];
+    return {
+      node: status.node,
+      pid: status.pid,
+      startedAt: this.startedAt.getTime(),
+      at: Date.now(),
+      connections: status.connections,
+      rates: this.rates.rates(),
+      series: this.rates.series(),
+      services: status.services.map((s) => ({ name: s.path ?? s.name, kind: s.kind, isolation: s.isolation, state: s.state, restarts: s.restarts, connections: s.connections })),
+      rooms: app.rooms?.() ?? [],
+      connectionList: connections.slice(0, MAX_LISTED_CONNECTIONS),
+    };
+  }
+
+  /** The live figures of every node this server can see, and the cluster's nodes with a live lease. */
+  async figures(): Promise<ClusterFigures> {
+    const app = this.#requireApp();
+    const nodes = app.figures ? await app.figures() : [await this.nodeFigures()];
+    const cluster = await app.nodes().catch(() => [] as Array<{ id: string; since: number }>);
+    return { nodes, cluster };
+  }
+
   /** Restart a background service by name or an endpoint service by route. */
   async restart(name: string): Promise<void> {
     const unit = this.supervisor.get(name);
@@ -335,7 +373,10 @@ export class ServerRuntime {
       app.closeConnections(GOING_AWAY, 'server shutting down', this.config.shutdown.closeTimeoutMs),
     );
     sd.add('stop-services', 'background services', () => this.supervisor.stopAll('shutdown'));
-    sd.add('cleanup', 'control socket', () => this.#control?.close());
+    sd.add('cleanup', 'control socket', () => {
+      this.rates.stop();
+      return this.#control?.close();
+    });
     sd.add('cleanup', 'metrics endpoint', () => {
       const s = this.#metricsServer;
       if (!s) return;
@@ -351,6 +392,7 @@ export class ServerRuntime {
 
   /** Release the lock without a shutdown (startup failed after create()). */
   abort(): void {
+    this.rates.stop();
     void this.#control?.close();
     this.#metricsServer?.close();
     this.shutdown.removeSignalHandlers();

@@ -155,6 +155,8 @@ function serveThePrimary(running: RunningServer): void {
           return app.restartService(msg.arg ?? '');
         case 'metrics':
           return runtime.metricsSnapshot();
+        case 'figures':
+          return runtime.nodeFigures();
       }
     };
     answer().then(
@@ -236,6 +238,8 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     broker: () => app.clusterStatus(),
     nodes: () => app.nodes(),
     memberships: () => app.roomMemberships(),
+    connections: () => app.connections(),
+    rooms: () => app.rooms(),
     connectionCount: () => app.connectionCount,
     services: async () => (await app.services()).map(serviceStatus),
     reload: async (): Promise<ReloadResult> => {

@@ -4,7 +4,7 @@
  */
 export const WORKER_TAG = 'sbw';
 
-export type WorkerControlOp = 'status' | 'reload' | 'restart' | 'metrics';
+export type WorkerControlOp = 'status' | 'reload' | 'restart' | 'metrics' | 'figures';
 
 /** What a worker may ask its primary. */
 export type PrimaryOp = 'metrics';

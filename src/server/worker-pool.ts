@@ -12,6 +12,7 @@ import type { IpcEndpoint } from '../cluster/ipc-messages.js';
 import type { ReloadResult, ServerStatus, ServiceStatus } from '../runtime/control-protocol.js';
 import { ControlError } from '../runtime/control-protocol.js';
 import type { RuntimeApp } from '../runtime/server-runtime.js';
+import type { NodeFigures } from '../runtime/live-figures.js';
 import type { MetricsSnapshot } from '../runtime/server-metrics.js';
 import { WORKER_TAG, type PrimaryOp, type PrimaryToWorker, type WorkerControlOp, type WorkerToPrimary } from './worker-messages.js';
 
@@ -125,6 +126,11 @@ export class WorkerPool implements RuntimeApp {
     return this.#statuses();
   }
 
+  /** Every live worker's live figures (each worker is a node). */
+  async figures(): Promise<NodeFigures[]> {
+    return (await this.#all('figures')) as NodeFigures[];
+  }
+
   /** Every live worker's own metrics, for the primary to merge into one scrape. */
   async metricsSnapshots(): Promise<MetricsSnapshot[]> {
     return (await this.#all('metrics')) as MetricsSnapshot[];
@@ -230,7 +236,7 @@ export class WorkerPool implements RuntimeApp {
     const failed = answers.find((a) => a.status === 'rejected');
     if (failed && answers.every((a) => a.status === 'rejected')) throw (failed as PromiseRejectedResult).reason;
     // a worker dying meanwhile leaves a gap in a status or a scrape, not an error
-    if (failed && op !== 'status' && op !== 'metrics') throw (failed as PromiseRejectedResult).reason;
+    if (failed && op !== 'status' && op !== 'metrics' && op !== 'figures') throw (failed as PromiseRejectedResult).reason;
     return answers.filter((a) => a.status === 'fulfilled').map((a) => (a as PromiseFulfilledResult<unknown>).value);
   }
 

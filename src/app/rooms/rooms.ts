@@ -47,4 +47,6 @@ export interface Rooms {
   presence(scope: string, room: string): Promise<PresenceEntry[]>;
   /** Room memberships of this node's connections (metrics). */
   memberships(): number;
+  /** Rooms with members on this node, and those members (operators' views). */
+  localRooms(): Array<{ scope: string; room: string; members: string[] }>;
 }
