@@ -16,7 +16,7 @@ import type { RoomMember, Rooms } from './rooms/rooms.js';
 import type { ClusterFactory, LinkStatus, LocalConnections, NodeLink } from './cluster.js';
 import { ServiceCatalog, type BackgroundFile, type RescanResult, type ServiceSummary } from './service-catalog.js';
 import type { CloseReply, HostAction, HostAnswers, HostQuery, HostSink, ServiceHost, ServiceHostFactories, Target } from './service-host.js';
-import type { HandshakeRequest, Isolation, Position, User } from './service.js';
+import type { HandshakeRequest, Isolation, Position, ServiceDefinition, User } from './service.js';
 
 export interface AppOptions<Framed> {
   /** The services directory. */
@@ -135,6 +135,11 @@ export class App<Framed> {
     }
   }
 
+  /** Serves `definition` at `route` ahead of the services directory (the server's own services, such as the admin page's). */
+  mount(route: string, definition: ServiceDefinition): void {
+    this.#catalog.mount(route, definition);
+  }
+
   /** Joins the cluster, if there is one (before the first connection). */
   async start(): Promise<void> {
     await this.#startCluster?.();
@@ -162,14 +167,15 @@ export class App<Framed> {
   /** Decides a handshake: 404 without a service, 500 when it fails to load, else the service's own decision. */
   async admit(request: HandshakeRequest): Promise<Decision> {
     if (this.#stopping) return { accept: false, status: 503, reason: 'server is stopping' };
-    const resolution = await this.#catalog.resolver.resolve(request.url);
+    const mounted = this.#catalog.mounted(request.path);
+    const resolution = mounted ? { found: true as const, file: mounted.file, route: mounted.route } : await this.#catalog.resolver.resolve(request.url);
     if (!resolution.found) {
       if (resolution.reason === 'outside_root') this.#log.warn({ url: request.url }, 'service path resolves outside the services directory');
       return { accept: false, status: 404, reason: 'no service at this path' };
     }
     let host: ServiceHost;
     try {
-      host = await this.#catalog.host(resolution.file, resolution.route);
+      host = mounted?.ready ?? (await this.#catalog.host(resolution.file, resolution.route));
     } catch {
       return { accept: false, status: 500, reason: 'service failed to load' };
     }

@@ -61,6 +61,14 @@ export const configSchema = z.strictObject({
       token: z.string().min(1).optional(),
     })
     .prefault({}),
+  admin: z
+    .strictObject({
+      /** Serve the admin page at /_admin/ (default: on when the server listens on loopback only). */
+      enabled: z.boolean().optional(),
+      /** The admin page's token (default: a random one, shown in the banner). */
+      token: z.string().min(16, 'at least 16 characters').optional(),
+    })
+    .prefault({}),
   tracing: z
     .strictObject({
       /** An OpenTelemetry span per command, through @opentelemetry/api's global tracer provider (bring your own SDK). */
@@ -138,6 +146,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { path: 'metrics.host', type: 'string', env: 'SWITCHBOARD_METRICS_HOST', flag: 'metrics-host', description: 'interface of the admin port', takes: 'a host name or IP address' },
   { path: 'metrics.path', type: 'string', env: 'SWITCHBOARD_METRICS_PATH', flag: 'metrics-path', description: 'HTTP path of the metrics', takes: 'a path starting with /' },
   { path: 'metrics.token', type: 'string', env: 'SWITCHBOARD_METRICS_TOKEN', flag: 'metrics-token', description: 'bearer token required to read metrics', takes: 'a non-empty token' },
+  { path: 'admin.enabled', type: 'boolean', env: 'SWITCHBOARD_ADMIN', flag: 'admin', description: 'serve the admin page at /_admin/ (default: on for loopback)', takes: 'true or false (or 1/0, yes/no, on/off)' },
+  { path: 'admin.token', type: 'string', env: 'SWITCHBOARD_ADMIN_TOKEN', flag: 'admin-token', description: "the admin page's token (default: random, shown at start)", takes: 'a token of at least 16 characters' },
   { path: 'tracing.enabled', type: 'boolean', env: 'SWITCHBOARD_TRACING', flag: 'tracing', description: 'an OpenTelemetry span per command (needs an SDK registered)', takes: 'true or false (or 1/0, yes/no, on/off)' },
   { path: 'shutdown.graceMs', type: 'number', env: 'SWITCHBOARD_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', description: 'grace period for in-flight commands on stop', takes: 'a whole number of milliseconds, 1 or more' },
   { path: 'shutdown.closeTimeoutMs', type: 'number', env: 'SWITCHBOARD_SHUTDOWN_CLOSE_TIMEOUT_MS', flag: 'shutdown-close-timeout-ms', description: 'time allowed for closing handshakes on stop', takes: 'a whole number of milliseconds, 1 or more' },

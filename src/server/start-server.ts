@@ -21,6 +21,9 @@ import { trace, type TracerProvider } from '@opentelemetry/api';
 import { observeAll } from '../app/observer.js';
 import { appTelemetry } from '../runtime/app-telemetry.js';
 import { commandTracing } from '../runtime/command-tracing.js';
+import { ADMIN_ROUTE, adminService } from '../runtime/admin-service.js';
+import { adminPageRoute } from './admin-page-route.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { addBackgroundService } from '../runtime/background-service.js';
 import type { SwitchboardConfig } from '../runtime/config.js';
 import { ControlError, type ReloadResult, type ServiceStatus } from '../runtime/control-protocol.js';
@@ -39,6 +42,8 @@ export interface RunningServer {
   server: AppServer | null;
   /** The worker processes, in the primary of `--workers N`. */
   workers: WorkerPool | null;
+  /** The admin page's address with its token, when it is on. */
+  adminUrl?: string;
 }
 
 export interface StartServerOptions {
@@ -61,6 +66,12 @@ export interface StartServerOptions {
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const worker = cluster.isWorker && process.env.SWITCHBOARD_WORKER_INDEX !== undefined;
   const primary = !worker && options.config.workers > 1;
+  if (adminEnabled(options.config) && options.config.admin.token === undefined) {
+    const token = randomBytes(18).toString('base64url');
+    options = { ...options, config: { ...options.config, admin: { ...options.config.admin, token } } };
+    // the workers read their configuration again: they get the same token
+    if (primary) process.env.SWITCHBOARD_ADMIN_TOKEN = token;
+  }
   const nodeId = randomBytes(4).toString('hex');
   const runtime = ServerRuntime.create({
     config: worker && process.env.SWITCHBOARD_WORKER_INDEX !== '0' ? { ...options.config, background: {} } : options.config,
@@ -107,7 +118,7 @@ async function startPrimary(runtime: ServerRuntime, nodeId: string, options: Sta
   const url = new URL(pool.listening()[0] ?? 'ws://127.0.0.1:0');
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const address: ListenAddress = { address: host, family: host.includes(':') ? 'IPv6' : 'IPv4', port: Number(url.port) };
-  return { runtime, address, routes: pool.routes(), server: null, workers: pool };
+  return { runtime, address, routes: pool.routes(), server: null, workers: pool, ...adminUrl(config, address) };
 }
 
 /** A worker answers the primary's control requests and stops when told (or when the primary is gone). */
@@ -173,6 +184,21 @@ function serveThePrimary(running: RunningServer): void {
   send({ [WORKER_TAG]: 'ready', node: app.nodeId, listening: [`ws://${shownHost(running.address)}:${running.address.port}`], routes: running.routes });
 }
 
+/** The admin page is on by default only where nobody else can reach it. */
+function adminEnabled(config: SwitchboardConfig): boolean {
+  return config.admin.enabled ?? isLoopback(config.host);
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function adminUrl(config: SwitchboardConfig, address: ListenAddress): { adminUrl?: string } {
+  if (!adminEnabled(config) || config.admin.token === undefined) return {};
+  // the token travels in the fragment: it never reaches a server log or a Referer
+  return { adminUrl: `http://${shownHost(address)}:${address.port}${ADMIN_ROUTE}/#token=${encodeURIComponent(config.admin.token)}` };
+}
+
 function shownHost(a: ListenAddress): string {
   return a.family === 'IPv6' ? `[${a.address}]` : a.address;
 }
@@ -193,7 +219,7 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
   };
   const joined = await joinCluster(config, nodeId, log, worker);
   const c = config.cluster;
-  const server = new AppServer({
+  const server: AppServer = new AppServer({
     nodeId,
     ...(joined ? { cluster: joined } : {}),
     // the same history settings for the single-process rooms as for a cluster's
@@ -211,8 +237,27 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
       appTelemetry(runtime.metrics, log, { commandMetrics: config.metrics.enabled }),
       config.tracing.enabled ? commandTracing((options.tracerProvider ?? trace.getTracerProvider()).getTracer('switchboard', options.version)) : undefined,
     ),
-    // metrics on the main port, at metrics.path, unless they have a port of their own
-    ...(config.metrics.enabled && config.metrics.port === undefined ? { routes: [(req, res) => runtime.handleMetricsRequest(req, res)] } : {}),
+    routes: [
+      // metrics on the main port, at metrics.path, unless they have a port of their own
+      ...(config.metrics.enabled && config.metrics.port === undefined ? [(req: IncomingMessage, res: ServerResponse) => runtime.handleMetricsRequest(req, res)] : []),
+      ...(adminEnabled(config) ? [adminPageRoute()] : []),
+    ],
+    ...(adminEnabled(config)
+      ? {
+          mounts: {
+            [ADMIN_ROUTE]: adminService(
+              {
+                figures: () => runtime.figures(),
+                disconnect: (id) => server.app.closeConnection(id, 1000, 'disconnected by an operator'),
+                sendToRoom: async (service, room, data) => void (await server.app.publish(service, room, data)),
+                restart: (service) => runtime.restart(service),
+                drain: () => void runtime.shutdown.shutdownAndExit('admin: drain'),
+              },
+              { token: config.admin.token! },
+            ),
+          },
+        }
+      : {}),
   });
   const app = server.app;
 
@@ -269,7 +314,7 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     },
   };
   await runtime.start(runtimeApp);
-  return { runtime, server, address, routes: await app.listRoutes(), workers: null };
+  return { runtime, server, address, routes: await app.listRoutes(), workers: null, ...adminUrl(config, address) };
 }
 
 /** The cluster of a server with a broker other than memory, started; undefined for one process. */
