@@ -13,6 +13,9 @@ import type { AppObserver } from './observer.js';
 import { LocalRooms } from './rooms/local-rooms.js';
 import type { RoomIndexOptions } from './rooms/room-index.js';
 import type { RoomMember, Rooms } from './rooms/rooms.js';
+import { LiveValues, type LiveSpec, type LiveValuesOptions } from './live/live-values.js';
+import { LocalLiveLog } from './live/live-log.js';
+import type { Json } from '../client/json-patch.js';
 import type { ClusterFactory, LinkStatus, LocalConnections, NodeLink } from './cluster.js';
 import { ServiceCatalog, type BackgroundFile, type RescanResult, type ServiceSummary } from './service-catalog.js';
 import type { CloseReply, HostAction, HostAnswers, HostQuery, HostSink, ServiceHost, ServiceHostFactories, Target } from './service-host.js';
@@ -32,6 +35,8 @@ export interface AppOptions<Framed> {
   cluster?: ClusterFactory;
   /** This node's id without a cluster (default: random); with one, the broker's. */
   nodeId?: string;
+  /** Live values: patches kept per value, linger of unused copies. */
+  live?: LiveValuesOptions;
   log?: Logger;
   observer?: AppObserver;
 }
@@ -83,6 +88,10 @@ export interface RoomSummary {
   members: string[];
 }
 
+function liveSpec(query: { initial: unknown; history?: number }): LiveSpec {
+  return query.history !== undefined ? { initial: query.initial as Json, history: query.history } : { initial: query.initial as Json };
+}
+
 export class App<Framed> {
   /** Prefix of every connection id: unique per node and process start. */
   readonly nodeId: string;
@@ -91,6 +100,7 @@ export class App<Framed> {
   readonly #framer: Framer<Framed>;
   readonly #catalog: ServiceCatalog;
   readonly #rooms: Rooms;
+  readonly #live: LiveValues;
   readonly #link: NodeLink | null;
   readonly #closeCluster: ((o: { graceMs?: number }) => Promise<void>) | null;
   readonly #startCluster: (() => Promise<void>) | null;
@@ -124,10 +134,12 @@ export class App<Framed> {
       this.#rooms = cluster.rooms;
       this.#link = cluster.link;
       this.nodeId = cluster.link.nodeId;
+      this.#live = new LiveValues(cluster.liveLog, local, { ...(cluster.liveRefreshMs !== undefined ? { refreshMs: cluster.liveRefreshMs } : {}), ...options.live });
       this.#startCluster = () => cluster.start();
       this.#closeCluster = (o) => cluster.close(o);
     } else {
       this.#rooms = new LocalRooms(local, options.rooms);
+      this.#live = new LiveValues(new LocalLiveLog(), local, options.live);
       this.#link = null;
       this.nodeId = options.nodeId ?? randomBytes(4).toString('hex');
       this.#startCluster = null;
@@ -229,6 +241,7 @@ export class App<Framed> {
     this.#connections.delete(id);
     c.stats.connections.delete(id);
     this.#rooms.leaveAll(c.route, id);
+    this.#live.leaveAll(id);
     this.#observer.connectionClosed?.({ id, route: c.route, code, durationMs: Date.now() - c.openedAt });
     return c.host.close(id, code, reason);
   }
@@ -388,6 +401,7 @@ export class App<Framed> {
   /** Stops every service host (after the connections are closed) and leaves the cluster. */
   async dispose(options: { graceMs?: number } = {}): Promise<void> {
     await this.#catalog.disposeAll();
+    await this.#live.close();
     await this.#closeCluster?.(options);
   }
 
@@ -476,6 +490,23 @@ export class App<Framed> {
         return this.#rooms.presence(route, query.room);
       case 'say':
         return this.say(query.event, query.data);
+      case 'liveGet':
+        return this.#live.get(route, query.name, liveSpec(query));
+      case 'liveSet':
+        return this.#live.set(route, query.name, query.value as Json, liveSpec(query), query.base);
+      case 'liveSubscribe': {
+        const c = this.#connections.get(query.to);
+        if (c === undefined) return { v: 0, value: null };
+        const reply = query.reply;
+        const snapshot = await this.#live.subscribe(route, query.name, c.id, query.since, liveSpec(query), (s) => {
+          // written in the step that makes the subscriber, before any patch can follow
+          if (reply !== undefined) this.#send(c, encodeReply(reply, { name: query.name, ...s }), false);
+        });
+        if (!this.#connections.has(c.id)) this.#live.unsubscribe(route, query.name, c.id);
+        return snapshot;
+      }
+      case 'liveUnsubscribe':
+        return this.#live.unsubscribe(route, query.name, query.to);
     }
   }
 

@@ -9,6 +9,7 @@ import { resolveFromCommand, type AuthResolver } from './auth/user.js';
 import type { CommandDefinition, Position, RoomOptions } from './service.js';
 import type { HostSink } from './service-host.js';
 import type { RoomPolicy } from './inline-host.js';
+import type { LiveDeclarations } from './live/live-declarations.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 
 export const MAX_ROOM_NAME = 200;
@@ -107,4 +108,57 @@ export function roomCommands(options: RoomOptions<any, any>, sink: HostSink, pol
     };
   }
   return commands;
+}
+
+const subscribeInput = schema<{ name: string; since?: number }>((v) => {
+  if (!isObject(v)) return 'expected {"name": string, "since"?: number}';
+  const name = v['name'];
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_ROOM_NAME) return `name: a string of 1..${MAX_ROOM_NAME} characters`;
+  const since = v['since'];
+  if (since === undefined || since === null) return { name };
+  if (!Number.isSafeInteger(since) || (since as number) < 0) return 'since: a non-negative integer (a version)';
+  return { name, since: since as number };
+});
+
+const nameInput = schema<{ name: string }>((v) => {
+  if (!isObject(v) || typeof v['name'] !== 'string' || v['name'].length === 0) return 'expected {"name": string}';
+  return { name: v['name'] };
+});
+
+/** `live.subscribe` and `live.unsubscribe`, for services that declare live values. */
+export function liveCommands(live: LiveDeclarations, sink: HostSink): Record<string, CommandDefinition<any, any, any, any>> {
+  return {
+    'live.subscribe': {
+      input: subscribeInput,
+      async handler(data: { name: string; since?: number }, call) {
+        const declared = live.resolve(data.name);
+        if (declared === null) throw new CommandError(CommandErrorCode.NOT_FOUND, `no live value "${data.name}"`);
+        if (declared.guard !== undefined) {
+          let allowed = false;
+          try {
+            allowed = (await declared.guard(call.connection, declared.params)) === true;
+          } catch (err) {
+            if (err instanceof CommandError) throw err;
+          }
+          if (!allowed) throw new CommandError(CommandErrorCode.FORBIDDEN, `not allowed to subscribe to "${data.name}"`);
+        }
+        await sink.ask({
+          type: 'liveSubscribe',
+          to: call.connection.id,
+          name: data.name,
+          initial: declared.initial,
+          reply: call.id,
+          ...(data.since !== undefined ? { since: data.since } : {}),
+          ...(declared.history !== undefined ? { history: declared.history } : {}),
+        });
+        return REPLIED;
+      },
+    },
+    'live.unsubscribe': {
+      input: nameInput,
+      async handler(data: { name: string }, call) {
+        return { name: data.name, subscribed: await sink.ask({ type: 'liveUnsubscribe', to: call.connection.id, name: data.name }) };
+      },
+    },
+  };
 }

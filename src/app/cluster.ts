@@ -5,6 +5,7 @@
  * one, the app runs as a single node (LocalRooms, no link).
  */
 import type { Rooms, RoomDelivery } from './rooms/rooms.js';
+import type { LiveLog } from './live/live-log.js';
 
 /** How a cluster reaches the connections and services of this node. */
 export interface LocalConnections extends RoomDelivery {
@@ -46,6 +47,10 @@ export interface NodeLink {
 export interface Cluster {
   readonly rooms: Rooms;
   readonly link: NodeLink;
+  /** Where live values' changes are ordered for every node. */
+  readonly liveLog: LiveLog;
+  /** How often an idle live value is repeated in the log, so the log's history keeps it. */
+  readonly liveRefreshMs?: number;
   /** Sets up this node's own feeds (its direct channel); the broker itself is already started. */
   start(): Promise<void>;
   /** Leave the cluster: presences kept `graceMs` for clients that reconnect elsewhere. */

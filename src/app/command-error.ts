@@ -16,6 +16,8 @@ export const CommandErrorCode = {
   UNAUTHORIZED: 'unauthorized',
   /** The command's guard refused this connection. */
   FORBIDDEN: 'forbidden',
+  /** What the command names does not exist (e.g. an undeclared live value). */
+  NOT_FOUND: 'not_found',
   /** The handler did not finish within the command's timeout; its signal was aborted. */
   TIMEOUT: 'timeout',
   /** The handler threw (details are logged server-side, not sent). */

@@ -7,11 +7,13 @@
 import { CommandError, CommandErrorCode } from './command-error.js';
 import { CommandDispatcher, type CallScope, type Outcome } from './command-dispatcher.js';
 import { decodeEnvelope, encodeError, encodePush, encodeReply, type CommandId } from './command-envelope.js';
-import { authCommand, roomCommands } from './builtin-commands.js';
+import { authCommand, liveCommands, roomCommands } from './builtin-commands.js';
+import { LiveDeclarations } from './live/live-declarations.js';
+import { LiveHandleImpl } from './live/live-handle.js';
 import { resolveFromRequest, type AuthResolver } from './auth/user.js';
 import type { Logger } from './logger.js';
 import { loadServiceDefinition } from './service-loader.js';
-import type { ClusterEvents, Connection, HandshakeRequest, Isolation, JoinResult, Position, PresenceEntry, SendOptions, ServiceContext, ServiceDefinition, User } from './service.js';
+import type { ClusterEvents, Connection, HandshakeRequest, Isolation, LiveHandle, JoinResult, Position, PresenceEntry, SendOptions, ServiceContext, ServiceDefinition, User } from './service.js';
 import type { CloseReply, HostHandshakeResult, HostSink, OpenInfo, ServiceHost, ServiceHostFactory, ServiceInfo, Target } from './service-host.js';
 
 interface ConnectionRecord extends CallScope {
@@ -61,8 +63,9 @@ export class InlineHost implements ServiceHost {
         .catch((err: unknown) => log.error({ route, connection: connection.id, room, err }, 'resumeExpired hook threw'));
     };
     this.#rooms = { isVolatile, resumeExpired };
-    this.#service = new ServiceContextImpl(route, def.state ? def.state() : {}, sink, log, this.#connections, isVolatile);
-    const commandProtocol = def.commands !== undefined || rooms !== null || def.keyValueCommands === true;
+    const live = new LiveDeclarations(def.live);
+    this.#service = new ServiceContextImpl(route, def.state ? def.state() : {}, sink, log, this.#connections, isVolatile, live);
+    const commandProtocol = def.commands !== undefined || rooms !== null || def.live !== undefined || def.keyValueCommands === true;
     this.info = { commands: commandProtocol, isolation, presenceEvents: rooms?.presenceEvents !== false, survivesRestart: def.connectionsSurviveRestart === true };
     this.#dispatcher = commandProtocol
       ? new CommandDispatcher({
@@ -72,6 +75,7 @@ export class InlineHost implements ServiceHost {
           commands: {
             ...(this.#resolvers.length > 0 ? { auth: authCommand(this.#resolvers) } : {}),
             ...(rooms !== null ? roomCommands(rooms, sink, this.#rooms) : {}),
+            ...(def.live !== undefined ? liveCommands(live, sink) : {}),
             ...def.commands,
           },
         })
@@ -275,15 +279,22 @@ class ServiceContextImpl implements ServiceContext<any> {
 
   readonly clusterEvents: ClusterEventsImpl;
   readonly #isVolatile: (room: string) => boolean;
+  readonly #live: LiveDeclarations;
 
-  constructor(route: string, state: unknown, sink: HostSink, log: Logger, connections: Map<string, ConnectionRecord>, isVolatile: (room: string) => boolean) {
+  constructor(route: string, state: unknown, sink: HostSink, log: Logger, connections: Map<string, ConnectionRecord>, isVolatile: (room: string) => boolean, live: LiveDeclarations) {
     this.route = route;
     this.state = state;
     this.log = log;
     this.#sink = sink;
     this.#connections = connections;
     this.#isVolatile = isVolatile;
+    this.#live = live;
     this.clusterEvents = new ClusterEventsImpl(sink, log, route);
+  }
+
+  live<T = any>(name: string, initial?: T): LiveHandle<T> {
+    const declared = this.#live.resolve(name);
+    return new LiveHandleImpl<T>(this.#sink, name, declared ? declared.initial : initial === undefined ? null : initial, declared?.history);
   }
 
   get cluster(): ClusterEvents {

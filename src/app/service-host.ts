@@ -94,7 +94,13 @@ export type HostQuery =
   | { type: 'publish'; room: string; data: unknown; except: string[]; volatile?: boolean }
   | { type: 'presence'; room: string }
   /** `cluster.say(event, data)`: false when it could not be sent (the broker is down). */
-  | { type: 'say'; event: string; data: unknown };
+  | { type: 'say'; event: string; data: unknown }
+  | { type: 'liveGet'; name: string; initial: unknown; history?: number }
+  /** With `base`, only as the version after it. */
+  | { type: 'liveSet'; name: string; value: unknown; initial: unknown; history?: number; base?: number }
+  /** With `reply`, the server writes the command reply in the step that makes the subscriber. */
+  | { type: 'liveSubscribe'; to: string; name: string; since?: number; initial: unknown; history?: number; reply?: string | number | null }
+  | { type: 'liveUnsubscribe'; to: string; name: string };
 
 export interface HostAnswers {
   join: JoinResult;
@@ -102,7 +108,14 @@ export interface HostAnswers {
   publish: Position | null;
   presence: PresenceEntry[];
   say: boolean;
+  liveGet: { v: number; value: unknown };
+  liveSet: { ok: boolean; v: number; value: unknown };
+  liveSubscribe: LiveSnapshot;
+  liveUnsubscribe: boolean;
 }
+
+/** What a live subscriber gets first: the whole value, or the patches since its version. */
+export type LiveSnapshot = { v: number; value: unknown } | { v: number; patches: Array<{ v: number; patch: unknown }> };
 
 export interface HostSink {
   act(action: HostAction): void;

@@ -96,6 +96,8 @@ export interface ServiceContext<Shared = Record<string, unknown>> {
   publish(room: string, data: unknown, options?: SendOptions): Promise<Position | null>;
   /** Events between the nodes of a cluster (at most once; a node never hears its own). */
   readonly cluster: ClusterEvents;
+  /** A live value of this service (declared in `live`, or any name with `initial`). */
+  live<T = any>(name: string, initial?: T): LiveHandle<T>;
   /** Pushes `{"event", "data"}` to the listed connections (any service on this server). */
   sendTo(ids: string[], event: string, data?: unknown): void;
   /** Pushes `{"event", "data"}` to every connection of this service. */
@@ -108,6 +110,32 @@ export interface ServiceContext<Shared = Record<string, unknown>> {
   presence(room: string): Promise<PresenceEntry[]>;
   /** Ids of the connections of this service. */
   connections(): string[];
+}
+
+/** A live value as a service holds it: read it, set it, change it. Every change is a new version. */
+export interface LiveHandle<T = any> {
+  readonly name: string;
+  /** The current value. */
+  get(): Promise<T>;
+  /** The current version (0 until the first change). */
+  version(): Promise<number>;
+  /** Replaces the value; resolves with its version. */
+  set(value: T): Promise<number>;
+  /**
+   * Changes the value from the current one: `fn` gets a copy to change in place (or returns
+   * a new value). When another node changed it first, `fn` runs again on the newer value.
+   */
+  update(fn: (draft: T) => T | void): Promise<number>;
+}
+
+/** How a service declares a live value (`live: { 'board/:id': { ... } }`). */
+export interface LiveOptions<T = any, State = Record<string, unknown>, Shared = Record<string, unknown>> {
+  /** The value before any change: a value, or made from the name's parameters (`board/:id` -> `{ id }`). */
+  initial: T | ((params: Record<string, string>) => T);
+  /** Who may subscribe (default: anyone). False (or a thrown error) answers `forbidden`. */
+  subscribe?: (connection: Connection<State, Shared>, params: Record<string, string>) => boolean | Promise<boolean>;
+  /** Patches kept for clients that resubscribe with `since` (default 50). */
+  history?: number;
 }
 
 /** `service.cluster`: say an event to every other node, listen to what they say. */
@@ -184,6 +212,11 @@ export interface ServiceOptions<State = Record<string, unknown>, Shared = Record
    * what the client needs to rebuild its state.
    */
   resumeExpired?: (connection: Connection<State, Shared>, room: string, reason: string) => void | Promise<void>;
+  /**
+   * Live values clients subscribe to (`live.subscribe`) and get as versioned patches. Keys
+   * are names, or patterns with `:parameters` (`board/:id`).
+   */
+  live?: Record<string, LiveOptions<any, State, Shared>>;
   /** Named handlers of the JSON command protocol. */
   commands?: Record<string, CommandDefinition<any, any, State, Shared>>;
   /** Enable the built-in room.join / room.leave / room.presence commands. */
@@ -207,18 +240,33 @@ export interface ServiceOptions<State = Record<string, unknown>, Shared = Record
 
 export const SERVICE_MARK: unique symbol = Symbol.for('switchboard.service') as never;
 
-export interface ServiceDefinition<State = Record<string, unknown>, Shared = Record<string, unknown>, Commands = Record<string, CommandDefinition<any, any, State, Shared>>> extends ServiceOptions<State, Shared> {
+export interface ServiceDefinition<
+  State = Record<string, unknown>,
+  Shared = Record<string, unknown>,
+  Commands = Record<string, CommandDefinition<any, any, State, Shared>>,
+  /** Each declared live value's type, by name (pattern). */
+  Lives = Record<string, unknown>,
+> extends ServiceOptions<State, Shared> {
   readonly [SERVICE_MARK]: 1;
   readonly commands?: Commands & Record<string, CommandDefinition<any, any, State, Shared>>;
+  readonly live?: { [K in keyof Lives]: LiveOptions<Lives[K], State, Shared> };
 }
 
 /** Maps each command's schema to a typed definition, so handlers get `data` typed from `input`. */
 export type CommandsOf<Schemas extends Record<string, unknown>, State, Shared> = { [K in keyof Schemas]: CommandDefinition<Schemas[K], unknown, State, Shared> };
 
 /** Declares a service. Use as the default export of a service file. */
-export function defineService<State = Record<string, unknown>, Shared = Record<string, unknown>, Schemas extends Record<string, unknown> = Record<string, any>>(
-  options: Omit<ServiceOptions<State, Shared>, 'commands'> & { commands?: CommandsOf<Schemas, State, Shared> },
-): ServiceDefinition<State, Shared, CommandsOf<Schemas, State, Shared>> {
+export function defineService<
+  State = Record<string, unknown>,
+  Shared = Record<string, unknown>,
+  Schemas extends Record<string, unknown> = Record<string, any>,
+  Lives extends Record<string, unknown> = {},
+>(
+  options: Omit<ServiceOptions<State, Shared>, 'commands' | 'live'> & {
+    commands?: CommandsOf<Schemas, State, Shared>;
+    live?: { [K in keyof Lives]: LiveOptions<Lives[K], State, Shared> };
+  },
+): ServiceDefinition<State, Shared, CommandsOf<Schemas, State, Shared>, Lives> {
   return Object.freeze({ ...options, [SERVICE_MARK]: 1 as const }) as never;
 }
 

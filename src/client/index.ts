@@ -10,6 +10,9 @@
  *   const client = createClient('ws://localhost:8080/chat', { connect });
  */
 import type { InputOf, ServiceDefinition } from '../app/service.js';
+import { LiveValue, type LiveReply, type LiveTransport } from './live-value.js';
+
+export { LiveValue, type LiveChange, type LiveReply } from './live-value.js';
 
 /** What a call resolves to per command: `{ [cmd]: { input; output } }`. */
 export type Api = Record<string, { input: unknown; output: unknown }>;
@@ -20,8 +23,8 @@ export type Api = Record<string, { input: unknown; output: unknown }>;
  * is not a service definition is a compile error (NotAServiceDefinition), never a silent
  * fallback to the untyped Api.
  */
-export type ApiOf<S> = S extends ServiceDefinition<any, any, infer C>
-  ? { [K in keyof C & string]: { input: C[K] extends { input?: infer I } ? InputOf<I> : unknown; output: unknown } } & BuiltinApi
+export type ApiOf<S> = S extends ServiceDefinition<any, any, infer C, infer L>
+  ? { [K in keyof C & string]: { input: C[K] extends { input?: infer I } ? InputOf<I> : unknown; output: unknown } } & LiveApi<L> & BuiltinApi
   : // an ES module's default import of a CommonJS service file (a "type": "commonjs" package)
     // is that file's whole `exports` object: the definition is its `default`
     S extends { default: infer D extends ServiceDefinition<any, any, any> }
@@ -37,6 +40,20 @@ export interface Position {
   e: string;
   o: number;
 }
+
+/** A live declaration's name as clients may ask for it: `board/:id` -> `board/${string}`. */
+export type LiveName<K extends string> = K extends `${infer Head}/${infer Rest}` ? `${LiveSegment<Head>}/${LiveName<Rest>}` : LiveSegment<K>;
+type LiveSegment<S extends string> = S extends `:${string}` ? string : S;
+
+/** A service's live values in its Api: `live:<name>` keys whose output is the value's type. */
+export type LiveApi<L> = string extends keyof L ? {} : { [K in keyof L & string as `live:${LiveName<K>}`]: { input: never; output: L[K] } };
+
+/** The names `client.live()` accepts: any string for an untyped Api, the declared ones for a typed one. */
+export type LiveNames<A> = [DeclaredLiveNames<A>] extends [never] ? (string extends keyof A ? string : never) : DeclaredLiveNames<A>;
+type DeclaredLiveNames<A> = { [K in keyof A & string]: K extends `live:${infer N}` ? N : never }[keyof A & string];
+
+/** The type of a live value by name. */
+export type LiveType<A extends Api, N extends string> = A[`live:${N}` & keyof A]['output'];
 
 export type BuiltinApi = {
   auth: { input: Record<string, string>; output: { user: unknown } };
@@ -272,6 +289,7 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
   #queue: string[] = [];
   #listeners = new Map<string, Set<Listener>>();
   #rooms = new Map<string, RoomState>();
+  #lives = new Map<string, LiveValue<any>>();
   #closed = false;
   /** Why the client stopped by itself (a final refusal, reconnect off, or attempts used up). */
   #failure: ClientCommandError | undefined;
@@ -334,6 +352,30 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
     set.add(fn);
     return () => set.delete(fn);
   }
+
+  /**
+   * A live value of the service: subscribed now, kept current from its patches, and
+   * resubscribed from its version after every reconnect. The same name gives the same object.
+   */
+  live<N extends LiveNames<A>>(name: N): LiveValue<LiveType<A, N>> {
+    return this.#live(name) as LiveValue<LiveType<A, N>>;
+  }
+
+  #live(name: string): LiveValue<unknown> {
+    let value = this.#lives.get(name);
+    if (value === undefined) {
+      value = new LiveValue<unknown>(name, this.#liveTransport);
+      this.#lives.set(name, value);
+      value.resubscribe().catch((err: unknown) => this.#emit('error', err, { event: 'error', data: { live: name } }));
+    }
+    return value;
+  }
+
+  readonly #liveTransport: LiveTransport = {
+    subscribe: (name, since, onReply) => this.#call('live.subscribe', since === null ? { name } : { name, since }, undefined, (data) => onReply(data as LiveReply)),
+    unsubscribe: (name) => this.#call('live.unsubscribe', { name }),
+    forget: (name) => this.#lives.delete(name),
+  };
 
   /** Joins a room (re-joined from its last position after every reconnect). */
   async join(room: string, onMessage?: (data: unknown, pos: Position) => void): Promise<JoinReply> {
@@ -435,7 +477,10 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
     }
     // each room on its own: one that fails (its node cannot reach the broker yet) is tried
     // again, and does not keep the others from resuming
-    await Promise.all([...this.#rooms].map(([room, state]) => this.#rejoin(room, state, socket)));
+    await Promise.all([
+      ...[...this.#rooms].map(([room, state]) => this.#rejoin(room, state, socket)),
+      ...[...this.#lives.values()].map((live) => live.resubscribe().catch((err: unknown) => this.#emit('error', err, { event: 'error', data: { live: live.name } }))),
+    ]);
     if (this.#socket !== socket) return;
     const reconnected = { url: this.url, rooms: [...this.#rooms.keys()] };
     this.#emit('reconnected', reconnected, { event: 'reconnected', data: reconnected });
@@ -514,6 +559,13 @@ export class CommandClient<A extends Api = Api & BuiltinApi> {
         const state = this.#rooms.get(push.room);
         if (state !== undefined) this.#roomMessage(push.room, state, push.pos, push.data, push);
         else this.#emit('room.message', push.data, push);
+        return;
+      }
+      if ((push.event === 'live.patch' || push.event === 'live.value') && typeof msg['name'] === 'string' && typeof msg['v'] === 'number') {
+        const live = this.#lives.get(msg['name']);
+        if (push.event === 'live.patch') live?.patch(msg['v'], msg['patch']);
+        else live?.whole(msg['v'], msg['value']);
+        this.#emit(push.event, msg, push);
         return;
       }
       if (push.event === 'room.reset' && typeof push.room === 'string') {

@@ -19,13 +19,17 @@ function firstExisting(candidates: URL[]): string | null {
 
 /** src/web, from dist/src/server (built) or src/server (run from source). */
 export const WEB_DIR = firstExisting([new URL('../../../src/web/', import.meta.url), new URL('../web/', import.meta.url)]);
-const CLIENT_FILE = firstExisting([new URL('../client/index.js', import.meta.url), new URL('../../dist/src/client/index.js', import.meta.url)]);
+/** The compiled command client: index.js and the modules it imports (served beside it). */
+const CLIENT_DIR = firstExisting([new URL('../client/', import.meta.url), new URL('../../dist/src/client/', import.meta.url)].filter((u) => existsSync(new URL('index.js', u))));
+const clientFile = (name: string) => () => (CLIENT_DIR ? CLIENT_DIR + name : null);
 
 const FILES: Record<string, { file: () => string | null; type: string }> = {
   '/': { file: () => (WEB_DIR ? WEB_DIR + 'index.html' : null), type: 'text/html; charset=utf-8' },
   '/console.js': { file: () => (WEB_DIR ? WEB_DIR + 'console.js' : null), type: 'text/javascript; charset=utf-8' },
   '/console.css': { file: () => (WEB_DIR ? WEB_DIR + 'console.css' : null), type: 'text/css; charset=utf-8' },
-  '/client.js': { file: () => CLIENT_FILE, type: 'text/javascript; charset=utf-8' },
+  '/client.js': { file: clientFile('index.js'), type: 'text/javascript; charset=utf-8' },
+  '/live-value.js': { file: clientFile('live-value.js'), type: 'text/javascript; charset=utf-8' },
+  '/json-patch.js': { file: clientFile('json-patch.js'), type: 'text/javascript; charset=utf-8' },
   '/favicon.svg': { file: () => (WEB_DIR ? WEB_DIR + 'favicon.svg' : null), type: 'image/svg+xml' },
   // what browsers and tools ask for when a page names no icon: the same SVG, not a 404
   '/favicon.ico': { file: () => (WEB_DIR ? WEB_DIR + 'favicon.svg' : null), type: 'image/svg+xml' },

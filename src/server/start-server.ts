@@ -329,7 +329,7 @@ async function joinCluster(config: SwitchboardConfig, nodeId: string, log: Logge
   broker.onStatus((s) => log[s.state === 'up' ? 'info' : 'warn']({ broker: broker.kind, state: s.state, err: s.lastError }, `broker ${s.state}`));
   await broker.start();
   log.info({ broker: broker.kind, state: broker.status().state }, `joined the cluster through ${broker.kind}`);
-  return brokerCluster(broker, { maxRecover: c.maxRecover, onError: (err, what) => log.warn({ err: String(err), what }, 'cluster operation failed') });
+  return brokerCluster(broker, { maxRecover: c.maxRecover, liveRefreshMs: Math.max(1_000, Math.floor(c.historyTtlMs / 3)), onError: (err, what) => log.warn({ err: String(err), what }, 'cluster operation failed') });
 }
 
 function processEndpoint(): IpcEndpoint {

@@ -1,5 +1,8 @@
-// The Switchboard console: connect to a service, send text or commands, see every message and
-// close code. Plain browser JavaScript, served by the server itself; no build step.
+// The Switchboard console: connect to a service, send text or commands, watch live values,
+// see every message and close code. Plain browser JavaScript, served by the server itself; no
+// build step.
+import { applyPatch } from '/json-patch.js';
+
 const $ = (id) => document.getElementById(id);
 const log = $('log');
 let ws = null;
@@ -51,6 +54,90 @@ function failedReplyCode(text) {
   return undefined;
 }
 
+// ---------------------------------------------------------------- live values
+
+/** Watched live values by name: version, value and their card. */
+const watched = new Map();
+/** Command ids of live.subscribe calls on their way, by id. */
+const subscribing = new Map();
+
+function subscribeLive(name, since) {
+  const id = nextId++;
+  subscribing.set(id, name);
+  const text = JSON.stringify({ id, cmd: 'live.subscribe', data: since === undefined ? { name } : { name, since } });
+  ws.send(text);
+  line('out', text);
+}
+
+function card(name) {
+  let w = watched.get(name);
+  if (w) return w;
+  const article = document.createElement('article');
+  article.dataset.name = name;
+  const header = document.createElement('header');
+  const title = document.createElement('span');
+  title.textContent = name;
+  const v = document.createElement('span');
+  v.className = 'v';
+  const stop = document.createElement('button');
+  stop.textContent = 'Unwatch';
+  stop.addEventListener('click', () => {
+    watched.delete(name);
+    article.remove();
+    $('live').hidden = watched.size === 0;
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ id: nextId++, cmd: 'live.unsubscribe', data: { name } }));
+  });
+  const pre = document.createElement('pre');
+  header.append(title, v, stop);
+  article.append(header, pre);
+  $('live').append(article);
+  $('live').hidden = false;
+  w = { v: null, value: null, article, versionEl: v, pre };
+  watched.set(name, w);
+  return w;
+}
+
+function showLive(name, v, value) {
+  const w = card(name);
+  w.v = v;
+  w.value = value;
+  w.versionEl.textContent = `v${v}`;
+  w.pre.textContent = JSON.stringify(value, null, 2);
+  w.article.classList.remove('changed');
+  void w.article.offsetWidth; // restart the flash
+  w.article.classList.add('changed');
+}
+
+/** Keeps watched values current from live replies and pushes (every message is logged as well). */
+function onLiveMessage(msg) {
+  if (typeof msg.id === 'number' && subscribing.has(msg.id)) {
+    const name = subscribing.get(msg.id);
+    subscribing.delete(msg.id);
+    if (msg.ok !== true) return;
+    const d = msg.data;
+    if ('value' in d) showLive(name, d.v, d.value);
+    else {
+      const w = card(name);
+      let value = w.value;
+      for (const p of d.patches) value = applyPatch(value, p.patch);
+      showLive(name, d.v, value);
+    }
+    return;
+  }
+  const w = typeof msg.name === 'string' ? watched.get(msg.name) : undefined;
+  if (!w) return;
+  if (msg.event === 'live.value') showLive(msg.name, msg.v, msg.value);
+  else if (msg.event === 'live.patch') {
+    if (w.v !== null && msg.v <= w.v) return;
+    if (w.v === null || msg.v !== w.v + 1) {
+      line('info', `live ${msg.name}: version ${msg.v} after ${w.v}, asking again`);
+      subscribeLive(msg.name, w.v ?? undefined);
+      return;
+    }
+    showLive(msg.name, msg.v, applyPatch(w.value, msg.patch));
+  }
+}
+
 function setState(state) {
   const status = $('status');
   status.textContent = state === 'open' ? `connected ${ws ? ws.url : ''}` : state;
@@ -84,6 +171,13 @@ function connect() {
   });
   ws.addEventListener('message', (e) => {
     if (typeof e.data === 'string') {
+      if (e.data.includes('"live.') || subscribing.size > 0) {
+        try {
+          onLiveMessage(JSON.parse(e.data));
+        } catch {
+          // not JSON: logged below as it is
+        }
+      }
       const failed = failedReplyCode(e.data);
       if (failed !== undefined) line('in failed', e.data, failed);
       else line('in', e.data);
@@ -97,6 +191,7 @@ function connect() {
     if (failure) line('abnormal', `${text}: ${failure}`, `close ${e.code}`);
     else line('info', text);
     ws = null;
+    subscribing.clear();
     setState('disconnected');
   });
 }
@@ -105,6 +200,13 @@ function send() {
   if (!ws || ws.readyState !== WebSocket.OPEN) return;
   const mode = document.querySelector('input[name="mode"]:checked').value;
   let text;
+  if (mode === 'live') {
+    const name = $('live-name').value.trim();
+    if (!name) return line('error', 'name a live value to watch');
+    // watched again after a reconnect: from the version held
+    const held = watched.get(name);
+    return subscribeLive(name, held && held.v !== null ? held.v : undefined);
+  }
   if (mode === 'text') {
     text = $('text').value;
   } else {
@@ -148,17 +250,18 @@ $('disconnect').addEventListener('click', () => {
 });
 $('send').addEventListener('click', send);
 $('clear').addEventListener('click', () => log.replaceChildren());
-for (const el of [$('text'), $('data')]) {
+for (const el of [$('text'), $('data'), $('live-name')]) {
   el.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) send();
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey || e.target === $('live-name'))) send();
   });
 }
 for (const r of document.querySelectorAll('input[name="mode"]')) {
   r.addEventListener('change', () => {
-    const command = r.value === 'command' && r.checked;
     if (r.checked) {
-      $('command-form').hidden = !command;
-      $('text-form').hidden = command;
+      $('command-form').hidden = r.value !== 'command';
+      $('text-form').hidden = r.value !== 'text';
+      $('live-form').hidden = r.value !== 'live';
+      $('send').textContent = r.value === 'live' ? 'Watch' : 'Send';
     }
   });
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { AppServer } from '../../src/server/app-server.js';
 import { connect } from '../../src/transport/client.js';
-import { createClient, ClientCommandError, ClientConnectError, type OpenEvent, type ReconnectingEvent } from '../../src/client/index.js';
+import { createClient, ClientCommandError, ClientConnectError, type CommandClient, type OpenEvent, type ReconnectingEvent } from '../../src/client/index.js';
 import { DEFINE, serviceDir } from './helpers.js';
 
 /** A service that refuses its first handshake with `status` and Retry-After: 1, then accepts. */
@@ -42,7 +42,7 @@ const base = `ws://127.0.0.1:${port}`;
 after(() => server.close());
 
 /** Records the client's error and reconnecting events. */
-function watch(client: ReturnType<typeof createClient>) {
+function watch(client: CommandClient<any>) {
   const errors: ClientConnectError[] = [];
   const retries: ReconnectingEvent[] = [];
   client.on('error', (e) => void errors.push(e));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { until } from '../helpers/wait.js';
 import { AppServer } from '../../src/server/app-server.js';
 import { connect } from '../../src/transport/client.js';
-import { createClient, ClientCommandError, type Position, type SocketFactory, type SocketHandlers } from '../../src/client/index.js';
+import { createClient, ClientCommandError, type CommandClient, type Position, type SocketFactory, type SocketHandlers } from '../../src/client/index.js';
 import { DEFINE, ZOD, serviceDir } from './helpers.js';
 
 const dir = serviceDir({
@@ -29,7 +29,7 @@ const { port } = await server.listen();
 const url = `ws://127.0.0.1:${port}/svc`;
 after(() => server.close());
 
-function once<T>(client: ReturnType<typeof createClient>, event: string, pred: (data: any) => boolean = () => true): Promise<T> {
+function once<T>(client: CommandClient<any>, event: string, pred: (data: any) => boolean = () => true): Promise<T> {
   return new Promise((resolve) => {
     const off = client.on(event, (data) => {
       if (pred(data)) {

@@ -162,3 +162,37 @@ test('console: failed replies and abnormal closes (1011, 1006) stand out', async
   await page.screenshot({ path: join(dir, 'console-failures.png'), fullPage: true });
   await page.close();
 });
+
+test('console: watch a live value (the poll example) change as votes come in; the browser client follows it too', async () => {
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${port}/?path=/poll`);
+  await page.getByTestId('connect').click();
+  await page.getByTestId('status').filter({ hasText: 'connected' }).waitFor();
+  await page.getByTestId('mode-live').check();
+  await page.getByTestId('live-name').fill('board/console');
+  await page.getByTestId('send').click();
+  const card = page.locator('#live article[data-name="board/console"]');
+  await card.locator('.v', { hasText: 'v0' }).waitFor();
+
+  // votes from another client (in the page, through /client.js: it also proves the browser client's live values)
+  const followed = await page.evaluate(async () => {
+    const { createClient } = await import('/client.js' as string);
+    const client = createClient(`ws://${(globalThis as unknown as { location: { host: string } }).location.host}/poll`, { reconnect: false });
+    const board = client.live('board/console');
+    await board.ready;
+    for (let i = 0; i < 3; i++) await client.call('bump', { board: 'console', key: 'x' });
+    // the page's evaluate deadline bounds this wait
+    await new Promise<void>((resolve) => { const t = setInterval(() => { if (board.version === 3) { clearInterval(t); resolve(); } }, 10); });
+    const value = board.get();
+    client.close();
+    return value;
+  });
+  assert.deepEqual(followed, { id: 'console', counts: { x: 3 } });
+  await card.locator('.v', { hasText: 'v3' }).waitFor();
+  assert.deepEqual(JSON.parse((await card.locator('pre').textContent()) ?? ''), { id: 'console', counts: { x: 3 } });
+  assert.ok((await page.locator('#log li.in', { hasText: '"event":"live.patch"' }).count()) >= 3, 'the patches are in the log too');
+  const dir = join(REPO, 'test/e2e/artifacts');
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, 'console-live.png'), fullPage: true });
+  await page.close();
+});
