@@ -19,7 +19,7 @@ import type { Json } from '../client/json-patch.js';
 import type { ClusterFactory, LinkStatus, LocalConnections, NodeLink } from './cluster.js';
 import { ServiceCatalog, type BackgroundFile, type RescanResult, type ServiceSummary } from './service-catalog.js';
 import type { CloseReply, HostAction, HostAnswers, HostQuery, HostSink, ServiceHost, ServiceHostFactories, Target } from './service-host.js';
-import type { HandshakeRequest, Isolation, Position, ServiceDefinition, User } from './service.js';
+import type { HandshakeRequest, Isolation, Position, ServiceContext, ServiceDefinition, User } from './service.js';
 
 export interface AppOptions<Framed> {
   /** The services directory. */
@@ -148,8 +148,8 @@ export class App<Framed> {
   }
 
   /** Serves `definition` at `route` ahead of the services directory (the server's own services, such as the admin page's). */
-  mount(route: string, definition: ServiceDefinition): void {
-    this.#catalog.mount(route, definition);
+  mount(route: string, definition: ServiceDefinition): ServiceContext<any> {
+    return this.#catalog.mount(route, definition);
   }
 
   /** Joins the cluster, if there is one (before the first connection). */

@@ -9,7 +9,7 @@ import { RouteResolver } from './route-resolver.js';
 import { DeclarationError, readServiceDeclaration } from './service-declaration.js';
 import { ServiceLoadError } from './service-loader.js';
 import type { HostSink, HostStatus, ServiceHost, ServiceHostFactories } from './service-host.js';
-import type { Isolation, ServiceDefinition } from './service.js';
+import type { Isolation, ServiceContext, ServiceDefinition } from './service.js';
 import { InlineHost } from './inline-host.js';
 import type { Logger } from './logger.js';
 
@@ -107,11 +107,12 @@ export class ServiceCatalog {
    * Serves a definition at a route, ahead of the directory (the server's own services, e.g.
    * the admin page's): always inline, never reloaded, not listed with the directory's.
    */
-  mount(route: string, definition: ServiceDefinition): void {
+  mount(route: string, definition: ServiceDefinition): ServiceContext<any> {
     const file = `${MOUNT_PREFIX}${route}`;
     const host = new InlineHost(file, route, definition, this.#o.sinkFor(file, route), this.#o.log);
     this.#hosts.add(host);
     this.#mounts.set(file, { file, route, isolation: 'inline', host: Promise.resolve(host), ready: host, connections: new Set(), mtimeMs: 0, messagesIn: 0, messagesOut: 0, reloads: 0 });
+    return host.context;
   }
 
   /** The mounted service at this path, if any. */

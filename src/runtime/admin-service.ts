@@ -1,21 +1,28 @@
 /**
- * The admin page's WebSocket side: a Switchboard service mounted at /_admin. It pushes the
- * live figures of every node it can see (`admin.figures`, once a second while someone
- * watches: pushed, never polled) and offers the operator's actions as commands: disconnect a
- * connection, send to a room, restart a service, drain this node. The token is checked in the
- * handshake, before anything is sent.
+ * The admin page's WebSocket side: a Switchboard service mounted at /_admin. Its figures are
+ * live values, one per node (`figures/<node>`): each node sets its own once a second and the
+ * page subscribes (`live.subscribe`) to every node of the cluster, getting versioned patches
+ * through the broker like any service's live values. The operator's actions are commands:
+ * disconnect a connection, send to a room, restart a service, drain this node. The token is
+ * checked in the handshake, before anything is sent.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { defineService, type ServiceDefinition } from '../app/service.js';
+import { defineService, type ServiceContext, type ServiceDefinition } from '../app/service.js';
 import { CommandError } from '../app/command-error.js';
-import type { ClusterFigures } from './live-figures.js';
+import type { NodeFigures } from './live-figures.js';
 
 export const ADMIN_ROUTE = '/_admin';
 
+/** One node's figures as its live value holds them, with the cluster it sees. */
+export type AdminFigures = NodeFigures & { cluster: Array<{ id: string; since: number }> };
+
 /** What the admin service may see and do (the runtime and the app provide it). */
 export interface AdminControl {
-  figures(): Promise<ClusterFigures>;
+  /** This node's id. */
+  node(): string;
+  /** This node's figures and the cluster's nodes with a live lease. */
+  figures(): Promise<AdminFigures>;
   /** Closes a connection on any node; false when no node has it. */
   disconnect(id: string): Promise<boolean>;
   /** Publishes to a room of a service (numbered, on every node). */
@@ -27,8 +34,6 @@ export interface AdminControl {
 
 export interface AdminServiceOptions {
   token: string;
-  /** How often the figures are pushed (default 1000 ms). */
-  intervalMs?: number;
 }
 
 export function tokenMatches(given: string | undefined, token: string): boolean {
@@ -39,34 +44,12 @@ export function tokenMatches(given: string | undefined, token: string): boolean 
 }
 
 export function adminService(control: AdminControl, options: AdminServiceOptions): ServiceDefinition {
-  const watchers = new Set<{ push(event: string, data?: unknown): void }>();
-  let timer: NodeJS.Timeout | undefined;
-  let busy = false;
-  const pushAll = async (): Promise<void> => {
-    if (busy) return;
-    busy = true;
-    try {
-      const f = await control.figures();
-      for (const w of watchers) w.push('admin.figures', f);
-    } finally {
-      busy = false;
-    }
-  };
   return defineService({
     handshake: (request) => (tokenMatches(request.query.token, options.token) ? undefined : { reject: { status: 401, reason: 'admin token required' } }),
-    open: async (connection) => {
-      watchers.add(connection);
-      connection.push('admin.figures', await control.figures());
-      timer ??= setInterval(() => void pushAll().catch(() => undefined), options.intervalMs ?? 1000).unref();
-    },
-    close: (connection) => {
-      watchers.delete(connection);
-      if (watchers.size === 0) {
-        clearInterval(timer);
-        timer = undefined;
-      }
-    },
+    live: { 'figures/:node': { initial: null, history: 10 } },
     commands: {
+      /** Which node the page is connected to, and the nodes it should subscribe to. */
+      hello: { handler: async () => ({ node: control.node(), cluster: (await control.figures()).cluster }) },
       disconnect: {
         input: z.object({ id: z.string().min(1) }),
         handler: async ({ id }) => {
@@ -101,4 +84,23 @@ export function adminService(control: AdminControl, options: AdminServiceOptions
       },
     },
   });
+}
+
+/**
+ * Sets this node's `figures/<node>` live value every `intervalMs` (default 1000) until
+ * stopped; a slow round is not overlapped by the next.
+ */
+export function publishFigures(context: ServiceContext<any>, control: AdminControl, intervalMs = 1000): () => void {
+  const live = context.live<AdminFigures | null>(`figures/${control.node()}`);
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    control
+      .figures()
+      .then((f) => live.set(f))
+      .catch((err: unknown) => context.log.debug({ err: String(err) }, 'admin figures not published'))
+      .finally(() => (busy = false));
+  }, intervalMs).unref();
+  return () => clearInterval(timer);
 }

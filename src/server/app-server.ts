@@ -13,7 +13,6 @@ import { App, type AppOptions } from '../app/app.js';
 import { silentLogger, type Logger } from '../app/logger.js';
 import { observeAll, type AppObserver } from '../app/observer.js';
 import type { RescanResult, ServiceSummary } from '../app/service-catalog.js';
-import type { ServiceDefinition } from '../app/service.js';
 import type { PreparedMessage } from '../transport/websocket.js';
 import { createHttpHandler, type HttpRoute } from './http-routes.js';
 import { healthRoute } from './health-route.js';
@@ -43,8 +42,6 @@ export interface AppServerOptions extends Pick<AppOptions<PreparedMessage>, 'roo
   observer?: AppObserver;
   /** Extra HTTP routes, tried before the console's (metrics, health ...). */
   routes?: HttpRoute[];
-  /** Services served at fixed routes ahead of the directory (the admin page's). */
-  mounts?: Record<string, ServiceDefinition>;
 }
 
 export interface AppServerEvents {
@@ -90,7 +87,6 @@ export class AppServer extends EventEmitter<AppServerEvents> {
       ...(options.cluster ? { cluster: options.cluster } : {}),
       ...(options.nodeId ? { nodeId: options.nodeId } : {}),
     });
-    for (const [route, definition] of Object.entries(options.mounts ?? {})) this.app.mount(route, definition);
     const edge = websocketEdge(this.app, {
       log,
       observer,

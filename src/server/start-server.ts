@@ -21,7 +21,7 @@ import { trace, type TracerProvider } from '@opentelemetry/api';
 import { observeAll } from '../app/observer.js';
 import { appTelemetry } from '../runtime/app-telemetry.js';
 import { commandTracing } from '../runtime/command-tracing.js';
-import { ADMIN_ROUTE, adminService } from '../runtime/admin-service.js';
+import { ADMIN_ROUTE, adminService, publishFigures, type AdminControl } from '../runtime/admin-service.js';
 import { adminPageRoute } from './admin-page-route.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { addBackgroundService } from '../runtime/background-service.js';
@@ -242,24 +242,21 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
       ...(config.metrics.enabled && config.metrics.port === undefined ? [(req: IncomingMessage, res: ServerResponse) => runtime.handleMetricsRequest(req, res)] : []),
       ...(adminEnabled(config) ? [adminPageRoute()] : []),
     ],
-    ...(adminEnabled(config)
-      ? {
-          mounts: {
-            [ADMIN_ROUTE]: adminService(
-              {
-                figures: () => runtime.figures(),
-                disconnect: (id) => server.app.closeConnection(id, 1000, 'disconnected by an operator'),
-                sendToRoom: async (service, room, data) => void (await server.app.publish(service, room, data)),
-                restart: (service) => runtime.restart(service),
-                drain: () => void runtime.shutdown.shutdownAndExit('admin: drain'),
-              },
-              { token: config.admin.token! },
-            ),
-          },
-        }
-      : {}),
   });
   const app = server.app;
+  if (adminEnabled(config)) {
+    const control: AdminControl = {
+      node: () => app.nodeId,
+      figures: async () => ({ ...(await runtime.nodeFigures()), cluster: await app.nodes().catch(() => []) }),
+      disconnect: (id) => app.closeConnection(id, 1000, 'disconnected by an operator'),
+      sendToRoom: async (service, room, data) => void (await app.publish(service, room, data)),
+      restart: (service) => runtime.restart(service),
+      drain: () => void runtime.shutdown.shutdownAndExit('admin: drain'),
+    };
+    const context = app.mount(ADMIN_ROUTE, adminService(control, { token: config.admin.token! }));
+    const stop = publishFigures(context, control);
+    runtime.shutdown.once('start', stop);
+  }
 
   // files of the services directory that export start(ctx, signal): background services (one worker runs them)
   for (const b of worker && process.env.SWITCHBOARD_WORKER_INDEX !== '0' ? [] : await app.backgroundFiles()) {
