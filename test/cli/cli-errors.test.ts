@@ -56,7 +56,7 @@ const mistakes: Array<[string[], string]> = [
   [['new'], 'switchboard new: name the service to create, e.g. switchboard new chat (served at ws://host/chat)'],
   [['new', 'a/../b'], 'switchboard new: invalid service path "a/../b": use segments of letters, digits, - and _ separated by /'],
   [['new', 'chat', '--bogus'], 'switchboard new: unknown option --bogus (switchboard new --help lists the options)'],
-  [['frobnicate'], 'switchboard: unknown command "frobnicate" (commands: serve, status, stop, reload, restart, new; switchboard --help says more)'],
+  [['frobnicate'], 'switchboard: unknown command "frobnicate" (commands: serve, status, top, stop, reload, restart, new; switchboard --help says more)'],
 ];
 
 for (const [argv, line] of mistakes) {
@@ -67,7 +67,7 @@ for (const [argv, line] of mistakes) {
 }
 
 test('the usage is printed for --help (exit 0), for every command', async () => {
-  for (const name of ['serve', 'status', 'stop', 'reload', 'restart', 'new']) {
+  for (const name of ['serve', 'status', 'top', 'stop', 'reload', 'restart', 'new']) {
     const r = await cli([name, '--help']);
     assert.equal(r.code, 0);
     assert.match(r.out, new RegExp(`^Usage: switchboard ${name}`));
