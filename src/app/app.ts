@@ -23,7 +23,7 @@ import type { ClusterFactory, LinkStatus, LocalConnections, NodeLink } from './c
 import { paceBatches, settlesWithin, SERVICE_RESTART, type StaggerOptions } from './staggered-close.js';
 import { ServiceCatalog, type BackgroundFile, type RescanResult, type ServiceSummary } from './service-catalog.js';
 import type { CloseReply, HostAction, HostAnswers, HostQuery, HostSink, Refused, ServiceHost, ServiceHostFactories, Target } from './service-host.js';
-import type { HandshakeRequest, Isolation, Position, PresenceEntry, ServiceLimits, User } from './service.js';
+import type { HandshakeRequest, Isolation, Position, PresenceEntry, ServiceContext, ServiceDefinition, ServiceLimits, User } from './service.js';
 
 /** The cluster event that carries sendToUser() to the other nodes (a name no service can say: `$` is reserved). */
 const USER_EVENT = '$switchboard.user';
@@ -81,6 +81,30 @@ interface LiveConnection<Framed> {
   readonly member: RoomMember;
   readonly rooms: Quota;
   readonly subscriptions: Quota;
+  /** The request path (without the query). */
+  readonly path: string;
+  /** Payload bytes from and to this connection. */
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** One open connection of this node, as operators see it (`switchboard top`, the admin page). */
+export interface ConnectionSummary {
+  id: string;
+  route: string;
+  path: string;
+  user: string | null;
+  rooms: string[];
+  bytesIn: number;
+  bytesOut: number;
+  openedAt: number;
+}
+
+/** One room of this node with its members here. */
+export interface RoomSummary {
+  route: string;
+  room: string;
+  members: string[];
 }
 
 /** What a connection holds against a quota, and the error a claim past it is answered with. */
@@ -157,6 +181,11 @@ export class App<Framed> {
     }
   }
 
+  /** Serves `definition` at `route` ahead of the services directory (the server's own services, such as the admin page's). */
+  mount(route: string, definition: ServiceDefinition): ServiceContext<any> {
+    return this.#catalog.mount(route, definition);
+  }
+
   /** Joins the cluster, if there is one (before the first connection). */
   async start(): Promise<void> {
     await this.#startCluster?.();
@@ -185,14 +214,15 @@ export class App<Framed> {
   /** Decides a handshake: 404 without a service, 500 when it fails to load, else the service's own decision. */
   async admit(request: HandshakeRequest): Promise<Decision> {
     if (this.#stopping) return { accept: false, status: 503, reason: 'server is stopping' };
-    const resolution = await this.#catalog.resolver.resolve(request.url);
+    const mounted = this.#catalog.mounted(request.path);
+    const resolution = mounted ? { found: true as const, file: mounted.file, route: mounted.route } : await this.#catalog.resolver.resolve(request.url);
     if (!resolution.found) {
       if (resolution.reason === 'outside_root') this.#log.warn({ path: request.path }, 'service path resolves outside the services directory');
       return { accept: false, status: 404, reason: 'no service at this path' };
     }
     let host: ServiceHost;
     try {
-      host = await this.#catalog.host(resolution.file, resolution.route);
+      host = mounted?.ready ?? (await this.#catalog.host(resolution.file, resolution.route));
     } catch {
       return { accept: false, status: 500, reason: 'service failed to load' };
     }
@@ -220,7 +250,7 @@ export class App<Framed> {
     const limits = connectionLimitsFor(this.#limits, host.info.limits);
     const rooms = new Quota(limits.roomsPerConnection);
     const subscriptions = new Quota(limits.subscriptionsPerConnection);
-    this.#connections.set(id, { id, port, file: admission.file, route: admission.route, host, openedAt: Date.now(), stats: entry, member, rooms, subscriptions });
+    this.#connections.set(id, { id, port, file: admission.file, route: admission.route, host, openedAt: Date.now(), stats: entry, member, rooms, subscriptions, path: request.path, bytesIn: 0, bytesOut: 0 });
     entry.connections.add(id);
     this.#observer.connectionOpened?.({ id, route: admission.route, path: request.path, remoteAddress: request.remoteAddress });
     void host.open({ id, request, protocol: admission.protocol, user: admission.user, commandsInFlight: limits.commandsInFlight });
@@ -232,7 +262,9 @@ export class App<Framed> {
     const c = this.#connections.get(id);
     if (c === undefined) return;
     c.stats.messagesIn += 1;
-    this.#observer.messageIn?.(c.route, bytes ?? byteLength(data));
+    const size = bytes ?? byteLength(data);
+    c.bytesIn += size;
+    this.#observer.messageIn?.(c.route, size);
     c.host.message(id, data, binary);
   }
 
@@ -410,6 +442,33 @@ export class App<Framed> {
   /** Room memberships of this node's connections. */
   roomMemberships(): number {
     return this.#rooms.memberships();
+  }
+
+  /** This node's rooms and their members here. */
+  rooms(): RoomSummary[] {
+    return this.#rooms.localRooms().map((r) => ({ route: r.scope, room: r.room, members: r.members }));
+  }
+
+  /** This node's open connections, with their rooms and traffic. */
+  connections(): ConnectionSummary[] {
+    const roomsOf = new Map<string, string[]>();
+    for (const r of this.#rooms.localRooms()) {
+      for (const id of r.members) {
+        const list = roomsOf.get(id);
+        if (list) list.push(r.room);
+        else roomsOf.set(id, [r.room]);
+      }
+    }
+    return [...this.#connections.values()].map((c) => ({
+      id: c.id,
+      route: c.route,
+      path: c.path,
+      user: c.member.user?.id ?? null,
+      rooms: roomsOf.get(c.id) ?? [],
+      bytesIn: c.bytesIn,
+      bytesOut: c.bytesOut,
+      openedAt: c.openedAt,
+    }));
   }
 
   async #publish(route: string, room: string, data: unknown, except: readonly string[], volatile: boolean): Promise<Position | null> {
@@ -606,7 +665,9 @@ export class App<Framed> {
 
   #send(c: LiveConnection<Framed>, data: string | Uint8Array, binary: boolean): void {
     c.stats.messagesOut += 1;
-    this.#observer.messageOut?.(c.route, 1, byteLength(data));
+    const size = byteLength(data);
+    c.bytesOut += size;
+    this.#observer.messageOut?.(c.route, 1, size);
     c.port.send(data, binary);
   }
 
@@ -616,17 +677,20 @@ export class App<Framed> {
     let framed: Framed | undefined;
     let n = 0;
     let route = '';
+    let size = -1;
     for (const id of ids) {
       if (skip?.has(id)) continue;
       const c = this.#connections.get(id);
       if (c === undefined) continue;
       framed ??= this.#framer.frame(data, binary);
+      if (size < 0) size = byteLength(data);
+      c.bytesOut += size;
       c.stats.messagesOut += 1;
       c.port.sendFramed(framed);
       route = c.route;
       n += 1;
     }
-    if (n > 0) this.#observer.messageOut?.(route, n, byteLength(data));
+    if (n > 0) this.#observer.messageOut?.(route, n, size);
     return n;
   }
 }

@@ -22,7 +22,7 @@ export {
 export { CommandError, CommandErrorCode, type CommandErrorBody } from './command-error.js';
 export type { StandardSchemaV1, ValidationIssue } from './standard-schema.js';
 export { sessionCookie, signSession, verifySession, jwtBearer, httpBasic, type User, type AuthResolver, type SessionCookieOptions, type JwtBearerOptions, type HttpBasicOptions } from './auth/index.js';
-export { App, type AppOptions, type Admission, type Decision } from './app.js';
+export { App, type AppOptions, type Admission, type Decision, type ConnectionSummary, type RoomSummary } from './app.js';
 export type { AppObserver } from './observer.js';
 export type { ConnectionPort, Framer } from './connection-port.js';
 export type { ServiceSummary, ServiceState, RescanResult, BackgroundFile } from './service-catalog.js';

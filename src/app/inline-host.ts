@@ -47,6 +47,10 @@ export class InlineHost implements ServiceHost {
   readonly #resolvers: AuthResolver[];
   readonly #connections = new Map<string, ConnectionRecord>();
   readonly #service: ServiceContextImpl;
+  /** The service-wide API, for the server's own mounted services (driven from outside any connection). */
+  get context(): ServiceContext<any> {
+    return this.#service;
+  }
   readonly #dispatcher: CommandDispatcher | null;
   readonly #pending = new Set<Promise<unknown>>();
   readonly #rooms: RoomPolicy;

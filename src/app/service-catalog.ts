@@ -9,7 +9,8 @@ import { RouteResolver } from './route-resolver.js';
 import { DeclarationError, readServiceDeclaration } from './service-declaration.js';
 import { ServiceLoadError } from './service-loader.js';
 import type { HostSink, HostStatus, ServiceHost, ServiceHostFactories } from './service-host.js';
-import type { Isolation } from './service.js';
+import type { Isolation, ServiceContext, ServiceDefinition } from './service.js';
+import { InlineHost } from './inline-host.js';
 import type { Logger } from './logger.js';
 
 export type ServiceState = 'not loaded' | HostStatus['state'];
@@ -75,10 +76,14 @@ export interface ServiceEntry {
   reloads: number;
 }
 
+const MOUNT_PREFIX = 'mount:';
+
 export class ServiceCatalog {
   readonly resolver: RouteResolver;
   readonly #o: CatalogOptions;
   readonly #entries = new Map<string, ServiceEntry>();
+  /** Mounted services, by `mount:<route>`. */
+  readonly #mounts = new Map<string, ServiceEntry>();
   /** Every host made, older versions included (drain and cancel reach them all). */
   readonly #hosts = new Set<ServiceHost>();
   /** Why a file's last load failed (kept for status after the failed entry is dropped). */
@@ -95,7 +100,24 @@ export class ServiceCatalog {
   }
 
   entry(file: string): ServiceEntry | undefined {
-    return this.#entries.get(file);
+    return this.#entries.get(file) ?? this.#mounts.get(file);
+  }
+
+  /**
+   * Serves a definition at a route, ahead of the directory (the server's own services, e.g.
+   * the admin page's): always inline, never reloaded, not listed with the directory's.
+   */
+  mount(route: string, definition: ServiceDefinition): ServiceContext<any> {
+    const file = `${MOUNT_PREFIX}${route}`;
+    const host = new InlineHost(file, route, definition, this.#o.sinkFor(file, route), this.#o.log);
+    this.#hosts.add(host);
+    this.#mounts.set(file, { file, route, isolation: 'inline', host: Promise.resolve(host), ready: host, connections: new Set(), mtimeMs: 0, messagesIn: 0, messagesOut: 0, reloads: 0 });
+    return host.context;
+  }
+
+  /** The mounted service at this path, if any. */
+  mounted(path: string): ServiceEntry | undefined {
+    return this.#mounts.get(`${MOUNT_PREFIX}${path}`);
   }
 
   /** The host for a file, loading it on first use; a failed load is not cached (the file may be fixed). */

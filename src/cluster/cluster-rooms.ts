@@ -166,6 +166,12 @@ export class ClusterRooms implements Rooms {
     return n;
   }
 
+  localRooms(): Array<{ scope: string; room: string; members: string[] }> {
+    const out: Array<{ scope: string; room: string; members: string[] }> = [];
+    for (const r of this.#rooms.values()) if (r.members.size > 0) out.push({ scope: r.scope, room: r.room, members: [...r.members.keys()] });
+    return out;
+  }
+
   /** Rooms this node follows (for status and tests). */
   get followed(): number {
     return this.#rooms.size;

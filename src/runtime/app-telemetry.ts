@@ -7,6 +7,11 @@ import type { ServerMetrics } from './server-metrics.js';
 /** Outcomes whose command name the client chose freely: never a label value. */
 const UNNAMED_OUTCOMES = new Set(['unknown_command', 'bad_request', 'bad_json', 'too_many_commands']);
 
+/** The command's name as metrics and traces show it: `(unknown)` when the client made it up. */
+export function shownCommand(command: string, outcome: string): string {
+  return UNNAMED_OUTCOMES.has(outcome) ? '(unknown)' : command;
+}
+
 /** Refusals of one kind are logged once per window, then counted (a retrying client must not flood the log). */
 const REFUSAL_WINDOW_MS = 10_000;
 
@@ -25,21 +30,18 @@ export function appTelemetry(metrics: ServerMetrics, log: Logger, options: { com
       log.info({ connection: e.id, service: e.route, code: e.code, durationMs: e.durationMs }, 'connection closed');
     },
     messageIn(route, bytes) {
-      metrics.messagesIn.inc({ service: route });
-      metrics.bytesIn.inc({ service: route }, bytes);
+      metrics.messagesIn.add(route);
+      metrics.bytesIn.add(route, bytes);
     },
     messageOut(route, count, bytes) {
-      metrics.messagesOut.inc({ service: route }, count);
-      metrics.bytesOut.inc({ service: route }, count * bytes);
+      metrics.messagesOut.add(route, count);
+      metrics.bytesOut.add(route, count * bytes);
     },
-    ...(options.commandMetrics
-      ? {
-          commandFinished(e) {
-            const command = UNNAMED_OUTCOMES.has(e.outcome) ? '(unknown)' : e.command;
-            metrics.commandDuration.observe({ service: e.route, command, outcome: e.outcome }, e.durationMs / 1000);
-          },
-        }
-      : {}),
+    commandFinished(e) {
+      metrics.commands.add(e.route);
+      if (e.outcome !== 'ok') metrics.commandErrors.add(e.route);
+      if (options.commandMetrics) metrics.commandDuration.observe({ service: e.route, command: shownCommand(e.command, e.outcome), outcome: e.outcome }, e.durationMs / 1000);
+    },
     roomPublished(e) {
       metrics.roomPublish.observe({ service: e.route, numbered: String(e.numbered) }, e.durationMs / 1000);
     },

@@ -95,6 +95,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** The console page and /services.json: auto (on for loopback or with a token), on, off. */
       console: z.enum(['auto', 'on', 'off']).default('auto'),
+      /** Serve the admin page at /_admin/ (default: on when the server listens on loopback only). */
+      enabled: z.boolean().optional(),
       /** Required by the console and (without metrics.token) the metrics: Bearer, or the Basic password. */
       token: z.string().min(1).optional(),
     })
@@ -123,6 +125,12 @@ export const configSchema = z.strictObject({
       token: z.string().min(1).optional(),
       /** Path prefix of the server API on the main port. */
       path: z.string().regex(/^\/[^?#]*[^/?#]$/, 'a path starting with / (not / alone)').default('/api'),
+    })
+    .prefault({}),
+  tracing: z
+    .strictObject({
+      /** An OpenTelemetry span per command, through @opentelemetry/api's global tracer provider (bring your own SDK). */
+      enabled: z.boolean().default(false),
     })
     .prefault({}),
   shutdown: z
@@ -214,7 +222,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { path: 'limits.subscriptionsPerConnection', type: 'number', env: 'SWITCHBOARD_SUBSCRIPTIONS_PER_CONNECTION', flag: 'subscriptions-per-connection', description: 'live subscriptions of one connection (too_many_subscriptions past it; 0: no limit)', takes: 'a whole number, 0 or more' },
   { path: 'trustProxy', type: 'string', env: 'SWITCHBOARD_TRUST_PROXY', flag: 'trust-proxy', description: 'proxies whose Forwarded/X-Forwarded-For name the client: addresses, CIDRs, loopback, private (comma-separated)', takes: 'addresses, CIDR ranges, loopback or private, comma-separated' },
   { path: 'admin.console', type: 'string', env: 'SWITCHBOARD_CONSOLE', flag: 'console', description: 'the console page: auto (loopback, or with --admin-token), on or off', takes: 'auto, on or off' },
-  { path: 'admin.token', type: 'string', env: 'SWITCHBOARD_ADMIN_TOKEN', flag: 'admin-token', description: 'token required by the console page and, without --metrics-token, the metrics', takes: 'a non-empty token' },
+  { path: 'admin.token', type: 'string', env: 'SWITCHBOARD_ADMIN_TOKEN', flag: 'admin-token', description: 'token required by the console and admin pages and, without --metrics-token, the metrics (admin page without one: a random token, printed at start)', takes: 'a non-empty token' },
+  { path: 'admin.enabled', type: 'boolean', env: 'SWITCHBOARD_ADMIN', flag: 'admin', description: 'serve the admin page at /_admin/ (default: on for loopback)', takes: 'true or false (or 1/0, yes/no, on/off)' },
   { path: 'log.level', type: 'string', env: 'SWITCHBOARD_LOG_LEVEL', flag: 'log-level', description: 'fatal, error, warn, info, debug, trace or silent', takes: 'fatal, error, warn, info, debug, trace or silent' },
   { path: 'log.destination', type: 'string', env: 'SWITCHBOARD_LOG_DESTINATION', flag: 'log-destination', description: 'stdout, stderr or a file path', takes: 'stdout, stderr or a file path' },
   { path: 'metrics.enabled', type: 'boolean', env: 'SWITCHBOARD_METRICS', flag: 'metrics', description: 'serve Prometheus metrics', takes: 'true or false (or 1/0, yes/no, on/off)' },
@@ -224,6 +233,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { path: 'metrics.token', type: 'string', env: 'SWITCHBOARD_METRICS_TOKEN', flag: 'metrics-token', description: 'bearer token required to read metrics', takes: 'a non-empty token' },
   { path: 'api.token', type: 'string', env: 'SWITCHBOARD_API_TOKEN', flag: 'api-token', description: 'bearer token of the server API (unset: the API is off)', takes: 'a non-empty token' },
   { path: 'api.path', type: 'string', env: 'SWITCHBOARD_API_PATH', flag: 'api-path', description: 'path prefix of the server API', takes: 'a path starting with /' },
+  { path: 'tracing.enabled', type: 'boolean', env: 'SWITCHBOARD_TRACING', flag: 'tracing', description: 'an OpenTelemetry span per command (needs an SDK registered)', takes: 'true or false (or 1/0, yes/no, on/off)' },
   { path: 'shutdown.graceMs', type: 'number', env: 'SWITCHBOARD_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', description: 'grace period for in-flight commands on stop', takes: 'a whole number of milliseconds, 1 or more' },
   { path: 'shutdown.closeTimeoutMs', type: 'number', env: 'SWITCHBOARD_SHUTDOWN_CLOSE_TIMEOUT_MS', flag: 'shutdown-close-timeout-ms', description: 'time allowed for closing handshakes on stop', takes: 'a whole number of milliseconds, 1 or more' },
   { path: 'shutdown.drainWindowMs', type: 'number', env: 'SWITCHBOARD_SHUTDOWN_DRAIN_WINDOW_MS', flag: 'shutdown-drain-window-ms', description: 'on stop, close connections in batches with 1012 over this window (0: all at once, 1001)', takes: 'a whole number of milliseconds, 0 or more' },

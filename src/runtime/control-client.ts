@@ -8,7 +8,13 @@ import {
 } from './control-protocol.js';
 import { controlSocketPath } from './control-server.js';
 
-type RequestBody = { type: 'status' } | { type: 'stop' } | { type: 'drain'; windowMs: number; batches?: number } | { type: 'reload' } | { type: 'restart'; service: string };
+type RequestBody =
+  | { type: 'status' }
+  | { type: 'stop' }
+  | { type: 'drain'; windowMs: number; batches?: number }
+  | { type: 'reload' }
+  | { type: 'restart'; service: string }
+  | { type: 'figures' };
 
 export class ControlClientError extends Error {
   constructor(

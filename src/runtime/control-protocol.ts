@@ -16,6 +16,7 @@ export const controlRequestSchema = z.discriminatedUnion('type', [
   /** A stop whose connections leave in batches over `windowMs` (1012), then the usual stop. */
   z.object({ ...base, type: z.literal('drain'), windowMs: z.number().int().positive(), batches: z.number().int().positive().optional() }),
   z.object({ ...base, type: z.literal('restart'), service: z.string().min(1) }),
+  z.object({ ...base, type: z.literal('figures') }),
 ]);
 export type ControlRequest = z.infer<typeof controlRequestSchema>;
 export type ControlRequestType = ControlRequest['type'];
@@ -127,6 +128,8 @@ export interface ControlHandlers {
   drain(window: { windowMs: number; batches?: number }): void | Promise<void>;
   reload(): ReloadResult | Promise<ReloadResult>;
   restart(service: string): void | Promise<void>;
+  /** Live figures (`switchboard top`): ClusterFigures. */
+  figures(): unknown;
 }
 
 /** An error a handler throws to answer with a specific code (e.g. unknown service). */

@@ -137,6 +137,8 @@ export class ControlServer {
         return this.#handlers.reload();
       case 'restart':
         return Promise.resolve(this.#handlers.restart(req.service)).then(() => ({ restarted: req.service }));
+      case 'figures':
+        return Promise.resolve(this.#handlers.figures());
     }
   }
 

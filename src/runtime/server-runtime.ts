@@ -12,8 +12,9 @@ import { processResources } from './process-resources.js';
 import { ControlServer } from './control-server.js';
 import { acquireLock, type AcquiredLock } from './lock-file.js';
 import { createLogger, type RuntimeLogger } from './logger.js';
-import { PROMETHEUS_CONTENT_TYPE } from './metrics.js';
-import { ServerMetrics } from './server-metrics.js';
+import type { ConnectionSummary, RoomSummary } from '../app/app.js';
+import { MAX_LISTED_CONNECTIONS, RateSampler, type ClusterFigures, type NodeFigures } from './live-figures.js';
+import { PROMETHEUS_CONTENT_TYPE, ServerMetrics, type MetricsSnapshot } from './server-metrics.js';
 import { ShutdownCoordinator, type DrainWindow } from './shutdown.js';
 import { Supervisor, type UnitStatus } from './supervisor.js';
 
@@ -56,6 +57,11 @@ export interface RuntimeApp {
   memberships?(): number;
   /** Server operations offered to background services (rooms, connections). */
   bridge?: ServerBridge;
+  /** This process's open connections and rooms (live figures); absent where the process serves none. */
+  connections?(): ConnectionSummary[];
+  rooms?(): RoomSummary[];
+  /** The live figures of the nodes behind this app (the primary of --workers N: its workers'). */
+  figures?(): Promise<NodeFigures[]>;
 }
 
 export interface ServerRuntimeOptions {
@@ -80,6 +86,8 @@ export class ServerRuntime {
   readonly config: SwitchboardConfig;
   readonly log: Logger;
   readonly metrics = new ServerMetrics();
+  /** Message and command rates, sampled once a second (live figures). */
+  readonly rates = new RateSampler(this.metrics);
   readonly supervisor = new Supervisor();
   readonly shutdown: ShutdownCoordinator;
   readonly startedAt = new Date();
@@ -90,6 +98,7 @@ export class ServerRuntime {
   #app: RuntimeApp | undefined;
   #version: string;
   #options: ServerRuntimeOptions;
+  #metricsSource: (() => Promise<string>) | undefined;
 
   /** Takes the run directory's lock (throws LockHeldError) and sets up logs. Call before listening. */
   static create(options: ServerRuntimeOptions): ServerRuntime {
@@ -169,6 +178,7 @@ export class ServerRuntime {
         },
         reload: () => this.#requireApp().reload(),
         restart: (name) => this.restart(name),
+        figures: () => this.figures(),
       },
       (err) => this.log.error({ err: String(err) }, 'control socket error'),
     );
@@ -187,6 +197,7 @@ export class ServerRuntime {
       this.#metricsServer = server;
     }
 
+    this.rates.start();
     this.#addShutdownSteps(app);
     if (this.#options.signals !== false) {
       this.shutdown.installSignalHandlers();
@@ -238,11 +249,31 @@ export class ServerRuntime {
       res.writeHead(401, { 'www-authenticate': 'Bearer realm="switchboard metrics"', 'content-type': 'text/plain' }).end('unauthorized\n');
       return true;
     }
-    await this.#refreshServiceGauges();
-    const body = this.metrics.render();
+    const body = await this.metricsText();
     res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
     return true;
+  }
+
+  /**
+   * Where the exposition comes from when this process's metrics are not the whole story: the
+   * primary of `--workers N` merges its workers', and a worker asks the primary for that.
+   */
+  setMetricsSource(source: () => Promise<string>): void {
+    this.#metricsSource = source;
+  }
+
+  /** The Prometheus exposition served at metrics.path. */
+  async metricsText(): Promise<string> {
+    if (this.#metricsSource) return this.#metricsSource();
+    await this.#refreshServiceGauges();
+    return this.metrics.render();
+  }
+
+  /** This process's own metrics, as JSON (for merging). */
+  async metricsSnapshot(): Promise<MetricsSnapshot> {
+    await this.#refreshServiceGauges();
+    return this.metrics.snapshot();
   }
 
   async status(): Promise<ServerStatus> {
@@ -265,6 +296,33 @@ export class ServerRuntime {
       resources: processResources(),
       services: [...services, ...background],
     };
+  }
+
+  /** This node's live figures: rates, services, rooms, connections. */
+  async nodeFigures(): Promise<NodeFigures> {
+    const app = this.#requireApp();
+    const status = await this.status();
+    const connections = app.connections?.() ?? [];
+    return {
+      node: status.node,
+      pid: status.pid,
+      startedAt: this.startedAt.getTime(),
+      at: Date.now(),
+      connections: status.connections,
+      rates: this.rates.rates(),
+      series: this.rates.series(),
+      services: status.services.map((s) => ({ name: s.path ?? s.name, kind: s.kind, isolation: s.isolation, state: s.state, restarts: s.restarts, connections: s.connections })),
+      rooms: app.rooms?.() ?? [],
+      connectionList: connections.slice(0, MAX_LISTED_CONNECTIONS),
+    };
+  }
+
+  /** The live figures of every node this server can see, and the cluster's nodes with a live lease. */
+  async figures(): Promise<ClusterFigures> {
+    const app = this.#requireApp();
+    const nodes = app.figures ? await app.figures() : [await this.nodeFigures()];
+    const cluster = await app.nodes().catch(() => [] as Array<{ id: string; since: number }>);
+    return { nodes, cluster };
   }
 
   /** Restart a background service by name or an endpoint service by route. */
@@ -315,7 +373,7 @@ export class ServerRuntime {
       const b = app.broker();
       this.metrics.brokerState.reset();
       this.metrics.brokerState.set({ kind: b.kind, state: b.state }, 1);
-      if (app.memberships) this.metrics.roomMembers.set(undefined, app.memberships());
+      if (app.memberships) this.metrics.roomMembers.set(app.memberships());
     }
     this.metrics.serviceUp.reset();
     for (const u of this.#backgroundUnits()) this.metrics.serviceUp.set({ service: u.name, state: u.state }, u.state === 'running' ? 1 : 0);
@@ -336,7 +394,10 @@ export class ServerRuntime {
       app.closeConnections(GOING_AWAY, 'server shutting down', this.config.shutdown.closeTimeoutMs),
     );
     sd.add('stop-services', 'background services', () => this.supervisor.stopAll('shutdown'));
-    sd.add('cleanup', 'control socket', () => this.#control?.close());
+    sd.add('cleanup', 'control socket', () => {
+      this.rates.stop();
+      return this.#control?.close();
+    });
     sd.add('cleanup', 'metrics endpoint', () => {
       const s = this.#metricsServer;
       if (!s) return;
@@ -352,6 +413,7 @@ export class ServerRuntime {
 
   /** Release the lock without a shutdown (startup failed after create()). */
   abort(): void {
+    this.rates.stop();
     void this.#control?.close();
     this.#metricsServer?.close();
     this.shutdown.removeSignalHandlers();

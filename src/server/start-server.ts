@@ -14,11 +14,17 @@ import { IpcBroker } from '../cluster/ipc-broker.js';
 import { IpcHub } from '../cluster/ipc-hub.js';
 import type { IpcEndpoint } from '../cluster/ipc-messages.js';
 import { WorkerPool } from './worker-pool.js';
-import { observeAll } from '../app/observer.js';
 import { MemoryRelease } from '../runtime/memory-release.js';
-import { WORKER_TAG, type PrimaryToWorker, type WorkerToPrimary } from './worker-messages.js';
+import { WORKER_TAG, type PrimaryOp, type PrimaryToWorker, type WorkerToPrimary } from './worker-messages.js';
+import { mergeMetrics } from '../runtime/server-metrics.js';
 import { inlineHostFactory } from '../app/inline-host.js';
+import { trace, type TracerProvider } from '@opentelemetry/api';
+import { observeAll } from '../app/observer.js';
 import { appTelemetry } from '../runtime/app-telemetry.js';
+import { commandTracing } from '../runtime/command-tracing.js';
+import { ADMIN_ROUTE, adminService, publishFigures, type AdminControl } from '../runtime/admin-service.js';
+import { adminPageRoute } from './admin-page-route.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { addBackgroundService } from '../runtime/background-service.js';
 import type { SwitchboardConfig } from '../runtime/config.js';
 import { ControlError, type ReloadResult, type ServiceStatus } from '../runtime/control-protocol.js';
@@ -38,6 +44,8 @@ export interface RunningServer {
   server: AppServer | null;
   /** The worker processes, in the primary of `--workers N`. */
   workers: WorkerPool | null;
+  /** The admin page's address with its token, when it is on. */
+  adminUrl?: string;
 }
 
 export interface StartServerOptions {
@@ -46,6 +54,8 @@ export interface StartServerOptions {
   /** Defaults to process.exit (after flushing logs). */
   exit?: (code: number) => void;
   signals?: boolean;
+  /** With `tracing.enabled`: spans go to this provider's tracer (default: @opentelemetry/api's global provider). */
+  tracerProvider?: TracerProvider;
   /** Transport options passed to the app server (limits, origins, ...); deflate comes from config. */
   transport?: AppServerOptions['transport'];
 }
@@ -58,6 +68,8 @@ export interface StartServerOptions {
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const worker = cluster.isWorker && process.env.SWITCHBOARD_WORKER_INDEX !== undefined;
   const primary = !worker && options.config.workers > 1;
+  // made before the workers fork, so that they inherit it
+  if (adminEnabled(options.config)) adminPageToken(options.config);
   const nodeId = randomBytes(4).toString('hex');
   const runtime = ServerRuntime.create({
     config: worker && process.env.SWITCHBOARD_WORKER_INDEX !== '0' ? { ...options.config, background: {} } : options.config,
@@ -91,13 +103,20 @@ async function startPrimary(runtime: ServerRuntime, nodeId: string, options: Sta
     stopTimeoutMs: config.shutdown.graceMs + config.shutdown.closeTimeoutMs + 5_000,
     restartDelayMs: config.supervisor.initialDelayMs,
     maxRestartDelayMs: config.supervisor.maxDelayMs,
+    answer: (op) => {
+      if (op === 'metrics') return mergedMetrics();
+      return Promise.reject(new Error(`unknown request ${String(op)}`));
+    },
   });
+  // one scrape for the whole machine, whichever process it reaches
+  const mergedMetrics = async (): Promise<string> => mergeMetrics([await runtime.metricsSnapshot(), ...(await pool.metricsSnapshots())]);
+  runtime.setMetricsSource(mergedMetrics);
   await pool.start();
   await runtime.start(pool);
   const url = new URL(pool.listening()[0] ?? 'ws://127.0.0.1:0');
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const address: ListenAddress = { address: host, family: host.includes(':') ? 'IPv6' : 'IPv4', port: Number(url.port) };
-  return { runtime, address, routes: pool.routes(), server: null, workers: pool };
+  return { runtime, address, routes: pool.routes(), server: null, workers: pool, ...adminUrl(config, address) };
 }
 
 /** A worker answers the primary's control requests and stops when told (or when the primary is gone). */
@@ -107,9 +126,26 @@ function serveThePrimary(running: RunningServer): void {
   const send = (m: WorkerToPrimary): void => {
     if (process.connected) process.send?.(m);
   };
+  const asked = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+  let seq = 0;
+  const ask = (op: PrimaryOp): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      if (!process.connected) return reject(new Error('the primary is gone'));
+      const id = ++seq;
+      asked.set(id, { resolve, reject });
+      send({ [WORKER_TAG]: 'ask', id, op });
+    });
+  runtime.setMetricsSource(async () => String(await ask('metrics')));
   process.on('message', (m: unknown) => {
     if (typeof m !== 'object' || m === null) return;
     const msg = m as PrimaryToWorker;
+    if (msg[WORKER_TAG] === 'told') {
+      const p = asked.get(msg.id);
+      asked.delete(msg.id);
+      if (msg.ok) p?.resolve(msg.value);
+      else p?.reject(new Error(msg.error));
+      return;
+    }
     if (msg[WORKER_TAG] === 'stop') {
       void runtime.shutdown.shutdownAndExit('primary: stop', msg.window);
       return;
@@ -126,6 +162,10 @@ function serveThePrimary(running: RunningServer): void {
         }
         case 'restart':
           return app.restartService(msg.arg ?? '');
+        case 'metrics':
+          return runtime.metricsSnapshot();
+        case 'figures':
+          return runtime.nodeFigures();
       }
     };
     answer().then(
@@ -134,8 +174,33 @@ function serveThePrimary(running: RunningServer): void {
     );
   });
   // the primary is gone: nobody routes connections here any more
-  process.once('disconnect', () => void runtime.shutdown.shutdownAndExit('primary gone'));
+  process.once('disconnect', () => {
+    for (const p of asked.values()) p.reject(new Error('the primary is gone'));
+    asked.clear();
+    void runtime.shutdown.shutdownAndExit('primary gone');
+  });
   send({ [WORKER_TAG]: 'ready', node: app.nodeId, listening: [`ws://${shownHost(running.address)}:${running.address.port}`], routes: running.routes });
+}
+
+/** The admin page is on by default only where nobody else can reach it. */
+function adminEnabled(config: SwitchboardConfig): boolean {
+  return config.admin.enabled ?? isLoopbackHost(config.host);
+}
+
+/**
+ * The admin page always asks for a token: the configured admin token, else one made at start
+ * and printed with the page's address. It is not the console's token: without a configured
+ * one the console stays open on loopback, as before. Workers get the primary's through the
+ * environment they inherit.
+ */
+function adminPageToken(config: SwitchboardConfig): string {
+  return config.admin.token ?? (process.env.SWITCHBOARD_ADMIN_PAGE_TOKEN ??= randomBytes(18).toString('base64url'));
+}
+
+function adminUrl(config: SwitchboardConfig, address: ListenAddress): { adminUrl?: string } {
+  if (!adminEnabled(config)) return {};
+  // the token travels in the fragment: it never reaches a server log or a Referer
+  return { adminUrl: `http://${shownHost(address)}:${address.port}${ADMIN_ROUTE}/#token=${encodeURIComponent(adminPageToken(config))}` };
 }
 
 function shownHost(a: ListenAddress): string {
@@ -162,7 +227,7 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     released: (e) => log.info({ peak: e.peak, connections: e.now, rssBefore: e.rssBefore, rssAfter: e.rssAfter, ms: Math.round(e.ms) }, 'connections fell from their peak: memory released'),
   });
   const c = config.cluster;
-  const server = new AppServer({
+  const server: AppServer = new AppServer({
     nodeId,
     ...(joined ? { cluster: joined } : {}),
     // the same history settings for the single-process rooms as for a cluster's
@@ -179,12 +244,32 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     hosts: { inline: inlineHostFactory(log), worker: isolatedHostFactory('worker', isolated), process: isolatedHostFactory('process', isolated) },
     defaultIsolation: config.isolation,
     stopDeadlineMs: config.shutdown.graceMs,
-    observer: observeAll(appTelemetry(runtime.metrics, log, { commandMetrics: config.metrics.enabled }), { connectionOpened: () => memory?.opened(), connectionClosed: () => memory?.closed() }),
+    observer: observeAll(
+      appTelemetry(runtime.metrics, log, { commandMetrics: config.metrics.enabled }),
+      { connectionOpened: () => memory?.opened(), connectionClosed: () => memory?.closed() },
+      config.tracing.enabled ? commandTracing((options.tracerProvider ?? trace.getTracerProvider()).getTracer('switchboard', options.version)) : undefined,
+    ),
     api: { token: config.api.token, path: config.api.path },
-    // metrics on the main port, at metrics.path, unless they have a port of their own
-    ...(config.metrics.enabled && config.metrics.port === undefined ? { routes: [(req, res) => runtime.handleMetricsRequest(req, res)] } : {}),
+    routes: [
+      // metrics on the main port, at metrics.path, unless they have a port of their own
+      ...(config.metrics.enabled && config.metrics.port === undefined ? [(req: IncomingMessage, res: ServerResponse) => runtime.handleMetricsRequest(req, res)] : []),
+      ...(adminEnabled(config) ? [adminPageRoute()] : []),
+    ],
   });
   const app = server.app;
+  if (adminEnabled(config)) {
+    const control: AdminControl = {
+      node: () => app.nodeId,
+      figures: async () => ({ ...(await runtime.nodeFigures()), cluster: await app.nodes().catch(() => []) }),
+      disconnect: (id) => app.closeConnection(id, 1000, 'disconnected by an operator'),
+      sendToRoom: async (service, room, data) => void (await app.publish(service, room, data)),
+      restart: (service) => runtime.restart(service),
+      drain: () => void runtime.shutdown.shutdownAndExit('admin: drain'),
+    };
+    const context = app.mount(ADMIN_ROUTE, adminService(control, { token: adminPageToken(config) }));
+    const stop = publishFigures(context, control);
+    runtime.shutdown.once('start', stop);
+  }
 
   // files of the services directory that export start(ctx, signal): background services (one worker runs them)
   for (const b of worker && process.env.SWITCHBOARD_WORKER_INDEX !== '0' ? [] : await app.backgroundFiles()) {
@@ -211,6 +296,8 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     broker: () => app.clusterStatus(),
     nodes: () => app.nodes(),
     memberships: () => app.roomMemberships(),
+    connections: () => app.connections(),
+    rooms: () => app.rooms(),
     connectionCount: () => app.connectionCount,
     services: async () => (await app.services()).map(serviceStatus),
     reload: async (): Promise<ReloadResult> => {
@@ -243,7 +330,7 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     },
   };
   await runtime.start(runtimeApp);
-  return { runtime, server, address, routes: await app.listRoutes(), workers: null };
+  return { runtime, server, address, routes: await app.listRoutes(), workers: null, ...adminUrl(config, address) };
 }
 
 /** Beyond loopback, admin routes without a token are not served: say so once, with how to serve them. */
@@ -301,3 +388,4 @@ function serviceStatus(s: ServiceSummary): ServiceStatus {
   if (s.error !== undefined) out.error = s.error;
   return out;
 }
+export { commandTracing } from '../runtime/command-tracing.js';

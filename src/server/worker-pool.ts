@@ -13,7 +13,9 @@ import type { ReloadResult, ServerStatus, ServiceStatus } from '../runtime/contr
 import { ControlError } from '../runtime/control-protocol.js';
 import type { RuntimeApp } from '../runtime/server-runtime.js';
 import type { DrainWindow } from '../runtime/shutdown.js';
-import { WORKER_TAG, type PrimaryToWorker, type WorkerControlOp, type WorkerToPrimary } from './worker-messages.js';
+import type { NodeFigures } from '../runtime/live-figures.js';
+import type { MetricsSnapshot } from '../runtime/server-metrics.js';
+import { WORKER_TAG, type PrimaryOp, type PrimaryToWorker, type WorkerControlOp, type WorkerToPrimary } from './worker-messages.js';
 
 export interface WorkerPoolOptions {
   count: number;
@@ -25,6 +27,8 @@ export interface WorkerPoolOptions {
   /** Backoff of a worker that keeps dying. */
   restartDelayMs: number;
   maxRestartDelayMs: number;
+  /** Answers a worker's questions to the primary (`ask`). */
+  answer?: (op: PrimaryOp) => Promise<unknown>;
 }
 
 interface Slot {
@@ -125,6 +129,16 @@ export class WorkerPool implements RuntimeApp {
     return this.#statuses();
   }
 
+  /** Every live worker's live figures (each worker is a node). */
+  async figures(): Promise<NodeFigures[]> {
+    return (await this.#all('figures')) as NodeFigures[];
+  }
+
+  /** Every live worker's own metrics, for the primary to merge into one scrape. */
+  async metricsSnapshots(): Promise<MetricsSnapshot[]> {
+    return (await this.#all('metrics')) as MetricsSnapshot[];
+  }
+
   async reload(): Promise<ReloadResult> {
     const results = (await this.#all('reload')) as ReloadResult[];
     return results[0] ?? { added: [], removed: [], restarted: [], unchanged: [] };
@@ -176,6 +190,12 @@ export class WorkerPool implements RuntimeApp {
           // a worker forked during a stop hears it only once it can act on it
           if (this.#stopping) this.#send(slot, this.#stopMessage());
           resolve();
+        } else if (m[WORKER_TAG] === 'ask') {
+          const answer = this.#o.answer?.(m.op) ?? Promise.reject(new Error(`the primary does not answer ${m.op}`));
+          answer.then(
+            (value) => this.#send(slot, { [WORKER_TAG]: 'told', id: m.id, ok: true, value }),
+            (err: unknown) => this.#send(slot, { [WORKER_TAG]: 'told', id: m.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
+          );
         } else if (m[WORKER_TAG] === 'res') {
           const p = this.#pending.get(m.id);
           if (!p) return;
@@ -223,7 +243,8 @@ export class WorkerPool implements RuntimeApp {
     const answers = await Promise.allSettled(live.map((s) => this.#ask(s, op, arg)));
     const failed = answers.find((a) => a.status === 'rejected');
     if (failed && answers.every((a) => a.status === 'rejected')) throw (failed as PromiseRejectedResult).reason;
-    if (failed && op !== 'status') throw (failed as PromiseRejectedResult).reason;
+    // a worker dying meanwhile leaves a gap in a status or a scrape, not an error
+    if (failed && op !== 'status' && op !== 'metrics' && op !== 'figures') throw (failed as PromiseRejectedResult).reason;
     return answers.filter((a) => a.status === 'fulfilled').map((a) => (a as PromiseFulfilledResult<unknown>).value);
   }
 

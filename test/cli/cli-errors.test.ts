@@ -59,7 +59,7 @@ const mistakes: Array<[string[], string]> = [
   [['drain'], 'switchboard drain: --over DURATION is required (e.g. --over 60s)'],
   [['drain', '--over', 'soon'], 'switchboard drain: --over soon: expected a duration such as 60s, 90000ms or 2m'],
   [['drain', '--over', '60s', '--batches', '0'], 'switchboard drain: --batches 0: expected a whole number, 1 or more'],
-  [['frobnicate'], 'switchboard: unknown command "frobnicate" (commands: serve, status, stop, drain, reload, restart, new; switchboard --help says more)'],
+  [['frobnicate'], 'switchboard: unknown command "frobnicate" (commands: serve, status, top, stop, drain, reload, restart, new; switchboard --help says more)'],
 ];
 
 for (const [argv, line] of mistakes) {
@@ -70,7 +70,7 @@ for (const [argv, line] of mistakes) {
 }
 
 test('the usage is printed for --help (exit 0), for every command', async () => {
-  for (const name of ['serve', 'status', 'stop', 'drain', 'reload', 'restart', 'new']) {
+  for (const name of ['serve', 'status', 'top', 'stop', 'drain', 'reload', 'restart', 'new']) {
     const r = await cli([name, '--help']);
     assert.equal(r.code, 0);
     assert.match(r.out, new RegExp(`^Usage: switchboard ${name}`));

@@ -12,6 +12,7 @@ import { createClient, type CommandClient } from '../../src/client/index.js';
 import { connect } from '../../src/transport/index.js';
 import { commands, type CliIO } from '../../src/cli/commands/index.js';
 import type { ServerStatus } from '../../src/runtime/control-protocol.js';
+import type { ClusterFigures } from '../../src/runtime/live-figures.js';
 import { startNode, type Node } from './harness.js';
 import { until } from '../helpers/wait.js';
 
@@ -68,7 +69,7 @@ async function onTwoWorkers(): Promise<[{ c: CommandClient; pid: number }, { c: 
 
 test('two workers: one port, room messages and presence cross them; status lists both nodes', async () => {
   // the history covers every message the producer sends while the consumer reconnects
-  node = await startNode(services, ['--workers', '2', '--history-size', '1000']);
+  node = await startNode(services, ['--workers', '2', '--history-size', '1000', '--metrics']);
   const [a, b] = await onTwoWorkers();
   const got: unknown[] = [];
   await b.c.join('lobby', (data) => got.push(data));
@@ -82,6 +83,29 @@ test('two workers: one port, room messages and presence cross them; status lists
   assert.equal(st.broker.kind, 'ipc');
   assert.equal(st.nodes.length, 2);
   assert.ok(st.connections >= 2);
+});
+
+test('one scrape merges every worker: connections and messages are the sums, process metrics included', async () => {
+  const open = clients.length;
+  const text = await (await fetch(`${node.url.replace('ws:', 'http:')}/metrics`)).text();
+  // each worker holds only some of the connections: the sum is only right if both were asked
+  assert.match(text, new RegExp(`^switchboard_connections\\{service="/room"\\} ${open}$`, 'm'));
+  const received = Number(/^switchboard_messages_received_total\{service="\/room"\} (\d+)$/m.exec(text)?.[1]);
+  assert.ok(received >= open + 3, `every worker's messages counted (${received})`);
+  assert.match(text, /^switchboard_broker_state\{kind="ipc",state="up"\} 1$/m);
+  assert.match(text, /^nodejs_eventloop_lag_seconds \d/m);
+  assert.match(text, /^process_resident_memory_bytes \d+$/m);
+});
+
+test('top --once lists both workers as nodes, with their connections', async () => {
+  let out = '';
+  const io: CliIO = { stdout: (t) => void (out += t), stderr: () => undefined, cwd: root, env: {} };
+  assert.equal(await commands.find((c) => c.name === 'top')!.run(['--run-dir', node.runDir, '--once', '--json'], io), 0);
+  const f = JSON.parse(out) as ClusterFigures;
+  assert.equal(f.nodes.length, 2);
+  assert.deepEqual(f.nodes.map((n) => n.node).sort(), f.cluster.map((c) => c.id).sort());
+  assert.equal(f.nodes.reduce((s, n) => s + n.connections, 0), clients.length);
+  for (const n of f.nodes) assert.ok(n.connections > 0, `worker ${n.node} holds connections`);
 });
 
 test('a worker killed mid-stream: its clients resume on a live worker with every message; the primary forks a new one', async () => {

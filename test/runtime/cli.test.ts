@@ -87,7 +87,7 @@ test('status, reload, restart, metrics and stop against a running server', async
   assert.match(text, /^# TYPE switchboard_messages_received_total counter$/m);
   assert.match(text, /^switchboard_messages_received_total\{service="\/fake"\} 5$/m);
   assert.match(text, /^switchboard_handshake_rejections_total\{status="404",reason="no service at this path"\} 1$/m);
-  assert.match(text, /^switchboard_command_duration_seconds_bucket\{service="\/fake",command="echo",outcome="ok",le="0.005"\} 1$/m);
+  assert.match(text, /^switchboard_command_duration_seconds_bucket\{le="0.005",service="\/fake",command="echo",outcome="ok"\} 1$/m);
   assert.match(text, /^switchboard_service_up\{service="ticker",state="running"\} 1$/m);
   assert.match(text, /^process_resident_memory_bytes \d+$/m);
   assert.equal((await fetch(url.replace('/metrics', '/other'))).status, 404);

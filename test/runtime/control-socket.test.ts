@@ -41,6 +41,7 @@ test('control socket: typed requests, 0600 socket, errors as responses', async (
     restart: (name) => {
       if (name !== 'chat') throw new ControlError('NOT_FOUND', `no service "${name}"`);
     },
+    figures: () => ({ nodes: [], cluster: [{ id: 'n1', since: 0 }] }),
   });
   try {
     await server.listen();
@@ -53,6 +54,7 @@ test('control socket: typed requests, 0600 socket, errors as responses', async (
     await assert.rejects(controlRequest(dir, { type: 'drain', windowMs: 0 } as never), /windowMs/);
     assert.deepEqual(await controlRequest(dir, { type: 'reload' }), { added: ['a'], removed: [], restarted: [], unchanged: [] });
     assert.deepEqual(await controlRequest(dir, { type: 'restart', service: 'chat' }), { restarted: 'chat' });
+    assert.deepEqual(await controlRequest(dir, { type: 'figures' }), { nodes: [], cluster: [{ id: 'n1', since: 0 }] });
     await assert.rejects(
       controlRequest(dir, { type: 'restart', service: 'nope' }),
       (e: unknown) => e instanceof ControlClientError && e.code === 'NOT_FOUND' && /no service "nope"/.test(e.message),

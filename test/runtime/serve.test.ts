@@ -146,7 +146,7 @@ describe('serve with isolated services', () => {
     assert.match(text, /^switchboard_handshake_rejections_total\{status="404",reason="[^"]*"\} 1$/m);
     assert.match(text, /^switchboard_service_up\{service="ticker",state="running"\} 1$/m);
     assert.match(text, /^switchboard_command_duration_seconds_count\{service="\/inline-echo",command="echo",outcome="ok"\} [1-9]\d*$/m);
-    assert.match(text, /^switchboard_command_duration_seconds_bucket\{service="\/worker-echo",command="echo",outcome="ok",le="\+Inf"\} [1-9]\d*$/m);
+    assert.match(text, /^switchboard_command_duration_seconds_bucket\{le="\+Inf",service="\/worker-echo",command="echo",outcome="ok"\} [1-9]\d*$/m);
     const c = await client(`${url}/inline-echo`);
     assert.equal((await c.reply(c.send('no.such.command'))).error?.code, 'unknown_command');
     const text2 = await (await fetch(`${url.replace('ws:', 'http:')}/metrics`)).text();

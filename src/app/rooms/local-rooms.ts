@@ -102,6 +102,12 @@ export class LocalRooms implements Rooms {
     return n;
   }
 
+  localRooms(): Array<{ scope: string; room: string; members: string[] }> {
+    const out: Array<{ scope: string; room: string; members: string[] }> = [];
+    for (const [scope, s] of this.#scopes) for (const [room, members] of s.index.occupied()) out.push({ scope, room, members: [...members] });
+    return out;
+  }
+
   #announce(scope: string, event: 'presence.join' | 'presence.leave', room: string, member: RoomMember): void {
     const s = this.#scopes.get(scope)!;
     this.#delivery.deliver(s.index.members(room), encodePush(event, { id: member.id, user: member.user }, { room }), false, [member.id]);

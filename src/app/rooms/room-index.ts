@@ -108,6 +108,11 @@ export class RoomIndex {
     return dropped;
   }
 
+  /** Rooms that have members, with them. */
+  *occupied(): IterableIterator<[string, ReadonlySet<string>]> {
+    for (const r of this.#rooms.values()) if (r.members.size > 0) yield [r.name, r.members];
+  }
+
   get size(): number {
     return this.#rooms.size;
   }

@@ -50,4 +50,6 @@ export interface Rooms {
   history(scope: string, room: string, since: Position | undefined, limit: number): Promise<RoomHistory>;
   /** Room memberships of this node's connections (metrics). */
   memberships(): number;
+  /** Rooms with members on this node, and those members (operators' views). */
+  localRooms(): Array<{ scope: string; room: string; members: string[] }>;
 }

@@ -7,8 +7,9 @@ import { restartCommand } from './restart.js';
 import { serveCommand } from './serve.js';
 import { statusCommand } from './status.js';
 import { stopCommand } from './stop.js';
+import { topCommand } from './top.js';
 
 export type { CliCommand, CliIO } from './command.js';
 export { processIO } from './command.js';
 
-export const commands: readonly CliCommand[] = [serveCommand, statusCommand, stopCommand, drainCommand, reloadCommand, restartCommand, newCommand];
+export const commands: readonly CliCommand[] = [serveCommand, statusCommand, topCommand, stopCommand, drainCommand, reloadCommand, restartCommand, newCommand];

@@ -89,6 +89,7 @@ export async function runtimeServe(argv: string[], io: CliIO, transport?: StartS
   }
   const metrics = runtime.metricsAddress() ?? (config.metrics.enabled ? `http://${shown}:${address.port}${config.metrics.path}` : undefined);
   if (metrics) io.stderr(`  metrics:  ${metrics}\n`);
+  if (running.adminUrl) io.stderr(`  admin:    ${running.adminUrl}\n`);
   // the runtime exits the process when the graceful shutdown is done
   return new Promise<number>((resolve) => runtime.shutdown.once('done', resolve));
 }
