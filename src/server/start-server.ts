@@ -199,8 +199,11 @@ function adminPageToken(config: SwitchboardConfig): string {
 
 function adminUrl(config: SwitchboardConfig, address: ListenAddress): { adminUrl?: string } {
   if (!adminEnabled(config)) return {};
-  // the token travels in the fragment: it never reaches a server log or a Referer
-  return { adminUrl: `http://${shownHost(address)}:${address.port}${ADMIN_ROUTE}/#token=${encodeURIComponent(adminPageToken(config))}` };
+  const page = `http://${shownHost(address)}:${address.port}${ADMIN_ROUTE}/`;
+  // a configured token is a secret the operator already has: never printed. A made one is
+  // shown once, in the fragment, so it never reaches a server log or a Referer
+  if (config.admin.token !== undefined) return { adminUrl: `${page} (with the admin token)` };
+  return { adminUrl: `${page}#token=${encodeURIComponent(adminPageToken(config))}` };
 }
 
 function shownHost(a: ListenAddress): string {

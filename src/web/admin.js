@@ -3,7 +3,13 @@
 import { createClient } from '/client.js';
 
 const $ = (sel) => document.querySelector(sel);
-const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? '';
+// a configured token is not printed at start: the page asks for it once and keeps it in the
+// fragment (never sent to the server as part of a page request)
+let token = new URLSearchParams(location.hash.slice(1)).get('token') ?? '';
+if (!token) {
+  token = prompt('Admin token') ?? '';
+  if (token) history.replaceState(null, '', `#token=${encodeURIComponent(token)}`);
+}
 const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
 const client = createClient(`${scheme}://${location.host}/_admin?token=${encodeURIComponent(token)}`);
 
