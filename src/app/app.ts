@@ -115,6 +115,18 @@ const QUOTAS = {
 /** How long cancelled commands of a drained connection have to send their reply before it closes. */
 const CANCELLED_REPLY_MS = 1000;
 
+const HOOK_TIMED_OUT = Symbol('handshake hook timed out');
+
+/** The hook's answer, or a rejection with HOOK_TIMED_OUT once the service's own deadline passed. */
+function withinHookDeadline<T>(answer: Promise<T>, ms: number | undefined): Promise<T> {
+  if (!ms) return answer;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(HOOK_TIMED_OUT), ms);
+  });
+  return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+}
+
 function liveSpec(query: { initial: unknown; history?: number }): LiveSpec {
   return query.history !== undefined ? { initial: query.initial as Json, history: query.history } : { initial: query.initial as Json };
 }
@@ -228,8 +240,13 @@ export class App<Framed> {
     }
     let result;
     try {
-      result = await host.handshake(request);
+      result = await withinHookDeadline(host.handshake(request), host.info.limits?.handshakeTimeoutMs);
     } catch (err) {
+      if (err === HOOK_TIMED_OUT) {
+        this.#log.warn({ route: resolution.route, ms: host.info.limits?.handshakeTimeoutMs }, 'service handshake hook timed out');
+        this.#observer.limitExceeded?.({ limit: 'handshake_timeout', action: 'refused', route: resolution.route });
+        return { accept: false, status: 503, reason: 'handshake timed out' };
+      }
       this.#log.error({ route: resolution.route, err }, 'service handshake failed');
       return { accept: false, status: 500, reason: 'handshake failed' };
     }

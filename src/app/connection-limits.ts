@@ -21,7 +21,7 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object.free
   subscriptionsPerConnection: 100,
 });
 
-const COUNTS = ['messagesPerSecond', 'messageBurst', 'bytesPerSecond', 'byteBurst', 'commandsInFlight', 'roomsPerConnection', 'subscriptionsPerConnection', 'maxMessageBytes', 'maxFrameBytes', 'highWaterMark'] as const;
+const COUNTS = ['messagesPerSecond', 'messageBurst', 'bytesPerSecond', 'byteBurst', 'commandsInFlight', 'roomsPerConnection', 'subscriptionsPerConnection', 'maxMessageBytes', 'maxFrameBytes', 'highWaterMark', 'idleTimeoutMs', 'handshakeTimeoutMs'] as const;
 const CHOICES: Record<string, readonly string[]> = { overRate: ['close', 'drop'], slowConsumer: ['close', 'drop'] };
 
 /** Why a service's `limits` cannot be used, or undefined when they can. */

@@ -215,6 +215,13 @@ export interface ServiceLimits {
   highWaterMark?: number;
   /** A client past highWaterMark: 'close' it (1008) or 'drop' messages for it. */
   slowConsumer?: 'close' | 'drop';
+  /** A client silent for half of this is pinged, one silent the other half is dropped (0 = never). */
+  idleTimeoutMs?: number;
+  /**
+   * How long this service's handshake hook may take (an auth call, say); past it the client is
+   * answered 503 and the hook's late answer is ignored (0 = only the server's handshake deadline).
+   */
+  handshakeTimeoutMs?: number;
 }
 
 export interface ServiceOptions<State = Record<string, unknown>, Shared = Record<string, unknown>> {

@@ -39,6 +39,12 @@ const FILES: Record<string, { file: () => string | null; type: string }> = {
   '/favicon.ico': { file: () => (WEB_DIR ? WEB_DIR + 'favicon.svg' : null), type: 'image/svg+xml' },
 };
 
+/**
+ * The console's own files: guarded like the console. The command client (/client.js and the
+ * modules it imports) and the icon are a public library any page of the application loads.
+ */
+const CONSOLE_FILES = new Set(['/', '/console.js', '/console.css']);
+
 /** An extra route: answers the request and returns true, or returns false to pass it on. */
 export type HttpRoute = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
@@ -73,7 +79,7 @@ async function handle(options: HttpHandlerOptions, req: IncomingMessage, res: Se
     return;
   }
   const common = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache' };
-  const adminRoute = path === '/services.json' || Object.hasOwn(FILES, path);
+  const adminRoute = path === '/services.json' || CONSOLE_FILES.has(path);
   if (adminRoute && options.admin && !options.admin.allow(req, res)) return;
   if (path === '/services.json') {
     const body = JSON.stringify({ services: await options.listRoutes() });

@@ -35,6 +35,8 @@ const dir = serviceDir({
     export default defineService({ limits: { subscriptionsPerConnection: 2 }, live: { 'board/:id': { initial: (p: Record<string, string>) => ({ id: p['id'] }) } } });`,
   'hang.ts': `import { defineService } from '${DEFINE}';
     export default defineService({ handshake: () => new Promise(() => {}) });`,
+  'slow-auth.ts': `import { defineService } from '${DEFINE}';
+    export default defineService({ limits: { handshakeTimeoutMs: 200 }, handshake: () => new Promise(() => {}) });`,
 });
 
 interface Started {
@@ -284,6 +286,17 @@ test('the handshake timeout covers a service whose handshake hook never answers'
   const s = await start({ limits: { handshakeTimeoutMs: 300 } });
   const answer = await rawUpgrade(s.port, '/hang');
   assert.equal(answer, '', 'dropped without a 101');
+});
+
+test("a service's own handshake timeout answers 503 when its hook takes longer, within the server's deadline", async () => {
+  const s = await start();
+  const err = await refusal(`${s.url}/slow-auth`);
+  assert.equal(err.status, 503);
+  assert.match(err.body, /handshake timed out/);
+  assert.equal(await exceeded(s, 'handshake_timeout', 'refused', '/slow-auth'), 1);
+  await s.log.waitFor((l) => l.msg === 'service handshake hook timed out');
+  const ws = await connect(`${s.url}/echo`);
+  ws.close();
 });
 
 test('the server-wide frame size and slow-consumer limits reach the transport', async () => {

@@ -49,7 +49,9 @@ test('on loopback the console is open; beyond it, without a token, it is off (40
   assert.equal((await get(local, '/')).status, 200);
   assert.equal((await get(local, '/services.json')).status, 200);
   const wide = await consolePort({ console: 'auto', host: '0.0.0.0' });
-  for (const path of ['/', '/console.js', '/client.js', '/services.json']) assert.equal((await get(wide, path)).status, 404, path);
+  for (const path of ['/', '/console.js', '/console.css', '/services.json']) assert.equal((await get(wide, path)).status, 404, path);
+  // the command client is the application's library, not an admin surface
+  for (const path of ['/client.js', '/live-value.js', '/json-patch.js', '/app/binary-frame.js']) assert.equal((await get(wide, path)).status, 200, path);
   const off = await consolePort({ console: 'off', host: '127.0.0.1' });
   assert.equal((await get(off, '/')).status, 404);
   const forced = await consolePort({ console: 'on', host: '0.0.0.0' });
