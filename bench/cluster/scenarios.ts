@@ -283,6 +283,7 @@ export async function resume(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
       replayedMean: d['resumed'] ? d['replayed'] / d['resumed'] : NaN,
       replayedMax: d['replayed_max'],
       gaps: d['gaps'],
+      early: d['early'],
       missing: d['missing'],
       unverified: d['unverified'],
       rejoinFailed: d['rejoin_failed'],
@@ -301,7 +302,7 @@ export async function resume(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
     const summary =
       `${d['resumed']}/${d['subs']} resumed, reconnect -> resumed p50 ${fmt(figures['p50ms'] as number, 1)} ms p99 ${fmt(value, 1)} ms ` +
       `(max ${fmt(figures['maxMs'] as number, 1)}; from the loss p99 ${fmt(figures['lostP99ms'] as number, 1)} ms), ` +
-      `replayed ${fmt(figures['replayedMean'] as number, 1)} per client (max ${d['replayed_max']}), missing ${d['missing']}, gaps ${d['gaps']}, ` +
+      `replayed ${fmt(figures['replayedMean'] as number, 1)} per client (max ${d['replayed_max']}), missing ${d['missing']}, gaps ${d['gaps']}, before the join reply ${d['early']}, ` +
       `unverified ${d['unverified']}, duplicates ${d['dups']}, server side ${fmt(resumeCpu, 2)} CPU s until the last resumed ` +
       `(${fmt(100 * (figures['resumeServerUtil'] as number), 0)}% of a CPU), generator CPU ${fmt(100 * (figures['genUtil'] as number), 0)}%`;
     return { scenario: 'resume', layout, rep, value, figures, summary };
