@@ -1,5 +1,5 @@
 // Cluster benchmarks (issue 10): `npm run bench:cluster [-- --quick] [--only fanout,history,resume]
-// [--brokers ipc,redis,nats] [--reps N] [--out file.md]`. Cross-node room fan-out against the
+// [--brokers ipc,redis,nats] [--reps N] [--out file.md] [--cpu-prof DIR]`. Cross-node room fan-out against the
 // single process, the cost of history, and resume after a node is killed, for each broker.
 // Servers on CPU 0, the room generator (bench/room-loadgen.c) on CPU 1. See bench/README.md.
 import { spawnSync } from 'node:child_process';
@@ -23,10 +23,11 @@ interface Options {
   brokers: Layout[];
   reps: number;
   out: string | null;
+  cpuProf: string | null;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, only: SCENARIOS, brokers: BROKERS, reps: 3, out: null };
+  const o: Options = { quick: false, only: SCENARIOS, brokers: BROKERS, reps: 3, out: null, cpuProf: null };
   const list = <T extends string>(v: string | undefined, allowed: readonly T[], what: string): T[] => {
     const xs = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
     for (const x of xs) if (!allowed.includes(x as T)) throw new Error(`unknown ${what} ${x} (${allowed.join(', ')})`);
@@ -39,8 +40,9 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--brokers') o.brokers = list(argv[++i], BROKERS, 'broker');
     else if (a === '--reps') o.reps = Math.max(1, Math.min(10, Number(argv[++i]) || 1));
     else if (a === '--out') o.out = argv[++i] ?? null;
+    else if (a === '--cpu-prof') o.cpuProf = path.resolve(argv[++i] ?? 'bench/build/cpu-prof');
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench:cluster -- [--quick] [--only fanout,history,resume] [--brokers ipc,redis,nats] [--reps N] [--out file.md]');
+      console.log('usage: npm run bench:cluster -- [--quick] [--only fanout,history,resume] [--brokers ipc,redis,nats] [--reps N] [--out file.md] [--cpu-prof DIR]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -91,6 +93,8 @@ async function main(): Promise<void> {
     generator: buildGenerator(ROOT),
     clkTck: Number(sh('getconf', ['CLK_TCK']) || 100),
     settings: settings(opts.quick),
+    // profiles of the server nodes, written when they stop (a SIGKILLed node writes none)
+    nodeArgs: opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf] : [],
   };
   const versions = [
     brokers.includes('redis') ? `redis-server ${/v=(\S+)/.exec(sh('redis-server', ['--version']))?.[1] ?? '?'}` : '',

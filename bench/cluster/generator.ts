@@ -47,11 +47,17 @@ export function runGenerator(
     let buf = '';
     let err = '';
     let chain = Promise.resolve();
+    let hookFailed: { error: unknown } | undefined;
     // a hook that fails ends the generator at once (it would wait for its line until the deadline)
     const step = (fn: () => Promise<void>): void => {
-      chain = chain.then(fn).catch((e: unknown) => {
-        p.kill('SIGKILL');
-        throw e;
+      chain = chain.then(async () => {
+        if (hookFailed) return;
+        try {
+          await fn();
+        } catch (e) {
+          hookFailed = { error: e };
+          p.kill('SIGKILL');
+        }
       });
     };
     const killer = setTimeout(() => p.kill('SIGKILL'), timeoutMs + 5000);
@@ -86,7 +92,8 @@ export function runGenerator(
       clearTimeout(killer);
       chain
         .then(() => {
-          if (code !== 0) reject(new Error(`room-loadgen ${mode} exited ${code}: ${err.trim() || JSON.stringify(out.ready)}`));
+          if (hookFailed) reject(hookFailed.error);
+          else if (code !== 0) reject(new Error(`room-loadgen ${mode} exited ${code}: ${err.trim() || JSON.stringify(out.ready)}`));
           else resolve(out);
         })
         .catch(reject);

@@ -192,6 +192,11 @@ export class ServeProcess {
       '--no-deflate',
       '--log-level',
       'info',
+      // every generator connection comes from 127.0.0.1: the per-address limits are off
+      '--connections-per-ip',
+      '0',
+      '--handshakes-per-second',
+      '0',
       ...args,
     ]);
   }

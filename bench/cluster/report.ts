@@ -92,7 +92,7 @@ function targets(samples: Sample[], layouts: Layout[]): Verdicts {
     const good = rs.filter(ok);
     if (!rs.length) continue;
     const p99 = good.map((s) => s.value!);
-    const complete = good.every((s) => num(s, 'resumed') === num(s, 'clients') && num(s, 'missing') === 0 && num(s, 'gaps') === 0 && num(s, 'unverified') === 0);
+    const complete = good.every((s) => num(s, 'resumed') === num(s, 'clients') && num(s, 'missing') === 0 && num(s, 'gaps') === 0 && num(s, 'unverified') === 0 && !num(s, 'early'));
     const met = good.length === rs.length && complete && p99.every((v) => v <= TARGETS.resumeP99Ms);
     const resumed = good.map((s) => `${s.figures['resumed']}/${s.figures['clients']}`).join(', ');
     const missing = good.reduce((a, s) => a + num(s, 'missing') + num(s, 'gaps'), 0);

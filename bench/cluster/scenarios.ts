@@ -39,6 +39,8 @@ export interface Ctx {
   generator: string;
   clkTck: number;
   settings: Settings;
+  /** Node options of every server node (e.g. --cpu-prof). */
+  nodeArgs: string[];
 }
 
 const fmt = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
@@ -107,7 +109,7 @@ async function measure(side: ServerSide, ctx: Ctx, args: (string | number)[], ex
 /** (1) Cross-node fan-out: CPU per delivered message on the node that did not publish. */
 export async function fanout(layout: Layout, rep: number, ctx: Ctx): Promise<Sample> {
   const n = ctx.settings.members;
-  const side = await startServerSide(layout, ctx.paths);
+  const side = await startServerSide(layout, ctx.paths, [], ctx.nodeArgs);
   try {
     const m = await measure(side, ctx, [...fanoutArgs(side, n), '--window', 32, '--size', 64, '--room', 'r'], 2 * n);
     const d = m.done;
@@ -160,7 +162,7 @@ export async function fanout(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
  */
 export async function history(layout: Layout, rep: number, ctx: Ctx): Promise<Sample[]> {
   const n = ctx.settings.historyMembers;
-  const side = await startServerSide(layout, ctx.paths);
+  const side = await startServerSide(layout, ctx.paths, [], ctx.nodeArgs);
   const [a, b] = rep % 2 ? (['history', 'volatile'] as const) : (['volatile', 'history'] as const);
   const sums = new Map<Variant, PhaseSum>();
   try {
@@ -231,7 +233,7 @@ export async function resume(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
   const n = ctx.settings.resumeClients;
   // history must hold what a client misses between the kill and its rejoin, also on a busy
   // machine: 1000 messages is 50 s at the rate published here
-  const side = await startServerSide(layout, ctx.paths, ['--history-size', '1000']);
+  const side = await startServerSide(layout, ctx.paths, ['--history-size', '1000'], ctx.nodeArgs);
   try {
     const [a, b] = side.ports;
     const args =
@@ -281,6 +283,7 @@ export async function resume(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
       replayedMean: d['resumed'] ? d['replayed'] / d['resumed'] : NaN,
       replayedMax: d['replayed_max'],
       gaps: d['gaps'],
+      early: d['early'],
       missing: d['missing'],
       unverified: d['unverified'],
       rejoinFailed: d['rejoin_failed'],
@@ -299,7 +302,7 @@ export async function resume(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
     const summary =
       `${d['resumed']}/${d['subs']} resumed, reconnect -> resumed p50 ${fmt(figures['p50ms'] as number, 1)} ms p99 ${fmt(value, 1)} ms ` +
       `(max ${fmt(figures['maxMs'] as number, 1)}; from the loss p99 ${fmt(figures['lostP99ms'] as number, 1)} ms), ` +
-      `replayed ${fmt(figures['replayedMean'] as number, 1)} per client (max ${d['replayed_max']}), missing ${d['missing']}, gaps ${d['gaps']}, ` +
+      `replayed ${fmt(figures['replayedMean'] as number, 1)} per client (max ${d['replayed_max']}), missing ${d['missing']}, gaps ${d['gaps']}, before the join reply ${d['early']}, ` +
       `unverified ${d['unverified']}, duplicates ${d['dups']}, server side ${fmt(resumeCpu, 2)} CPU s until the last resumed ` +
       `(${fmt(100 * (figures['resumeServerUtil'] as number), 0)}% of a CPU), generator CPU ${fmt(100 * (figures['genUtil'] as number), 0)}%`;
     return { scenario: 'resume', layout, rep, value, figures, summary };

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { CommandErrorCode } from './command-error.js';
 import { DEFAULT_CONNECTION_LIMITS, Quota, connectionLimitsFor, type ConnectionLimits } from './connection-limits.js';
 import type { ConnectionPort, Framer } from './connection-port.js';
-import { encodeReply } from './command-envelope.js';
+import { encodeReply, replyText } from './command-envelope.js';
 import { inlineHostFactory } from './inline-host.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { AppObserver } from './observer.js';
@@ -592,9 +592,9 @@ export class App<Framed> {
         const options = query.volatile === true ? { volatile: true } : {};
         let result;
         try {
-          result = await this.#rooms.join(route, query.room, c.member, query.since, (r, reset) => {
+          result = await this.#rooms.join(route, query.room, c.member, query.since, (r, reset, json) => {
             // written in the step that makes the member, before any room message can follow
-            if (reply !== undefined) this.#send(c, encodeReply(reply, r), false);
+            if (reply !== undefined) this.#send(c, json === undefined ? encodeReply(reply, r) : replyText(reply, json), false);
             if (reset !== undefined) this.#send(c, reset, false);
           }, options);
         } catch (err) {

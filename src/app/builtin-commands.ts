@@ -79,7 +79,18 @@ export function roomCommands(options: RoomOptions<any, any>, sink: HostSink, pol
       async handler(data: { room: string; since?: Position }, call) {
         const volatile = policy.isVolatile(data.room);
         const query = { type: 'join' as const, to: call.connection.id, room: data.room, reply: call.id, ...(data.since && !volatile ? { since: data.since } : {}), ...(volatile ? { volatile } : {}) };
-        const result = granted(await sink.ask(query));
+        // a join that outlives its command (timed out, cancelled) is undone at once: the client
+        // has its error reply and must not become a member behind it (the join in progress
+        // then finds the member gone and writes nothing)
+        const undo = (): void => void call.connection.leave(data.room).catch(() => undefined);
+        if (!call.connection.rooms.has(data.room)) call.signal.addEventListener('abort', undo, { once: true });
+        let result;
+        try {
+          result = granted(await sink.ask(query));
+        } finally {
+          call.signal.removeEventListener('abort', undo);
+        }
+        if (call.signal.aborted) return REPLIED;
         (call.connection.rooms as Set<string>).add(data.room);
         if ('recovered' in result && !result.recovered) policy.resumeExpired(call.connection, data.room, result.reason);
         return REPLIED;

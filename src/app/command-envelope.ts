@@ -70,6 +70,11 @@ export function encodeReply(id: CommandId, data: unknown): string {
   return JSON.stringify({ id, ok: true, data: data === undefined ? null : data });
 }
 
+/** The same text as encodeReply, from data that is JSON text already. */
+export function replyText(id: CommandId, dataJson: string): string {
+  return `{"id":${JSON.stringify(id)},"ok":true,"data":${dataJson}}`;
+}
+
 export function encodeError(id: CommandId, error: CommandErrorBody): string {
   return JSON.stringify({ id, ok: false, error });
 }

@@ -6,13 +6,21 @@
  * resolved) is outside the root is never returned.
  */
 import { readdir, realpath, stat } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { join, resolve as resolvePath, sep } from 'node:path';
+import { ResolutionCache } from './resolution-cache.js';
 
 export const SERVICE_EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'] as const;
 
 export type Resolution =
   | { found: true; file: string; route: string }
   | { found: false; reason: 'bad_path' | 'not_found' | 'outside_root' };
+
+/** A resolution with the candidate name that matched (below the root). */
+type Resolved = Exclude<Resolution, { found: true }> | { found: true; file: string; route: string; relative: string };
+
+function publicResolution(r: Resolved): Resolution {
+  return r.found ? { found: true, file: r.file, route: r.route } : r;
+}
 
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._@~-]*$/;
 
@@ -39,23 +47,47 @@ export function routeSegments(urlPath: string): string[] | null {
 export class RouteResolver {
   readonly root: string;
   #realRoot: Promise<string> | undefined;
+  readonly #cache: ResolutionCache<Resolved>;
 
   constructor(root: string) {
     this.root = root;
+    this.#cache = new ResolutionCache(resolvePath(root));
   }
 
   async resolve(urlPath: string): Promise<Resolution> {
     const segments = routeSegments(urlPath);
     if (segments === null) return { found: false, reason: 'bad_path' };
     const route = '/' + segments.join('/');
-    const base = join(this.root, ...segments);
-    const candidates = segments.length === 0 ? SERVICE_EXTENSIONS.map((ext) => join(this.root, 'index' + ext)) : [...SERVICE_EXTENSIONS.map((ext) => base + ext), ...SERVICE_EXTENSIONS.map((ext) => join(base, 'index' + ext))];
     const realRoot = await (this.#realRoot ??= realpath(this.root));
+    // the candidates live in the route's parent directory (`foo/bar.ts`) and its own (`foo/bar/index.ts`)
+    const dirs = segments.length === 0 ? [resolvePath(this.root)] : [resolvePath(this.root, ...segments.slice(0, -1)), resolvePath(this.root, ...segments)];
+    return this.#cache.get(
+      route,
+      dirs,
+      () => this.#resolve(segments, route, realRoot),
+      // a file reached through a symlink may change where no watch looks; a path outside is logged each time
+      (r) => (r.found ? r.file === join(realRoot, r.relative) : r.reason === 'not_found'),
+    ).then(publicResolution);
+  }
+
+  /** Drops cached resolutions (a rescan: whatever changed is seen by the next request). */
+  forget(): void {
+    this.#cache.invalidate();
+  }
+
+  /** Stops watching the directory for changes; resolutions are no longer cached. */
+  close(): void {
+    this.#cache.close();
+  }
+
+  async #resolve(segments: string[], route: string, realRoot: string): Promise<Resolved> {
+    const base = join(...segments);
+    const names = segments.length === 0 ? SERVICE_EXTENSIONS.map((ext) => 'index' + ext) : [...SERVICE_EXTENSIONS.map((ext) => base + ext), ...SERVICE_EXTENSIONS.map((ext) => join(base, 'index' + ext))];
     let outside = false;
-    for (const candidate of candidates) {
+    for (const name of names) {
       let real: string;
       try {
-        real = await realpath(candidate);
+        real = await realpath(join(this.root, name));
         if (!(await stat(real)).isFile()) continue;
       } catch {
         continue;
@@ -64,7 +96,7 @@ export class RouteResolver {
         outside = true;
         continue;
       }
-      return { found: true, file: real, route };
+      return { found: true, file: real, route, relative: name };
     }
     return { found: false, reason: outside ? 'outside_root' : 'not_found' };
   }

@@ -182,6 +182,7 @@ export class ServiceCatalog {
    * ones, and lists the routes found that are not loaded yet (they load on first use).
    */
   async rescan(): Promise<RescanResult> {
+    this.resolver.forget();
     const routes = await this.endpointRoutes();
     const result: RescanResult = { added: [], removed: [], restarted: [], unchanged: [], failed: [] };
     const loaded = new Map([...this.#entries.values()].map((e) => [e.route, e]));
@@ -255,6 +256,7 @@ export class ServiceCatalog {
 
   /** Stops every host (after the connections are closed). */
   async disposeAll(): Promise<void> {
+    this.resolver.close();
     await Promise.allSettled([...this.#hosts].map((h) => h.dispose?.()));
   }
 

@@ -12,7 +12,7 @@
 import { Buffer } from 'node:buffer';
 import { encodeEvent, pushText } from '../app/command-envelope.js';
 import { readHistory, type RoomHistory } from '../app/rooms/room-history.js';
-import type { RoomCallOptions, RoomDelivery, RoomMember, Rooms } from '../app/rooms/rooms.js';
+import type { JoinedCallback, RoomCallOptions, RoomDelivery, RoomMember, Rooms } from '../app/rooms/rooms.js';
 import type { JoinResult, Position, PresenceEntry as AppPresenceEntry } from '../app/service.js';
 import { BrokerUnavailableError, type Broker, type PresenceChange, type RoomMessage, type RoomReset } from './broker.js';
 import { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION } from './envelope.js';
@@ -42,7 +42,20 @@ interface FollowedRoom {
   ready: Promise<Array<() => Promise<void>>>;
   /** Presence of the room as last seen (for leave events, which name the member). */
   readonly presence: Map<string, AppPresenceEntry>;
+  /** Messages recovered lately, by offset: decoded once for every member that rejoins past them. */
+  readonly recovered: Map<number, RecoveredMessage>;
 }
+
+interface RecoveredMessage {
+  readonly pos: Position;
+  /** Parsed once and shared by the join results that recover it. */
+  readonly data: unknown;
+  /** `{"pos":..,"data":..}`, as JSON.stringify would write it in the reply. */
+  readonly json: string;
+}
+
+/** Recovered messages kept per room (a thousand clients of a dead node rejoin from about the same position). */
+const RECOVERED_KEPT = 2048;
 
 export function roomKey(scope: string, room: string): string {
   return `${scope}#${room}`;
@@ -60,13 +73,14 @@ export class ClusterRooms implements Rooms {
     this.#o = options;
   }
 
-  async join(scope: string, room: string, member: RoomMember, since: Position | undefined, joined: (result: JoinResult, reset: string | undefined) => void, options: RoomCallOptions = {}): Promise<JoinResult> {
+  async join(scope: string, room: string, member: RoomMember, since: Position | undefined, joined: JoinedCallback, options: RoomCallOptions = {}): Promise<JoinResult> {
     const r = this.#follow(scope, room);
     const existing = r.members.get(member.id);
     const m: Member = existing ?? { member, after: Number.MAX_SAFE_INTEGER, epoch: '', buffer: [] };
     if (existing === undefined) r.members.set(member.id, m);
     let result: JoinResult;
     let reset: string | undefined;
+    let resultJson: string | undefined;
     try {
       await r.ready;
       if (options.volatile === true) {
@@ -76,7 +90,10 @@ export class ClusterRooms implements Rooms {
       } else {
         const read = await this.#broker.read(r.key, since, this.#o.maxRecover ?? 500);
         if (read.complete) {
-          result = { pos: read.top, recovered: true, messages: read.messages.map((msg) => ({ pos: msg.pos, data: dataOf(msg) })) };
+          const recovered = read.messages.map((msg) => this.#recovered(r, msg));
+          const pos = { e: read.top.e, o: read.top.o };
+          result = { pos, recovered: true, messages: recovered.map((m) => ({ pos: m.pos, data: m.data })) };
+          resultJson = `{"pos":${JSON.stringify(pos)},"recovered":true,"messages":[${recovered.map((m) => m.json).join(',')}]}`;
         } else if (read.reason === 'unavailable') {
           throw new BrokerUnavailableError();
         } else {
@@ -96,7 +113,7 @@ export class ClusterRooms implements Rooms {
     m.buffer = null;
     m.epoch = result.pos.e;
     m.after = Math.max(last, existing?.after ?? 0);
-    joined(result, reset);
+    joined(result, reset, resultJson);
     if (buffered) for (const msg of buffered) this.#deliverTo(r, msg, [member.id]);
     if (existing === undefined) {
       const entry = { connId: member.id, info: member.user, node: this.#broker.nodeId, since: Date.now() };
@@ -181,7 +198,7 @@ export class ClusterRooms implements Rooms {
     const key = roomKey(scope, room);
     let r = this.#rooms.get(key);
     if (r !== undefined) return r;
-    const fr: FollowedRoom = { key, scope, room, members: new Map(), ready: Promise.resolve([]), presence: new Map() };
+    const fr: FollowedRoom = { key, scope, room, members: new Map(), ready: Promise.resolve([]), presence: new Map(), recovered: new Map() };
     this.#rooms.set(key, fr);
     fr.ready = Promise.all([
       this.#broker.follow(key, (m) => this.#onMessage(fr, m), (reset) => this.#onReset(fr, reset)),
@@ -210,10 +227,9 @@ export class ClusterRooms implements Rooms {
   }
 
   #onMessage(r: FollowedRoom, m: RoomMessage): void {
-    const waiting: string[] = [];
-    for (const [id, member] of r.members) if (member.buffer !== null) (member.buffer.push(m), waiting.push(id));
-    const ready = waiting.length === 0 ? r.members.keys() : [...r.members.keys()].filter((id) => !waiting.includes(id));
-    this.#deliverTo(r, m, ready);
+    for (const member of r.members.values()) if (member.buffer !== null) member.buffer.push(m);
+    // members still joining are skipped there: they get it from their buffer, after their reply
+    this.#deliverTo(r, m, r.members.keys());
   }
 
   /** One push text for all recipients; each gets it once, after its position. */
@@ -239,6 +255,26 @@ export class ClusterRooms implements Rooms {
     if (to.length === 0) return;
     const json = Buffer.from(env.payload.buffer, env.payload.byteOffset, env.payload.byteLength).toString('utf8');
     this.#delivery.deliver(to, pushText('room.message', json, { room: r.room, pos: m.pos }), false, env.x ?? []);
+  }
+
+  /** A message of the room's history as join results carry it, decoded and serialised once. */
+  #recovered(r: FollowedRoom, msg: RoomMessage): RecoveredMessage {
+    const kept = r.recovered.get(msg.pos.o);
+    if (kept !== undefined && kept.pos.e === msg.pos.e) return kept;
+    const pos = { e: msg.pos.e, o: msg.pos.o };
+    const json = jsonOf(msg);
+    let data: unknown = null;
+    if (json !== null) {
+      try {
+        data = JSON.parse(json);
+      } catch {
+        /* not JSON: null, as for any undecodable message */
+      }
+    }
+    const m: RecoveredMessage = { pos, data, json: `{"pos":${JSON.stringify(pos)},"data":${data === null ? 'null' : json}}` };
+    r.recovered.set(pos.o, m);
+    if (r.recovered.size > RECOVERED_KEPT) r.recovered.delete(r.recovered.keys().next().value!);
+    return m;
   }
 
   #onReset(r: FollowedRoom, reset: RoomReset): void {
@@ -277,11 +313,16 @@ export class ClusterRooms implements Rooms {
   }
 }
 
-function dataOf(m: RoomMessage): unknown {
+function jsonOf(m: RoomMessage): string | null {
   const env = decodeEnvelope(m.payload);
-  if (env === null) return null;
+  return env === null ? null : Buffer.from(env.payload.buffer, env.payload.byteOffset, env.payload.byteLength).toString('utf8');
+}
+
+function dataOf(m: RoomMessage): unknown {
+  const json = jsonOf(m);
+  if (json === null) return null;
   try {
-    return JSON.parse(Buffer.from(env.payload.buffer, env.payload.byteOffset, env.payload.byteLength).toString('utf8'));
+    return JSON.parse(json);
   } catch {
     return null;
   }

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { RouteResolver, routeSegments } from '../../src/app/route-resolver.js';
 import { serviceDir } from './helpers.js';
+import { until } from '../helpers/wait.js';
 
 const root = serviceDir({
   'chat.ts': '',
@@ -80,4 +81,57 @@ test('a symlink that leads outside the root is refused; one inside is followed',
 
 test('listRoutes lists every service route', async () => {
   assert.deepEqual(await resolver.listRoutes(), ['/', '/both', '/chat', '/foo/bar', '/foo/baz', '/mod', '/plain', '/typed']);
+});
+
+// resolutions are cached; the directory's changes reach the cache by its watches (so the
+// next request after the event sees them) and by a rescan (forget(): at once)
+test('a service file added, removed or renamed after a cached resolution is seen', async () => {
+  const dir = serviceDir({ 'kept.ts': '', 'old.ts': '', 'nested/a.ts': '' });
+  const r = new RouteResolver(dir);
+  try {
+    const found = async (p: string): Promise<boolean> => (await r.resolve(p)).found;
+    for (const p of ['/kept', '/old', '/nested/a']) assert.equal(await found(p), true, p);
+    for (const p of ['/added', '/deep/er/x', '/nested/b', '/nested/c', '/renamed']) assert.equal(await found(p), false, p);
+
+    writeFileSync(join(dir, 'added.ts'), '');
+    await until(() => found('/added'), '/added seen');
+    unlinkSync(join(dir, 'kept.ts'));
+    await until(async () => !(await found('/kept')), '/kept gone');
+    renameSync(join(dir, 'old.ts'), join(dir, 'renamed.ts'));
+    await until(async () => (await found('/renamed')) && !(await found('/old')), '/old renamed to /renamed');
+    // in a directory that did not exist when the path was first asked for
+    mkdirSync(join(dir, 'deep', 'er'), { recursive: true });
+    writeFileSync(join(dir, 'deep', 'er', 'x.ts'), '');
+    await until(() => found('/deep/er/x'), '/deep/er/x seen');
+    writeFileSync(join(dir, 'nested', 'b.ts'), '');
+    await until(() => found('/nested/b'), '/nested/b seen');
+    // a directory removed and made again is watched afresh
+    rmSync(join(dir, 'nested'), { recursive: true });
+    await until(async () => !(await found('/nested/a')), '/nested/a gone');
+    mkdirSync(join(dir, 'nested'));
+    writeFileSync(join(dir, 'nested', 'c.ts'), '');
+    await until(() => found('/nested/c'), '/nested/c seen');
+
+    // forget() (what a rescan calls) needs no event: the next resolution looks again
+    assert.equal(await found('/later'), false);
+    writeFileSync(join(dir, 'later.ts'), '');
+    r.forget();
+    assert.equal(await found('/later'), true);
+    unlinkSync(join(dir, 'later.ts'));
+    r.forget();
+    assert.equal(await found('/later'), false);
+  } finally {
+    r.close();
+  }
+});
+
+test('a closed resolver still resolves (uncached), and sees changes at once', async () => {
+  const dir = serviceDir({ 'a.ts': '' });
+  const r = new RouteResolver(dir);
+  assert.equal((await r.resolve('/a')).found, true);
+  r.close();
+  unlinkSync(join(dir, 'a.ts'));
+  assert.equal((await r.resolve('/a')).found, false);
+  writeFileSync(join(dir, 'b.ts'), '');
+  assert.equal((await r.resolve('/b')).found, true);
 });

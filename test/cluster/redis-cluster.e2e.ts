@@ -45,6 +45,10 @@ export default defineService({
   },
 });
 `,
+  // joins that cannot finish while Redis is stopped time out quickly here
+  'slow.ts': `import { defineService } from '${DEFINE}';
+export default defineService({ rooms: { clientPublish: true }, commandTimeoutMs: 300 });
+`,
 });
 
 interface Cluster {
@@ -532,5 +536,47 @@ describe('Redis cluster: partitions through a TCP proxy and a stalled node (2 no
     await until(async () => (await listed()).sort().join() === [...ids, ((await observer.client.call('whoami')) as { id: string }).id].sort().join(), 'the list to converge');
     for (const id of ids) assert.deepEqual(events.slice(mark).filter((e) => e.id === id).map((e) => e.event), ['leave', 'join'], `${id}: one leave, one join`);
     assert.equal((await listed()).length, 3);
+  });
+});
+
+describe('Redis cluster: a join answered with a timeout (1 node)', () => {
+  const r = new Resources();
+  let c: Cluster;
+  before(async () => (c = await r.cluster(1, [])));
+  after(() => r.stop());
+
+  test('the client told `timeout` is not a member once the join could finish: no second reply, no room message', async () => {
+    const url = c.nodes[0]!.url;
+    const member = await WsPeer.open(`${url}/slow`);
+    const late = await WsPeer.open(`${url}/slow`);
+    r.clients.push(member, late);
+    const replies: Array<{ id: number; ok: boolean }> = [];
+    late.ws.on('message', (raw) => {
+      const m = JSON.parse(String(raw)) as { id?: number; ok?: boolean };
+      if (typeof m.id === 'number') replies.push({ id: m.id, ok: m.ok === true });
+    });
+    await member.call('room.join', { room: 'r' });
+
+    c.redis.pause();
+    try {
+      await assert.rejects(late.call('room.join', { room: 'r' }), /timeout/);
+    } finally {
+      c.redis.resume();
+    }
+    // both connections are on this node: one publish reaches both in the same step, so once
+    // the member has it and the late client's next reply is in, a message for it would be too
+    await member.call('room.publish', { room: 'r', data: { n: 1 } });
+    await member.waitFor((p) => p.event === 'room.message' && (p.data as { n: number }).n === 1, 'the member has the message');
+    await assert.rejects(late.call('room.presence', { room: 'r' }), /forbidden/);
+    assert.deepEqual(late.messages('r'), []);
+    assert.deepEqual(replies.filter((x) => x.id === 1), [{ id: 1, ok: false }], 'one reply to the join: the timeout');
+    const listed = (await member.call('room.presence', { room: 'r' })) as Array<{ id: string }>;
+    assert.equal(listed.length, 1, 'only the member is present');
+
+    // it can join again, and then gets the room's messages once each
+    await late.call('room.join', { room: 'r' });
+    await member.call('room.publish', { room: 'r', data: { n: 2 } });
+    await late.waitFor((p) => p.event === 'room.message' && (p.data as { n: number }).n === 2, 'the late client has the next message');
+    assert.deepEqual(late.messages('r').map((m) => m.data), [{ n: 2 }]);
   });
 });

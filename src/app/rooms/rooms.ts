@@ -25,14 +25,18 @@ export interface RoomCallOptions {
   volatile?: boolean;
 }
 
+export type JoinedCallback = (result: JoinResult, reset: string | undefined, resultJson?: string) => void;
+
 export interface Rooms {
   /**
    * Adds a member (again: no effect but the result). `joined` runs in the same synchronous
    * step in which the member starts to receive the room's messages, with the result and,
    * when `since` could not be honoured, the `room.reset` push: the caller writes its reply
-   * there, so no room message can overtake the position it is relative to.
+   * there, so no room message can overtake the position it is relative to. `resultJson`,
+   * when given, is the result as JSON text (recovered messages serialised once for every
+   * member that recovers them): the reply is written from it.
    */
-  join(scope: string, room: string, member: RoomMember, since: Position | undefined, joined: (result: JoinResult, reset: string | undefined) => void, options?: RoomCallOptions): Promise<JoinResult>;
+  join(scope: string, room: string, member: RoomMember, since: Position | undefined, joined: JoinedCallback, options?: RoomCallOptions): Promise<JoinResult>;
   /** Removes a member; false if it was not one. */
   leave(scope: string, room: string, connId: string): Promise<boolean>;
   /** The connection is gone: it leaves every room of the scope. */
