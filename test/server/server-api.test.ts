@@ -5,12 +5,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { createClient, type CommandClient } from '../../src/client/index.js';
+import type { CommandClient } from '../../src/client/index.js';
 import { ServerApiClient, ServerApiError } from '../../src/client/server-api-client.js';
-import { connect } from '../../src/transport/index.js';
 import { REPO } from '../app/helpers.js';
 import { startNode, type Node } from '../cluster/harness.js';
 import { until } from '../helpers/wait.js';
+import { everyCallReachesBoth, guest, guestsOnTwoNodes } from './server-api-guests.js';
 
 const TOKEN = 'test-token-0123456789';
 const nodes: Node[] = [];
@@ -27,36 +27,6 @@ async function serve(extra: string[]): Promise<Node> {
 }
 
 const httpOf = (node: Node): string => node.url.replace(/^ws:/, 'http:');
-
-interface Guest {
-  client: CommandClient;
-  id: string;
-  user: string;
-  pushes: Array<{ event: string; data: unknown }>;
-  closed: { code: number } | null;
-}
-
-async function guest(node: Node, name: string): Promise<Guest> {
-  const client = createClient(`${node.url}/chat`, { connect, reconnect: false });
-  clients.push(client);
-  const g: Guest = { client, id: '', user: `guest:${name}`, pushes: [], closed: null };
-  for (const event of ['news', 'note']) client.on(event, (data) => g.pushes.push({ event, data }));
-  client.on('close', (e) => (g.closed = e as { code: number }));
-  const welcome = new Promise<{ id: string }>((resolve) => client.on('welcome', (data) => resolve(data as { id: string })));
-  await client.call('login', { name });
-  g.id = (await welcome).id;
-  return g;
-}
-
-/** Guests until two sit on different nodes (workers hand connections out round-robin). */
-async function guestsOnTwoNodes(node: Node): Promise<[Guest, Guest]> {
-  const first = await guest(node, 'ann');
-  for (let i = 0; i < 20; i++) {
-    const other = await guest(node, `bob${i}`);
-    if (other.id.split('.')[0] !== first.id.split('.')[0]) return [first, other];
-  }
-  throw new Error('no two guests on different workers');
-}
 
 async function post(node: Node, path: string, body: unknown, token?: string): Promise<{ status: number; body: { ok: boolean; error?: { code: string; message: string } } }> {
   const res = await fetch(`${httpOf(node)}${path}`, {
@@ -92,7 +62,7 @@ test('one node: auth, validation, and every method reaching a real connection', 
   const malformed = await fetch(`${httpOf(node)}/api/publish`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{"service":' });
   assert.equal(malformed.status, 400);
 
-  const ann = await guest(node, 'ann');
+  const ann = await guest(node, 'ann', clients);
   const heard: unknown[] = [];
   await ann.client.join('lobby', (data) => heard.push(data));
   const pos = await api.publish('chat', 'lobby', { text: 'from the backend' });
@@ -131,29 +101,6 @@ test('one node: auth, validation, and every method reaching a real connection', 
 
 test('--workers 2: every call reaches the guests of both workers', async () => {
   const node = await serve(['--workers', '2', '--api-token', TOKEN]);
-  const api = new ServerApiClient(node.url, { token: TOKEN });
-  const [ann, bob] = await guestsOnTwoNodes(node);
-  const heard: Record<string, unknown[]> = { ann: [], bob: [] };
-  await ann.client.join('lobby', (data) => heard['ann']!.push(data));
-  await bob.client.join('lobby', (data) => heard['bob']!.push(data));
-
-  await api.publish('/chat', 'lobby', { text: 'everyone' });
-  await until(() => heard['ann']!.length === 1 && heard['bob']!.length === 1, 'the message on both workers');
-
-  const members = await api.presence('/chat', 'lobby');
-  assert.deepEqual(members.map((m) => m.id).sort(), [ann.id, bob.id].sort());
-  const history = await api.history('/chat', 'lobby');
-  assert.deepEqual(history.messages.map((m) => m.data), [{ text: 'everyone' }]);
-
-  for (const g of [ann, bob]) await api.send(g.id, 'note', g.id);
-  await until(() => ann.pushes.length === 1 && bob.pushes.length === 1, 'a push to each connection');
-  assert.deepEqual([ann.pushes[0]!.data, bob.pushes[0]!.data], [ann.id, bob.id]);
-
-  const sent = await api.sendToUser(bob.user, 'news', 'for bob');
-  assert.equal(sent.relayed, true);
-  await until(() => bob.pushes.length === 2, 'the push to the user on its worker');
-  assert.equal(ann.pushes.length, 1);
-
-  for (const g of [ann, bob]) await api.disconnect(g.id, { code: 4002 });
-  await until(() => ann.closed?.code === 4002 && bob.closed?.code === 4002, 'both disconnected');
+  const [ann, bob] = await guestsOnTwoNodes(node, clients);
+  await everyCallReachesBoth(new ServerApiClient(node.url, { token: TOKEN }), ann, bob);
 });
