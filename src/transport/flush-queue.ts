@@ -2,8 +2,11 @@ import { OutputArena } from '../protocol/index.js';
 
 /**
  * Coalesces writes: everything queued for one socket during one turn of the event loop
- * leaves in a single write. A socket registers once per turn; one microtask flushes all of
- * them after the current I/O callback returns.
+ * leaves in a single write. A socket registers once per turn; one setImmediate flushes all
+ * of them when the turn's I/O callbacks are done. (A microtask flushed too early: a reply
+ * made in a promise chain after the read, as every service reply is, left alone, one write
+ * per reply; a turn's replies, room messages and live patches now share each socket's write.
+ * An immediate runs before the loop waits for I/O again, so nothing is held longer.)
  *
  * It also owns the arena those sockets build small frames in: when every write of a run
  * went to the kernel at once, nothing in the arena is referenced any more and it is
@@ -46,7 +49,7 @@ export class FlushQueue {
     this.#dirty[this.#count++] = item;
     if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(this.#run);
+      setImmediate(this.#run);
     }
   }
 }
