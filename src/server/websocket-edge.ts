@@ -5,6 +5,7 @@
  * it hands the app writes through the WebSocket. The app never sees a socket or a frame.
  */
 import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Admission, App } from '../app/app.js';
 import type { ConnectionPort, Framer } from '../app/connection-port.js';
@@ -14,7 +15,7 @@ import { WebSocketServer, type ServerOptions } from '../transport/server.js';
 import type { UpgradeRequest } from '../transport/upgrade-request.js';
 import { prepareMessage, type PreparedMessage, type WebSocket } from '../transport/websocket.js';
 
-export type EdgeTransportOptions = Pick<ServerOptions, 'limits' | 'perMessageDeflate' | 'origins' | 'basicAuth'>;
+export type EdgeTransportOptions = Pick<ServerOptions, 'limits' | 'perMessageDeflate' | 'origins' | 'basicAuth' | 'http2'>;
 
 /** Frames a fan-out once, as the transport writes it. */
 export const preparedFramer: Framer<PreparedMessage> = { frame: (data, binary) => prepareMessage(data, binary) };
@@ -36,6 +37,8 @@ export interface WebSocketEdge {
   readonly wss: WebSocketServer;
   /** An http.Server 'upgrade' event. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** An HTTP/2 extended CONNECT (RFC 8441): the same services, limits and hooks over a stream. */
+  connect(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void;
 }
 
 export function websocketEdge(app: App<PreparedMessage>, o: { transport?: EdgeTransportOptions; log: Logger; observer?: AppObserver; onOpen?: (id: string, route: string) => void }): WebSocketEdge {
@@ -83,5 +86,9 @@ export function websocketEdge(app: App<PreparedMessage>, o: { transport?: EdgeTr
     ws.on('error', (err) => o.log.debug({ connection: id, err }, 'connection error'));
     o.onOpen?.(id, admission.route);
   };
-  return { wss, upgrade: (req, socket, head) => wss.handleUpgrade(req, socket, head, opened) };
+  return {
+    wss,
+    upgrade: (req, socket, head) => wss.handleUpgrade(req, socket, head, opened),
+    connect: (stream, headers) => wss.handleConnect(stream, headers, opened),
+  };
 }

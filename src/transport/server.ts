@@ -5,6 +5,7 @@ import type tls from 'node:tls';
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type https from 'node:https';
+import type { Http2SecureServer, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import {
   DeflateFrame,
@@ -22,6 +23,7 @@ import { DeadlineSweep } from './deadline-sweep.js';
 import { Heartbeat } from './heartbeat.js';
 import { StandaloneListener, destroyOnError, type PendingBytes } from './standalone-listener.js';
 import { UpgradePipeline, type Accepted, type UpgradeAttempt, type UpgradePolicy } from './upgrade-pipeline.js';
+import { DEFAULT_SESSION_BUFFER_BYTES, SessionBudgets, connectSettings, routeExtendedConnect, type Http2Options } from './extended-connect.js';
 
 export type { HandshakeResult } from './upgrade-pipeline.js';
 
@@ -29,12 +31,21 @@ export interface ServerOptions extends UpgradePolicy {
   /** Standalone: the server owns its listener (0 = ephemeral port). */
   port?: number;
   host?: string;
-  /** Attach to an existing HTTP(S) server's 'upgrade' event. */
-  server?: http.Server | https.Server;
+  /**
+   * Attach to an existing server: an HTTP(S) server's 'upgrade' event, or an HTTP/2 server
+   * (`http2.createSecureServer({ allowHTTP1: true })`) for both its HTTP/1.1 upgrades and its
+   * extended CONNECTs (RFC 8441; the setting that allows them is sent for you).
+   */
+  server?: http.Server | https.Server | Http2SecureServer;
   /** Route upgrades yourself with handleUpgrade(). */
   noServer?: boolean;
   /** Standalone wss://: key, cert and the rest of node:tls server options. */
   tls?: tls.TlsOptions;
+  /**
+   * WebSocket over HTTP/2 (RFC 8441) beside HTTP/1.1: standalone with `tls`, clients that
+   * negotiate h2 (ALPN) open WebSockets as extended CONNECT streams; connection-level limits here.
+   */
+  http2?: boolean | Http2Options;
   /** permessage-deflate (RFC 7692); off by default. */
   perMessageDeflate?: boolean | (PerMessageDeflateOptions & ZlibPoolOptions);
   /** The older deflate-frame extension (and its x-webkit- name); off by default. */
@@ -61,6 +72,8 @@ export interface ServerEvents {
 
 type Done = (ws: WebSocket, request: UpgradeRequest) => void;
 
+const NOTHING_PENDING: PendingBytes = { buf: Buffer.alloc(0), headLength: 0 };
+
 /**
  * A WebSocket server: standalone (its own node:net/tls listener and head parser, the fast
  * path), attached to an http(s).Server, or noServer. It owns the live connections, their
@@ -78,6 +91,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   readonly #listener: StandaloneListener | null = null;
   readonly #heartbeat: Heartbeat | null = null;
   #shared: WebSocketShared | null = null;
+  readonly #budgets: SessionBudgets;
+  #detachHttp2: (() => void) | null = null;
   #closing = false;
   #onUpgradeEvent = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     this.handleUpgrade(req, socket, head, (ws, request) => this.emit('connection', ws, request));
@@ -109,7 +124,12 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       rejected: (request, status, reason) => this.emit('rejected', request, status, reason),
       error: (err) => this.emit('error', err),
     });
+    const h2 = options.http2 === true ? {} : options.http2 || undefined;
+    this.#budgets = new SessionBudgets(h2?.maxSessionBufferBytes ?? DEFAULT_SESSION_BUFFER_BYTES);
+    const onConnect = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void =>
+      this.handleConnect(stream, headers, (ws, request) => this.emit('connection', ws, request));
     if (options.port !== undefined) {
+      if (h2 && !options.tls) throw new TypeError('http2 needs tls: browsers speak HTTP/2 over TLS only');
       this.#listener = new StandaloneListener(
         {
           port: options.port,
@@ -117,6 +137,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
           handshakeTimeoutMs: this.limits.handshakeTimeoutMs,
           ...(options.host !== undefined ? { host: options.host } : {}),
           ...(options.tls ? { tls: options.tls } : {}),
+          ...(h2 ? { http2: { settings: connectSettings(h2), onConnect } } : {}),
           ...(options.onHttpRequest ? { onHttpRequest: options.onHttpRequest } : {}),
         },
         {
@@ -132,7 +153,13 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
         this.#deadlines,
       );
     }
-    if (options.server) options.server.on('upgrade', this.#onUpgradeEvent);
+    if (options.server) {
+      options.server.on('upgrade', this.#onUpgradeEvent);
+      if ('updateSettings' in options.server) {
+        options.server.updateSettings(connectSettings(h2 ?? {}));
+        this.#detachHttp2 = routeExtendedConnect(options.server, onConnect);
+      }
+    }
     if (this.limits.idleTimeoutMs > 0) this.#heartbeat = new Heartbeat(this.clients, this.limits.idleTimeoutMs);
   }
 
@@ -173,16 +200,59 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     this.#upgrade(attempt, { buf: head, headLength: 0 }, () => s.off('error', destroyOnError), cb);
   }
 
-  #upgrade(attempt: UpgradeAttempt, pending: PendingBytes, release: () => void, done: Done): void {
-    if (this.#closing) return this.#pipeline.reject(attempt.socket, null, 503, 'Service Unavailable: server is shutting down');
-    this.#pipeline.run(attempt, (a, accepted) => this.#complete(a.socket, accepted, pending, release, done));
+  /**
+   * Complete (or refuse) a WebSocket over HTTP/2: an extended CONNECT stream (RFC 8441), for
+   * servers that route HTTP/2 themselves. The stream then carries RFC 6455 frames unchanged.
+   */
+  handleConnect(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, cb: Done): void {
+    stream.on('error', destroyOnError);
+    // hooks see the same request over both paths: no pseudo-headers, :authority as Host
+    const plain: Record<string, string | string[] | undefined> = {};
+    for (const name of Object.keys(headers)) if (name[0] !== ':') plain[name] = headers[name];
+    if (plain.host === undefined && headers[':authority'] !== undefined) plain.host = headers[':authority'];
+    const pseudo = { ':method': headers[':method'], ':protocol': headers[':protocol'], ':path': headers[':path'], ':scheme': headers[':scheme'] };
+    const attempt: UpgradeAttempt = {
+      socket: stream.session!.socket as Socket,
+      stream,
+      method: headers[':method'] ?? 'CONNECT',
+      version: '2.0',
+      url: headers[':path'] ?? '/',
+      headers: plain,
+      pseudo,
+      rawHead: false,
+    };
+    this.#deadlines.arm(stream, this.limits.handshakeTimeoutMs);
+    const release = (): void => {
+      stream.off('error', destroyOnError);
+      this.#deadlines.disarm(stream);
+    };
+    this.#upgrade(attempt, NOTHING_PENDING, release, cb);
   }
 
-  /** Write the 101 and turn the socket into a WebSocket; bytes that came early are fed to it. */
-  #complete(socket: Socket, accepted: Accepted, pending: PendingBytes, release: () => void, done: Done): void {
+  #upgrade(attempt: UpgradeAttempt, pending: PendingBytes, release: () => void, done: Done): void {
+    if (this.#closing) return this.#pipeline.reject(attempt.stream ?? attempt.socket, null, 503, 'Service Unavailable: server is shutting down');
+    this.#pipeline.run(attempt, (a, accepted) => this.#complete(a, accepted, pending, release, done));
+  }
+
+  /** Write the 101 (the 200 on HTTP/2) and turn the carrier into a WebSocket; bytes that came early are fed to it. */
+  #complete(a: UpgradeAttempt, accepted: Accepted, pending: PendingBytes, release: () => void, done: Done): void {
     release();
-    socket.write(accepted.response);
-    const ws = new WebSocket(socket, (this.#shared ??= this.#makeShared()), accepted.protocol, accepted.extensions);
+    const shared = (this.#shared ??= this.#makeShared());
+    let ws: WebSocket;
+    if (a.stream) {
+      try {
+        a.stream.respond(accepted.response as Exclude<Accepted['response'], string>);
+      } catch (err) {
+        for (const e of accepted.extensions) e.dispose();
+        this.emit('error', err as Error);
+        a.stream.destroy();
+        return;
+      }
+      ws = new WebSocket(a.stream, shared, accepted.protocol, accepted.extensions, this.#budgets.join(a.stream));
+    } else {
+      a.socket.write(accepted.response as string);
+      ws = new WebSocket(a.socket, shared, accepted.protocol, accepted.extensions);
+    }
     if (accepted.context !== undefined) ws.context = accepted.context;
     this.clients.add(ws);
     done(ws, accepted.request);
@@ -225,6 +295,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       this.#closing = true;
       this.#heartbeat?.stop();
       this.#opts.server?.off('upgrade', this.#onUpgradeEvent);
+      this.#detachHttp2?.();
       void this.#listener?.close();
       for (const ws of this.clients) ws.close(options.code ?? 1001, options.reason ?? 'server shutting down');
     }

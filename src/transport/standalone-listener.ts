@@ -2,9 +2,11 @@ import { Buffer } from 'node:buffer';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import tls from 'node:tls';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2, { type Http2SecureServer, type ServerHttp2Session, type Settings } from 'node:http2';
 import { parseHead, type HttpHead } from '../protocol/index.js';
 import { hasToken } from '../protocol/header-tokens.js';
 import type { DeadlineSweep } from './deadline-sweep.js';
+import { routeExtendedConnect, type ConnectHandler } from './extended-connect.js';
 
 export interface StandaloneOptions {
   port: number;
@@ -15,6 +17,8 @@ export interface StandaloneOptions {
   handshakeTimeoutMs: number;
   /** Plain HTTP requests (default: 426 Upgrade Required). */
   onHttpRequest?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** With tls: offer h2 by ALPN; its extended CONNECTs go to `onConnect` (RFC 8441). */
+  http2?: { settings: Settings; onConnect: ConnectHandler };
 }
 
 /** Bytes read from a socket before its upgrade completes. */
@@ -43,6 +47,9 @@ export class StandaloneListener {
   readonly #deadlines: DeadlineSweep;
   #server: net.Server | null = null;
   #fallback: http.Server | null = null;
+  /** Never listens: it runs the HTTP/2 sessions of the TLS sockets that chose h2. */
+  #h2: Http2SecureServer | null = null;
+  readonly #sessions = new Set<ServerHttp2Session>();
 
   constructor(options: StandaloneOptions, handlers: StandaloneHandlers, deadlines: DeadlineSweep) {
     this.#o = options;
@@ -57,7 +64,10 @@ export class StandaloneListener {
   listen(onError: (err: Error) => void): Promise<AddressInfo> {
     if (this.#server) return Promise.resolve(this.#server.address() as AddressInfo);
     const onConnection = (socket: Socket): void => this.#onConnection(socket);
-    const server = this.#o.tls ? tls.createServer(this.#o.tls, onConnection) : net.createServer({ noDelay: true }, onConnection);
+    const h2 = this.#o.http2;
+    // ALPN: h2 first, as browsers expect; HTTP/1.1 clients keep our own head parser
+    const tlsOptions = h2 ? { ALPNProtocols: ['h2', 'http/1.1'], ...this.#o.tls } : this.#o.tls;
+    const server = tlsOptions ? tls.createServer(tlsOptions, onConnection) : net.createServer({ noDelay: true }, onConnection);
     this.#server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -74,8 +84,9 @@ export class StandaloneListener {
     return a && typeof a === 'object' ? a : null;
   }
 
-  /** Stop accepting; resolves when the listening socket is closed. */
+  /** Stop accepting (HTTP/2 connections are told so by a GOAWAY); resolves when the listening socket is closed. */
   close(): Promise<void> {
+    for (const session of this.#sessions) if (!session.closed) session.close();
     const server = this.#server;
     if (!server?.listening) return Promise.resolve();
     return new Promise<void>((r) => server.close(() => r()));
@@ -87,6 +98,7 @@ export class StandaloneListener {
       return;
     }
     socket.setNoDelay(true);
+    if ((socket as tls.TLSSocket).alpnProtocol === 'h2' && this.#o.http2) return this.#toHttp2(socket);
     this.#deadlines.arm(socket, this.#o.handshakeTimeoutMs);
     socket.on('error', destroyOnError);
     const pending: PendingBytes = { buf: EMPTY, headLength: 0 };
@@ -119,6 +131,27 @@ export class StandaloneListener {
       }
     };
     socket.on('data', onData);
+  }
+
+  /** A TLS socket that negotiated h2: an internal HTTP/2 server runs its session. */
+  #toHttp2(socket: Socket): void {
+    if (!this.#h2) {
+      const h2 = this.#o.http2!;
+      this.#h2 = http2.createSecureServer({ settings: h2.settings });
+      routeExtendedConnect(this.#h2, h2.onConnect);
+      // other streams (plain requests) get a 404; the standalone server serves WebSockets only
+      this.#h2.on('stream', (stream, headers) => {
+        if (headers[':protocol'] === 'websocket' || stream.headersSent || stream.destroyed) return;
+        stream.respond({ ':status': headers[':method'] === 'CONNECT' ? 501 : 404, 'content-type': 'text/plain' });
+        stream.end('this is a WebSocket endpoint\n');
+      });
+      this.#h2.on('session', (session) => {
+        this.#sessions.add(session);
+        session.once('close', () => this.#sessions.delete(session));
+      });
+    }
+    // what node's own HTTP/2 TLS server does with each socket once TLS is up
+    this.#h2.emit('secureConnection', socket);
   }
 
   /** A plain HTTP request on the standalone port: hand the socket to an internal http.Server. */

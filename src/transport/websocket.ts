@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import type { Http2Stream } from 'node:http2';
 import {
   CloseCode,
   ProtocolConnection,
@@ -101,8 +102,23 @@ export interface WebSocketEvents {
   drain: [];
 }
 
+/**
+ * What carries a connection's bytes: a TCP/TLS socket (HTTP/1.1 Upgrade) or an HTTP/2
+ * stream (RFC 8441 extended CONNECT). Only this module and the handshake code tell them
+ * apart; the protocol engine and the app see the same WebSocket either way.
+ */
+export type Carrier = Socket | Http2Stream;
+
+/**
+ * Bytes queued for a group of connections that share one carrier below them (the streams
+ * of one HTTP/2 connection): over its limit, each of them applies its slow-consumer policy.
+ */
+export interface SendBudget {
+  exceeded(): boolean;
+}
+
 const kWs = Symbol('switchboard.websocket');
-type OwnedSocket = Socket & { [kWs]?: WebSocket };
+type OwnedSocket = Carrier & { [kWs]?: WebSocket };
 
 /**
  * One WebSocket connection over a socket, on either side. It pumps socket bytes through
@@ -118,6 +134,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   #socket: OwnedSocket;
   #proto: ProtocolConnection;
   #shared: WebSocketShared;
+  readonly #budget: SendBudget | undefined;
   #out: Buffer | Buffer[] | null = null;
   #outBytes = 0;
   #readyState: number = ReadyState.OPEN;
@@ -130,19 +147,21 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   /** Heartbeat: a ping went out and nothing came back yet. */
   awaitingPong = false;
 
-  constructor(socket: Socket, shared: WebSocketShared, protocol = '', extensions: Extension[] = []) {
+  constructor(socket: Carrier, shared: WebSocketShared, protocol = '', extensions: Extension[] = [], budget?: SendBudget) {
     super();
     this.#socket = socket as OwnedSocket;
     this.#shared = shared;
+    this.#budget = budget;
     this.protocol = protocol;
     this.extensions = extensions.length ? extensions.map((e) => e.response).join(', ') : '';
     this.#proto = new ProtocolConnection(this, shared.protocol, extensions.length ? extensions : undefined);
     const s = this.#socket;
     s[kWs] = this;
-    // Sockets from an http.Server are half-open capable: a peer's FIN would leave them open
-    // forever. A WebSocket has no use for half-open TCP, so let Node end our side too.
+    // Sockets from an http.Server (and HTTP/2 streams) are half-open capable: a peer's FIN
+    // (END_STREAM) would leave them open forever. A WebSocket has no use for half-open
+    // transport, so let Node end our side too.
     s.allowHalfOpen = false;
-    s.setNoDelay(true);
+    if ('setNoDelay' in s) s.setNoDelay(true);
     s.on('data', onSocketData);
     s.on('close', onSocketClose);
     s.on('error', onSocketError);
@@ -164,7 +183,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   }
 
   get remoteAddress(): string | undefined {
-    return this.#socket.remoteAddress;
+    const s = this.#socket;
+    return 'session' in s ? s.session?.socket?.remoteAddress : s.remoteAddress;
   }
 
   // ------------------------------------------------------------------ sending
@@ -231,7 +251,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     if (this.#readyState !== ReadyState.OPEN) return SendStatus.DROPPED;
     // What the kernel would not take in earlier turns measures a slow reader; bytes queued
     // in this turn are the caller's own burst and show up in the returned status instead.
-    if (this.#socket.writableLength <= this.#shared.limits.highWaterMark) return SendStatus.SENT;
+    if (this.#socket.writableLength <= this.#shared.limits.highWaterMark && this.#budget?.exceeded() !== true) return SendStatus.SENT;
     if (this.#shared.limits.slowConsumer === 'drop') return SendStatus.DROPPED;
     this.#failSlowConsumer();
     return SendStatus.DROPPED;
