@@ -17,7 +17,7 @@ import { createHttpHandler, type HttpRoute } from './http-routes.js';
 import { healthRoute } from './health-route.js';
 import { HttpListener, type ListenAddress } from './http-listener.js';
 import type { TlsFiles } from './tls-files.js';
-import { preparedFramer, websocketEdge, type EdgeTransportOptions } from './websocket-edge.js';
+import { preparedFramer, websocketEdge, type Carriage, type EdgeTransportOptions } from './websocket-edge.js';
 
 export type { ListenAddress } from './http-listener.js';
 
@@ -47,7 +47,8 @@ export interface AppServerOptions extends Pick<AppOptions<PreparedMessage>, 'roo
 export interface AppServerEvents {
   reload: [{ file: string; route: string; ok: boolean; error?: string }];
   'load-error': [{ file: string; route: string; reason: string }];
-  connection: [{ id: string; route: string }];
+  /** `via`: the HTTP/1.1 Upgrade or an HTTP/2 stream (RFC 8441) carried it. */
+  connection: [{ id: string; route: string; via: Carriage }];
 }
 
 export class AppServer extends EventEmitter<AppServerEvents> {
@@ -91,7 +92,7 @@ export class AppServer extends EventEmitter<AppServerEvents> {
       log,
       observer,
       ...(options.transport ? { transport: options.transport } : {}),
-      onOpen: (id, route) => this.emit('connection', { id, route }),
+      onOpen: (id, route, via) => this.emit('connection', { id, route, via }),
     });
     this.#http = new HttpListener({
       ...(options.tls ? { tls: options.tls } : {}),

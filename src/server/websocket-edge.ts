@@ -41,7 +41,13 @@ export interface WebSocketEdge {
   connect(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void;
 }
 
-export function websocketEdge(app: App<PreparedMessage>, o: { transport?: EdgeTransportOptions; log: Logger; observer?: AppObserver; onOpen?: (id: string, route: string) => void }): WebSocketEdge {
+/** What carried a connection's handshake: an HTTP/1.1 Upgrade or an HTTP/2 extended CONNECT. Known here and below, never to the app. */
+export type Carriage = 'http/1.1' | 'h2';
+
+export function websocketEdge(
+  app: App<PreparedMessage>,
+  o: { transport?: EdgeTransportOptions; log: Logger; observer?: AppObserver; onOpen?: (id: string, route: string, via: Carriage) => void },
+): WebSocketEdge {
   const admissions = new WeakMap<UpgradeRequest, Admission>();
   const ids = new WeakMap<WebSocket, string>();
   const wss = new WebSocketServer({
@@ -63,7 +69,7 @@ export function websocketEdge(app: App<PreparedMessage>, o: { transport?: EdgeTr
   });
   wss.on('rejected', (request, status, reason) => o.observer?.handshakeRejected?.({ path: request?.path ?? '', status, reason }));
   wss.on('error', (err) => o.log.warn({ err }, 'handshake error'));
-  const opened = (ws: WebSocket, request: UpgradeRequest): void => {
+  const opened = (ws: WebSocket, request: UpgradeRequest, via: Carriage): void => {
     const admission = admissions.get(request);
     admissions.delete(request);
     if (admission === undefined) {
@@ -84,11 +90,11 @@ export function websocketEdge(app: App<PreparedMessage>, o: { transport?: EdgeTr
     );
     ws.on('close', (code, reason) => void app.closed(id, code, reason));
     ws.on('error', (err) => o.log.debug({ connection: id, err }, 'connection error'));
-    o.onOpen?.(id, admission.route);
+    o.onOpen?.(id, admission.route, via);
   };
   return {
     wss,
-    upgrade: (req, socket, head) => wss.handleUpgrade(req, socket, head, opened),
-    connect: (stream, headers) => wss.handleConnect(stream, headers, opened),
+    upgrade: (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws, request) => opened(ws, request, 'http/1.1')),
+    connect: (stream, headers) => wss.handleConnect(stream, headers, (ws, request) => opened(ws, request, 'h2')),
   };
 }
