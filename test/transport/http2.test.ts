@@ -131,6 +131,41 @@ describe('our client and server over HTTP/2', () => {
   });
 });
 
+describe('the same handshake rules as HTTP/1.1', () => {
+  test("a handshake's own limits apply to its stream: over its maxMessageBytes is 1009, the server's limit stays for others", async () => {
+    const { url } = await h2Server({ handshake: (r) => (r.path === '/small' ? { limits: { maxMessageBytes: 100 } } : undefined) });
+    const small = await connect(`${url}/small`, { http2: true, tls: { ca } });
+    const closed = next<[number, string]>(small, 'close');
+    small.send('x'.repeat(200));
+    assert.equal((await closed)[0], 1009);
+    const other = await connect(`${url}/other`, { http2: true, tls: { ca } });
+    const got = messages(other, 1);
+    other.send('x'.repeat(200));
+    assert.equal((await got)[0]!.data.length, 200);
+    other.close();
+  });
+
+  test('the handshake deadline resets a stream whose hook never answers, and is released once a stream is accepted', async () => {
+    const { port, url } = await h2Server({ limits: { handshakeTimeoutMs: 150 }, handshake: (r) => (r.path === '/hang' ? new Promise(() => {}) : undefined) });
+    const accepted = await connect(url, { http2: true, tls: { ca } });
+    const session = http2.connect(`https://127.0.0.1:${port}`, { ca });
+    sessions.push(session);
+    session.on('error', () => {});
+    const hung = session.request({ ':method': 'CONNECT', ':protocol': 'websocket', ':scheme': 'https', ':authority': `127.0.0.1:${port}`, ':path': '/hang', 'sec-websocket-version': '13' }, { endStream: false });
+    hung.on('error', () => {});
+    let answered = false;
+    hung.on('response', () => (answered = true));
+    await until(() => hung.closed, 'the hung stream to be reset');
+    assert.equal(answered, false, 'reset without a response');
+    // the accepted WebSocket outlived the same deadline: its stream was released from it
+    assert.equal(accepted.readyState, 1);
+    const got = messages(accepted, 1);
+    accepted.send('still here');
+    assert.equal((await got)[0]!.data.toString(), 'still here');
+    accepted.close();
+  });
+});
+
 describe('close mapping', () => {
   test('END_STREAM from the peer without a Close frame is 1006 on the server, and the stream ends', async () => {
     const { stream, peer } = await rawPair();
