@@ -26,6 +26,9 @@ const proxyList = z
     }
   });
 
+/** Marks an issue of a rule across keys: its message says what is wrong, not a value's (see loadConfig). */
+export const ACROSS_KEYS = { acrossKeys: true } as const;
+
 export const configSchema = z.strictObject({
   /** Port of the WebSocket server (0: any free port). */
   port: port.default(8080),
@@ -50,9 +53,9 @@ export const configSchema = z.strictObject({
     .prefault({})
     .superRefine((t, ctx) => {
       if ((t.cert === undefined) !== (t.key === undefined)) {
-        ctx.addIssue({ code: 'custom', path: [t.cert === undefined ? 'cert' : 'key'], message: 'TLS needs both --tls-cert and --tls-key' });
+        ctx.addIssue({ code: 'custom', path: [t.cert === undefined ? 'cert' : 'key'], message: 'TLS needs both --tls-cert and --tls-key', params: ACROSS_KEYS });
       }
-      if (t.ca !== undefined && t.cert === undefined) ctx.addIssue({ code: 'custom', path: ['ca'], message: '--tls-ca (client certificates) needs --tls-cert and --tls-key' });
+      if (t.ca !== undefined && t.cert === undefined) ctx.addIssue({ code: 'custom', path: ['ca'], message: '--tls-ca (client certificates) needs --tls-cert and --tls-key', params: ACROSS_KEYS });
     }),
   /** WebSocket over HTTP/2 (RFC 8441) beside HTTP/1.1 on the TLS port. */
   http2: z
