@@ -46,7 +46,7 @@ export default defineService({
   open(c) { c.push('hi', { user: c.user, query: c.request.query }); },
   message(c, d) { c.send(d); },
   commands: {
-    add: { input: z.object({ a: z.number(), b: z.number() }), handler: (d) => ({ sum: d.a + d.b, when: new Date(0) }) },
+    add: { input: z.object({ a: z.number(), b: z.number() }), handler: (d) => ({ sum: d.a + d.b, when: new Date(0), bytes: new Uint8Array([1]) }) },
     pub: { handler: async (d: any, { service }) => ({ pos: await service.publish(d.room, { nested: { deep: [1, 2] } }), who: await service.presence(d.room) }) },
   },
 });`,
