@@ -108,6 +108,26 @@ export function validateUpgradeRequest(method: string, httpVersion: string, head
   }
   const key = headers['sec-websocket-key'];
   if (!key || !isValidKey(key)) return { status: 400, reason: 'Bad Request: invalid Sec-WebSocket-Key' };
+  return offerOf(key, headers);
+}
+
+/**
+ * Check an HTTP/2 extended CONNECT (RFC 8441 sections 4 and 5): `:protocol` websocket,
+ * version 13, and the same subprotocol and extension headers as RFC 6455; no key (the
+ * offer's `key` is empty). `headers` include the pseudo-headers.
+ */
+export function validateExtendedConnect(headers: Record<string, string | undefined>): UpgradeOffer | Rejection {
+  if (headers[':method'] !== 'CONNECT') return { status: 405, reason: 'Method Not Allowed: a WebSocket over HTTP/2 is an extended CONNECT' };
+  if (headers[':protocol'] !== 'websocket') return { status: 400, reason: 'Bad Request: :protocol must be websocket' };
+  if (!headers[':path'] || !headers[':scheme']) return { status: 400, reason: 'Bad Request: :path and :scheme are required' };
+  if (headers['sec-websocket-version'] !== '13') {
+    return { status: 400, reason: 'Bad Request: unsupported WebSocket version', headers: { 'sec-websocket-version': '13' } };
+  }
+  return offerOf('', headers);
+}
+
+/** The subprotocols and extensions a client offers (the same headers over HTTP/1.1 and HTTP/2). */
+function offerOf(key: string, headers: Record<string, string | undefined>): UpgradeOffer | Rejection {
   let protocols: string[] = [];
   const protoHeader = headers['sec-websocket-protocol'];
   if (protoHeader !== undefined) {
@@ -261,7 +281,11 @@ export function validateServerResponse(
   if (!hasToken(h.upgrade, 'websocket')) return 'response lacks Upgrade: websocket';
   if (!hasToken(h.connection, 'upgrade')) return 'response lacks Connection: Upgrade';
   if (h['sec-websocket-accept'] !== expectedAccept) return 'invalid Sec-WebSocket-Accept';
-  const protocol = h['sec-websocket-protocol'];
+  return chosenProtocol(h['sec-websocket-protocol'], offeredProtocols);
+}
+
+/** The subprotocol a server chose, checked against the offer (RFC 6455 section 4.1; RFC 8441 keeps the rule). */
+export function chosenProtocol(protocol: string | undefined, offeredProtocols: readonly string[]): { protocol: string } | string {
   if (protocol !== undefined) {
     if (!offeredProtocols.includes(protocol)) return `server chose subprotocol ${JSON.stringify(protocol)}, which was not offered`;
     return { protocol };

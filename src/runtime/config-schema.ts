@@ -26,6 +26,9 @@ const proxyList = z
     }
   });
 
+/** Marks an issue of a rule across keys: its message says what is wrong, not a value's (see loadConfig). */
+export const ACROSS_KEYS = { acrossKeys: true } as const;
+
 export const configSchema = z.strictObject({
   /** Port of the WebSocket server (0: any free port). */
   port: port.default(8080),
@@ -37,6 +40,34 @@ export const configSchema = z.strictObject({
   runDir: z.string().min(1).default('.switchboard'),
   /** Reload a changed service file for new connections. */
   watch: z.boolean().default(false),
+  /**
+   * Serve TLS (wss:// and https:// on the one port) from these PEM files; re-read on SIGHUP
+   * and `switchboard reload`. `ca`: require client certificates signed by it.
+   */
+  tls: z
+    .strictObject({
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+      ca: z.string().min(1).optional(),
+    })
+    .prefault({})
+    .superRefine((t, ctx) => {
+      if ((t.cert === undefined) !== (t.key === undefined)) {
+        ctx.addIssue({ code: 'custom', path: [t.cert === undefined ? 'cert' : 'key'], message: 'TLS needs both --tls-cert and --tls-key', params: ACROSS_KEYS });
+      }
+      if (t.ca !== undefined && t.cert === undefined) ctx.addIssue({ code: 'custom', path: ['ca'], message: '--tls-ca (client certificates) needs --tls-cert and --tls-key', params: ACROSS_KEYS });
+    }),
+  /** WebSocket over HTTP/2 (RFC 8441) beside HTTP/1.1 on the TLS port. */
+  http2: z
+    .strictObject({
+      /** Offer h2 (ALPN) and extended CONNECT when TLS is on. */
+      enabled: z.boolean().default(true),
+      /** Concurrent streams (WebSockets and requests) per HTTP/2 connection. */
+      maxStreams: z.number().int().positive().default(100),
+      /** Bytes queued for one HTTP/2 connection, all its WebSockets together, above which the slow-consumer policy applies. */
+      maxConnectionBufferBytes: z.number().int().positive().default(16 * 1024 * 1024),
+    })
+    .prefault({}),
   /** Offer permessage-deflate to clients. */
   deflate: z.boolean().default(true),
   /** Isolation of services that do not declare one. */
@@ -194,6 +225,12 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { path: 'runDir', type: 'string', env: 'SWITCHBOARD_RUN_DIR', flag: 'run-dir', description: 'run directory (lock file, control socket)', takes: 'a directory' },
   { path: 'watch', type: 'boolean', env: 'SWITCHBOARD_WATCH', flag: 'watch', description: 'reload changed service files for new connections', takes: 'true or false (or 1/0, yes/no, on/off)' },
   { path: 'deflate', type: 'boolean', env: 'SWITCHBOARD_DEFLATE', flag: 'deflate', description: 'offer permessage-deflate (--no-deflate: off)', takes: 'true or false (or 1/0, yes/no, on/off)' },
+  { path: 'tls.cert', type: 'string', env: 'SWITCHBOARD_TLS_CERT', flag: 'tls-cert', description: 'serve TLS with this certificate (PEM; with --tls-key)', takes: 'a PEM certificate file' },
+  { path: 'tls.key', type: 'string', env: 'SWITCHBOARD_TLS_KEY', flag: 'tls-key', description: 'private key of --tls-cert (PEM)', takes: 'a PEM private key file' },
+  { path: 'tls.ca', type: 'string', env: 'SWITCHBOARD_TLS_CA', flag: 'tls-ca', description: 'require client certificates signed by this CA (PEM)', takes: 'a PEM CA certificate file' },
+  { path: 'http2.enabled', type: 'boolean', env: 'SWITCHBOARD_HTTP2', flag: 'http2', description: 'with TLS, also serve HTTP/2 and WebSockets over it (--no-http2: off)', takes: 'true or false (or 1/0, yes/no, on/off)' },
+  { path: 'http2.maxStreams', type: 'number', env: 'SWITCHBOARD_HTTP2_MAX_STREAMS', flag: 'http2-max-streams', description: 'concurrent streams per HTTP/2 connection', takes: 'a whole number, 1 or more' },
+  { path: 'http2.maxConnectionBufferBytes', type: 'number', env: 'SWITCHBOARD_HTTP2_MAX_CONNECTION_BUFFER_BYTES', flag: 'http2-max-connection-buffer-bytes', description: 'bytes queued for one HTTP/2 connection before the slow-consumer policy', takes: 'a whole number of bytes, 1 or more' },
   { path: 'isolation', type: 'string', env: 'SWITCHBOARD_ISOLATION', flag: 'isolation', description: 'default isolation: inline, worker or process', takes: 'inline, worker or process' },
   { path: 'broker', type: 'string', env: 'SWITCHBOARD_BROKER', flag: 'broker', description: 'memory, redis://HOST:PORT or nats://HOST:PORT', takes: 'memory, redis://HOST:PORT or nats://HOST:PORT' },
   { path: 'memoryRelease', type: 'boolean', env: 'SWITCHBOARD_MEMORY_RELEASE', flag: 'memory-release', description: 'after a mass disconnect, collect garbage so RSS falls back (--no-memory-release: off)', takes: 'true or false (or 1/0, yes/no, on/off)' },

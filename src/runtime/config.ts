@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { extname, isAbsolute, resolve } from 'node:path';
 import { importModule } from '../app/module-import.js';
 import { CommandLineError, parseCommandLine, type ArgSpecs } from './command-line.js';
-import { CONFIG_FILE_NAMES, CONFIG_KEYS, configSchema, type ConfigKey, type ConfigValueType, type SwitchboardConfig } from './config-schema.js';
+import { ACROSS_KEYS, CONFIG_FILE_NAMES, CONFIG_KEYS, configSchema, type ConfigKey, type ConfigValueType, type SwitchboardConfig } from './config-schema.js';
 
 export type { SwitchboardConfig, ConfigInput } from './config-schema.js';
 export { CONFIG_KEYS, configSchema } from './config-schema.js';
@@ -223,6 +223,8 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       }
       return [issue.path.join('.')].map((key) => {
         const known: ConfigKey | undefined = CONFIG_KEYS.find((k) => k.path === key);
+        // a rule across keys says itself what is wrong; a bad value is told what it may be
+        if (issue.code === 'custom' && issue.params?.acrossKeys === ACROSS_KEYS.acrossKeys) return issue.message;
         const expected = known ? `expected ${known.takes}` : issue.message;
         const t = typed[key];
         if (t) return `${t.where}${quoteIfNeeded(t.raw)}: ${expected}`;
@@ -240,5 +242,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     config.log.destination = resolve(cwd, config.log.destination);
   }
   for (const b of Object.values(config.background)) b.module = resolve(cwd, b.module);
+  for (const k of ['cert', 'key', 'ca'] as const) {
+    const file = config.tls[k];
+    if (file !== undefined) config.tls[k] = resolve(cwd, file);
+  }
   return { config, file, sources };
 }

@@ -117,6 +117,8 @@ export interface ReloadResult {
   removed: string[];
   restarted: string[];
   unchanged: string[];
+  /** The TLS certificate now served to new connections (subject, fingerprint, validity), when serving TLS. */
+  certificate?: string;
 }
 
 /** What the server does for each request. */

@@ -7,7 +7,6 @@
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { realpath } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { resolve as resolvePath } from 'node:path';
 import { App, type AppOptions } from '../app/app.js';
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../app/connection-limits.js';
@@ -22,14 +21,11 @@ import { DEFAULT_EDGE_LIMITS, type EdgeLimits } from './edge-limits.js';
 import { createHttpHandler, type HttpRoute } from './http-routes.js';
 import { healthRoute } from './health-route.js';
 import { serverApiRoute, type ServerApiOptions } from './server-api.js';
-import { preparedFramer, websocketEdge, type EdgeTransportOptions } from './websocket-edge.js';
+import { HttpListener, type ListenAddress } from './http-listener.js';
+import type { TlsFiles } from './tls-files.js';
+import { preparedFramer, websocketEdge, type Carriage, type EdgeTransportOptions } from './websocket-edge.js';
 
-/** Where the server listens. */
-export interface ListenAddress {
-  address: string;
-  family: string;
-  port: number;
-}
+export type { ListenAddress } from './http-listener.js';
 
 /** Every limit of the app server in one place: the transport's, the edge's (per address, per connection rates) and the app's (per connection holdings). */
 export type AppServerLimits = Limits & Omit<EdgeLimits, 'trustProxy'> & ConnectionLimits;
@@ -53,6 +49,10 @@ export interface AppServerOptions extends Pick<AppOptions<PreparedMessage>, 'roo
   host?: string;
   /** 0 = ephemeral. Default 8080. */
   port?: number;
+  /** Serve TLS (wss://, https://) from these PEM files; `reloadTls()` reads them again. */
+  tls?: TlsFiles;
+  /** With tls: HTTP/2 beside HTTP/1.1, WebSockets over extended CONNECT (default on); streams per connection. */
+  http2?: { enabled?: boolean; maxStreams?: number };
   /** Reload changed service files for new connections. */
   watch?: boolean;
   log?: Logger;
@@ -77,13 +77,14 @@ export interface AppServerOptions extends Pick<AppOptions<PreparedMessage>, 'roo
 export interface AppServerEvents {
   reload: [{ file: string; route: string; ok: boolean; error?: string }];
   'load-error': [{ file: string; route: string; reason: string }];
-  connection: [{ id: string; route: string }];
+  /** `via`: the HTTP/1.1 Upgrade or an HTTP/2 stream (RFC 8441) carried it. */
+  connection: [{ id: string; route: string; via: Carriage }];
 }
 
 export class AppServer extends EventEmitter<AppServerEvents> {
   /** The application layer (services, connections, rooms): its public API steers the server. */
   readonly app: App<PreparedMessage>;
-  readonly #http: Server;
+  readonly #http: HttpListener;
   readonly #closeConnections: (code: number, reason: string, timeoutMs?: number) => Promise<void>;
   readonly #stopEdge: () => void;
   readonly #o: AppServerOptions;
@@ -126,53 +127,73 @@ export class AppServer extends EventEmitter<AppServerEvents> {
       observer,
       transport: { ...options.transport, limits: transportLimits },
       limits: { ...limits.edge, ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}) },
-      onOpen: (id, route) => this.emit('connection', { id, route }),
+      onOpen: (id, route, via) => this.emit('connection', { id, route, via }),
     });
     this.#stopEdge = edge.stop;
     const handshakeMs = edge.wss.limits.handshakeTimeoutMs;
-    this.#http = createServer(
-      {
+    this.#http = new HttpListener({
+      ...(options.tls ? { tls: options.tls } : {}),
+      ...(options.http2 ? { http2: options.http2 } : {}),
+      http1: {
         maxHeaderSize: edge.wss.limits.maxHeaderBytes,
         // a client slower than the handshake timeout to send its request head is dropped as one
         // that stalls after it is (node checks every connectionsCheckingInterval)
         ...(handshakeMs > 0 ? { headersTimeout: handshakeMs, requestTimeout: Math.max(handshakeMs, 300_000), connectionsCheckingInterval: Math.max(100, Math.min(1_000, handshakeMs / 4)) } : {}),
       },
-      createHttpHandler({
+      onRequest: createHttpHandler({
         routes: [healthRoute(this.app), ...(options.api ? [serverApiRoute(this.app, options.api)] : []), ...(options.routes ?? [])],
         listRoutes: () => this.app.listRoutes(),
         isService: (path) => this.app.isService(path),
         admin: adminAccess({ console: options.admin?.console ?? 'auto', token: options.admin?.token, host: options.host ?? '127.0.0.1' }),
       }),
-    );
-    this.#http.on('upgrade', edge.upgrade);
+      onUpgrade: edge.upgrade,
+      onConnect: edge.connect,
+    });
     this.#closeConnections = async (code, reason, timeoutMs) => {
       await edge.wss.close({ code, reason, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
-      this.#http.closeAllConnections();
+      this.#http.closeAll();
     };
   }
 
   async listen(): Promise<ListenAddress> {
     const { host = '127.0.0.1', port = 8080 } = this.#o;
     await this.app.start();
-    await new Promise<void>((resolve, reject) => {
-      this.#http.once('error', reject);
-      this.#http.listen(port, host, () => {
-        this.#http.off('error', reject);
-        resolve();
-      });
-    });
+    const address = await this.#http.listen(port, host);
     if (this.#o.watch === true) await this.#startWatching();
-    return this.#http.address() as ListenAddress;
+    return address;
   }
 
   address(): ListenAddress | null {
-    return this.#http.address() as ListenAddress | null;
+    return this.#http.address();
+  }
+
+  /** wss:// and https:// (TLS), or ws:// and http://. */
+  get secure(): boolean {
+    return this.#http.secure;
+  }
+
+  /** Whether HTTP/2 (and WebSockets over it) is served beside HTTP/1.1. */
+  get http2(): boolean {
+    return this.#http.http2;
+  }
+
+  /** The certificate in use (subject, fingerprint, validity), when serving TLS. */
+  get certificate(): string | undefined {
+    return this.#http.certificate;
+  }
+
+  /**
+   * Read the TLS files again: new connections get the new certificate, open ones keep
+   * theirs. Throws (and keeps the old certificate) when the files cannot be used.
+   */
+  reloadTls(): string | undefined {
+    return this.#http.reloadTls();
   }
 
   /** No new TCP connections; handshakes already under way are answered 503. */
   stopAccepting(): void {
     this.app.stopAccepting();
-    this.#http.close();
+    this.#http.stopAccepting();
   }
 
   /** Waits for in-flight commands; cancels them when `deadline` aborts. */

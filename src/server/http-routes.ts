@@ -96,8 +96,10 @@ async function handle(options: HttpHandlerOptions, req: IncomingMessage, res: Se
     return;
   }
   if (await options.isService(url)) {
-    res.writeHead(426, { ...common, 'content-type': 'text/plain', upgrade: 'websocket', connection: 'Upgrade' });
-    res.end('this path is a WebSocket service: connect with ws://\n');
+    // HTTP/2 has no Upgrade (its WebSockets are extended CONNECTs) and forbids the headers
+    const upgrade = req.httpVersionMajor >= 2 ? {} : { upgrade: 'websocket', connection: 'Upgrade' };
+    res.writeHead(426, { ...common, 'content-type': 'text/plain', ...upgrade });
+    res.end(`this path is a WebSocket service: connect with ${(req.socket as { encrypted?: boolean }).encrypted ? 'wss' : 'ws'}://\n`);
     return;
   }
   res.writeHead(404, { ...common, 'content-type': 'text/plain' });

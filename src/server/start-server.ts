@@ -155,11 +155,8 @@ function serveThePrimary(running: RunningServer): void {
       switch (msg.op) {
         case 'status':
           return runtime.status();
-        case 'reload': {
-          const { failed, ...result } = await app.rescan();
-          if (failed.length > 0) throw new ControlError('RELOAD_FAILED', failed.map((f) => `${f.route}: ${f.reason}`).join('; '));
-          return result;
-        }
+        case 'reload':
+          return reloadServer(running.server!, runtime.log);
         case 'restart':
           return app.restartService(msg.arg ?? '');
         case 'metrics':
@@ -179,7 +176,7 @@ function serveThePrimary(running: RunningServer): void {
     asked.clear();
     void runtime.shutdown.shutdownAndExit('primary gone');
   });
-  send({ [WORKER_TAG]: 'ready', node: app.nodeId, listening: [`ws://${shownHost(running.address)}:${running.address.port}`], routes: running.routes });
+  send({ [WORKER_TAG]: 'ready', node: app.nodeId, listening: [listeningUrl(running.server!, running.address)], routes: running.routes });
 }
 
 /** The admin page is on by default only where nobody else can reach it. */
@@ -199,7 +196,7 @@ function adminPageToken(config: SwitchboardConfig): string {
 
 function adminUrl(config: SwitchboardConfig, address: ListenAddress): { adminUrl?: string } {
   if (!adminEnabled(config)) return {};
-  const page = `http://${shownHost(address)}:${address.port}${ADMIN_ROUTE}/`;
+  const page = `${config.tls.cert !== undefined ? 'https' : 'http'}://${shownHost(address)}:${address.port}${ADMIN_ROUTE}/`;
   // a configured token is a secret the operator already has: never printed. A made one is
   // shown once, in the fragment, so it never reaches a server log or a Referer
   if (config.admin.token !== undefined) return { adminUrl: `${page} (with the admin token)` };
@@ -208,6 +205,30 @@ function adminUrl(config: SwitchboardConfig, address: ListenAddress): { adminUrl
 
 function shownHost(a: ListenAddress): string {
   return a.family === 'IPv6' ? `[${a.address}]` : a.address;
+}
+
+function listeningUrl(server: AppServer, a: ListenAddress): string {
+  return `${server.secure ? 'wss' : 'ws'}://${shownHost(a)}:${a.port}`;
+}
+
+/**
+ * `switchboard reload` and SIGHUP: re-scan the services directory and read the TLS files
+ * again. A certificate that cannot be used is reported and the one in use stays.
+ */
+async function reloadServer(server: AppServer, log: Logger): Promise<ReloadResult> {
+  const { failed, ...result } = await server.rescan();
+  const problems = failed.map((f) => `${f.route}: ${f.reason}`);
+  let certificate: string | undefined;
+  try {
+    certificate = server.reloadTls();
+    if (certificate !== undefined) log.info({ certificate }, 'TLS certificate reloaded');
+  } catch (err) {
+    const message = `${(err as Error).message} (the certificate in use stays)`;
+    log.error({ err: message }, 'TLS certificate not reloaded');
+    problems.push(message);
+  }
+  if (problems.length > 0) throw new ControlError('RELOAD_FAILED', problems.join('; '));
+  return certificate !== undefined ? { ...result, certificate } : result;
 }
 
 async function compose(runtime: ServerRuntime, nodeId: string, options: StartServerOptions, worker: boolean): Promise<RunningServer> {
@@ -238,8 +259,12 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     dir: config.servicesDir,
     port: config.port,
     host: config.host,
+    ...(config.tls.cert !== undefined && config.tls.key !== undefined
+      ? { tls: { cert: config.tls.cert, key: config.tls.key, ...(config.tls.ca !== undefined ? { ca: config.tls.ca } : {}) } }
+      : {}),
+    http2: { enabled: config.http2.enabled, maxStreams: config.http2.maxStreams },
     watch: config.watch,
-    transport: { perMessageDeflate: config.deflate, ...options.transport },
+    transport: { perMessageDeflate: config.deflate, http2: { maxSessionBufferBytes: config.http2.maxConnectionBufferBytes }, ...options.transport },
     limits: config.limits,
     trustProxy: config.trustProxy,
     admin: { console: config.admin.console, ...(config.admin.token !== undefined ? { token: config.admin.token } : {}) },
@@ -291,10 +316,11 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
   const address = await server.listen();
   const shown = shownHost(address);
   warnAboutExposure(config, log);
+  if (server.certificate !== undefined) log.info({ certificate: server.certificate, http2: server.http2 }, 'serving TLS');
   if (config.api.token === undefined) log.info({ api: null }, `server API off: no api.token configured (SWITCHBOARD_API_TOKEN or --api-token); ${config.api.path}/* answers 403`);
-  else log.info({ api: `http://${shown}:${address.port}${config.api.path}/` }, `server API at ${config.api.path}/ (bearer token)`);
+  else log.info({ api: `${server.secure ? 'https' : 'http'}://${shown}:${address.port}${config.api.path}/` }, `server API at ${config.api.path}/ (bearer token)`);
   const runtimeApp: RuntimeApp = {
-    listening: () => [`ws://${shown}:${address.port}`],
+    listening: () => [listeningUrl(server, address)],
     node: () => app.nodeId,
     broker: () => app.clusterStatus(),
     nodes: () => app.nodes(),
@@ -303,11 +329,7 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     rooms: () => app.rooms(),
     connectionCount: () => app.connectionCount,
     services: async () => (await app.services()).map(serviceStatus),
-    reload: async (): Promise<ReloadResult> => {
-      const { failed, ...result } = await app.rescan();
-      if (failed.length > 0) throw new ControlError('RELOAD_FAILED', failed.map((f) => `${f.route}: ${f.reason}`).join('; '));
-      return result;
-    },
+    reload: () => reloadServer(server, log),
     restartService: (route) => app.restartService(route),
     stopAccepting: () => server.stopAccepting(),
     closeStaggered: async (window, graceMs) => {

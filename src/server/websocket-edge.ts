@@ -9,6 +9,7 @@
  * byte rates, as each message arrives).
  */
 import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { buildRejectResponse } from '../protocol/index.js';
 import type { Admission, App } from '../app/app.js';
@@ -20,12 +21,12 @@ import type { UpgradeRequest } from '../transport/upgrade-request.js';
 import { CONNECTION_LIMIT_KEYS, type ConnectionLimitOverrides } from '../transport/limits.js';
 import { prepareMessage, type PreparedMessage, type WebSocket } from '../transport/websocket.js';
 import type { ServiceLimits } from '../app/service.js';
-import { AddressGuard } from './address-guard.js';
+import { AddressGuard, type AddressVerdict } from './address-guard.js';
 import { clientAddress, trustedProxies } from './client-address.js';
 import { resolveEdgeLimits, type EdgeLimits } from './edge-limits.js';
 import { MessageRate } from './message-rate.js';
 
-export type EdgeTransportOptions = Pick<ServerOptions, 'limits' | 'perMessageDeflate' | 'origins' | 'basicAuth'>;
+export type EdgeTransportOptions = Pick<ServerOptions, 'limits' | 'perMessageDeflate' | 'origins' | 'basicAuth' | 'http2'>;
 
 /** Frames a fan-out once, as the transport writes it. */
 export const preparedFramer: Framer<PreparedMessage> = { frame: (data, binary) => prepareMessage(data, binary) };
@@ -47,9 +48,14 @@ export interface WebSocketEdge {
   readonly wss: WebSocketServer;
   /** An http.Server 'upgrade' event. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** An HTTP/2 extended CONNECT (RFC 8441): the same services, limits and hooks over a stream. */
+  connect(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void;
   /** Stops the per-address bookkeeping's sweep. */
   stop(): void;
 }
+
+/** What carried a connection's handshake: an HTTP/1.1 Upgrade or an HTTP/2 extended CONNECT. Known here and below, never to the app. */
+export type Carriage = 'http/1.1' | 'h2';
 
 export interface EdgeOptions {
   transport?: EdgeTransportOptions;
@@ -57,7 +63,7 @@ export interface EdgeOptions {
   limits?: Partial<EdgeLimits>;
   log: Logger;
   observer?: AppObserver;
-  onOpen?: (id: string, route: string) => void;
+  onOpen?: (id: string, route: string, via: Carriage) => void;
 }
 
 /** The transport limits a service set for its own connections. */
@@ -94,7 +100,7 @@ export function websocketEdge(app: App<PreparedMessage>, o: EdgeOptions): WebSoc
   });
   wss.on('rejected', (request, status, reason) => o.observer?.handshakeRejected?.({ path: request?.path ?? '', status, reason }));
   wss.on('error', (err) => o.log.warn({ err }, 'handshake error'));
-  const opened = (ws: WebSocket, request: UpgradeRequest): void => {
+  const opened = (ws: WebSocket, request: UpgradeRequest, via: Carriage): void => {
     const admission = admissions.get(request);
     admissions.delete(request);
     if (admission === undefined) {
@@ -134,18 +140,36 @@ export function websocketEdge(app: App<PreparedMessage>, o: EdgeOptions): WebSoc
     });
     ws.on('close', (code, reason) => void app.closed(id, code, reason));
     ws.on('error', (err) => o.log.debug({ connection: id, err }, 'connection error'));
-    o.onOpen?.(id, admission.route);
+    o.onOpen?.(id, admission.route, via);
   };
+  const openedOverHttp1 = (ws: WebSocket, request: UpgradeRequest): void => opened(ws, request, 'http/1.1');
+  const openedOverHttp2 = (ws: WebSocket, request: UpgradeRequest): void => opened(ws, request, 'h2');
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const address = clientAddress(req.socket.remoteAddress ?? '', req.headers, trusted);
     const verdict = guard.admit(address, socket);
-    if (verdict.ok) return wss.handleUpgrade(req, socket, head, opened);
-    const path = (req.url ?? '/').split('?')[0]!;
-    o.observer?.limitExceeded?.({ limit: verdict.limit, action: 'refused', route: '', address });
-    o.observer?.handshakeRejected?.({ path, status: verdict.status, reason: verdict.reason });
+    if (verdict.ok) return wss.handleUpgrade(req, socket, head, openedOverHttp1);
+    refused(verdict, (req.url ?? '/').split('?')[0]!, address);
     socket.on('error', () => socket.destroy());
     socket.once('finish', () => socket.destroy());
     socket.end(buildRejectResponse(verdict.status, verdict.reason, verdict.retryAfterS !== undefined ? { 'Retry-After': String(verdict.retryAfterS) } : undefined));
   };
-  return { wss, upgrade, stop: () => guard.stop() };
+  const connect = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
+    const address = clientAddress(stream.session?.socket?.remoteAddress ?? '', headers, trusted);
+    const verdict = guard.admit(address, stream);
+    if (verdict.ok) return wss.handleConnect(stream, headers, openedOverHttp2);
+    refused(verdict, (headers[':path'] ?? '/').split('?')[0]!, address);
+    stream.on('error', () => stream.destroy());
+    if (stream.destroyed || stream.headersSent) return;
+    stream.respond({
+      ':status': verdict.status,
+      'content-type': 'text/plain; charset=utf-8',
+      ...(verdict.retryAfterS !== undefined ? { 'retry-after': String(verdict.retryAfterS) } : {}),
+    });
+    stream.end(verdict.reason);
+  };
+  const refused = (verdict: Exclude<AddressVerdict, { ok: true }>, path: string, address: string): void => {
+    o.observer?.limitExceeded?.({ limit: verdict.limit, action: 'refused', route: '', address });
+    o.observer?.handshakeRejected?.({ path, status: verdict.status, reason: verdict.reason });
+  };
+  return { wss, upgrade, connect, stop: () => guard.stop() };
 }

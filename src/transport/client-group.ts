@@ -3,6 +3,7 @@ import { randomFillSync } from 'node:crypto';
 import { FlushQueue } from './flush-queue.js';
 import { ZlibCodecPool } from './zlib-codec.js';
 import { ReadMemory } from './read-memory.js';
+import { Http2Sessions } from './http2-sessions.js';
 
 /**
  * What client connections may share: one flush per event-loop turn for all of them (and
@@ -18,6 +19,7 @@ export class ClientGroup {
   readonly #pool: Buffer;
   #offset: number;
   #zlib: ZlibCodecPool | null = null;
+  #http2: Http2Sessions | null = null;
 
   constructor(options: { maskPoolBytes?: number } = {}) {
     const bytes = Math.max(16, Math.ceil((options.maskPoolBytes ?? 8192) / 4) * 4);
@@ -38,6 +40,11 @@ export class ClientGroup {
 
   get zlib(): ZlibCodecPool {
     return (this.#zlib ??= new ZlibCodecPool());
+  }
+
+  /** HTTP/2 connections by origin, for `connect(url, { http2: true })`: the group's WebSockets to one origin share one. */
+  get http2(): Http2Sessions {
+    return (this.#http2 ??= new Http2Sessions());
   }
 
   /** Release the zlib contexts (connections using them must be closed). */

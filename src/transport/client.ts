@@ -18,6 +18,7 @@ import {
 import { resolveLimits, type Limits } from './limits.js';
 import { ClientGroup } from './client-group.js';
 import { WebSocket, sharedConfig } from './websocket.js';
+import { connectOverHttp2 } from './client-http2.js';
 
 export interface ClientOptions {
   /** Subprotocols to offer, in order of preference. */
@@ -31,6 +32,11 @@ export interface ClientOptions {
   deflateFrame?: boolean | DeflateFrameOptions;
   /** More extensions to offer. */
   extensions?: ExtensionFactory[];
+  /**
+   * WebSocket over HTTP/2 (RFC 8441; wss:// only): an extended CONNECT stream on an HTTP/2
+   * connection, shared with the other connections of the same `group` to the same origin.
+   */
+  http2?: boolean;
   /** node:tls options for wss:// (ca, rejectUnauthorized, servername, ...). */
   tls?: tls.ConnectionOptions;
   /** Follow 3xx redirects: false (default), true (up to 5) or a maximum count. */
@@ -105,6 +111,32 @@ function attempt(target: URL, options: ClientOptions, redirectsLeft: number): Pr
       factories.push(new DeflateFrame(group.zlib.factory, typeof options.deflateFrame === 'object' ? options.deflateFrame : {}));
     }
     if (options.extensions) factories.push(...options.extensions);
+    const shared = () =>
+      sharedConfig({
+        role: 'client',
+        limits,
+        flushQueue: group.flushQueue,
+        reads: group.reads,
+        directReads: options.directReads !== false,
+        maskKey: group.maskKey,
+        streamMessages: options.streamMessages === true,
+        observeFrames: options.observeFrames === true,
+      });
+    if (options.http2) {
+      connectOverHttp2({
+        target,
+        factories,
+        group,
+        shared: shared(),
+        handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
+        refused: (message, status, headers, body) => new HandshakeError(message, status, headers, body),
+        ...(options.protocols ? { protocols: options.protocols } : {}),
+        ...(options.headers ? { headers: options.headers } : {}),
+        ...(options.origin ? { origin: options.origin } : {}),
+        ...(options.tls ? { tls: options.tls } : {}),
+      }).then(resolve, reject);
+      return;
+    }
     const key = randomBytes(16).toString('base64');
     let request: string;
     try {
@@ -194,17 +226,7 @@ function attempt(target: URL, options: ClientOptions, redirectsLeft: number): Pr
       socket.off('data', onData);
       socket.removeAllListeners('error');
       socket.removeAllListeners('close');
-      const shared = sharedConfig({
-        role: 'client',
-        limits,
-        flushQueue: group.flushQueue,
-        reads: group.reads,
-        directReads: options.directReads !== false,
-        maskKey: group.maskKey,
-        streamMessages: options.streamMessages === true,
-        observeFrames: options.observeFrames === true,
-      });
-      const ws = new WebSocket(socket, shared, check.protocol, extensions);
+      const ws = new WebSocket(socket, shared(), check.protocol, extensions);
       const early = buf.subarray(headLength);
       if (early.length) {
         // Frames that came with the 101 wait until the caller's `await connect()` has resumed

@@ -1,4 +1,8 @@
-import type { Socket } from 'node:net';
+/** Anything a deadline can end: a socket, an HTTP/2 stream. */
+export interface Destroyable {
+  readonly destroyed: boolean;
+  destroy(): void;
+}
 
 /**
  * Deadlines for many sockets with one interval instead of a timer each: arming and
@@ -7,7 +11,7 @@ import type { Socket } from 'node:net';
  * The interval runs only while something is armed.
  */
 export class DeadlineSweep {
-  #deadlines = new Map<Socket, number>();
+  #deadlines = new Map<Destroyable, number>();
   #timer: NodeJS.Timeout | null = null;
   readonly #tickMs: number;
 
@@ -18,7 +22,7 @@ export class DeadlineSweep {
   /** The clock as of the last tick: arming costs no clock read while the sweep runs. */
   #now = 0;
 
-  arm(socket: Socket, ms: number): void {
+  arm(socket: Destroyable, ms: number): void {
     if (!this.#timer) {
       this.#now = Date.now();
       this.#timer = setInterval(() => this.#sweep(), this.#tickMs);
@@ -28,7 +32,7 @@ export class DeadlineSweep {
     this.#deadlines.set(socket, this.#now + ms + this.#tickMs);
   }
 
-  disarm(socket: Socket): void {
+  disarm(socket: Destroyable): void {
     this.#deadlines.delete(socket);
   }
 

@@ -5,6 +5,7 @@ import type tls from 'node:tls';
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type https from 'node:https';
+import type { Http2SecureServer, IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import {
   DeflateFrame,
@@ -23,6 +24,7 @@ import { DeadlineSweep } from './deadline-sweep.js';
 import { Heartbeat } from './heartbeat.js';
 import { StandaloneListener, destroyOnError, type PendingUpgrade } from './standalone-listener.js';
 import { UpgradePipeline, type Accepted, type UpgradeAttempt, type UpgradePolicy } from './upgrade-pipeline.js';
+import { DEFAULT_SESSION_BUFFER_BYTES, SessionBudgets, connectSettings, routeExtendedConnect, type Http2Options } from './extended-connect.js';
 
 export type { HandshakeResult } from './upgrade-pipeline.js';
 
@@ -30,12 +32,21 @@ export interface ServerOptions extends UpgradePolicy {
   /** Standalone: the server owns its listener (0 = ephemeral port). */
   port?: number;
   host?: string;
-  /** Attach to an existing HTTP(S) server's 'upgrade' event. */
-  server?: http.Server | https.Server;
+  /**
+   * Attach to an existing server: an HTTP(S) server's 'upgrade' event, or an HTTP/2 server
+   * (`http2.createSecureServer({ allowHTTP1: true })`) for both its HTTP/1.1 upgrades and its
+   * extended CONNECTs (RFC 8441; the setting that allows them is sent for you).
+   */
+  server?: http.Server | https.Server | Http2SecureServer;
   /** Route upgrades yourself with handleUpgrade(). */
   noServer?: boolean;
   /** Standalone wss://: key, cert and the rest of node:tls server options. */
   tls?: tls.TlsOptions;
+  /**
+   * WebSocket over HTTP/2 (RFC 8441) beside HTTP/1.1: standalone with `tls`, clients that
+   * negotiate h2 (ALPN) open WebSockets as extended CONNECT streams; connection-level limits here.
+   */
+  http2?: boolean | Http2Options;
   /** permessage-deflate (RFC 7692); off by default. */
   perMessageDeflate?: boolean | (PerMessageDeflateOptions & ZlibPoolOptions);
   /** The older deflate-frame extension (and its x-webkit- name); off by default. */
@@ -67,6 +78,9 @@ export interface ServerEvents {
 
 type Done = (ws: WebSocket, request: UpgradeRequest) => void;
 
+/** Bytes sent early on an HTTP/2 stream stay in the stream until the WebSocket reads it. */
+const NOTHING_EARLY = Buffer.alloc(0);
+
 /** A handshake in progress and what to do once it is accepted. */
 interface ServerAttempt extends UpgradeAttempt {
   pending: PendingUpgrade;
@@ -96,6 +110,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   readonly #flushQueue = new FlushQueue();
   /** Read buffer and message memory of this server's sockets, from the request on. */
   readonly #reads = new ReadMemory();
+  readonly #budgets: SessionBudgets;
+  #detachHttp2: (() => void) | null = null;
   #closing = false;
   #emitConnection: Done = (ws, request) => {
     this.emit('connection', ws, request);
@@ -131,7 +147,12 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       rejected: (request, status, reason) => this.emit('rejected', request, status, reason),
       error: (err) => this.emit('error', err),
     });
+    const h2 = options.http2 === true ? {} : options.http2 || undefined;
+    this.#budgets = new SessionBudgets(h2?.maxSessionBufferBytes ?? DEFAULT_SESSION_BUFFER_BYTES);
+    const onConnect = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void =>
+      this.handleConnect(stream, headers, this.#emitConnection);
     if (options.port !== undefined) {
+      if (h2 && !options.tls) throw new TypeError('http2 needs tls: browsers speak HTTP/2 over TLS only');
       this.#listener = new StandaloneListener(
         {
           port: options.port,
@@ -139,6 +160,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
           handshakeTimeoutMs: this.limits.handshakeTimeoutMs,
           ...(options.host !== undefined ? { host: options.host } : {}),
           ...(options.tls ? { tls: options.tls } : {}),
+          ...(h2 ? { http2: { settings: connectSettings(h2), onConnect } } : {}),
           ...(options.onHttpRequest ? { onHttpRequest: options.onHttpRequest } : {}),
           reads: options.directReads === false ? null : this.#reads,
         },
@@ -162,7 +184,13 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
         this.#deadlines,
       );
     }
-    if (options.server) options.server.on('upgrade', this.#onUpgradeEvent);
+    if (options.server) {
+      options.server.on('upgrade', this.#onUpgradeEvent);
+      if ('updateSettings' in options.server) {
+        options.server.updateSettings(connectSettings(h2 ?? {}));
+        this.#detachHttp2 = routeExtendedConnect(options.server, onConnect);
+      }
+    }
     if (this.limits.idleTimeoutMs > 0) this.#heartbeat = new Heartbeat(this.clients, this.limits.idleTimeoutMs);
   }
 
@@ -220,19 +248,66 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     });
   }
 
+  /**
+   * Complete (or refuse) a WebSocket over HTTP/2: an extended CONNECT stream (RFC 8441), for
+   * servers that route HTTP/2 themselves. The stream then carries RFC 6455 frames unchanged;
+   * the handshake runs the same pipeline, limits and deadline as an HTTP/1.1 Upgrade.
+   */
+  handleConnect(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, cb: Done): void {
+    stream.on('error', destroyOnError);
+    // hooks see the same request over both paths: no pseudo-headers, :authority as Host
+    const plain: Record<string, string | string[] | undefined> = {};
+    for (const name of Object.keys(headers)) if (name[0] !== ':') plain[name] = headers[name];
+    if (plain.host === undefined && headers[':authority'] !== undefined) plain.host = headers[':authority'];
+    if (this.limits.handshakeTimeoutMs > 0) this.#deadlines.arm(stream, this.limits.handshakeTimeoutMs);
+    this.#upgrade({
+      socket: stream.session!.socket as Socket,
+      stream,
+      pseudo: { ':method': headers[':method'], ':protocol': headers[':protocol'], ':path': headers[':path'], ':scheme': headers[':scheme'] },
+      method: headers[':method'] ?? 'CONNECT',
+      version: '2.0',
+      url: headers[':path'] ?? '/',
+      headers: plain,
+      rawHead: false,
+      pending: {
+        buf: NOTHING_EARLY,
+        release: () => {
+          stream.off('error', destroyOnError);
+          this.#deadlines.disarm(stream);
+        },
+      },
+      done: cb,
+    });
+  }
+
   #upgrade(a: ServerAttempt): void {
-    if (this.#closing) return this.#pipeline.reject(a.socket, null, 503, 'Service Unavailable: server is shutting down');
+    if (this.#closing) return this.#pipeline.reject(a.stream ?? a.socket, null, 503, 'Service Unavailable: server is shutting down');
     this.#pipeline.run(a, this.#completeAttempt);
   }
 
   /**
    * Turn the socket into a WebSocket whose first output is the 101 (what the application
    * sends on 'connection' leaves in the same write); bytes that came early are fed to it.
+   * An HTTP/2 stream is answered with its 200 first and carries the WebSocket after it.
    */
   #complete(a: ServerAttempt, accepted: Accepted): void {
     a.pending.release();
     const shared = accepted.limits ? this.#sharedFor(accepted.limits) : (this.#shared ??= this.#makeShared(this.limits));
-    const ws = new WebSocket(a.socket, shared, accepted.protocol, accepted.extensions, accepted.response);
+    const stream = a.stream;
+    let ws: WebSocket;
+    if (stream === undefined) {
+      ws = new WebSocket(a.socket, shared, accepted.protocol, accepted.extensions, accepted.response as string);
+    } else {
+      try {
+        stream.respond(accepted.response as OutgoingHttpHeaders);
+      } catch (err) {
+        for (const e of accepted.extensions) e.dispose();
+        this.emit('error', err as Error);
+        stream.destroy();
+        return;
+      }
+      ws = new WebSocket(stream, shared, accepted.protocol, accepted.extensions, undefined, this.#budgets.join(stream));
+    }
     if (accepted.context !== undefined) ws.context = accepted.context;
     this.clients.add(ws);
     a.done(ws, accepted.request);
@@ -290,6 +365,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       this.#closing = true;
       this.#heartbeat?.stop();
       this.#opts.server?.off('upgrade', this.#onUpgradeEvent);
+      this.#detachHttp2?.();
       void this.#listener?.close();
       for (const ws of this.clients) ws.close(options.code ?? 1001, options.reason ?? 'server shutting down');
     }

@@ -2,12 +2,14 @@ import { Buffer } from 'node:buffer';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import tls from 'node:tls';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2, { type Http2SecureServer, type ServerHttp2Session, type Settings } from 'node:http2';
 import { buildRejectResponse, parseHead, type HttpHead } from '../protocol/index.js';
 import { hasToken } from '../protocol/header-tokens.js';
 import type { DeadlineSweep } from './deadline-sweep.js';
 import { readDirect, type DirectReader } from './direct-reads.js';
 import { onSocketError } from './websocket.js';
 import type { ReadMemory } from './read-memory.js';
+import { routeExtendedConnect, type ConnectHandler } from './extended-connect.js';
 
 export interface StandaloneOptions {
   port: number;
@@ -20,6 +22,8 @@ export interface StandaloneOptions {
   onHttpRequest?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Read requests straight into this memory where the socket allows (see direct-reads.ts). */
   reads?: ReadMemory | null;
+  /** With tls: offer h2 by ALPN; its extended CONNECTs go to `onConnect` (RFC 8441). */
+  http2?: { settings: Settings; onConnect: ConnectHandler };
 }
 
 /** A request head read and waiting for its upgrade to be decided. */
@@ -56,6 +60,9 @@ export class StandaloneListener {
   readonly #reads: ReadMemory | null;
   #server: net.Server | null = null;
   #fallback: http.Server | null = null;
+  /** Never listens: it runs the HTTP/2 sessions of the TLS sockets that chose h2. */
+  #h2: Http2SecureServer | null = null;
+  readonly #sessions = new Set<ServerHttp2Session>();
 
   constructor(options: StandaloneOptions, handlers: StandaloneHandlers, deadlines: DeadlineSweep) {
     this.#o = options;
@@ -71,7 +78,10 @@ export class StandaloneListener {
   listen(onError: (err: Error) => void): Promise<AddressInfo> {
     if (this.#server) return Promise.resolve(this.#server.address() as AddressInfo);
     const onConnection = (socket: Socket): void => this.#onConnection(socket);
-    const server = this.#o.tls ? tls.createServer(this.#o.tls, onConnection) : net.createServer({ noDelay: true }, onConnection);
+    const h2 = this.#o.http2;
+    // ALPN: h2 first, as browsers expect; HTTP/1.1 clients keep our own head parser
+    const tlsOptions = h2 ? { ALPNProtocols: ['h2', 'http/1.1'], ...this.#o.tls } : this.#o.tls;
+    const server = tlsOptions ? tls.createServer(tlsOptions, onConnection) : net.createServer({ noDelay: true }, onConnection);
     this.#server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -88,8 +98,9 @@ export class StandaloneListener {
     return a && typeof a === 'object' ? a : null;
   }
 
-  /** Stop accepting; resolves when the listening socket is closed. */
+  /** Stop accepting (HTTP/2 connections are told so by a GOAWAY); resolves when the listening socket is closed. */
   close(): Promise<void> {
+    for (const session of this.#sessions) if (!session.closed) session.close();
     const server = this.#server;
     if (!server?.listening) return Promise.resolve();
     return new Promise<void>((r) => server.close(() => r()));
@@ -100,6 +111,7 @@ export class StandaloneListener {
       socket.destroy();
       return;
     }
+    if (this.#o.http2 && (socket as tls.TLSSocket).alpnProtocol === 'h2') return this.#toHttp2(socket);
     this.#deadlines.arm(socket, this.#o.handshakeTimeoutMs);
     // Drops the socket until it is a WebSocket, then reports through it (never removed).
     socket.on('error', onSocketError);
@@ -141,6 +153,28 @@ export class StandaloneListener {
   release(socket: Socket, onData: ((chunk: Buffer) => void) | null): void {
     if (onData) socket.off('data', onData);
     this.#deadlines.disarm(socket);
+  }
+
+  /** A TLS socket that negotiated h2: an internal HTTP/2 server runs its session. */
+  #toHttp2(socket: Socket): void {
+    if (!this.#h2) {
+      const h2 = this.#o.http2!;
+      this.#h2 = http2.createSecureServer({ settings: h2.settings });
+      routeExtendedConnect(this.#h2, h2.onConnect);
+      // other streams (plain requests) get a 404; the standalone server serves WebSockets only
+      this.#h2.on('stream', (stream, headers) => {
+        if (headers[':protocol'] === 'websocket' || stream.headersSent || stream.destroyed) return;
+        stream.respond({ ':status': headers[':method'] === 'CONNECT' ? 501 : 404, 'content-type': 'text/plain' });
+        stream.end('this is a WebSocket endpoint\n');
+      });
+      this.#h2.on('session', (session) => {
+        this.#sessions.add(session);
+        session.once('close', () => this.#sessions.delete(session));
+      });
+    }
+    socket.setNoDelay(true);
+    // what node's own HTTP/2 TLS server does with each socket once TLS is up
+    this.#h2.emit('secureConnection', socket);
   }
 
   /** A plain HTTP request on the standalone port: hand the socket to an internal http.Server. */

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
+import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import {
   acceptKey,
   buildAcceptResponse,
@@ -7,6 +8,7 @@ import {
   isRejection,
   negotiateExtensions,
   statusText,
+  validateExtendedConnect,
   validateUpgradeRequest,
   type Extension,
   type ExtensionFactory,
@@ -38,7 +40,12 @@ export interface UpgradePolicy {
 
 /** One opening handshake as read from the socket. */
 export interface UpgradeAttempt {
+  /** The TCP/TLS connection (its address, whether it is encrypted). */
   socket: Socket;
+  /** RFC 8441: the HTTP/2 stream of an extended CONNECT; absent for an HTTP/1.1 Upgrade. */
+  stream?: ServerHttp2Stream;
+  /** Its pseudo-headers (:method, :protocol, :path, :scheme); `headers` has the others. */
+  pseudo?: Record<string, string | undefined>;
   method: string;
   version: string;
   url: string;
@@ -50,13 +57,32 @@ export interface UpgradeAttempt {
 /** What an accepted handshake hands to the server to complete the upgrade. */
 export interface Accepted {
   request: UpgradeRequest;
-  /** The 101 response, ready to write. */
-  response: string;
+  /** The 101 response, ready to write; over HTTP/2, the headers of the 200. */
+  response: string | OutgoingHttpHeaders;
   protocol: string;
   extensions: Extension[];
   context: unknown;
   /** This connection's own limits, over the server's. */
   limits?: ConnectionLimitOverrides;
+}
+
+/** Where a refusal is written: the socket of an HTTP/1.1 Upgrade or the stream of an HTTP/2 CONNECT. */
+export type HandshakeTarget = Socket | ServerHttp2Stream;
+
+function targetOf(a: UpgradeAttempt): HandshakeTarget {
+  return a.stream ?? a.socket;
+}
+
+/** Headers that name HTTP/1.1 connection semantics; HTTP/2 forbids them (RFC 9113 section 8.2.2). */
+const CONNECTION_SPECIFIC = new Set(['connection', 'upgrade', 'keep-alive', 'proxy-connection', 'transfer-encoding']);
+
+function http2Headers(status: number, headers: Record<string, string> | undefined): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ':status': status };
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const n = name.toLowerCase();
+    if (!CONNECTION_SPECIFIC.has(n)) out[n] = value;
+  }
+  return out;
 }
 
 export interface UpgradeEvents {
@@ -88,8 +114,9 @@ export class UpgradePipeline {
   }
 
   run<A extends UpgradeAttempt>(a: A, accepted: (a: A, result: Accepted) => void): void {
-    const offer = validateUpgradeRequest(a.method, a.version, a.headers as Record<string, string | undefined>);
-    if (isRejection(offer)) return this.reject(a.socket, null, offer.status, offer.reason, offer.headers);
+    const headers = a.headers as Record<string, string | undefined>;
+    const offer = a.stream === undefined ? validateUpgradeRequest(a.method, a.version, headers) : validateExtendedConnect({ ...headers, ...a.pseudo });
+    if (isRejection(offer)) return this.reject(targetOf(a), null, offer.status, offer.reason, offer.headers);
     const request = buildUpgradeRequest(
       a.method,
       a.url,
@@ -100,14 +127,14 @@ export class UpgradePipeline {
       a.rawHead,
     );
     const o = this.#policy;
-    if (o.path !== undefined && request.path !== o.path) return this.reject(a.socket, request, 404, 'Not Found');
+    if (o.path !== undefined && request.path !== o.path) return this.reject(targetOf(a), request, 404, 'Not Found');
     if (o.origins && !(request.origin !== undefined && o.origins.includes(request.origin))) {
-      return this.reject(a.socket, request, 403, 'Forbidden: origin not allowed');
+      return this.reject(targetOf(a), request, 403, 'Forbidden: origin not allowed');
     }
     if (!o.basicAuth) return this.#hook(a, request, offer, accepted);
     const challenge = { 'WWW-Authenticate': `Basic realm="${o.basicAuth.realm.replace(/["\\]/g, '')}", charset="UTF-8"` };
     const creds = parseBasicAuth(request.headers.authorization);
-    if (!creds) return this.reject(a.socket, request, 401, 'Unauthorized', challenge);
+    if (!creds) return this.reject(targetOf(a), request, 401, 'Unauthorized', challenge);
     let verdict: MaybePromise<boolean>;
     try {
       verdict = o.basicAuth.verify(creds.user, creds.password, request);
@@ -117,7 +144,7 @@ export class UpgradePipeline {
     then(
       verdict,
       (ok) => {
-        if (!ok) return this.reject(a.socket, request, 401, 'Unauthorized', challenge);
+        if (!ok) return this.reject(targetOf(a), request, 401, 'Unauthorized', challenge);
         request.user = creds.user;
         this.#hook(a, request, offer, accepted);
       },
@@ -144,30 +171,38 @@ export class UpgradePipeline {
 
   #failed(a: UpgradeAttempt, request: UpgradeRequest, err: unknown): void {
     this.#events.error(err instanceof Error ? err : new Error(String(err)));
-    this.reject(a.socket, request, 500, 'Internal Server Error');
+    this.reject(targetOf(a), request, 500, 'Internal Server Error');
   }
 
   /** Answer with an HTTP error and close once it is written. */
-  reject(socket: Socket, request: UpgradeRequest | null, status: number, reason?: string, headers?: Record<string, string>): void {
+  reject(target: HandshakeTarget, request: UpgradeRequest | null, status: number, reason?: string, headers?: Record<string, string>): void {
     this.#events.rejected(request, status, reason ?? statusText(status));
-    if (socket.destroyed) return;
+    if (target.destroyed) return;
+    if ('respond' in target) {
+      if (target.headersSent) return;
+      const body = reason ?? statusText(status);
+      target.respond({ ...http2Headers(status, headers), 'content-type': 'text/plain; charset=utf-8' });
+      target.end(body);
+      return;
+    }
+    const socket = target;
     // Any handshake deadline stays armed: a client that never reads the refusal is still dropped.
     socket.once('finish', () => socket.destroy());
     socket.end(buildRejectResponse(status, reason, headers));
   }
 
   #decide<A extends UpgradeAttempt>(a: A, request: UpgradeRequest, offer: UpgradeOffer, decision: HandshakeResult, accepted: (a: A, r: Accepted) => void): void {
-    if (a.socket.destroyed) return;
+    if (targetOf(a).destroyed) return;
     if (decision && typeof decision === 'object' && 'reject' in decision) {
       const r = decision.reject;
-      return this.reject(a.socket, request, r.status, r.reason, r.headers);
+      return this.reject(targetOf(a), request, r.status, r.reason, r.headers);
     }
     const d = decision && typeof decision === 'object' ? decision : undefined;
     let protocol = d?.protocol;
     if (protocol !== undefined) {
       if (!offer.protocols.includes(protocol)) {
         this.#events.error(new Error(`handshake chose subprotocol ${JSON.stringify(protocol)}, which the client did not offer`));
-        return this.reject(a.socket, request, 500, 'Internal Server Error');
+        return this.reject(targetOf(a), request, 500, 'Internal Server Error');
       }
     } else if (offer.protocols.length > 0 && this.#policy.protocols) {
       const p = this.#policy.protocols;
@@ -175,13 +210,22 @@ export class UpgradePipeline {
       if (protocol !== undefined && !offer.protocols.includes(protocol)) protocol = undefined;
     }
     const extensions = this.#factories.length ? negotiateExtensions(offer.extensions, this.#factories) : [];
-    let response: string;
+    let response: string | OutgoingHttpHeaders;
+    const agreed = extensions.map((e) => e.response).join(', ');
     try {
-      response = buildAcceptResponse(acceptKey(offer.key), protocol, extensions.map((e) => e.response).join(', '), d?.headers);
+      if (a.stream) {
+        // RFC 8441 section 5: a 2xx, the same subprotocol and extension headers, no accept key
+        buildAcceptResponse('', protocol, agreed, d?.headers); // the same header checks as HTTP/1.1
+        response = http2Headers(200, d?.headers);
+        if (protocol) response['sec-websocket-protocol'] = protocol;
+        if (agreed) response['sec-websocket-extensions'] = agreed;
+      } else {
+        response = buildAcceptResponse(acceptKey(offer.key), protocol, agreed, d?.headers);
+      }
     } catch (err) {
       for (const e of extensions) e.dispose();
       this.#events.error(err as Error);
-      return this.reject(a.socket, request, 500, 'Internal Server Error');
+      return this.reject(targetOf(a), request, 500, 'Internal Server Error');
     }
     accepted(a, { request, response, protocol: protocol ?? '', extensions, context: d?.context, ...(d?.limits ? { limits: d.limits } : {}) });
   }

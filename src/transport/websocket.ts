@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import type { Http2Stream } from 'node:http2';
 import {
   CloseCode,
   ProtocolConnection,
@@ -97,6 +98,21 @@ export interface WebSocketEvents {
   drain: [];
 }
 
+/**
+ * What carries a connection's bytes: a TCP/TLS socket (HTTP/1.1 Upgrade) or an HTTP/2
+ * stream (RFC 8441 extended CONNECT). Only this module and the handshake code tell them
+ * apart; the protocol engine and the app see the same WebSocket either way.
+ */
+export type Carrier = Socket | Http2Stream;
+
+/**
+ * Bytes queued for a group of connections that share one carrier below them (the streams
+ * of one HTTP/2 connection): over its limit, each of them applies its slow-consumer policy.
+ */
+export interface SendBudget {
+  exceeded(): boolean;
+}
+
 /** The socket's slot for its WebSocket: the one direct reads use too. */
 const kWs = kReader;
 /** EventEmitter's listener table (see the constructor: a fast object this class made). */
@@ -109,7 +125,7 @@ const ALIVE = 4;
 const AWAITING_PONG = 8;
 /** Queued pieces totalling at most this are joined into one buffer rather than written with writev. */
 const JOIN_LIMIT = 16 * 1024;
-type OwnedSocket = Socket & { [kWs]?: WebSocket | DirectReader };
+type OwnedSocket = Carrier & { [kWs]?: WebSocket | DirectReader };
 
 /**
  * One WebSocket connection over a socket, on either side. It pumps socket bytes through
@@ -132,6 +148,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   #socket: OwnedSocket;
   #proto: ProtocolConnection;
   #shared: WebSocketShared;
+  /** The send budget of the HTTP/2 connection under this stream; null over a socket of its own. */
+  readonly #budget: SendBudget | null;
   /** Queued output, in order, before the open arena range. */
   #out: Buffer | Buffer[] | null = null;
   /** The last queued bytes when they are an arena range that the next one may extend. */
@@ -180,8 +198,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     this.#flags = v ? this.#flags | WATCHING_DRAIN : this.#flags & ~WATCHING_DRAIN;
   }
 
-  /** `head`: the handshake response, written before anything else the connection sends. */
-  constructor(socket: Socket, shared: WebSocketShared, protocol = '', extensions: Extension[] = [], head?: string) {
+  /**
+   * `head`: the handshake response, written before anything else the connection sends (an
+   * HTTP/2 stream has had its response already). `budget`: the HTTP/2 connection's, for a stream.
+   */
+  constructor(socket: Carrier, shared: WebSocketShared, protocol = '', extensions: Extension[] = [], head?: string, budget?: SendBudget) {
     super();
     // EventEmitter gives every emitter a null-prototype listener table in dictionary mode
     // (about 200 bytes per connection); an empty null-prototype object made this way stays a
@@ -189,6 +210,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     (this as unknown as { _events: object })._events = Object.setPrototypeOf({}, null);
     this.#socket = socket as OwnedSocket;
     this.#shared = shared;
+    this.#budget = budget ?? null;
     if (protocol || extensions.length) {
       this.#negotiated = { protocol, extensions: extensions.length ? extensions.map((e) => e.response).join(', ') : '' };
     }
@@ -202,11 +224,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     }
     const s = this.#socket;
     s[kWs] = this;
-    // Sockets from an http.Server are half-open capable: a peer's FIN would leave them open
-    // forever. A WebSocket has no use for half-open TCP, so let Node end our side too.
+    // Sockets from an http.Server (and HTTP/2 streams) are half-open capable: a peer's FIN
+    // (END_STREAM) would leave them open forever. A WebSocket has no use for half-open
+    // transport, so let Node end our side too.
     s.allowHalfOpen = false;
-    s.setNoDelay(true);
-    if (!(shared.reads && readDirect(s, this))) s.on('data', onSocketData);
+    if ('setNoDelay' in s) s.setNoDelay(true);
+    // An HTTP/2 stream has no handle of its own to read into: readDirect declines it.
+    if (!(shared.reads && readDirect(s as Socket, this))) s.on('data', onSocketData);
     s.on('close', onSocketClose);
     if (s.listenerCount('error', onSocketError) === 0) s.on('error', onSocketError);
   }
@@ -237,7 +261,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   }
 
   get remoteAddress(): string | undefined {
-    return this.#socket.remoteAddress;
+    const s = this.#socket;
+    return 'session' in s ? s.session?.socket?.remoteAddress : s.remoteAddress;
   }
 
   // ------------------------------------------------------------------ sending
@@ -315,7 +340,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
     if (this.#readyState !== ReadyState.OPEN) return SendStatus.DROPPED;
     // What the kernel would not take in earlier turns measures a slow reader; bytes queued
     // in this turn are the caller's own burst and show up in the returned status instead.
-    if (this.#socket.writableLength <= this.#shared.limits.highWaterMark) return SendStatus.SENT;
+    const budget = this.#budget;
+    if (this.#socket.writableLength <= this.#shared.limits.highWaterMark && (budget === null || !budget.exceeded())) return SendStatus.SENT;
     if (this.#shared.limits.slowConsumer === 'drop') return SendStatus.DROPPED;
     this.#failSlowConsumer();
     return SendStatus.DROPPED;

@@ -3,7 +3,8 @@
 import { writeFileSync } from 'node:fs';
 import type { CaseResult, Role } from './types.js';
 
-export function summarize(role: Role, subject: string, results: CaseResult[]): string {
+/** `role` may name the path too ("server over h2"): it names the summary line and the file. */
+export function summarize(role: Role | `${Role} over ${string}`, subject: string, results: CaseResult[]): string {
   const groups = new Map<string, { ok: number; non: number; failed: string[] }>();
   for (const r of results) {
     const g = groups.get(r.group) ?? { ok: 0, non: 0, failed: [] };
@@ -20,7 +21,7 @@ export function summarize(role: Role, subject: string, results: CaseResult[]): s
   }
   for (const r of results) if (r.outcome !== 'OK') lines.push(`  ${r.outcome} ${r.id}: ${r.detail}`);
   try {
-    writeFileSync(new URL(`./results-${role}.json`, import.meta.url), JSON.stringify({ role, subject, results }, null, 1));
+    writeFileSync(new URL(`./results-${role.replace(/ /g, '-')}.json`, import.meta.url), JSON.stringify({ role, subject, results }, null, 1));
   } catch {
     // reporting only
   }

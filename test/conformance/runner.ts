@@ -5,6 +5,7 @@ import { TextDecoder } from 'node:util';
 import { OP, closePayload, encodeFrame, type FrameSpec } from '../helpers/frames.js';
 import { MessageDeflater, MessageInflater, paramsFromResponse, parseExtensions, type DeflateParams } from '../helpers/deflate.js';
 import { rawConnect } from '../helpers/raw-client.js';
+import { rawConnectHttp2 } from '../helpers/raw-http2.js';
 import type { RawConnection } from '../helpers/raw-connection.js';
 import type { RawServer } from '../helpers/raw-server.js';
 import type { EchoClient, EchoClientOptions } from '../helpers/subjects.js';
@@ -301,12 +302,13 @@ export async function driveCase(c: Case, ctx: RunContext): Promise<CaseResult> {
   return { id: c.id, group: c.group, role, outcome, detail };
 }
 
-/** Run one case against a server listening on `port`. */
-export async function runServerCase(c: Case, port: number): Promise<CaseResult> {
+/** Run one case against a server listening on `port` (over HTTP/2 when `http2` is given). */
+export async function runServerCase(c: Case, port: number, http2?: { ca: string }): Promise<CaseResult> {
   const offer = c.deflate?.offer;
   let up;
   try {
-    up = await rawConnect({ port, path: '/', ...(offer ? { extensions: offer } : {}) });
+    const o = { port, path: '/', ...(offer ? { extensions: offer } : {}) };
+    up = http2 ? await rawConnectHttp2({ ...o, ca: http2.ca }) : await rawConnect(o);
   } catch (err) {
     const m = /^bad upgrade response: status (4\d\d)/.exec((err as Error).message);
     if (c.deflate?.mustDecline && m) {
@@ -384,7 +386,7 @@ export async function runClientCase(c: Case, server: RawServer, start: (opts: Ec
     const offered = parseExtensions(req.headers['sec-websocket-extensions']).some((e) => e.name === 'permessage-deflate');
     return d?.answer && offered ? { extensions: d.answer } : {};
   });
-  const opts: EchoClientOptions = {};
+  const opts: EchoClientOptions = { ...(server.secure ? { http2: { ca: server.ca! } } : {}) };
   if (d?.clientOptions !== undefined) opts.perMessageDeflate = d.clientOptions as never;
   // the same limits as the server profiles in server.test.ts
   const MiB = 1024 * 1024;

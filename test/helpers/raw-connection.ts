@@ -1,9 +1,10 @@
-// A raw WebSocket endpoint over a node:net socket, used by the conformance harness on
-// both sides: as a client talking to the server under test, and as a server talking to
-// the client under test. It sends crafted bytes (in chosen chunkings) and records every
-// frame the subject sends, plus how the TCP connection ends.
+// A raw WebSocket endpoint over a node:net socket (or an HTTP/2 stream, RFC 8441), used by
+// the conformance harness on both sides: as a client talking to the server under test, and
+// as a server talking to the client under test. It sends crafted bytes (in chosen
+// chunkings) and records every frame the subject sends, plus how the connection ends
+// (TCP FIN or END_STREAM; a reset).
 import { Buffer } from 'node:buffer';
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FrameReader, encodeFrame, type FrameSpec, type ParsedFrame } from './frames.js';
 
@@ -21,7 +22,7 @@ export interface Received {
 }
 
 export class RawConnection {
-  readonly socket: Socket;
+  readonly socket: Duplex;
   /** 'client' masks its frames; 'server' does not */
   readonly role: 'client' | 'server';
   readonly received: Received[] = [];
@@ -35,10 +36,10 @@ export class RawConnection {
   errorCode: string | undefined;
   private waiters: Array<() => void> = [];
 
-  constructor(socket: Socket, role: 'client' | 'server', leftover?: Buffer) {
+  constructor(socket: Duplex, role: 'client' | 'server', leftover?: Buffer) {
     this.socket = socket;
     this.role = role;
-    socket.setNoDelay(true);
+    if ('setNoDelay' in socket && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => {
       this.ended = true;

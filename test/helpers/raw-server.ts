@@ -1,8 +1,10 @@
 // Raw node:net WebSocket server for testing WebSocket clients: answers the HTTP upgrade
 // itself (possibly wrongly, on purpose) and hands back a RawConnection in the server role.
 import { createServer, type Server, type Socket } from 'node:net';
+import type { ServerHttp2Session } from 'node:http2';
 import { acceptFor, parseHead, readHead } from './raw-client.js';
 import { RawConnection } from './raw-connection.js';
+import { rawHttp2Server } from './raw-http2.js';
 
 export interface RawRequest {
   requestLine: string;
@@ -37,9 +39,22 @@ export class RawServer {
   private queue: Array<Accepted | Error> = [];
   private waiters: Array<() => void> = [];
   private sockets = new Set<Socket>();
+  private sessions = new Set<ServerHttp2Session>();
+  readonly secure: boolean;
+  /** The CA a client must trust (with http2). */
+  readonly ca: string | undefined;
 
-  constructor() {
-    this.server = createServer((socket) => this.onSocket(socket));
+  /** With `http2`: TLS, and WebSockets as HTTP/2 extended CONNECT streams (RFC 8441). */
+  constructor(options: { http2?: { key: string; cert: string; ca: string } } = {}) {
+    this.secure = options.http2 !== undefined;
+    this.ca = options.http2?.ca;
+    if (options.http2) {
+      const h2 = rawHttp2Server(options.http2, (req) => this.responder(req), (v) => this.push(v));
+      this.server = h2.server;
+      this.sessions = h2.sessions;
+    } else {
+      this.server = createServer((socket) => this.onSocket(socket));
+    }
   }
 
   async listen(): Promise<number> {
@@ -50,7 +65,7 @@ export class RawServer {
   }
 
   get url(): string {
-    return `ws://127.0.0.1:${this.port}/`;
+    return `${this.secure ? 'wss' : 'ws'}://127.0.0.1:${this.port}/`;
   }
 
   /** Set how the next upgrade requests are answered. */
@@ -121,6 +136,7 @@ export class RawServer {
 
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
+    for (const s of this.sessions) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

@@ -23,6 +23,8 @@ export interface EchoServerOptions {
   limits?: Limits;
   perMessageDeflate?: boolean | DeflateOptions;
   protocols?: string[];
+  /** Switchboard only: TLS, with WebSockets over HTTP/2 (RFC 8441) beside HTTP/1.1. */
+  http2?: { key: string; cert: string };
 }
 
 export interface EchoServer {
@@ -125,6 +127,7 @@ export async function startEchoServer(opts: EchoServerOptions = {}, kind: Subjec
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.perMessageDeflate !== undefined ? { perMessageDeflate: sbDeflate(opts.perMessageDeflate) } : {}),
     ...(opts.protocols ? { protocols: opts.protocols } : {}),
+    ...(opts.http2 ? { tls: opts.http2, http2: true } : {}),
   });
   server.on('error', () => {});
   server.on('connection', (ws) => {
@@ -136,7 +139,7 @@ export async function startEchoServer(opts: EchoServerOptions = {}, kind: Subjec
   const addr = await server.listen();
   return {
     port: addr.port,
-    url: `ws://127.0.0.1:${addr.port}/`,
+    url: `${opts.http2 ? 'wss' : 'ws'}://127.0.0.1:${addr.port}/`,
     close: () => server.close({ timeoutMs: 2000 }),
   };
 }
@@ -156,6 +159,8 @@ export interface EchoClientOptions {
   protocols?: string[];
   /** echo messages back (default true) */
   echo?: boolean;
+  /** Switchboard only: connect over HTTP/2 (RFC 8441), trusting this CA. */
+  http2?: { ca: string };
 }
 
 export interface EchoClient {
@@ -219,6 +224,7 @@ export function startEchoClient(url: string, opts: EchoClientOptions = {}, kind:
       ...(opts.protocols ? { protocols: opts.protocols } : {}),
       ...(opts.perMessageDeflate !== undefined ? { perMessageDeflate: sbDeflate(opts.perMessageDeflate) } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.http2 ? { http2: true, tls: { ca: opts.http2.ca } } : {}),
       handshakeTimeoutMs: 10_000,
     });
     sock = {

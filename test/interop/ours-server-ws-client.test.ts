@@ -1,38 +1,12 @@
 // Interop: our server with the `ws` client (an independent implementation).
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { WebSocketServer } from '../../src/index.js';
 import { next, within } from '../helpers/wait.js';
-import { MiB, connect, interopSuite, label, peerOf, type ClientSide, type Deflate, type Pairing, type Peer, type RunningServer, type ServerSide } from './interop-suite.js';
+import { MiB, connect, interopSuite, label, peerOf, type ClientSide, type Deflate, type Pairing } from './interop-suite.js';
+import { ourServerSide } from './our-sides.js';
 
-const ourServer = {
-  name: 'our server',
-  ours: true,
-  async start(options): Promise<RunningServer & { server: WebSocketServer }> {
-    const server = new WebSocketServer({
-      port: 0,
-      host: '127.0.0.1',
-      limits: { maxMessageBytes: 32 * MiB, maxFrameBytes: 32 * MiB },
-      ...(options.protocols ? { protocols: options.protocols } : {}),
-      ...(options.perMessageDeflate ? { perMessageDeflate: { threshold: 0, ...options.perMessageDeflate } } : {}),
-    });
-    const peers = new EventEmitter();
-    server.on('connection', (ws) => {
-      ws.on('error', () => {});
-      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
-      peers.emit('peer', peerOf(ws, (data, binary, fin) => void ws.sendFragment(data, { binary, fin })));
-    });
-    const addr = await server.listen();
-    return {
-      server,
-      url: `ws://127.0.0.1:${addr.port}/`,
-      nextConnection: () => next<[Peer]>(peers, 'peer').then(([p]) => p),
-      stop: () => server.close({ timeoutMs: 2000 }),
-    };
-  },
-} satisfies ServerSide;
+const ourServer = ourServerSide();
 
 /** ws takes clientMaxWindowBits: true (offer it without a value), though its typings say number only. */
 function wsDeflate(d: Deflate): WebSocket.PerMessageDeflateOptions {

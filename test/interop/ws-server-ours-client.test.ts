@@ -5,9 +5,10 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { WebSocketServer as WsServer, type PerMessageDeflateOptions, type ServerOptions as WsServerOptions } from 'ws';
-import { connect as ourConnect, HandshakeError } from '../../src/index.js';
+import { HandshakeError } from '../../src/index.js';
 import { next } from '../helpers/wait.js';
-import { MiB, interopSuite, label, peerOf, type ClientSide, type Deflate, type Pairing, type Peer, type RunningServer, type ServerOptions, type ServerSide } from './interop-suite.js';
+import { MiB, interopSuite, label, peerOf, type Deflate, type Pairing, type Peer, type RunningServer, type ServerOptions, type ServerSide } from './interop-suite.js';
+import { ourClientSide } from './our-sides.js';
 
 /** Deflate allows clientMaxWindowBits: true, which ws accepts (Boolean|Number) but its typings do not. */
 function wsDeflate(d: Deflate): PerMessageDeflateOptions {
@@ -46,19 +47,7 @@ async function startWs(options: ServerOptions, extra: WsServerOptions = {}): Pro
 
 const wsServer: ServerSide = { name: 'ws server', ours: false, start: (options) => startWs(options) };
 
-const ourClient: ClientSide = {
-  name: 'our client',
-  ours: true,
-  async open(url, options) {
-    const ws = await ourConnect(url, {
-      limits: { maxMessageBytes: 64 * MiB, maxFrameBytes: 64 * MiB },
-      ...(options.protocols ? { protocols: options.protocols } : {}),
-      ...(options.perMessageDeflate ? { perMessageDeflate: { threshold: 0, ...options.perMessageDeflate } } : {}),
-    });
-    ws.on('error', () => {});
-    return peerOf(ws, (data, binary, fin) => void ws.sendFragment(data, { binary, fin }));
-  },
-};
+const ourClient = ourClientSide();
 
 const pairing: Pairing = { server: wsServer, client: ourClient };
 

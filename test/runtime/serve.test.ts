@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HandshakeError } from '../../src/transport/index.js';
-import { commands, type CliIO } from '../../src/cli/commands/index.js';
 import { ServerProcess } from './server-process.js';
+import { runCli } from './run-cli.js';
 import { TestClient } from './ws-client.js';
 import { until } from '../helpers/wait.js';
 
@@ -24,13 +24,7 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), cwd: root, env: {} };
-  const code = await commands.find((c) => c.name === args[0])!.run(args.slice(1), io);
-  return { code, out, err };
-}
+const cli = (args: string[]) => runCli(root, args);
 
 async function serve(name: string, extra: string[] = []): Promise<{ server: ServerProcess; url: string; runDir: string }> {
   const runDir = join(root, name);

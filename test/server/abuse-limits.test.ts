@@ -3,6 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as netConnect, type Socket } from 'node:net';
+import http2 from 'node:http2';
 import { AppServer, type AppServerOptions } from '../../src/server/app-server.js';
 import { appTelemetry } from '../../src/runtime/app-telemetry.js';
 import { ServerMetrics } from '../../src/runtime/server-metrics.js';
@@ -10,6 +11,7 @@ import { connect as connectWs, HandshakeError, type ClientOptions } from '../../
 import type { WebSocket } from '../../src/transport/websocket.js';
 import { DEADLINE_MS, until } from '../helpers/wait.js';
 import { DEFINE, captureLogger, serviceDir } from '../app/helpers.js';
+import { makeCerts, type CertFiles } from '../helpers/tls-certs.js';
 
 const dir = serviceDir({
   'echo.ts': `import { defineService } from '${DEFINE}';
@@ -47,7 +49,18 @@ interface Started {
 }
 
 const servers: AppServer[] = [];
-after(() => Promise.all(servers.map((s) => s.close())));
+let certs: CertFiles | null = null;
+after(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  certs?.remove();
+});
+
+/** A TLS server (HTTP/1.1 and HTTP/2 on one port) and the options a client needs for it. */
+async function startTls(options: Partial<AppServerOptions> = {}): Promise<Started & { wss: string; client: ClientOptions }> {
+  certs ??= makeCerts();
+  const s = await start({ ...options, tls: { cert: certs.serverCert, key: certs.serverKey } });
+  return { ...s, wss: `wss://127.0.0.1:${s.port}`, client: { tls: { ca: certs.read(certs.caCert) } } };
+}
 
 async function start(options: Partial<AppServerOptions> = {}): Promise<Started> {
   const log = captureLogger();
@@ -307,4 +320,59 @@ test('the server-wide frame size and slow-consumer limits reach the transport', 
   assert.equal((await done).code, 1009);
   assert.throws(() => new AppServer({ dir, port: 0, limits: { slowConsumer: 'ignore' as 'close' } }), /slowConsumer/);
   assert.throws(() => new AppServer({ dir, port: 0, limits: { nope: 1 } as never }), /unknown limit "nope"/);
+});
+
+// The same limits over HTTP/2: an extended CONNECT stream (RFC 8441) is admitted by the same
+// address guard, gets its service's own transport limits and the same handshake deadline.
+
+test('connections per client address count WebSockets over HTTP/1.1 and HTTP/2 streams together', async () => {
+  const s = await startTls({ limits: { connectionsPerIp: 2, handshakesPerSecond: 0 } });
+  const a = await connect(`${s.wss}/echo`, s.client);
+  const b = await connect(`${s.wss}/echo`, { ...s.client, http2: true });
+  const err = await connect(`${s.wss}/echo`, { ...s.client, http2: true }).then(
+    (ws) => {
+      ws.terminate();
+      throw new Error('the third connection was accepted');
+    },
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof HandshakeError, String(err));
+  assert.equal(err.status, 429);
+  assert.match(err.body, /2 connections from this address/);
+  assert.equal(exceeded(s, 'connections_per_ip', 'refused'), 1);
+  a.close();
+  b.close();
+});
+
+test("a service's own message size limit applies to its WebSockets over HTTP/2", async () => {
+  const s = await startTls();
+  const small = await connect(`${s.wss}/small`, { ...s.client, http2: true });
+  const done = closed(small);
+  small.send('x'.repeat(200));
+  assert.equal((await done).code, 1009);
+  const echo = await connect(`${s.wss}/echo`, { ...s.client, http2: true });
+  const got = messages(echo);
+  echo.send('x'.repeat(200));
+  await until(() => got.length === 1, 'the echo');
+  echo.close();
+});
+
+test('the handshake timeout covers an HTTP/2 stream whose service hook never answers', async () => {
+  const s = await startTls({ limits: { handshakeTimeoutMs: 300 } });
+  const session = http2.connect(s.wss.replace('wss:', 'https:'), { ca: certs!.read(certs!.caCert) });
+  session.on('error', () => {});
+  try {
+    const stream = session.request(
+      { ':method': 'CONNECT', ':protocol': 'websocket', ':scheme': 'https', ':authority': `127.0.0.1:${s.port}`, ':path': '/hang', 'sec-websocket-version': '13' },
+      { endStream: false },
+    );
+    stream.on('error', () => {});
+    let answered = false;
+    stream.on('response', () => (answered = true));
+    await until(() => stream.closed, 'the stream to be reset');
+    assert.equal(answered, false, 'reset without a response');
+    assert.equal(session.closed, false, 'the connection stays for other streams');
+  } finally {
+    session.destroy();
+  }
 });

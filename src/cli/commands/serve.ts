@@ -19,6 +19,8 @@ export const serveUsage = `Usage: switchboard serve [<dir>] [options]
 Serves every service file below <dir> (default ./services, or --services):
 ws://HOST:PORT/chat -> <dir>/chat.ts (or .mts/.js/.mjs), ws://HOST:PORT/foo/bar ->
 <dir>/foo/bar.ts or <dir>/foo/bar/index.ts. The browser console is at http://HOST:PORT/.
+With --tls-cert and --tls-key: https:// and wss:// on the one port, HTTP/2 beside HTTP/1.1
+(WebSockets over both); SIGHUP or \`switchboard reload\` reads the files again.
 Stop with SIGTERM/SIGINT or \`switchboard stop\`: in-flight commands get --shutdown-grace-ms to finish,
 then are cancelled; connections close with 1001; a second signal exits at once.
 
@@ -79,15 +81,18 @@ export async function runtimeServe(argv: string[], io: CliIO, transport?: StartS
   if (cluster.isWorker) return new Promise<number>((resolve) => runtime.shutdown.once('done', resolve));
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const routes = running.routes;
-  io.stderr(`switchboard serving ${config.servicesDir} (run dir ${config.runDir})\n  console:  http://${shown}:${address.port}/\n`);
-  for (const route of routes) io.stderr(`  service:  ws://${shown}:${address.port}${route}\n`);
+  const secure = running.server?.secure ?? config.tls.cert !== undefined;
+  const [http, ws] = secure ? ['https', 'wss'] : ['http', 'ws'];
+  io.stderr(`switchboard serving ${config.servicesDir} (run dir ${config.runDir})\n  console:  ${http}://${shown}:${address.port}/\n`);
+  for (const route of routes) io.stderr(`  service:  ${ws}://${shown}:${address.port}${route}\n`);
+  if (secure) io.stderr(`  tls:      ${running.server?.certificate ?? config.tls.cert}${running.server?.http2 ?? config.http2.enabled ? '; HTTP/2 and HTTP/1.1' : '; HTTP/1.1'}${config.tls.ca ? '; client certificates required' : ''}\n`);
   if (running.workers) io.stderr(`  workers:  ${config.workers} processes (pids ${running.workers.pids().join(', ')}), broker ${config.broker === 'memory' ? 'in the primary' : config.broker}\n`);
   if (routes.length === 0) {
     const hint = `no service files in ${config.servicesDir}: add one (e.g. echo.ts), or scaffold one with \`switchboard new echo --services ${config.servicesDir}\``;
     io.stderr(`  warning:  ${hint}\n`);
     runtime.log.warn({ servicesDir: config.servicesDir }, hint);
   }
-  const metrics = runtime.metricsAddress() ?? (config.metrics.enabled ? `http://${shown}:${address.port}${config.metrics.path}` : undefined);
+  const metrics = runtime.metricsAddress() ?? (config.metrics.enabled ? `${http}://${shown}:${address.port}${config.metrics.path}` : undefined);
   if (metrics) io.stderr(`  metrics:  ${metrics}\n`);
   if (running.adminUrl) io.stderr(`  admin:    ${running.adminUrl}\n`);
   // the runtime exits the process when the graceful shutdown is done
