@@ -22,7 +22,8 @@ import { trace, type TracerProvider } from '@opentelemetry/api';
 import { observeAll } from '../app/observer.js';
 import { appTelemetry } from '../runtime/app-telemetry.js';
 import { commandTracing } from '../runtime/command-tracing.js';
-import { ADMIN_ROUTE, adminService, publishFigures, type AdminControl } from '../runtime/admin-service.js';
+import { ADMIN_ROUTE, adminService, publishFigures, type AdminControl, type AdminFigures } from '../runtime/admin-service.js';
+import type { NodeFigures } from '../runtime/live-figures.js';
 import { adminPageRoute } from './admin-page-route.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { addBackgroundService } from '../runtime/background-service.js';
@@ -179,6 +180,13 @@ function serveThePrimary(running: RunningServer): void {
   send({ [WORKER_TAG]: 'ready', node: app.nodeId, listening: [listeningUrl(running.server!, running.address)], routes: running.routes });
 }
 
+/** The figures the other nodes with a lease last published (`figures/<node>`); a node that published none yet is left out. */
+async function otherNodesFigures(self: string, nodes: () => Promise<Array<{ id: string }>>, read: (name: string) => Promise<AdminFigures | null>): Promise<NodeFigures[]> {
+  const others = (await nodes().catch(() => [])).filter((n) => n.id !== self);
+  const figures = await Promise.all(others.map((n) => read(`figures/${n.id}`).catch(() => null)));
+  return figures.filter((f): f is AdminFigures => f !== null).map(({ cluster: _cluster, ...node }) => node);
+}
+
 /** The admin page is on by default only where nobody else can reach it. */
 function adminEnabled(config: SwitchboardConfig): boolean {
   return config.admin.enabled ?? isLoopbackHost(config.host);
@@ -285,6 +293,7 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     ],
   });
   const app = server.app;
+  let othersFigures: (() => Promise<NodeFigures[]>) | null = null;
   if (adminEnabled(config)) {
     const control: AdminControl = {
       node: () => app.nodeId,
@@ -297,6 +306,9 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     const context = app.mount(ADMIN_ROUTE, adminService(control, { token: adminPageToken(config) }));
     const stop = publishFigures(context, control);
     runtime.shutdown.once('start', stop);
+    // behind a broker (not under --workers, whose primary asks its workers), `top` shows the
+    // other nodes from the figures they publish, as the admin page does
+    if (joined && !worker) othersFigures = () => otherNodesFigures(app.nodeId, () => app.nodes(), (name) => context.live<AdminFigures | null>(name).get());
   }
 
   // files of the services directory that export start(ctx, signal): background services (one worker runs them)
@@ -327,6 +339,7 @@ async function compose(runtime: ServerRuntime, nodeId: string, options: StartSer
     memberships: () => app.roomMemberships(),
     connections: () => app.connections(),
     rooms: () => app.rooms(),
+    ...(othersFigures ? { figures: async () => [await runtime.nodeFigures(), ...(await othersFigures!())] } : {}),
     connectionCount: () => app.connectionCount,
     services: async () => (await app.services()).map(serviceStatus),
     reload: () => reloadServer(server, log),
