@@ -22,7 +22,7 @@ import { CONNECTION_LIMIT_KEYS, type ConnectionLimitOverrides } from '../transpo
 import { prepareMessage, type PreparedMessage, type WebSocket } from '../transport/websocket.js';
 import type { ServiceLimits } from '../app/service.js';
 import { AddressGuard, type AddressVerdict } from './address-guard.js';
-import { clientAddress, trustedProxies } from './client-address.js';
+import { clientAddress, trustedProxies, unmapped, type TrustedProxies } from './client-address.js';
 import { resolveEdgeLimits, type EdgeLimits } from './edge-limits.js';
 import { MessageRate } from './message-rate.js';
 
@@ -74,9 +74,20 @@ function transportOverrides(l: ServiceLimits | undefined): ConnectionLimitOverri
   return out as ConnectionLimitOverrides;
 }
 
+/**
+ * Behind a trusted proxy, services see the client's address in `request.remoteAddress` (the
+ * one the per-address limits count), not the proxy's.
+ */
+function showClientAddress(request: UpgradeRequest, trusted: TrustedProxies): void {
+  const peer = request.remoteAddress;
+  const client = clientAddress(peer, request.headers, trusted);
+  if (client !== unmapped(peer)) Object.defineProperty(request, 'remoteAddress', { value: client, enumerable: true, writable: true, configurable: true });
+}
+
 export function websocketEdge(app: App<PreparedMessage>, o: EdgeOptions): WebSocketEdge {
   const limits = resolveEdgeLimits(o.limits);
   const trusted = trustedProxies(limits.trustProxy);
+  const behindProxies = limits.trustProxy.length > 0;
   const guard = new AddressGuard(limits);
   const admissions = new WeakMap<UpgradeRequest, Admission>();
   const ids = new WeakMap<WebSocket, string>();
@@ -84,6 +95,7 @@ export function websocketEdge(app: App<PreparedMessage>, o: EdgeOptions): WebSoc
     ...o.transport,
     noServer: true,
     handshake: async (request) => {
+      if (behindProxies) showClientAddress(request, trusted);
       const d = await app.admit(request);
       if (!d.accept) return { reject: { status: d.status, reason: d.reason, ...(d.headers ? { headers: d.headers } : {}) } };
       admissions.set(request, d.admission);

@@ -19,9 +19,9 @@ export interface Limits {
 }
 
 /** The limits a handshake may set for one connection (e.g. per service), over the server's. */
-export type ConnectionLimitOverrides = Partial<Pick<Limits, 'maxMessageBytes' | 'maxFrameBytes' | 'highWaterMark' | 'slowConsumer'>>;
+export type ConnectionLimitOverrides = Partial<Pick<Limits, 'maxMessageBytes' | 'maxFrameBytes' | 'highWaterMark' | 'slowConsumer' | 'idleTimeoutMs'>>;
 
-export const CONNECTION_LIMIT_KEYS = ['maxMessageBytes', 'maxFrameBytes', 'highWaterMark', 'slowConsumer'] as const;
+export const CONNECTION_LIMIT_KEYS = ['maxMessageBytes', 'maxFrameBytes', 'highWaterMark', 'slowConsumer', 'idleTimeoutMs'] as const;
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   handshakeTimeoutMs: 10_000,

@@ -102,7 +102,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   /** Handshake and close-handshake deadlines of this server's sockets. */
   readonly #deadlines: DeadlineSweep;
   readonly #listener: StandaloneListener | null = null;
-  readonly #heartbeat: Heartbeat | null = null;
+  /** One heartbeat per idle timeout in use: the server's, and any a handshake set for its connection. */
+  readonly #heartbeats = new Map<number, Heartbeat>();
   #shared: WebSocketShared | null = null;
   /** Shared configurations of connections whose handshake set limits of their own, by those limits. */
   readonly #sharedBy = new Map<string, WebSocketShared>();
@@ -191,7 +192,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
         this.#detachHttp2 = routeExtendedConnect(options.server, onConnect);
       }
     }
-    if (this.limits.idleTimeoutMs > 0) this.#heartbeat = new Heartbeat(this.clients, this.limits.idleTimeoutMs);
+    this.#heartbeatFor(this.limits.idleTimeoutMs);
   }
 
   /** Standalone mode: start listening. */
@@ -323,8 +324,14 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       const limits = { ...this.limits };
       for (const k of CONNECTION_LIMIT_KEYS) if (overrides[k] !== undefined) (limits as Record<string, unknown>)[k] = overrides[k];
       this.#sharedBy.set(key, (shared = this.#makeShared(resolveLimits(limits))));
+      this.#heartbeatFor(shared.limits.idleTimeoutMs);
     }
     return shared;
+  }
+
+  #heartbeatFor(idleTimeoutMs: number): void {
+    if (this.#closing) return;
+    if (idleTimeoutMs > 0 && !this.#heartbeats.has(idleTimeoutMs)) this.#heartbeats.set(idleTimeoutMs, new Heartbeat(this.clients, idleTimeoutMs));
   }
 
   #makeShared(limits: Limits): WebSocketShared {
@@ -363,7 +370,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   async close(options: { code?: number; reason?: string; timeoutMs?: number } = {}): Promise<void> {
     if (!this.#closing) {
       this.#closing = true;
-      this.#heartbeat?.stop();
+      for (const heartbeat of this.#heartbeats.values()) heartbeat.stop();
       this.#opts.server?.off('upgrade', this.#onUpgradeEvent);
       this.#detachHttp2?.();
       void this.#listener?.close();

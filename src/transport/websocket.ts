@@ -178,6 +178,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
   set alive(v: boolean) {
     this.#flags = v ? this.#flags | ALIVE : this.#flags & ~ALIVE;
   }
+  /** The silence after which the heartbeat pings this connection, then drops it (0 = never). */
+  get idleTimeoutMs(): number {
+    return this.#shared.limits.idleTimeoutMs;
+  }
   /** Heartbeat: a ping went out and nothing came back yet. */
   get awaitingPong(): boolean {
     return (this.#flags & AWAITING_PONG) !== 0;

@@ -37,6 +37,10 @@ const dir = serviceDir({
     export default defineService({ limits: { subscriptionsPerConnection: 2 }, live: { 'board/:id': { initial: (p: Record<string, string>) => ({ id: p['id'] }) } } });`,
   'hang.ts': `import { defineService } from '${DEFINE}';
     export default defineService({ handshake: () => new Promise(() => {}) });`,
+  'whoami.ts': `import { defineService } from '${DEFINE}';
+    export default defineService({ open(c) { c.send(c.request.remoteAddress); } });`,
+  'quiet.ts': `import { defineService } from '${DEFINE}';
+    export default defineService({ limits: { idleTimeoutMs: 200 }, message(c, d) { c.send(d); } });`,
   'slow-auth.ts': `import { defineService } from '${DEFINE}';
     export default defineService({ limits: { handshakeTimeoutMs: 200 }, handshake: () => new Promise(() => {}) });`,
 });
@@ -201,6 +205,44 @@ test('behind a trusted proxy each X-Forwarded-For client is counted on its own; 
   first.close();
 });
 
+test("a service sees the client's address behind a trusted proxy, and the peer's otherwise", async () => {
+  const firstMessage = async (url: string): Promise<string> => {
+    const ws = await connect(url, { headers: { 'x-forwarded-for': '203.0.113.9' } });
+    const got = messages(ws);
+    await until(() => got.length > 0, 'the address the service saw');
+    ws.close();
+    return got[0]!;
+  };
+  const behind = await start({ limits: { handshakesPerSecond: 0 }, trustProxy: ['loopback'] });
+  assert.equal(await firstMessage(`${behind.url}/whoami`), '203.0.113.9');
+  const direct = await start({ limits: { handshakesPerSecond: 0 } });
+  assert.match(await firstMessage(`${direct.url}/whoami`), /^(::ffff:)?127\.0\.0\.1$/, 'an untrusted peer cannot choose the address a service sees');
+});
+
+test("a service's own idle timeout: its silent clients are pinged, then dropped; the server's (off here) holds for the others", async () => {
+  const s = await start({ limits: { idleTimeoutMs: 0 } });
+  const answering = await connect(`${s.url}/quiet`);
+  let pings = 0;
+  answering.on('ping', () => pings++);
+  const other = await connect(`${s.url}/echo`);
+  let otherPings = 0;
+  other.on('ping', () => otherPings++);
+  await until(() => pings >= 2, 'pings to a client of the service with its own idle timeout');
+  // a peer that never answers (no pong, nothing sent) is dropped after a second silent period
+  const silent = netConnect(s.port, '127.0.0.1');
+  let answer = '';
+  silent.setEncoding('latin1').on('data', (c: string) => (answer += c));
+  const gone = new Promise<void>((resolve) => silent.on('close', () => resolve()));
+  silent.on('error', () => {});
+  silent.write(`GET /quiet HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  await gone;
+  assert.match(answer, /^HTTP\/1\.1 101 /, 'it was accepted, then dropped for its silence');
+  assert.equal(answering.readyState, 1, 'a client that answers the pings stays');
+  assert.equal(otherPings, 0, 'no heartbeat runs for connections on the server-wide setting, which is off');
+  answering.close();
+  other.close();
+});
+
 test("messages per second per connection (the service's own limit): close 1008 with a reason", async () => {
   const s = await start();
   const ws = await connect(`${s.url}/slow-rate`);
@@ -339,7 +381,7 @@ test('connections per client address count WebSockets over HTTP/1.1 and HTTP/2 s
   assert.ok(err instanceof HandshakeError, String(err));
   assert.equal(err.status, 429);
   assert.match(err.body, /2 connections from this address/);
-  assert.equal(exceeded(s, 'connections_per_ip', 'refused'), 1);
+  assert.equal(await exceeded(s, 'connections_per_ip', 'refused'), 1);
   a.close();
   b.close();
 });
