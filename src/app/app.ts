@@ -514,6 +514,7 @@ export class App<Framed> {
   async dispose(options: { graceMs?: number } = {}): Promise<void> {
     await this.#catalog.disposeAll();
     await this.#live.close();
+    this.#rooms.dispose?.();
     await this.#closeCluster?.(options);
   }
 

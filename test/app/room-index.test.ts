@@ -1,6 +1,7 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { RoomIndex } from '../../src/app/rooms/room-index.js';
+import { LocalRooms } from '../../src/app/rooms/local-rooms.js';
 
 test('join, leave, members, roomsOf, leaveAll', () => {
   const rooms = new RoomIndex();
@@ -75,4 +76,24 @@ test('history size 0 keeps no messages', () => {
   rooms.append('r', 1);
   assert.equal((rooms.read('r', { e, o: 0 }) as { reason: string }).reason, 'expired');
   assert.throws(() => new RoomIndex({ historySize: -1 }), TypeError);
+});
+
+test('LocalRooms sweeps: a room nobody is in goes once its history expired; an occupied room keeps only unexpired messages', async () => {
+  let now = 1_000;
+  const delivered: string[] = [];
+  const rooms = new LocalRooms({ deliver: (ids) => (delivered.push(...ids), 0) }, { historyTtlMs: 100, now: () => now });
+  after(() => rooms.dispose());
+  const member = (id: string) => ({ id, user: null, announce: false });
+  await rooms.join('/chat', 'left-behind', member('a'), undefined, () => {});
+  await rooms.join('/chat', 'busy', member('b'), undefined, () => {});
+  await rooms.publish('/chat', 'left-behind', 'last words', []);
+  await rooms.publish('/chat', 'busy', 'old', []);
+  await rooms.leave('/chat', 'left-behind', 'a');
+  assert.equal(rooms.sweep(), 0, 'the history of the empty room is still young');
+  assert.equal((await rooms.history('/chat', 'left-behind', undefined, 10)).messages.length, 1);
+  now += 150;
+  await rooms.publish('/chat', 'busy', 'new', []);
+  assert.equal(rooms.sweep(), 1, 'the empty room is dropped once its history expired');
+  assert.equal((await rooms.history('/chat', 'left-behind', undefined, 10)).messages.length, 0);
+  assert.deepEqual((await rooms.history('/chat', 'busy', undefined, 10)).messages.map((m) => m.data), ['new']);
 });

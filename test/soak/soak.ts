@@ -142,7 +142,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     await waitFor(async () => (await status(runDir)).connections === 0, 30_000);
     await sleep(2_000);
     const start = figures(await status(runDir));
-    say(`start: rss ${mb(start.rss)}, fds ${start.fds}, active ${JSON.stringify(start.active)}`);
+    say(`start: rss ${mb(start.rss)}, heap used ${mb(start.heapUsed)}, fds ${start.fds}, active ${JSON.stringify(start.active)}`);
 
     const t0 = Date.now();
     const lives: Array<Promise<unknown>> = [];
@@ -235,7 +235,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       end = figures(await status(runDir));
       return end.rss <= bound && end.fds <= start.fds && handlesBack(start.active, end.active);
     }, 30_000, 1_000);
-    say(`end: rss ${mb(end.rss)} (start ${mb(start.rss)}, bound ${mb(bound)}), fds ${end.fds} (start ${start.fds}), active ${JSON.stringify(end.active)}`);
+    say(`end: rss ${mb(end.rss)} (start ${mb(start.rss)}, bound ${mb(bound)}), heap used ${mb(end.heapUsed)} (start ${mb(start.heapUsed)}), fds ${end.fds} (start ${start.fds}), active ${JSON.stringify(end.active)}`);
     const crashy = (await status(runDir)).services.find((s) => s.path === '/crashy');
     const crashRestarts = crashy?.restarts ?? 0;
 

@@ -5,7 +5,7 @@
 import { encodeEvent, encodePush } from '../command-envelope.js';
 import type { JoinResult, Position, PresenceEntry } from '../service.js';
 import { readHistory, type RoomHistory } from './room-history.js';
-import { RoomIndex, type RoomIndexOptions } from './room-index.js';
+import { DEFAULT_HISTORY_TTL_MS, RoomIndex, type RoomIndexOptions } from './room-index.js';
 import type { RoomCallOptions, RoomDelivery, RoomMember, Rooms } from './rooms.js';
 
 export class LocalRooms implements Rooms {
@@ -13,9 +13,31 @@ export class LocalRooms implements Rooms {
   readonly #delivery: RoomDelivery;
   readonly #scopes = new Map<string, { index: RoomIndex; members: Map<string, RoomMember> }>();
 
+  readonly #sweeper: ReturnType<typeof setInterval>;
+
   constructor(delivery: RoomDelivery, options: RoomIndexOptions = {}) {
     this.#delivery = delivery;
     this.#options = options;
+    // A room nobody is in keeps its history for the history's age, then goes: without a
+    // sweep, a server with a room per conversation would keep every room it ever had, each
+    // with its last messages, however old.
+    const ttl = options.historyTtlMs ?? DEFAULT_HISTORY_TTL_MS;
+    this.#sweeper = setInterval(() => this.sweep(), Math.min(60_000, Math.max(1_000, ttl / 2)));
+    this.#sweeper.unref();
+  }
+
+  /** Drops the rooms nobody is in whose history has expired, and expired messages everywhere. Returns the rooms dropped. */
+  sweep(): number {
+    let dropped = 0;
+    for (const [scope, s] of this.#scopes) {
+      dropped += s.index.sweep();
+      if (s.index.size === 0 && s.members.size === 0) this.#scopes.delete(scope);
+    }
+    return dropped;
+  }
+
+  dispose(): void {
+    clearInterval(this.#sweeper);
   }
 
   async join(scope: string, room: string, member: RoomMember, since: Position | undefined, joined: (result: JoinResult, reset: string | undefined) => void, options: RoomCallOptions = {}): Promise<JoinResult> {

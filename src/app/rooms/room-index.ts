@@ -7,6 +7,9 @@ import { encodePush } from '../command-envelope.js';
 import { RoomLog, type LogRead } from './room-log.js';
 import type { Position, RoomMessage } from '../service.js';
 
+/** How long a room message stays in the history by default. */
+export const DEFAULT_HISTORY_TTL_MS = 5 * 60_000;
+
 export interface RoomIndexOptions {
   /** Messages kept per room (default 100). 0 disables history. */
   historySize?: number;
@@ -41,7 +44,7 @@ export class RoomIndex {
 
   constructor(options: RoomIndexOptions = {}) {
     this.#historySize = options.historySize ?? 100;
-    this.#ttl = options.historyTtlMs ?? 5 * 60_000;
+    this.#ttl = options.historyTtlMs ?? DEFAULT_HISTORY_TTL_MS;
     this.#maxRecover = options.maxRecover ?? 500;
     this.#now = options.now ?? Date.now;
     if (!Number.isInteger(this.#historySize) || this.#historySize < 0) throw new TypeError('historySize must be a non-negative integer');
@@ -101,10 +104,14 @@ export class RoomIndex {
     return this.#room(room).log.read(since, limit, this.#now());
   }
 
-  /** Drops rooms with no members and no live history. Returns how many were dropped. */
+  /** Drops rooms with no members and no live history, and expired messages from the others. Returns how many rooms were dropped. */
   sweep(): number {
     let dropped = 0;
-    for (const r of [...this.#rooms.values()]) if (this.#evictIfIdle(r)) dropped += 1;
+    const now = this.#now();
+    for (const r of [...this.#rooms.values()]) {
+      if (this.#evictIfIdle(r)) dropped += 1;
+      else r.log.trim(now);
+    }
     return dropped;
   }
 

@@ -56,4 +56,6 @@ export interface Rooms {
   memberships(): number;
   /** Rooms with members on this node, and those members (operators' views). */
   localRooms(): Array<{ scope: string; room: string; members: string[] }>;
+  /** Stops what the rooms run on their own (a sweep timer). */
+  dispose?(): void;
 }
