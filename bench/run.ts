@@ -79,7 +79,7 @@ export const SERVE_SERVERS: ServerDef[] = (['inline', 'worker', 'process'] as co
   key: `serve-${isolation}`,
   label: `switchboard serve, echo service ${isolation === 'inline' ? 'inline' : `in a ${isolation === 'worker' ? 'worker thread' : 'child process'}`}`,
   script: path.join(ROOT, 'bin', 'switchboard.js'),
-  leadArgs: ['serve', path.join(DIST_BENCH, 'fixtures', 'isolation-services'), '--isolation', isolation, '--no-deflate', '--log-level', 'warn', '--connections-per-ip', '0', '--handshakes-per-second', '0'],
+  leadArgs: ['serve', path.join(DIST_BENCH, 'fixtures', 'isolation-services'), '--isolation', isolation, '--no-deflate', '--log-level', 'warn', '--connections-per-ip', '0', '--handshakes-per-second', '0', '--messages-per-second', '0', '--bytes-per-second', '0'],
   args: [],
   runDir: true,
   env: {},
