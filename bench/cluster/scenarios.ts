@@ -270,6 +270,8 @@ export async function resume(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
     const d = out.done;
     if (d['timeout']) throw new Error('the generator hit its hard timeout');
     if (out.stderr) console.log(out.stderr);
+    // a gap: what the nodes said (a broker link lost under load makes publishes local only)
+    if (d['gaps'] > 0) for (const line of side.warnings().slice(0, 20)) console.log(`node: ${line}`);
     const value = d['p99_us'] / 1000;
     const figures: Record<string, number | string> = {
       clients: d['subs'],

@@ -21,6 +21,8 @@ export interface ServerSide {
   ports: number[];
   /** The node's id as it is now known (under --workers a restarted worker is a new node). */
   refresh(): void;
+  /** Warning and error log lines of the serving processes so far (what they said when something went wrong). */
+  warnings(): string[];
   stop(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export async function startServerSide(layout: Layout, paths: Paths, args: string
           for (const [id, pid] of serve.workers()) side.nodes.set(id, { id, pid, port: s.port });
         },
         stop: () => serve.stop(),
+        warnings: () => warningsOf([serve]),
       };
       if (layout === 'single') side.nodes.set(s.node, { id: s.node, pid: s.pid, port: s.port });
       side.refresh();
@@ -69,10 +72,15 @@ export async function startServerSide(layout: Layout, paths: Paths, args: string
       others: [{ role: layout, pid: broker.proc.pid }],
       ports: started.map((s) => s.port),
       refresh() {},
+      warnings: () => warningsOf(serves),
       stop,
     };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+function warningsOf(serves: ServeProcess[]): string[] {
+  return serves.flatMap((s) => s.proc.output.split('\n').filter((line) => /"level":(40|50|60)\b/.test(line)));
 }

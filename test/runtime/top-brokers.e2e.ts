@@ -52,8 +52,9 @@ test('redis: top on one node lists both nodes, the other with its connections an
   await until(async () => {
     figures = await topOnce(a);
     const other = figures.nodes.find((n) => n.node === b.id);
-    return other !== undefined && other.connections === 1;
-  }, "node b's figures, with its guest, in top on node a");
+    // figures are a snapshot a second old at most: wait for one taken after the join
+    return other !== undefined && other.connections === 1 && other.rooms.length === 1;
+  }, "node b's figures, with its guest in its room, in top on node a");
   assert.deepEqual(figures!.nodes.map((n) => n.node).sort(), [a.id, b.id].sort());
   assert.deepEqual(figures!.cluster.map((n) => n.id).sort(), [a.id, b.id].sort());
   const other = figures!.nodes.find((n) => n.node === b.id)!;
