@@ -59,6 +59,8 @@ export class IsolatedServiceHost implements ServiceHost {
   #info: ServiceInfo = { commands: false, isolation: 'worker', presenceEvents: true };
   #messagesIn = 0;
   #everRan = false;
+  /** Messages of surviving connections while the service restarts, by connection (null: none held). */
+  #held: Map<string, Array<[string | Uint8Array, boolean]>> | null = null;
   #retired = false;
 
   constructor(file: string, route: string, isolation: ChildIsolation, sink: HostSink, options: IsolatedHostOptions) {
@@ -144,6 +146,17 @@ export class IsolatedServiceHost implements ServiceHost {
   message(connId: string, data: string | Uint8Array, binary: boolean): void {
     if (!this.#connections.has(connId)) return;
     this.#messagesIn++;
+    const held = this.#held?.get(connId);
+    if (held !== undefined) {
+      // a surviving connection whose open hook has not run again yet in the new instance
+      if (held.length < MAX_HELD_PER_CONNECTION) held.push([data, binary]);
+      else this.#o.log.warn({ service: this.route, connection: connId }, 'message dropped: service restarting');
+      return;
+    }
+    this.#post(connId, data, binary);
+  }
+
+  #post(connId: string, data: string | Uint8Array, binary: boolean): void {
     const posted = packable(connId, data)
       ? this.unit.postPacked(PACKED_MESSAGE, connId, data, binary)
       : this.unit.post({ type: 'message', connId, data, binary } satisfies ServiceChannelMessage, 'auto');
@@ -154,6 +167,7 @@ export class IsolatedServiceHost implements ServiceHost {
 
   async close(connId: string, code: number, reason: string): Promise<CloseReply | undefined> {
     const known = this.#connections.delete(connId);
+    this.#held?.delete(connId);
     if (known && this.#retired && this.#connections.size === 0) void this.#stopUnit();
     if (!known || this.unit.state !== 'running') return undefined;
     try {
@@ -213,6 +227,7 @@ export class IsolatedServiceHost implements ServiceHost {
   /** Manual restart: connections are closed with 1012 (or kept and re-attached). */
   async restart(): Promise<void> {
     if (!this.#survive) this.#closeAll(SERVICE_RESTART, 'service restart');
+    else this.#holdAll();
     await this.unit.restart();
   }
 
@@ -235,6 +250,13 @@ export class IsolatedServiceHost implements ServiceHost {
       `service ${this.route} crashed (${c.reason}); ${this.#survive ? `keeping its ${n} connection(s)` : `closing its ${n} connection(s) with 1011`}`,
     );
     if (!this.#survive) this.#closeAll(INTERNAL_ERROR, 'service crashed');
+    else this.#holdAll();
+  }
+
+  /** From now until the new instance has run their open hook, the connections' messages wait here, in order. */
+  #holdAll(): void {
+    this.#held ??= new Map();
+    for (const id of this.#connections.keys()) if (!this.#held.has(id)) this.#held.set(id, []);
   }
 
   async #onRunning(): Promise<void> {
@@ -244,14 +266,21 @@ export class IsolatedServiceHost implements ServiceHost {
     } catch {
       return; // crashed again at once
     }
-    // re-attach surviving connections to the new instance: its open hook runs again
+    // re-attach surviving connections to the new instance: its open hook runs again, then
+    // what they sent meanwhile follows it (calls and messages share one ordered channel)
+    const held = this.#held;
+    this.#held = null;
     for (const info of this.#connections.values()) {
       this.unit.call('open', [info]).catch(() => undefined);
+      for (const [data, binary] of held?.get(info.id) ?? []) this.#post(info.id, data, binary);
     }
   }
 }
 
 /** Hosts services of one isolation in supervised workers or processes. */
+/** Messages one surviving connection may send while its service restarts; past it they are dropped (and logged). */
+const MAX_HELD_PER_CONNECTION = 1000;
+
 export function isolatedHostFactory(isolation: ChildIsolation, options: IsolatedHostOptions): ServiceHostFactory {
   return async (file, route, sink) => {
     const host = new IsolatedServiceHost(file, route, isolation, sink, options);
