@@ -14,6 +14,7 @@ const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
 const client = createClient(`${scheme}://${location.host}/_admin?token=${encodeURIComponent(token)}`);
 
 const figures = new Map(); // node id -> its latest figures
+const roomInputs = new Map(); // route#room -> its message box, kept across renders
 const followed = new Map(); // node id -> live value
 let home = '';
 let drawn = false;
@@ -130,9 +131,17 @@ function draw() {
     seen.members.push(...r.members);
     rooms.set(key, seen);
   }
-  fill('#rooms', [...rooms.values()].map((r) => {
-    const input = Object.assign(document.createElement('input'), { placeholder: 'JSON or text' });
-    input.setAttribute('aria-label', `message for ${r.room}`);
+  // the table is rebuilt with every figure, each second: a room's message box is kept (with
+  // what the operator is typing in it, and its focus) rather than made again
+  const focused = document.activeElement;
+  for (const key of roomInputs.keys()) if (!rooms.has(key)) roomInputs.delete(key);
+  fill('#rooms', [...rooms.entries()].map(([key, r]) => {
+    let input = roomInputs.get(key);
+    if (input === undefined) {
+      input = Object.assign(document.createElement('input'), { placeholder: 'JSON or text' });
+      input.setAttribute('aria-label', `message for ${r.room}`);
+      roomInputs.set(key, input);
+    }
     const send = () => {
       let data = input.value;
       try { data = JSON.parse(data); } catch { /* plain text */ }
@@ -142,6 +151,7 @@ function draw() {
     span.append(input, button('Send', send));
     return [r.room, r.route, `${r.members.length}: ${r.members.join(', ')}`, span];
   }));
+  if (focused instanceof HTMLInputElement && focused.isConnected && document.activeElement !== focused) focused.focus();
   const all = nodes.flatMap((n) => n.connectionList).sort((a, b) => b.openedAt - a.openedAt);
   fill('#connections', all.map((c) => [c.id, c.path, c.user ?? '–', c.rooms.join(', ') || '–', fmtBytes(c.bytesIn), fmtBytes(c.bytesOut), fmtAge(now - c.openedAt), button('Disconnect', () => act(`disconnect ${c.id}`, 'disconnect', { id: c.id }))]));
 }
