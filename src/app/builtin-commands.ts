@@ -113,6 +113,9 @@ export function roomCommands(options: RoomOptions<any, any>, sink: HostSink, pol
     commands['room.publish'] = {
       input: publishInput,
       guard: (connection, data: { room: string }) => member(connection, data.room),
+      // the publish reaches the broker before the handler's first await: a client's next
+      // publish need not wait for this one's position, and their order holds
+      pipelined: true,
       async handler(data: { room: string; data: unknown }, call) {
         return { pos: await call.service.publish(data.room, data.data) };
       },

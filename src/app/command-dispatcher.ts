@@ -57,15 +57,21 @@ export class CommandDispatcher {
     return this.#running.size;
   }
 
-  async run(scope: CallScope, id: CommandId, cmd: string, data: unknown): Promise<Outcome> {
-    const outcome = await this.#run(scope, id, cmd, data);
+  /** True when some command lets the connection's next message start before it settled. */
+  get pipelines(): boolean {
+    return Object.values(this.#o.commands).some((c) => c.pipelined === true);
+  }
+
+  /** `started` is called once a pipelined command's handler has been called. */
+  async run(scope: CallScope, id: CommandId, cmd: string, data: unknown, started?: () => void): Promise<Outcome> {
+    const outcome = await this.#run(scope, id, cmd, data, started);
     if (outcome.ok === false) {
       this.#o.log.warn({ route: this.#o.route, connection: scope.connection.id, id, cmd, code: outcome.error.code, reason: outcome.error.message }, 'command failed');
     }
     return outcome;
   }
 
-  async #run(scope: CallScope, id: CommandId, cmd: string, data: unknown): Promise<Outcome> {
+  async #run(scope: CallScope, id: CommandId, cmd: string, data: unknown, started: (() => void) | undefined): Promise<Outcome> {
     if (!this.has(cmd)) return fail(CommandErrorCode.UNKNOWN_COMMAND, `unknown command "${cmd}"`);
     if (this.#stopped) return fail(CommandErrorCode.CANCELLED, 'server is stopping');
     const command = this.#o.commands[cmd]!;
@@ -93,10 +99,10 @@ export class CommandDispatcher {
       }
       if (!allowed) return fail(CommandErrorCode.FORBIDDEN, `not allowed to run "${cmd}"`);
     }
-    return this.#invoke(scope, id, cmd, command, input);
+    return this.#invoke(scope, id, cmd, command, input, started);
   }
 
-  async #invoke(scope: CallScope, id: CommandId, cmd: string, command: CommandDefinition<any, any, any, any>, input: unknown): Promise<Outcome> {
+  async #invoke(scope: CallScope, id: CommandId, cmd: string, command: CommandDefinition<any, any, any, any>, input: unknown, started: (() => void) | undefined): Promise<Outcome> {
     const controller = new AbortController();
     const timeoutMs = command.timeoutMs ?? this.#o.defaultTimeoutMs;
     // stop() may have come while the input was validated or the guard awaited
@@ -126,6 +132,7 @@ export class CommandDispatcher {
         return fail(CommandErrorCode.HANDLER_ERROR, `"${cmd}" failed`);
       }
     })();
+    if (command.pipelined === true) started?.();
     try {
       return await Promise.race([handled, cancelled]);
     } finally {

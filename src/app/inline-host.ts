@@ -22,8 +22,10 @@ interface ConnectionRecord extends CallScope {
   /** Set once the close hook ran (from peerClose, before the connection is gone). */
   closeHook?: CloseReply | undefined | Promise<CloseReply | undefined>;
   closeRan?: boolean;
-  /** The tail of this connection's message queue. */
+  /** The tail of this connection's message queue: settles when its last message may let the next one start. */
   queue: Promise<void>;
+  /** Pipelined commands that let the queue go on before they settled. */
+  pipelined?: Set<Promise<void>>;
   /** Commands waiting in the queue or running. */
   commands: number;
   /** The most it may have (0 = no limit). */
@@ -52,6 +54,8 @@ export class InlineHost implements ServiceHost {
     return this.#service;
   }
   readonly #dispatcher: CommandDispatcher | null;
+  /** Some command may let its connection's next message start before it settled. */
+  readonly #pipelines: boolean;
   readonly #pending = new Set<Promise<unknown>>();
   readonly #rooms: RoomPolicy;
 
@@ -95,6 +99,7 @@ export class InlineHost implements ServiceHost {
           },
         })
       : null;
+    this.#pipelines = this.#dispatcher?.pipelines ?? false;
   }
 
   async handshake(request: HandshakeRequest): Promise<HostHandshakeResult> {
@@ -147,6 +152,7 @@ export class InlineHost implements ServiceHost {
     if (record === undefined) return;
     const command = this.#dispatcher !== null && !binary;
     if (command && record.maxCommands > 0 && record.commands >= record.maxCommands) return this.#tooManyCommands(record, data as string);
+    if (this.#pipelines && (command || binary)) return this.#pipelinedMessage(record, data, binary, command);
     // one connection's messages are handled in order, each after the previous one settled
     const run = (): Promise<void> => (this.#dispatcher === null ? this.#raw(record, data) : binary ? this.#binaryCommand(record, data as Uint8Array) : this.#command(record, data as string));
     const task = record.queue.then(run, run);
@@ -154,6 +160,25 @@ export class InlineHost implements ServiceHost {
     if (command) record.commands += 1;
     this.#pending.add(task);
     void task.finally(() => {
+      this.#pending.delete(task);
+      if (command) record.commands -= 1;
+    });
+  }
+
+  /** As message(), but the next message may start once a pipelined command's handler was called. */
+  #pipelinedMessage(record: ConnectionRecord, data: string | Uint8Array, binary: boolean, command: boolean): void {
+    let release!: () => void;
+    const next = new Promise<void>((resolve) => (release = resolve));
+    const run = (): Promise<void> => (binary ? this.#binaryCommand(record, data as Uint8Array, release) : this.#command(record, data as string, release));
+    const task = record.queue.then(run, run);
+    record.queue = next;
+    const early = (record.pipelined ??= new Set());
+    early.add(task);
+    if (command) record.commands += 1;
+    this.#pending.add(task);
+    void task.finally(() => {
+      release();
+      early.delete(task);
       this.#pending.delete(task);
       if (command) record.commands -= 1;
     });
@@ -217,7 +242,8 @@ export class InlineHost implements ServiceHost {
     // a message that came while waiting extends the queue: wait for the new tail too
     for (let tail = record.queue; ; tail = record.queue) {
       await tail.catch(() => undefined);
-      if (record.queue === tail) return;
+      if (record.pipelined?.size) await Promise.allSettled([...record.pipelined]);
+      if (record.queue === tail && !record.pipelined?.size) return;
     }
   }
 
@@ -248,24 +274,24 @@ export class InlineHost implements ServiceHost {
   }
 
   /** A binary frame with a command in its header runs as a command; other binary messages go to the message hook. */
-  async #binaryCommand(record: ConnectionRecord, bytes: Uint8Array): Promise<void> {
+  async #binaryCommand(record: ConnectionRecord, bytes: Uint8Array, started?: () => void): Promise<void> {
     const frame = decodeBinaryFrame(bytes, safeJsonParse);
     if (frame === null || !Object.hasOwn(frame, 'cmd')) return this.#raw(record, bytes);
-    return this.#envelope(record, envelopeOf(frame, false));
+    return this.#envelope(record, envelopeOf(frame, false), started);
   }
 
-  async #command(record: ConnectionRecord, text: string): Promise<void> {
-    return this.#envelope(record, decodeEnvelope(text, this.#def.keyValueCommands === true));
+  async #command(record: ConnectionRecord, text: string, started?: () => void): Promise<void> {
+    return this.#envelope(record, decodeEnvelope(text, this.#def.keyValueCommands === true), started);
   }
 
-  async #envelope(record: ConnectionRecord, envelope: Envelope): Promise<void> {
+  async #envelope(record: ConnectionRecord, envelope: Envelope, started?: () => void): Promise<void> {
     if (envelope.kind === 'invalid') {
       this.#log.warn({ route: this.#service.route, connection: record.connection.id, code: envelope.error.code, reason: envelope.error.message }, 'bad command message');
       this.#reply(record, encodeError(envelope.id, envelope.error));
       return;
     }
     if (envelope.kind === 'command') {
-      const outcome = await this.#run(record, envelope.id, envelope.cmd, envelope.data);
+      const outcome = await this.#run(record, envelope.id, envelope.cmd, envelope.data, started);
       this.#answer(record, envelope.id, outcome);
       return;
     }
@@ -279,9 +305,9 @@ export class InlineHost implements ServiceHost {
   }
 
   /** Runs one command and reports it (name, outcome, duration) for metrics and logs. */
-  async #run(record: ConnectionRecord, id: CommandId, cmd: string, data: unknown): Promise<Outcome> {
+  async #run(record: ConnectionRecord, id: CommandId, cmd: string, data: unknown, started?: () => void): Promise<Outcome> {
     const t0 = performance.now();
-    const outcome = await this.#dispatcher!.run(record, id, cmd, data);
+    const outcome = await this.#dispatcher!.run(record, id, cmd, data, started);
     const result = outcome.ok === false ? outcome.error.code : 'ok';
     this.#sink.act({ type: 'command', to: record.connection.id, command: cmd, outcome: result, ms: performance.now() - t0 });
     return outcome;

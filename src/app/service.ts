@@ -165,6 +165,14 @@ export interface CommandDefinition<Schema = StandardSchemaV1 | undefined, Result
   guard?: (connection: Connection<State, Shared>, data: InputOf<Schema>) => boolean | Promise<boolean>;
   /** Milliseconds before the handler's signal aborts and the reply is `timeout`. Default: the service's commandTimeoutMs. */
   timeoutMs?: number;
+  /**
+   * Let the connection's next message start as soon as this handler has been called, instead
+   * of after it settled. What the handler does before its first `await` still happens in the
+   * order the messages came; the built-in `room.publish` hands its message to the broker then,
+   * so one connection's publishes keep their order without waiting a broker round trip each.
+   * Replies can then come out of order: each carries its command's id. Default false.
+   */
+  pipelined?: boolean;
   handler: (data: InputOf<Schema>, call: CommandCall<State, Shared>) => Result | Promise<Result>;
 }
 

@@ -6,9 +6,17 @@ import { DEFINE, ZOD, harness, serviceDir } from './helpers.js';
 const SERVICE = `
 import { z } from '${ZOD}';
 import { defineService, CommandError } from '${DEFINE}';
+function gate(state: { gate?: { promise: Promise<void>; open: () => void } }) {
+  if (state.gate === undefined) {
+    let open!: () => void;
+    const promise = new Promise<void>((resolve) => (open = resolve));
+    state.gate = { promise, open };
+  }
+  return state.gate;
+}
 export default defineService({
   state: () => ({ total: 0, aborted: [] as string[] }),
-  connectionState: () => ({ n: 0 }),
+  connectionState: () => ({ n: 0, started: [] as number[], gate: undefined as undefined | { promise: Promise<void>; open: () => void } }),
   commands: {
     echo: { input: z.object({ text: z.string().max(5) }), handler: (d) => ({ text: d.text }) },
     secret: { auth: true, handler: (_d, { connection }) => connection.user },
@@ -23,6 +31,8 @@ export default defineService({
     count: { handler: (_d, { connection, service }) => ({ mine: ++connection.state.n, total: ++service.state.total }) },
     aborted: { handler: (_d, { service }) => service.state.aborted },
     nothing: { handler: () => undefined },
+    hold: { pipelined: true, input: z.object({ n: z.number() }), handler: async (d, { connection }) => { connection.state.started.push(d.n); await gate(connection.state).promise; return d.n; } },
+    release: { handler: (_d, { connection }) => { gate(connection.state).open(); return connection.state.started; } },
     seq: { input: z.object({ n: z.number() }), handler: async (d) => { await new Promise((r) => setTimeout(r, (3 - d.n) * 5)); return d.n; } },
   },
 });
@@ -134,6 +144,18 @@ test("one connection's commands are answered in order", async () => {
   for (let n = 0; n < 3; n++) c.send(JSON.stringify({ id: 100 + n, cmd: 'seq', data: { n } }));
   await c.socket.reply(102);
   assert.deepEqual(c.socket.json.filter((m) => m.id >= 100).map((m) => m.data), [0, 1, 2]);
+});
+
+test("a pipelined command lets the connection's next message start before it settled, in order", async () => {
+  const { c } = await setup();
+  for (let n = 1; n <= 3; n++) c.send(JSON.stringify({ id: 200 + n, cmd: 'hold', data: { n } }));
+  // without pipelining, release would wait behind the first hold forever
+  const r = await c.call('release');
+  assert.deepEqual(r.data, [1, 2, 3], 'each hold started, in the order sent, before release ran');
+  await c.socket.reply(203);
+  const order = c.socket.json.filter((m) => m.id === r.id || (m.id > 200 && m.id < 204)).map((m) => m.id);
+  assert.equal(order[0], r.id, 'release answered first');
+  assert.deepEqual(order.slice(1).sort(), [201, 202, 203]);
 });
 
 test('key-value form: several commands in one message, one reply object', async () => {

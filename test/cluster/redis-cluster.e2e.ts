@@ -161,6 +161,38 @@ describe('Redis cluster: routing, order, lost pub/sub, presence (3 nodes)', () =
     }
   });
 
+  test('T2 pipelined: clients send 300 room.publish each without waiting for replies: one offset each, every member sees each sender in its order', async () => {
+    const [n1, n2, n3] = cl.nodes;
+    const a = r.client(n1!.url);
+    const b = r.client(n2!.url);
+    const w = await r.peer(n3!.url);
+    const start = await a.join('piped');
+    await b.join('piped');
+    await w.call('room.join', { room: 'piped' });
+    // 50 calls leave at once (under the 64 commands in flight a connection may have); room.publish
+    // lets the next one start once its append is sent
+    const burst = async (call: (i: number) => Promise<{ pos: Position }>): Promise<Array<{ pos: Position }>> => {
+      const out: Array<{ pos: Position }> = [];
+      for (let i = 0; i < 300; i += 50) out.push(...(await Promise.all(range(i, i + 49).map(call))));
+      return out;
+    };
+    const replies = await Promise.all([
+      burst((i) => a.client.call('room.publish', { room: 'piped', data: `a${i}` }) as Promise<{ pos: Position }>),
+      burst((i) => w.call('room.publish', { room: 'piped', data: `w${i}` })),
+    ]);
+    for (const [who, mine] of [['a', replies[0]], ['w', replies[1]]] as const) {
+      const offsets = mine.map((p) => p.pos.o);
+      assert.deepEqual([...offsets].sort((x, y) => x - y), offsets, `${who}'s publishes got offsets in the order sent`);
+    }
+    await until(() => a.log.messages.length === 600 && b.log.messages.length === 600 && w.messages('piped').length === 600, 'all 600 messages on every member');
+    assert.deepEqual(a.log.messages.map((m) => m.pos.o), range(start.o + 1, start.o + 600), 'dense and increasing');
+    assert.deepEqual(b.log.messages.map((m) => m.pos), a.log.messages.map((m) => m.pos), 'the same order on node 2');
+    assert.deepEqual(w.messages('piped').map((m) => m.pos), a.log.messages.map((m) => m.pos), 'the same order on node 3');
+    for (const who of ['a', 'w']) {
+      assert.deepEqual(datas(b).filter((d) => String(d).startsWith(who)), range(0, 299).map((i) => `${who}${i}`), `${who}'s messages in its order`);
+    }
+  });
+
   test('T1 routing: a room message, a message to a connection id, cluster events to other nodes only, off', async () => {
     const [n1, n2, n3] = cl.nodes;
     const a = r.client(n1!.url);
