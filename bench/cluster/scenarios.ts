@@ -146,6 +146,8 @@ export async function fanout(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
       `${fmt(figures['deliveriesPerSec'] as number, 0)} deliveries/s, publishing node ${fmt(figures['pubUs'] as number)} µs/delivery` +
       (side.others.length ? `, ${side.others.map((o) => o.role).join('+')} ${fmt(figures['brokerUsPerMsg'] as number, 1)} µs/msg` : '') +
       `, generator ${fmt(figures['genUs'] as number)} µs/delivery (CPU ${fmt(100 * (figures['genUtil'] as number), 0)}%)`;
+    // a broker link lost or a gap filled under load shows in the figures: say what the nodes said
+    for (const line of side.warnings().slice(0, 10)) console.log(`node: ${line}`);
     return { scenario: 'fanout', layout, rep, value, figures, summary };
   } finally {
     await side.stop();

@@ -13,6 +13,7 @@ import { brokerCluster, connectBroker } from '../cluster/index.js';
 import { IpcBroker } from '../cluster/ipc-broker.js';
 import { IpcHub } from '../cluster/ipc-hub.js';
 import type { IpcEndpoint } from '../cluster/ipc-messages.js';
+import { batchingEndpoint } from '../cluster/ipc-batching.js';
 import { WorkerPool } from './worker-pool.js';
 import { MemoryRelease } from '../runtime/memory-release.js';
 import { WORKER_TAG, type PrimaryOp, type PrimaryToWorker, type WorkerToPrimary } from './worker-messages.js';
@@ -390,7 +391,7 @@ async function joinCluster(config: SwitchboardConfig, nodeId: string, log: Logge
   // a worker of `--workers N` without an external broker reaches the primary's hub over its IPC channel
   const broker =
     config.broker === 'memory'
-      ? new IpcBroker(processEndpoint(), { nodeId })
+      ? new IpcBroker(batchingEndpoint(processEndpoint()), { nodeId })
       : await connectBroker(config.broker, { nodeId, historySize: c.historySize, historyTtlMs: c.historyTtlMs, metaTtlMs: c.metaTtlMs, leaseMs: c.leaseMs, prefix: c.prefix, log });
   broker.onStatus((s) => log[s.state === 'up' ? 'info' : 'warn']({ broker: broker.kind, state: s.state, err: s.lastError }, `broker ${s.state}`));
   await broker.start();

@@ -9,6 +9,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../app/logger.js';
 import { IpcHub } from '../cluster/ipc-hub.js';
 import type { IpcEndpoint } from '../cluster/ipc-messages.js';
+import { batchingEndpoint } from '../cluster/ipc-batching.js';
 import type { ReloadResult, ServerStatus, ServiceStatus } from '../runtime/control-protocol.js';
 import { ControlError } from '../runtime/control-protocol.js';
 import type { RuntimeApp } from '../runtime/server-runtime.js';
@@ -179,7 +180,7 @@ export class WorkerPool implements RuntimeApp {
     slot.worker = worker;
     // a send to a worker that just died fails asynchronously: its exit is what matters
     worker.on('error', (err) => this.#o.log.debug({ worker: slot.index, err: String(err) }, 'worker channel error'));
-    if (this.#o.hub) slot.detach = this.#o.hub.attach(workerEndpoint(worker));
+    if (this.#o.hub) slot.detach = this.#o.hub.attach(batchingEndpoint(workerEndpoint(worker)));
     const ready = new Promise<void>((resolve, reject) => {
       const onMessage = (m: unknown): void => {
         if (!isFromWorker(m)) return;

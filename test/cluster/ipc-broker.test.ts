@@ -1,8 +1,10 @@
 // The Broker contract for `--workers N`: nodes reach the primary's hub over an IPC channel.
 // Here the channel is a MessageChannel (structured clone, like the workers' 'advanced'
-// serialization); the process-level test is workers.test.ts.
+// serialization), batched per turn as the server's channels are; the process-level test is
+// workers.test.ts.
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { IpcBroker } from '../../src/cluster/ipc-broker.js';
+import { batchingEndpoint } from '../../src/cluster/ipc-batching.js';
 import { IpcHub } from '../../src/cluster/ipc-hub.js';
 import type { IpcEndpoint } from '../../src/cluster/ipc-messages.js';
 import { brokerSuite } from './broker-suite.js';
@@ -24,8 +26,8 @@ brokerSuite('ipc', async () => ({
     for (let i = 0; i < n; i++) {
       const { port1, port2 } = new MessageChannel();
       ports.push(port1, port2);
-      const detach = hub.attach(endpoint(port1));
-      const broker = new IpcBroker(endpoint(port2));
+      const detach = hub.attach(batchingEndpoint(endpoint(port1)));
+      const broker = new IpcBroker(batchingEndpoint(endpoint(port2)));
       const close = broker.close.bind(broker);
       // the primary sees a closed worker as gone
       broker.close = async (o) => {
