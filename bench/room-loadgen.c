@@ -508,8 +508,11 @@ static void on_reply(conn_t *c, const uint8_t *p, const uint8_t *end) {
   }
   if (c != pub || id < 2) { other_msgs++; return; }
   pub_replies++;
-  if (!ok) pub_errors++;
-  else if (id - 2 > last_ok_q) last_ok_q = id - 2;
+  if (!ok) {
+    static int told = 0; /* the first few, for whoever looks into one */
+    if (told++ < 3) fprintf(stderr, "room-loadgen: publish of q %lld failed: %.*s\n", (long long)(id - 2), (int)(end - p > 300 ? 300 : end - p), (const char *)p);
+    pub_errors++;
+  } else if (id - 2 > last_ok_q) last_ok_q = id - 2;
   if (mode == M_RESUME) inflight--;
 }
 static void message_done(conn_t *c) {

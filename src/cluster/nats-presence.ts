@@ -7,6 +7,11 @@
  * delete that succeeds announces the leave: one leave per entry, however many nodes try.
  * A node that finds its own lease gone (it stalled, or the broker lost it) writes all its
  * entries again; so does every node after an outage.
+ *
+ * Every list here is a scan (nats-scan.ts), which answers with every key or rejects: an
+ * answer with keys missing would drop live members from list() and, in the janitor and in
+ * assert(), decide deletions on it. A rejected scan makes list() answer from this node only,
+ * flagged partial; the janitor and assert() stop and run again at their next turn.
  */
 import { StorageType, type JsMsg } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -122,6 +127,16 @@ export class NatsPresence {
     const { kv, leases } = this.#buckets();
     const me = this.#o.nodeId;
     this.#leaseRev = await leases.put(this.#names.leaseKey(me), this.#leaseValue());
+    try {
+      await this.#reassert(kv, me);
+    } catch (err) {
+      // the next renewal does all of it again, not just the lease
+      this.#leaseRev = 0;
+      throw err;
+    }
+  }
+
+  async #reassert(kv: KV, me: string): Promise<void> {
     await kv.put(this.#names.registryKey(me), this.#leaseValue());
     const stored = new Map((await this.#list(kv, this.#names.nodePresenceFilter(me), isEntry)).map((e) => [e.key, e]));
     await inBatches([...stored.values()], BATCH, (e) =>

@@ -15,6 +15,7 @@ import { headers } from '@nats-io/transport-node';
 import { BrokerUnavailableError, type Position, type ReadResult, type RoomMessage } from './broker.js';
 import type { NatsClients } from './nats-clients.js';
 import { token, type NatsNames } from './nats-names.js';
+import { KeyBatches, type Batched } from './key-batches.js';
 import { scan } from './nats-scan.js';
 
 /** Marks the message `top()` writes into a room that has none, so every position names a real message. */
@@ -29,6 +30,11 @@ export interface RoomLogOptions {
 
 const nanos = (ms: number): number => ms * 1_000_000;
 const EMPTY = new Uint8Array(0);
+
+interface ReadRequest {
+  after: Position;
+  limit: number;
+}
 
 export function isOpenMark(m: { headers?: { has(k: string): boolean } | undefined }): boolean {
   return m.headers?.has(OPEN_MARK) === true;
@@ -58,6 +64,7 @@ export class RoomLog {
    */
   #floor = 0;
   #checking: Promise<boolean> | null = null;
+  readonly #reads = new KeyBatches<ReadRequest, ReadResult>((room, batch) => this.#readBatch(room, batch));
 
   /** `conn` throws BrokerUnavailableError while there is no connection. */
   constructor(names: NatsNames, options: RoomLogOptions, conn: () => NatsClients) {
@@ -209,34 +216,68 @@ export class RoomLog {
     return m !== null && m.subject === this.#names.roomSubject(room);
   }
 
+  /** Reads of one room that come while one runs are answered together by the next (see KeyBatches). */
   async read(room: string, after: Position, limit: number): Promise<ReadResult> {
     try {
-      return await this.#read(room, after, limit);
+      return await this.#reads.run(room, { after, limit });
     } catch {
       return { complete: false, reason: 'unavailable' };
     }
   }
 
-  async #read(room: string, after: Position, limit: number): Promise<ReadResult> {
+  /**
+   * One scan of the room from the lowest position asked for answers every read of the batch.
+   * Each read is answered as if alone: its messages after its position, too_many beyond its
+   * limit, expired when its position is no longer kept.
+   */
+  async #readBatch(room: string, batch: Array<Batched<ReadRequest, ReadResult>>): Promise<void> {
     const epoch = this.#knownEpoch();
-    if (after.e !== epoch) return { complete: false, reason: 'epoch', top: await this.top(room) };
-    const last = await this.last(room);
-    if (last === null) return { complete: false, reason: 'expired', top: await this.top(room) };
+    let opened: Promise<Position> | undefined;
+    const topNow = (): Promise<Position> => (opened ??= this.top(room));
+    const last = batch.some((b) => b.request.after.e === epoch) ? await this.last(room) : null;
+    const scanning: Array<Batched<ReadRequest, ReadResult>> = [];
+    for (const b of batch) {
+      const { after } = b.request;
+      if (after.e !== epoch) b.resolve({ complete: false, reason: 'epoch', top: await topNow() });
+      else if (last === null) b.resolve({ complete: false, reason: 'expired', top: await topNow() });
+      else if (after.o > last.seq) b.resolve({ complete: false, reason: 'epoch', top: { e: epoch, o: last.seq } });
+      else if (after.o === last.seq) b.resolve({ complete: true, messages: [], top: { e: epoch, o: last.seq } });
+      else if (after.o < 1) b.resolve({ complete: false, reason: 'expired', top: { e: epoch, o: last.seq } });
+      else scanning.push(b);
+    }
+    if (scanning.length === 0 || last === null) return;
     let top: Position = { e: epoch, o: last.seq };
-    if (after.o > last.seq) return { complete: false, reason: 'epoch', top };
-    if (after.o === last.seq) return { complete: true, messages: [], top };
-    if (after.o < 1) return { complete: false, reason: 'expired', top };
+    const from = Math.min(...scanning.map((b) => b.request.after.o));
+    const limit = Math.max(...scanning.map((b) => b.request.limit));
+    // one position for all: more than the largest limit is too many for each; else the room's whole history may be read
+    const max = scanning.every((b) => b.request.after.o === from) ? limit : limit + this.keptPerRoom;
     const { js, jsm } = this.#conn();
-    const subject = this.#names.roomSubject(room);
-    const got = await scan(js, jsm, this.stream, { filter: subject, startSeq: after.o + 1 }, limit, this.#o.timeoutMs);
-    if (got === 'too_many') return { complete: false, reason: 'too_many', top };
-    // checked after the scan, so a message trimmed while it ran cannot pass unseen
-    if (!(await this.holds(room, after.o))) return { complete: false, reason: 'expired', top };
-    const kept = got.filter((m) => !isOpenMark(m));
-    const first = kept[0];
-    if (first !== undefined && Date.now() - first.info.timestampNanos / 1e6 > this.#o.historyTtlMs) return { complete: false, reason: 'expired', top };
+    const got = await scan(js, jsm, this.stream, { filter: this.#names.roomSubject(room), startSeq: from + 1 }, max, this.#o.timeoutMs);
+    if (got === 'too_many') {
+      for (const b of scanning) b.resolve({ complete: false, reason: 'too_many', top });
+      return;
+    }
+    // checked after the scan, so a message trimmed while it ran cannot pass unseen; what is kept is a suffix of
+    // the room, so when the lowest position is still kept, so is every later message the scan found
+    const lowestKept = await this.holds(room, from);
+    const found = new Set(got.map((m) => m.seq));
     if (got.length > 0 && got[got.length - 1]!.seq > top.o) top = { e: epoch, o: got[got.length - 1]!.seq };
-    return { complete: true, messages: kept.map((m) => roomMessage(room, epoch, m)), top };
+    const messages = got.map((m) => ({ m, message: roomMessage(room, epoch, m) }));
+    for (const b of scanning) {
+      const { after, limit: own } = b.request;
+      const since = messages.filter(({ m }) => m.seq > after.o);
+      if (since.length > own) {
+        b.resolve({ complete: false, reason: 'too_many', top });
+        continue;
+      }
+      const kept = after.o === from ? lowestKept : lowestKept ? found.has(after.o) : await this.holds(room, after.o);
+      const first = since.find(({ m }) => !isOpenMark(m));
+      if (!kept || (first !== undefined && Date.now() - first.m.info.timestampNanos / 1e6 > this.#o.historyTtlMs)) {
+        b.resolve({ complete: false, reason: 'expired', top });
+        continue;
+      }
+      b.resolve({ complete: true, messages: since.filter(({ m }) => !isOpenMark(m)).map(({ message }) => message), top });
+    }
   }
 
   /** After a failed call: true when the stream was missing and has been made again. */

@@ -10,7 +10,7 @@ import { createServer, connect as tcpConnect, type Server, type Socket } from 'n
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import type { Broker, RoomMessage, RoomReset } from '../../src/cluster/broker.js';
+import type { Broker, Position, ReadResult, RoomMessage, RoomReset } from '../../src/cluster/broker.js';
 import { BrokerUnavailableError } from '../../src/cluster/broker.js';
 import { NatsBroker, type NatsBrokerOptions } from '../../src/cluster/nats-broker.js';
 import { NatsNames } from '../../src/cluster/nats-names.js';
@@ -21,6 +21,7 @@ import { until, within } from '../helpers/wait.js';
 const bytes = (s: string): Uint8Array => Buffer.from(s);
 const text = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
 const freshPrefix = (): string => `t${randomBytes(4).toString('hex')}`;
+const shape = (r: ReadResult): unknown => (r.complete ? { top: r.top, messages: r.messages.map((m) => [m.pos, text(m.payload)]) } : r);
 
 let shared: Promise<BrokerProcess> | undefined;
 const nats = (): Promise<BrokerProcess> => (shared ??= BrokerProcess.nats());
@@ -232,6 +233,77 @@ describe('NATS adapter', () => {
     const idle = await a!.read(room, positions[6]!, 100);
     assert.ok(idle.complete, 'the top of an idle room reads as complete');
     assert.deepEqual(idle.messages, []);
+  });
+
+  test('reads of one room that come together (a thousand clients rejoining) are answered as each would be alone', async () => {
+    const server = await nats();
+    const [a] = await startNodes(1, { url: server.url, prefix: freshPrefix(), historySize: 20 });
+    const room = '/chat#together';
+    const positions = [await a!.top(room)];
+    let foreign: Position | undefined;
+    for (let i = 0; i < 30; i++) {
+      positions.push(await a!.append(room, bytes(`m${i}`)));
+      if (i === 20) foreign = await a!.append('/chat#elsewhere', bytes('x'));
+    }
+    const asks: Array<[Position, number]> = [];
+    for (const p of positions) for (const limit of [5, 100]) asks.push([p, limit]);
+    asks.push([{ e: 'another', o: 3 }, 100], [foreign!, 100], [{ e: positions[0]!.e, o: positions[30]!.o + 1000 }, 100]);
+    // each scan of the room makes a consumer: counted on the JetStream API subject
+    const nc = await connect({ servers: `127.0.0.1:${server.port}` });
+    let scans = 0;
+    nc.subscribe('$JS.API.CONSUMER.CREATE.>', { callback: () => void scans++ });
+    await nc.flush();
+    const alone: ReadResult[] = [];
+    for (const [p, limit] of asks) alone.push(await a!.read(room, p, limit));
+    await nc.flush();
+    const scansAlone = scans;
+    const together = await Promise.all(asks.map(([p, limit]) => a!.read(room, p, limit)));
+    await nc.flush();
+    await nc.close();
+    assert.deepEqual(together.map(shape), alone.map(shape));
+    assert.ok(scansAlone >= 20, `one scan per read that needs one (${scansAlone})`);
+    assert.equal(scans - scansAlone, 2, 'the first read alone, then one scan for all that came while it ran');
+    // and what that is: trimmed positions expired (or too many), kept ones exactly the room's messages after them
+    const reasons = new Set(alone.map((r) => (r.complete ? 'complete' : r.reason)));
+    assert.deepEqual([...reasons].sort(), ['complete', 'epoch', 'expired', 'too_many']);
+    const fromKept = alone[2 * 12 + 1]!;
+    assert.ok(fromKept.complete);
+    assert.deepEqual(fromKept.messages.map((m) => text(m.payload)), Array.from({ length: 18 }, (_, i) => `m${12 + i}`));
+  });
+
+  test('reads answered together while messages are appended: each has every message of the room after its position, up to at least what was appended before it asked', async () => {
+    const server = await nats();
+    const [a] = await startNodes(1, { url: server.url, prefix: freshPrefix(), historySize: 500 });
+    const room = '/chat#busy-rejoin';
+    const appended = [await a!.top(room)];
+    for (let i = 0; i < 20; i++) appended.push(await a!.append(room, bytes(`m${i}`)));
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 20; writing && i < 400; i++) appended.push(await a!.append(room, bytes(`m${i}`)));
+    })();
+    const checks: Array<Promise<void>> = [];
+    try {
+      for (let round = 0; round < 20; round++) {
+        for (let k = 0; k < 25; k++) {
+          const from = appended[(round * 7 + k * 3) % appended.length]!;
+          const known = appended.length;
+          checks.push(
+            a!.read(room, from, 1_000).then((r) => {
+              assert.ok(r.complete, `read from ${from.o}: ${JSON.stringify(r)}`);
+              const got = r.messages.map((m) => m.pos.o);
+              const expected = appended.map((p) => p.o).filter((o) => o > from.o && o <= (got[got.length - 1] ?? from.o));
+              assert.deepEqual(got, expected, 'every message after the position, in order');
+              assert.ok((got[got.length - 1] ?? from.o) >= appended[known - 1]!.o, 'nothing appended before the read was asked is missing');
+            }),
+          );
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+      await Promise.all(checks);
+    } finally {
+      writing = false;
+      await writer;
+    }
   });
 
   test('a follower cut off while its room was trimmed past it is reset (gap); a room that kept everything goes on', async () => {
