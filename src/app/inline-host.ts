@@ -52,7 +52,9 @@ export class InlineHost implements ServiceHost {
     return this.#service;
   }
   readonly #dispatcher: CommandDispatcher | null;
-  readonly #pending = new Set<Promise<unknown>>();
+  /** Messages waiting or being handled, over all connections (a count: a batch of thousands from a worker's channel made a Set of them grow and shrink). */
+  #busy = 0;
+  #idleWaiters: Array<() => void> = [];
   readonly #rooms: RoomPolicy;
 
   constructor(file: string, route: string, def: ServiceDefinition, sink: HostSink, log: Logger, isolation: Isolation = 'inline') {
@@ -152,10 +154,10 @@ export class InlineHost implements ServiceHost {
     const task = record.queue.then(run, run);
     record.queue = task;
     if (command) record.commands += 1;
-    this.#pending.add(task);
+    this.#busy += 1;
     void task.finally(() => {
-      this.#pending.delete(task);
       if (command) record.commands -= 1;
+      if (--this.#busy === 0) this.#wakeIdle();
     });
   }
 
@@ -209,7 +211,7 @@ export class InlineHost implements ServiceHost {
 
   async idle(connId?: string): Promise<void> {
     if (connId === undefined) {
-      while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+      if (this.#busy > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
       return;
     }
     const record = this.#connections.get(connId);
@@ -219,6 +221,12 @@ export class InlineHost implements ServiceHost {
       await tail.catch(() => undefined);
       if (record.queue === tail) return;
     }
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   cancel(connId?: string): void {
