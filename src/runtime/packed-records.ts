@@ -14,6 +14,35 @@ const BINARY = 2;
 const HEAD = 12;
 /** A segment's first size; it grows by doubling to hold one flush's records. */
 const INITIAL = 64 * 1024;
+/** The most a new own segment starts with (one flush of large messages does not make every later one large). */
+const MAX_FIRST = 1024 * 1024;
+
+/** Node's Buffer methods without argument checks (on Buffer.prototype since Node's first releases, not in its types). */
+interface FastWrites {
+  utf8Write(text: string, offset: number): number;
+}
+interface FastReads {
+  utf8Slice(start: number, end: number): string;
+}
+
+/**
+ * Views handed to the transport: a Buffer made the way Node makes its own (a Uint8Array
+ * subclass under Buffer.prototype), without subarray()'s argument handling, which cost
+ * more than the rest of a small record's reading.
+ */
+class BufferView extends Uint8Array {}
+Object.setPrototypeOf(BufferView.prototype, Buffer.prototype);
+
+function putU32(buf: Uint8Array, at: number, v: number): void {
+  buf[at] = v;
+  buf[at + 1] = v >>> 8;
+  buf[at + 2] = v >>> 16;
+  buf[at + 3] = v >>> 24;
+}
+
+function getU32(buf: Uint8Array, at: number): number {
+  return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16)) + buf[at + 3]! * 0x1000000;
+}
 
 /**
  * One record. `data` is a string or a view of the segment (valid as long as the segment
@@ -41,6 +70,7 @@ export class PackedWriter {
   /** Where the current segment starts. */
   #start = 0;
   #at = 0;
+  #lastSize = INITIAL;
 
   constructor(ownSegments: boolean) {
     this.#ownSegments = ownSegments;
@@ -58,7 +88,9 @@ export class PackedWriter {
     const at = this.#at;
     const dataAt = at + HEAD;
     let dataLength: number;
-    if (isString) dataLength = data.length === 0 ? 0 : buf.write(data, dataAt, 'utf8');
+    // utf8Write, byte stores: Buffer#write and writeUInt32LE check their arguments first,
+    // which cost more than the few bytes of a chat message they write
+    if (isString) dataLength = data.length === 0 ? 0 : (buf as unknown as FastWrites).utf8Write(data, dataAt);
     else {
       buf.set(data, dataAt);
       dataLength = data.byteLength;
@@ -67,8 +99,8 @@ export class PackedWriter {
     buf[at + 1] = (isString || !binary ? TEXT : 0) | (binary ? BINARY : 0);
     buf[at + 2] = 0;
     buf[at + 3] = 0;
-    buf.writeUInt32LE(slot, at + 4);
-    buf.writeUInt32LE(dataLength, at + 8);
+    putU32(buf, at + 4, slot);
+    putU32(buf, at + 8, dataLength);
     this.#at = dataAt + dataLength;
   }
 
@@ -92,11 +124,13 @@ export class PackedWriter {
     const buf = this.#buf;
     const used = this.#at - this.#start;
     if (buf !== null && buf.length - this.#at >= n) return buf;
-    let size = buf === null ? INITIAL : buf.length * 2;
+    // a new own segment starts at the size the last one grew to: no copy on the way up
+    let size = buf === null ? this.#lastSize : buf.length * 2;
     while (size < used + n) size *= 2;
     // allocUnsafeSlow: memory of its own (not Node's shared pool), so transferable. Segments
     // taken from the old buffer keep it; only the current one moves.
     const next = Buffer.allocUnsafeSlow(size);
+    this.#lastSize = Math.min(size, MAX_FIRST);
     if (buf !== null && used > 0) buf.copy(next, 0, this.#start, this.#at);
     this.#buf = next;
     this.#start = 0;
@@ -112,18 +146,21 @@ export class PackedWriter {
  */
 export function readPacked(segment: Uint8Array, each: PackedHandler, text: TextAs = 'string'): void {
   const buf = Buffer.isBuffer(segment) ? segment : Buffer.from(segment.buffer, segment.byteOffset, segment.byteLength);
+  const memory = buf.buffer as ArrayBuffer;
+  const base = buf.byteOffset;
   const end = buf.length;
   const strings = text === 'string';
   let at = 0;
   while (at + HEAD <= end) {
     const tag = buf[at]!;
     const flags = buf[at + 1]!;
-    const slot = buf.readUInt32LE(at + 4);
+    const slot = getU32(buf, at + 4);
     const dataAt = at + HEAD;
-    const next = dataAt + buf.readUInt32LE(at + 8);
+    const length = getU32(buf, at + 8);
+    const next = dataAt + length;
     if (next > end) throw new Error('packed records: a record runs past the segment');
     // a service is handed binary data as a plain Uint8Array (as inline); the transport takes a Buffer as it is
-    const data = !strings ? buf.subarray(dataAt, next) : flags & TEXT ? buf.toString('utf8', dataAt, next) : new Uint8Array(buf.buffer, buf.byteOffset + dataAt, next - dataAt);
+    const data = !strings ? new BufferView(memory, base + dataAt, length) : flags & TEXT ? (buf as unknown as FastReads).utf8Slice(dataAt, next) : new Uint8Array(memory, base + dataAt, length);
     at = next;
     each(tag, slot, data, (flags & BINARY) !== 0);
   }
