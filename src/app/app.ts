@@ -274,7 +274,11 @@ export class App<Framed> {
     return id;
   }
 
-  /** A whole message from the connection; `bytes` is its size on the wire when the edge knows it. */
+  /**
+   * A whole message from the connection; `bytes` is its size on the wire when the edge knows
+   * it. Text may come as its (valid) UTF-8 bytes: it becomes a string only for a host that
+   * wants one.
+   */
   message(id: string, data: string | Uint8Array, binary: boolean, bytes?: number): void {
     const c = this.#connections.get(id);
     if (c === undefined) return;
@@ -282,7 +286,7 @@ export class App<Framed> {
     const size = bytes ?? byteLength(data);
     c.bytesIn += size;
     this.#observer.messageIn?.(c.route, size);
-    c.host.message(id, data, binary);
+    c.host.message(id, binary || typeof data === 'string' || c.host.textAsBytes === true ? data : utf8Text(data), binary);
   }
 
   /** The peer sent a Close frame: the service may choose the reply code and reason. */
@@ -715,4 +719,8 @@ export class App<Framed> {
 
 function byteLength(data: string | Uint8Array): number {
   return typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+}
+
+function utf8Text(bytes: Uint8Array): string {
+  return (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('utf8');
 }

@@ -56,7 +56,9 @@ export class InlineHost implements ServiceHost {
   readonly #dispatcher: CommandDispatcher | null;
   /** Some command may let its connection's next message start before it settled. */
   readonly #pipelines: boolean;
-  readonly #pending = new Set<Promise<unknown>>();
+  /** Messages waiting or being handled, over all connections (a count: a batch of thousands from a worker's channel made a Set of them grow and shrink). */
+  #busy = 0;
+  #idleWaiters: Array<() => void> = [];
   readonly #rooms: RoomPolicy;
 
   constructor(file: string, route: string, def: ServiceDefinition, sink: HostSink, log: Logger, isolation: Isolation = 'inline') {
@@ -158,10 +160,10 @@ export class InlineHost implements ServiceHost {
     const task = record.queue.then(run, run);
     record.queue = task;
     if (command) record.commands += 1;
-    this.#pending.add(task);
+    this.#busy += 1;
     void task.finally(() => {
-      this.#pending.delete(task);
       if (command) record.commands -= 1;
+      if (--this.#busy === 0) this.#wakeIdle();
     });
   }
 
@@ -175,12 +177,12 @@ export class InlineHost implements ServiceHost {
     const early = (record.pipelined ??= new Set());
     early.add(task);
     if (command) record.commands += 1;
-    this.#pending.add(task);
+    this.#busy += 1;
     void task.finally(() => {
       release();
       early.delete(task);
-      this.#pending.delete(task);
       if (command) record.commands -= 1;
+      if (--this.#busy === 0) this.#wakeIdle();
     });
   }
 
@@ -234,7 +236,7 @@ export class InlineHost implements ServiceHost {
 
   async idle(connId?: string): Promise<void> {
     if (connId === undefined) {
-      while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+      if (this.#busy > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
       return;
     }
     const record = this.#connections.get(connId);
@@ -245,6 +247,12 @@ export class InlineHost implements ServiceHost {
       if (record.pipelined?.size) await Promise.allSettled([...record.pipelined]);
       if (record.queue === tail && !record.pipelined?.size) return;
     }
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   cancel(connId?: string): void {

@@ -41,7 +41,13 @@ export interface ServiceHost {
   readonly info: ServiceInfo;
   handshake(request: HandshakeRequest): Promise<HostHandshakeResult>;
   open(connection: OpenInfo): Promise<void>;
+  /**
+   * A whole message. Text is a string, or its UTF-8 bytes (`binary` false) for a host that
+   * says `textAsBytes`; bytes may be a view of memory reused once this returns.
+   */
   message(connId: string, data: string | Uint8Array, binary: boolean): void;
+  /** Take text messages as their UTF-8 bytes (a host that copies them across a boundary as they are). */
+  readonly textAsBytes?: boolean;
   /**
    * The peer sent a Close frame: runs the close hook now, and returns its reply choice if the
    * hook answered synchronously (pywebsocket's passive closing). Optional: a host that cannot
@@ -88,6 +94,7 @@ export type Target =
   | { kind: 'room'; room: string };
 
 export type HostAction =
+  /** Bytes with `binary` false are UTF-8 text, sent as a text message. */
   | { type: 'send'; to: string; data: string | Uint8Array; binary: boolean }
   | { type: 'deliver'; target: Target; data: string | Uint8Array; binary: boolean; except: string[] }
   | { type: 'close'; to: string; code: number; reason: string }

@@ -174,9 +174,9 @@ export class OutboundBatcher<M extends { type: string }> {
     this.#schedule();
   }
 
-  /** A record for the receiver's packed handler (see packed-records.ts); check packable() first. */
-  sendPacked(tag: number, key: string, data: string | Uint8Array, binary: boolean): void {
-    this.#packed.add(tag, key, data, binary);
+  /** A record for the receiver's packed handler (see packed-records.ts): data is copied at once. */
+  sendPacked(tag: number, slot: number, data: string | Uint8Array, binary: boolean): void {
+    this.#packed.add(tag, slot, data, binary);
     this.#schedule();
   }
 

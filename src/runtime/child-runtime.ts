@@ -16,7 +16,7 @@ import {
   type LogLevel,
   type ParentMessage,
 } from './child-messages.js';
-import { readPacked, type PackedHandler } from './packed-records.js';
+import { readPacked, type PackedHandler, type TextAs } from './packed-records.js';
 
 /** What an entry module's `run(ctx)` receives. */
 export interface ChildContext {
@@ -30,12 +30,12 @@ export interface ChildContext {
   post(payload: unknown, transfer?: readonly ArrayBuffer[] | 'auto'): void;
   onMessage(listener: (payload: unknown) => void): void;
   /**
-   * One record for the parent's SupervisedUnit.onPacked handler, packed with others into one
-   * byte segment, in order with everything else sent. `key` and `data` must be packable().
+   * One record for the parent's SupervisedUnit.onPacked handler, copied with others into one
+   * byte segment, in order with everything else sent (see packed-records.ts).
    */
-  postPacked(tag: number, key: string, data: string | Uint8Array, binary: boolean): void;
-  /** Receive the records the parent sends with SupervisedUnit.postPacked. */
-  onPacked(handler: PackedHandler): void;
+  postPacked(tag: number, slot: number, data: string | Uint8Array, binary: boolean): void;
+  /** Receive the records the parent sends with SupervisedUnit.postPacked; text as strings or as its UTF-8 bytes. */
+  onPacked(handler: PackedHandler, text?: TextAs): void;
   /** Serve the parent's calls (`SupervisedUnit.call`). */
   handleCalls(handler: (method: string, args: unknown[]) => unknown): void;
   /** Call a method on another supervised unit (routed by the parent). */
@@ -92,6 +92,7 @@ export function startChildRuntime(): void {
   const pendingCalls = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
   let callHandler: ((method: string, args: unknown[]) => unknown) | undefined;
   let packedHandler: PackedHandler | undefined;
+  let packedText: TextAs = 'string';
   let nextCallId = 1;
   let running: Promise<unknown> = Promise.resolve();
   let stopping = false;
@@ -148,8 +149,11 @@ export function startChildRuntime(): void {
         send({ v: IPC_VERSION, type: 'message', payload }, list);
       },
       onMessage: (l) => void messageListeners.push(l),
-      postPacked: (tag, key, data, binary) => out.sendPacked(tag, key, data, binary),
-      onPacked: (h) => void (packedHandler = h),
+      postPacked: (tag, slot, data, binary) => out.sendPacked(tag, slot, data, binary),
+      onPacked: (h, text = 'string') => {
+        packedHandler = h;
+        packedText = text;
+      },
       handleCalls: (h) => void (callHandler = h),
       call(target, method, args) {
         const id = nextCallId++;
@@ -215,7 +219,7 @@ export function startChildRuntime(): void {
         for (const l of messageListeners) l(m.payload);
         break;
       case 'packed':
-        if (packedHandler) readPacked(m.bytes, packedHandler);
+        if (packedHandler) readPacked(m.bytes, packedHandler, packedText);
         break;
     }
   };

@@ -9,16 +9,18 @@ export interface IsolatedServiceData {
   isolation: ChildIsolation;
 }
 
-/** Messages (not calls) on the service channel; ordered with calls. */
-export type ServiceChannelMessage =
-  | { type: 'message'; connId: string; data: string | Uint8Array; binary: boolean }
-  | { type: 'act'; action: HostAction }
-  | { type: 'event'; event: string; data: unknown; from: string };
+/**
+ * Messages (not calls) on the service channel; ordered with calls and packed records. A
+ * connection's messages and its 'send' actions go as packed records; what else the service
+ * does goes as an 'act'.
+ */
+export type ServiceChannelMessage = { type: 'act'; action: HostAction } | { type: 'event'; event: string; data: unknown; from: string };
 
 /**
- * Tags of packed records (see packed-records.ts): to the child, a connection's message
- * (key: connection id); to the server, a 'send' action (key: the connection it goes to).
- * Data that cannot be packed goes as the ServiceChannelMessage of the same meaning.
+ * Tags of packed records (see packed-records.ts): to the child, a connection's message; to
+ * the server, a 'send' action to a connection. The record's slot is the connection's: the
+ * server gives each connection one with the 'open' call ([OpenInfo, slot]) and reuses it
+ * only after the child has answered that connection's 'close' call.
  */
 export const PACKED_MESSAGE = 1;
 export const PACKED_SEND = 1;

@@ -10,9 +10,13 @@ import { packable } from './packed-records.js';
 
 export async function run(ctx: ChildContext): Promise<void> {
   const { file, route, isolation } = ctx.data as IsolatedServiceData;
+  // the attached connections by the slot the server gave each, and back
+  const ids: Array<string | undefined> = [];
+  const slots = new Map<string, number>();
   const sink: HostSink = {
     act: (action) => {
-      if (action.type === 'send' && packable(action.to, action.data)) ctx.postPacked(PACKED_SEND, action.to, action.data, action.binary);
+      const slot = action.type === 'send' ? slots.get(action.to) : undefined;
+      if (slot !== undefined && action.type === 'send' && packable(action.data)) ctx.postPacked(PACKED_SEND, slot, action.data, action.binary);
       else ctx.post({ type: 'act', action } satisfies ServiceChannelMessage);
     },
     ask: (query: HostQuery) => ctx.call(SINK_TARGET, 'ask', [query]) as never,
@@ -20,22 +24,34 @@ export async function run(ctx: ChildContext): Promise<void> {
   const host = await inlineHostFactory(ctx.log, isolation)(file, route, sink);
   ctx.onMessage((payload) => {
     const m = payload as ServiceChannelMessage;
-    if (m.type === 'message') host.message(m.connId, m.data, m.binary);
-    else if (m.type === 'event') host.clusterEvent?.(m.event, m.data, m.from);
+    if (m.type === 'event') host.clusterEvent?.(m.event, m.data, m.from);
   });
-  ctx.onPacked((tag, connId, data, binary) => {
-    if (tag === PACKED_MESSAGE) host.message(connId, data, binary);
-  });
+  ctx.onPacked((tag, slot, data, binary) => {
+    const id = ids[slot];
+    if (tag === PACKED_MESSAGE && id !== undefined) host.message(id, data, binary);
+  }, 'string');
   ctx.handleCalls((method, args) => {
     switch (method) {
       case 'info':
         return host.info;
       case 'handshake':
         return host.handshake(args[0] as HandshakeRequest);
-      case 'open':
-        return host.open(args[0] as OpenInfo);
-      case 'close':
-        return host.close(args[0] as string, args[1] as number, args[2] as string);
+      case 'open': {
+        const info = args[0] as OpenInfo;
+        const slot = args[1] as number;
+        ids[slot] = info.id;
+        slots.set(info.id, slot);
+        return host.open(info);
+      }
+      case 'close': {
+        const id = args[0] as string;
+        const slot = slots.get(id);
+        if (slot !== undefined) {
+          slots.delete(id);
+          ids[slot] = undefined;
+        }
+        return host.close(id, args[1] as number, args[2] as string);
+      }
       case 'idle':
         return host.idle(args[0] as string | undefined);
       case 'cancel':

@@ -20,7 +20,6 @@ import type {
 import type { ChildIsolation } from './child.js';
 import type { RestartPolicyOptions } from './restart-policy.js';
 import { PACKED_MESSAGE, PACKED_SEND, SINK_TARGET, type IsolatedServiceData, type ServiceChannelMessage } from './isolated-service-channel.js';
-import { packable } from './packed-records.js';
 import type { CrashInfo, HeartbeatOptions, SupervisedUnit } from './supervised-unit.js';
 import type { Supervisor } from './supervisor.js';
 
@@ -46,6 +45,12 @@ export interface IsolatedHostStats {
 
 let unitSeq = 0;
 
+/** A connection of this host and the slot its records carry. */
+interface Attached {
+  info: OpenInfo;
+  slot: number;
+}
+
 export class IsolatedServiceHost implements ServiceHost {
   readonly file: string;
   readonly route: string;
@@ -55,7 +60,12 @@ export class IsolatedServiceHost implements ServiceHost {
   readonly #o: IsolatedHostOptions;
   /** The service keeps its clients across a crash (read from the service once it ran). */
   #survive = false;
-  readonly #connections = new Map<string, OpenInfo>();
+  readonly #connections = new Map<string, Attached>();
+  /** The connection of each slot (see isolated-service-channel.ts), and the slots free for reuse. */
+  readonly #ids: Array<string | undefined> = [];
+  readonly #freeSlots: number[] = [];
+  /** Slots of connections closed while their service was going down: free once a new instance runs. */
+  #closedSlots: number[] = [];
   #info: ServiceInfo = { commands: false, isolation: 'worker', presenceEvents: true };
   #messagesIn = 0;
   #everRan = false;
@@ -89,9 +99,11 @@ export class IsolatedServiceHost implements ServiceHost {
       const m = payload as ServiceChannelMessage;
       if (m.type === 'act') this.#sink.act(m.action);
     });
-    this.unit.onPacked((tag, to, data, binary) => {
-      if (tag === PACKED_SEND) this.#sink.act({ type: 'send', to, data, binary });
-    });
+    // text stays UTF-8 bytes: the transport writes them as a text frame without a string between
+    this.unit.onPacked((tag, slot, data, binary) => {
+      const to = this.#ids[slot];
+      if (tag === PACKED_SEND && to !== undefined) this.#sink.act({ type: 'send', to, data, binary });
+    }, 'bytes');
     this.unit.on('crash', (c) => this.#onCrash(c));
     this.unit.on('state', (s) => {
       if (s === 'running') void this.#onRunning();
@@ -100,6 +112,11 @@ export class IsolatedServiceHost implements ServiceHost {
 
   get info(): ServiceInfo {
     return this.#info;
+  }
+
+  /** Text messages are copied to the service as their UTF-8 bytes: the child makes the string. */
+  get textAsBytes(): boolean {
+    return true;
   }
 
   stats(): IsolatedHostStats {
@@ -135,46 +152,60 @@ export class IsolatedServiceHost implements ServiceHost {
   }
 
   async open(connection: OpenInfo): Promise<void> {
-    this.#connections.set(connection.id, connection);
+    const slot = this.#freeSlots.pop() ?? this.#ids.length;
+    this.#ids[slot] = connection.id;
+    this.#connections.set(connection.id, { info: connection, slot });
     try {
-      await this.unit.call('open', [connection]);
+      await this.unit.call('open', [connection, slot]);
     } catch (err) {
       this.#o.log.warn({ service: this.route, connection: connection.id, err: String(err) }, 'open hook did not run: service down');
     }
   }
 
+  /** `data` may be a view of memory the caller reuses: it is copied before this returns. */
   message(connId: string, data: string | Uint8Array, binary: boolean): void {
-    if (!this.#connections.has(connId)) return;
+    const c = this.#connections.get(connId);
+    if (c === undefined) return;
     this.#messagesIn++;
     const held = this.#held?.get(connId);
     if (held !== undefined) {
       // a surviving connection whose open hook has not run again yet in the new instance
-      if (held.length < MAX_HELD_PER_CONNECTION) held.push([data, binary]);
+      if (held.length < MAX_HELD_PER_CONNECTION) held.push([typeof data === 'string' ? data : new Uint8Array(data), binary]);
       else this.#o.log.warn({ service: this.route, connection: connId }, 'message dropped: service restarting');
       return;
     }
-    this.#post(connId, data, binary);
+    this.#post(c.slot, connId, data, binary);
   }
 
-  #post(connId: string, data: string | Uint8Array, binary: boolean): void {
-    const posted = packable(connId, data)
-      ? this.unit.postPacked(PACKED_MESSAGE, connId, data, binary)
-      : this.unit.post({ type: 'message', connId, data, binary } satisfies ServiceChannelMessage, 'auto');
-    if (!posted) {
+  #post(slot: number, connId: string, data: string | Uint8Array, binary: boolean): void {
+    if (!this.unit.postPacked(PACKED_MESSAGE, slot, data, binary)) {
       this.#o.log.warn({ service: this.route, connection: connId }, 'message dropped: service restarting');
     }
   }
 
   async close(connId: string, code: number, reason: string): Promise<CloseReply | undefined> {
-    const known = this.#connections.delete(connId);
+    const c = this.#connections.get(connId);
+    if (c === undefined) return undefined;
+    this.#connections.delete(connId);
     this.#held?.delete(connId);
-    if (known && this.#retired && this.#connections.size === 0) void this.#stopUnit();
-    if (!known || this.unit.state !== 'running') return undefined;
+    if (this.#retired && this.#connections.size === 0) void this.#stopUnit();
+    if (this.unit.state !== 'running') {
+      this.#closedSlots.push(c.slot);
+      return undefined;
+    }
     try {
       return (await this.unit.call('close', [connId, code, reason])) as CloseReply | undefined;
     } catch {
       return undefined;
+    } finally {
+      // the child has answered (or is gone): nothing more comes from it for this slot
+      this.#freeSlot(c.slot);
     }
+  }
+
+  #freeSlot(slot: number): void {
+    this.#ids[slot] = undefined;
+    this.#freeSlots.push(slot);
   }
 
   /** Resolves when the service has no message in hand (in-flight commands settled); at once if it is down. */
@@ -236,8 +267,10 @@ export class IsolatedServiceHost implements ServiceHost {
   }
 
   #closeAll(code: number, reason: string): void {
-    for (const id of [...this.#connections.keys()]) {
+    for (const [id, c] of [...this.#connections]) {
       this.#connections.delete(id);
+      // the instance going down may still send for it: the slot is free once a new one runs
+      this.#closedSlots.push(c.slot);
       this.#sink.act({ type: 'close', to: id, code, reason });
     }
   }
@@ -268,11 +301,13 @@ export class IsolatedServiceHost implements ServiceHost {
     }
     // re-attach surviving connections to the new instance: its open hook runs again, then
     // what they sent meanwhile follows it (calls and messages share one ordered channel)
+    for (const slot of this.#closedSlots) this.#freeSlot(slot);
+    this.#closedSlots = [];
     const held = this.#held;
     this.#held = null;
-    for (const info of this.#connections.values()) {
-      this.unit.call('open', [info]).catch(() => undefined);
-      for (const [data, binary] of held?.get(info.id) ?? []) this.#post(info.id, data, binary);
+    for (const { info, slot } of this.#connections.values()) {
+      this.unit.call('open', [info, slot]).catch(() => undefined);
+      for (const [data, binary] of held?.get(info.id) ?? []) this.#post(slot, info.id, data, binary);
     }
   }
 }

@@ -16,7 +16,7 @@ import {
   type ParentMessage,
   type SerializedError,
 } from './child-messages.js';
-import { readPacked, type PackedHandler } from './packed-records.js';
+import { readPacked, type PackedHandler, type TextAs } from './packed-records.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 import { WorkerChild } from './worker-child.js';
 
@@ -120,6 +120,7 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
   #router: CallRouter | undefined;
   #callHandler: ((method: string, args: unknown[]) => unknown) | undefined;
   #packedHandler: PackedHandler | undefined;
+  #packedText: TextAs = 'string';
   #stopWaiters: Array<() => void> = [];
 
   constructor(options: SupervisedUnitOptions) {
@@ -216,19 +217,20 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
   }
 
   /**
-   * Send one record to the child's ctx.onPacked handler: `data` packed with others into one
-   * byte segment, in order with everything else posted. `key` and `data` must be packable()
-   * (post() what is not). Returns false when the unit is not running.
+   * Send one record to the child's ctx.onPacked handler: `data` copied with others into one
+   * byte segment, in order with everything else posted (see packed-records.ts for `slot`
+   * and for bytes sent as text). Returns false when the unit is not running.
    */
-  postPacked(tag: number, key: string, data: string | Uint8Array, binary: boolean): boolean {
+  postPacked(tag: number, slot: number, data: string | Uint8Array, binary: boolean): boolean {
     if (!this.#child || (this.#state !== 'running' && this.#state !== 'starting')) return false;
-    this.#out?.sendPacked(tag, key, data, binary);
+    this.#out?.sendPacked(tag, slot, data, binary);
     return true;
   }
 
-  /** Receive the records the child sends with ctx.postPacked. */
-  onPacked(handler: PackedHandler): void {
+  /** Receive the records the child sends with ctx.postPacked; text as strings or as its UTF-8 bytes. */
+  onPacked(handler: PackedHandler, text: TextAs = 'string'): void {
     this.#packedHandler = handler;
+    this.#packedText = text;
   }
 
   /** Call a method served by the child's ctx.handleCalls. */
@@ -334,7 +336,7 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
         this.emit('message', m.payload);
         break;
       case 'packed':
-        if (this.#packedHandler) readPacked(m.bytes, this.#packedHandler);
+        if (this.#packedHandler) readPacked(m.bytes, this.#packedHandler, this.#packedText);
         break;
       case 'log':
         this.emit('log', { name: this.name, level: m.level, msg: m.msg, ...(m.fields ? { fields: m.fields } : {}) });

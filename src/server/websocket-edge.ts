@@ -148,7 +148,8 @@ export function websocketEdge(app: App<PreparedMessage>, o: EdgeOptions): WebSoc
         ws.close(1008, over === 'message_rate' ? 'message rate exceeded' : 'byte rate exceeded');
         return;
       }
-      app.message(id, isBinary ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : data.toString('utf8'), isBinary, data.length);
+      // text goes as its bytes (validated UTF-8): the app makes the string only if its service host wants one
+      app.message(id, isBinary ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : data, isBinary, data.length);
     });
     ws.on('close', (code, reason) => void app.closed(id, code, reason));
     ws.on('error', (err) => o.log.debug({ connection: id, err }, 'connection error'));

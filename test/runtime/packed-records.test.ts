@@ -4,19 +4,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { PackedWriter, packable, readPacked } from '../../src/runtime/packed-records.js';
+import { PackedWriter, packable, readPacked, type TextAs } from '../../src/runtime/packed-records.js';
 import { IPC_VERSION, OutboundBatcher, type ChildMessage } from '../../src/runtime/child-messages.js';
 
 interface Rec {
   tag: number;
-  key: string;
+  slot: number;
   data: string | Uint8Array;
   binary: boolean;
 }
 
 const arbRecord: fc.Arbitrary<Rec> = fc.record({
   tag: fc.integer({ min: 0, max: 255 }),
-  key: fc.oneof(fc.constant(''), fc.string({ unit: 'grapheme', maxLength: 20 })),
+  slot: fc.oneof(fc.integer({ min: 0, max: 100 }), fc.constant(0xffff_ffff)),
   data: fc.oneof(
     fc.string({ unit: 'grapheme', maxLength: 200 }),
     fc.uint8Array({ maxLength: 300 }),
@@ -28,52 +28,70 @@ const arbRecord: fc.Arbitrary<Rec> = fc.record({
 
 const plain = (r: Rec) => ({ ...r, data: typeof r.data === 'string' ? r.data : [...r.data] });
 
-function roundTrip(records: Rec[], ownSegments: boolean): Rec[] {
+function roundTrip(records: Rec[], ownSegments: boolean, text: TextAs): Rec[] {
   const w = new PackedWriter(ownSegments);
-  for (const r of records) w.add(r.tag, r.key, r.data, r.binary);
+  for (const r of records) w.add(r.tag, r.slot, r.data, r.binary);
   const out: Rec[] = [];
-  if (!w.empty) readPacked(w.take(), (tag, key, data, binary) => out.push({ tag, key, data, binary }));
+  if (!w.empty) readPacked(w.take(), (tag, slot, data, binary) => out.push({ tag, slot, data, binary }), text);
   return out;
 }
 
-test('records come out as they went in, in order (strings as strings, bytes as bytes)', () => {
+/** What a reader makes of a record: text (a string, or bytes not flagged binary) as a string when it asks for strings; otherwise bytes. */
+function expected(r: Rec, text: TextAs): Rec {
+  const bytes = typeof r.data === 'string' ? Buffer.from(r.data) : r.data;
+  const textual = typeof r.data === 'string' || !r.binary;
+  return { ...r, data: text === 'string' && textual ? Buffer.from(bytes).toString('utf8') : bytes };
+}
+
+test('records come out in order, with their tag, slot and flag; text as a string or as its UTF-8 bytes, as the reader asks', () => {
   fc.assert(
-    fc.property(fc.array(arbRecord, { maxLength: 12 }), fc.boolean(), (records, own) => {
-      assert.deepEqual(roundTrip(records, own).map(plain), records.map(plain));
+    fc.property(fc.array(arbRecord, { maxLength: 12 }), fc.boolean(), fc.constantFrom<TextAs>('string', 'bytes'), (records, own, text) => {
+      const out = roundTrip(records, own, text);
+      assert.deepEqual(out.map(plain), records.map((r) => plain(expected(r, text))));
+      // a service gets plain Uint8Arrays (as inline); the transport gets Buffers it takes as they are
+      for (const r of out) if (typeof r.data !== 'string') assert.equal(Buffer.isBuffer(r.data), text === 'bytes');
     }),
     { numRuns: 300 },
   );
 });
 
+test('a string stays the same string across (multi-byte UTF-8 included)', () => {
+  const s = 'héllo, 世界 🌍';
+  assert.deepEqual(roundTrip([{ tag: 1, slot: 3, data: s, binary: false }], true, 'string'), [{ tag: 1, slot: 3, data: s, binary: false }]);
+  const [asBytes] = roundTrip([{ tag: 1, slot: 3, data: s, binary: false }], true, 'bytes');
+  assert.deepEqual([...(asBytes!.data as Uint8Array)], [...Buffer.from(s)]);
+});
+
 const keys = (seg: Uint8Array): string[] => {
   const out: string[] = [];
-  readPacked(seg, (_t, key) => out.push(key));
+  readPacked(seg, (_t, slot, data) => out.push(`${slot}:${typeof data === 'string' ? data : `[${data.join()}]`}`));
   return out;
 };
 
 test('own segments have memory of their own (transferable)', () => {
   const own = new PackedWriter(true);
-  own.add(1, 'a', 'x', false);
+  own.add(1, 1, 'x', false);
   const first = own.take();
-  own.add(1, 'b', 'y', false);
+  own.add(1, 2, 'y', false);
   const second = own.take();
   assert.equal(first.byteOffset, 0);
   assert.notEqual(first.buffer, second.buffer);
-  assert.deepEqual([keys(first), keys(second)], [['a'], ['b']]);
+  assert.deepEqual([keys(first), keys(second)], [['1:x'], ['2:y']]);
 });
 
 test('a reused scratch: segments of one write follow each other, even across a growth; rewound after release', () => {
   const w = new PackedWriter(false);
-  w.add(1, 'a', 'x', false);
+  w.add(1, 1, 'x', false);
   const first = w.take();
-  w.add(1, 'b', 'y', false);
-  w.add(1, 'c', new Uint8Array(100_000), true); // grows: the segment so far moves, `first` stays
+  w.add(1, 2, 'y', false);
+  w.add(1, 3, new Uint8Array(3), true); // 3 bytes of 0
+  w.add(1, 4, new Uint8Array(100_000).fill(65), false); // grows: the segment so far moves, `first` stays
   const second = w.take();
-  w.add(1, 'd', 'z', false);
+  w.add(1, 5, 'z', false);
   const third = w.take();
-  assert.deepEqual([keys(first), keys(second), keys(third)], [['a'], ['b', 'c'], ['d']]);
+  assert.deepEqual([keys(first), keys(second).map((k) => k.slice(0, 4)), keys(third)], [['1:x'], ['2:y', '3:[0', '4:AA'], ['5:z']]);
   w.release();
-  w.add(1, 'e', 'w', false);
+  w.add(1, 6, 'w', false);
   const again = w.take();
   assert.equal(again.buffer, third.buffer, 'the scratch is written over once released');
   assert.equal(again.byteOffset, 0);
@@ -81,18 +99,17 @@ test('a reused scratch: segments of one write follow each other, even across a g
 
 test('a segment cut short is refused, not read past its end', () => {
   const w = new PackedWriter(true);
-  w.add(3, 'key', 'some data', false);
+  w.add(3, 7, 'some data', false);
   const seg = w.take();
   assert.throws(() => readPacked(seg.subarray(0, seg.length - 1), () => undefined), /runs past/);
   assert.throws(() => readPacked(seg.subarray(0, 5), () => undefined), /truncated/);
 });
 
-test('packable: strings and Uint8Arrays under a short key; anything else is posted', () => {
-  assert.equal(packable('c.1', 'text'), true);
-  assert.equal(packable('c.1', Buffer.from('x')), true);
-  assert.equal(packable('c.1', new ArrayBuffer(2)), false);
-  assert.equal(packable('c.1', { a: 1 }), false);
-  assert.equal(packable('k'.repeat(30_000), 'x'), false);
+test('packable: strings and Uint8Arrays; anything else is posted', () => {
+  assert.equal(packable('text'), true);
+  assert.equal(packable(Buffer.from('x')), true);
+  assert.equal(packable(new ArrayBuffer(2)), false);
+  assert.equal(packable({ a: 1 }), false);
 });
 
 type Written = { message: unknown; transfer: ArrayBuffer[] | undefined };
@@ -113,7 +130,7 @@ function unpack(writes: Written[]): unknown[] {
   const seen: unknown[] = [];
   const one = (m: { type: string; bytes?: Uint8Array; messages?: unknown[] }): void => {
     if (m.type === 'batch') for (const x of m.messages!) one(x as typeof m);
-    else if (m.type === 'packed') readPacked(m.bytes!, (_tag, key, data) => seen.push(`${key}:${String(data)}`));
+    else if (m.type === 'packed') readPacked(m.bytes!, (_tag, slot, data) => seen.push(`${slot}:${String(data)}`));
     else seen.push(m.type);
   };
   for (const w of writes) one(w.message as Parameters<typeof one>[0]);
@@ -124,14 +141,14 @@ for (const canTransfer of [true, false]) {
   test(`packed records and structured messages leave in the order they were sent, in one write (${canTransfer ? 'worker' : 'process'})`, async () => {
     const { out, writes } = batcher('immediate', canTransfer);
     for (let turn = 0; turn < 2; turn++) {
-      out.sendPacked(1, 'a', '1', false);
-      out.sendPacked(1, 'b', '2', false);
+      out.sendPacked(1, 1, '1', false);
+      out.sendPacked(1, 2, '2', false);
       out.send({ v: IPC_VERSION, type: 'ready' });
-      out.sendPacked(1, 'a', '3', false);
+      out.sendPacked(1, 1, '3', false);
       await new Promise((r) => setImmediate(r));
     }
     assert.equal(writes.length, 2);
-    assert.deepEqual(unpack(writes), ['a:1', 'b:2', 'ready', 'a:3', 'a:1', 'b:2', 'ready', 'a:3']);
+    assert.deepEqual(unpack(writes), ['1:1', '2:2', 'ready', '1:3', '1:1', '2:2', 'ready', '1:3']);
     const batch = writes[0]!.message as { messages: Array<{ bytes?: Uint8Array }> };
     const segments = batch.messages.filter((m) => m.bytes).map((m) => m.bytes!.buffer);
     if (canTransfer) assert.deepEqual(writes[0]!.transfer, segments, 'each segment is moved, not copied');
@@ -144,17 +161,17 @@ test("'settled': the output of promise chains leaves in one write, before a task
   const order: string[] = [];
   setImmediate(() => order.push(`task saw ${writes.length} write(s)`));
   // three chains, each sending after a few hops, like one connection's messages in turn
-  const chain = async (name: string): Promise<void> => {
+  const chain = async (slot: number): Promise<void> => {
     for (let i = 0; i < 3; i++) {
       await null;
       await null;
-      out.sendPacked(1, name, String(i), false);
+      out.sendPacked(1, slot, String(i), false);
     }
   };
-  await Promise.all([chain('a'), chain('b'), chain('c')]);
+  await Promise.all([chain(1), chain(2), chain(3)]);
   await new Promise((r) => setImmediate(r));
   assert.equal(writes.length, 1);
-  assert.deepEqual(unpack(writes), ['a:0', 'b:0', 'c:0', 'a:1', 'b:1', 'c:1', 'a:2', 'b:2', 'c:2']);
+  assert.deepEqual(unpack(writes), ['1:0', '2:0', '3:0', '1:1', '2:1', '3:1', '1:2', '2:2', '3:2']);
   assert.deepEqual(order, ['task saw 1 write(s)']);
   assert.equal(writes[0]!.transfer, undefined, 'nothing to transfer over a process channel');
 });
@@ -163,7 +180,7 @@ test("'settled': a sender busy in every round of the microtask queue still gets 
   const { out, writes } = batcher('settled', false);
   let n = 0;
   const spin = (): void => {
-    out.sendPacked(1, 'k', String(n), false);
+    out.sendPacked(1, 9, String(n), false);
     if (++n < 1000) queueMicrotask(spin);
   };
   spin();

@@ -77,6 +77,31 @@ describe('serve with isolated services', () => {
       c.close();
     });
 
+    test(`${kind}: connections that come and go get their own replies only (text as UTF-8 both ways, binary, many in flight)`, async () => {
+      const a = await client(`${url}/${kind}-echo`);
+      const b = await client(`${url}/${kind}-echo`);
+      for (let i = 0; i < 40; i++) a.send('echo', `a ${i}: still in flight when a closes`);
+      a.close();
+      await a.whenClosed();
+      // opened after a closed: may take a's place on the service's channel
+      const c = await client(`${url}/${kind}-echo`);
+      const round = async (name: string, t: TestClient): Promise<void> => {
+        const texts = Array.from({ length: 40 }, (_, i) => `${name} ${i}: héllo ✓ 𝄞`);
+        const replies = await Promise.all(texts.map((x) => t.call('echo', x)));
+        assert.deepEqual(replies, texts);
+        t.ws.send(new TextEncoder().encode(name));
+        const echoed = await t.waitFor(() => t.received.find((m) => m instanceof Uint8Array) as Uint8Array | undefined, `${name}'s binary echo`);
+        assert.equal(new TextDecoder().decode(echoed), name);
+      };
+      await Promise.all([round('b', b), round('c', c)]);
+      for (const [t, others] of [[b, ['a', 'c']], [c, ['a', 'b']]] as const) {
+        for (const other of others) assert.ok(!JSON.stringify(t.received).includes(`"${other} `), `no reply of ${other} reached another client`);
+        assert.equal(t.received.filter((m) => m instanceof Uint8Array).length, 1);
+      }
+      b.close();
+      c.close();
+    });
+
     for (const how of ['crash', 'hang'] as const) {
       test(`${kind}: a ${how} closes its clients with 1011, restarts, serves again; the server stays up`, async () => {
         const before = (await serviceStatus(runDir, `/${kind}-echo`)).restarts;

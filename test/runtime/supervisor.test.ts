@@ -57,22 +57,25 @@ for (const isolation of ['worker', 'process'] as ChildIsolation[]) {
       const unit = add();
       await unit.start();
       const got: unknown[] = [];
-      unit.onPacked((tag, key, data, binary) => got.push({ tag, key, data: typeof data === 'string' ? data : [...data], binary }));
+      unit.onPacked((tag, slot, data, binary) => got.push({ tag, slot, data: typeof data === 'string' ? data : [...data], binary }));
       unit.on('message', (payload) => got.push(payload));
       const bytes = Uint8Array.of(0, 1, 2, 255);
       const text = 'héllo ✓ 𝄞';
-      assert.ok(unit.postPacked(1, 'c.1', text, false));
-      assert.ok(unit.postPacked(1, 'c.2', bytes.subarray(1), true));
+      assert.ok(unit.postPacked(1, 1, text, false));
+      assert.ok(unit.postPacked(1, 2, bytes.subarray(1), true));
       assert.ok(unit.post({ between: true }));
-      assert.ok(unit.postPacked(1, '', '', false));
-      assert.ok(unit.postPacked(1, 'c.1', new Uint8Array(0), true));
-      await until(() => got.length === 5, 'the five echoes');
+      assert.ok(unit.postPacked(1, 0, '', false));
+      assert.ok(unit.postPacked(1, 1, new Uint8Array(0), true));
+      // text given as its bytes: the probe takes it as bytes and sends it back as they are; it is text all the way
+      assert.ok(unit.postPacked(1, 0xffff_ffff, Buffer.from(text), false));
+      await until(() => got.length === 6, 'the six echoes');
       assert.deepEqual(got, [
-        { tag: 2, key: 'c.1', data: text, binary: false },
-        { tag: 2, key: 'c.2', data: [1, 2, 255], binary: true },
+        { tag: 2, slot: 1, data: text, binary: false },
+        { tag: 2, slot: 2, data: [1, 2, 255], binary: true },
         { echoed: { between: true } },
-        { tag: 2, key: '', data: '', binary: false },
-        { tag: 2, key: 'c.1', data: [], binary: true },
+        { tag: 2, slot: 0, data: '', binary: false },
+        { tag: 2, slot: 1, data: [], binary: true },
+        { tag: 2, slot: 0xffff_ffff, data: text, binary: false },
       ]);
       assert.deepEqual([...bytes], [0, 1, 2, 255], 'packed data is copied, never moved');
       await unit.stop();
