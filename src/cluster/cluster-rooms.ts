@@ -114,7 +114,7 @@ export class ClusterRooms implements Rooms {
     m.epoch = result.pos.e;
     m.after = Math.max(last, existing?.after ?? 0);
     joined(result, reset, resultJson);
-    if (buffered) for (const msg of buffered) this.#deliverTo(r, msg, [member.id]);
+    if (buffered) for (const msg of buffered) this.#deliverTo(r, msg, [m]);
     if (existing === undefined) {
       const entry = { connId: member.id, info: member.user, node: this.#broker.nodeId, since: Date.now() };
       this.#broker.presenceSet(r.key, entry).catch((err: unknown) => this.#o.onError?.(err, `presence of ${member.id} in ${r.key}`));
@@ -227,22 +227,23 @@ export class ClusterRooms implements Rooms {
   }
 
   #onMessage(r: FollowedRoom, m: RoomMessage): void {
-    for (const member of r.members.values()) if (member.buffer !== null) member.buffer.push(m);
-    // members still joining are skipped there: they get it from their buffer, after their reply
-    this.#deliverTo(r, m, r.members.keys());
+    // one pass over the members: those still joining keep it for after their reply
+    this.#deliverTo(r, m, r.members.values(), true);
   }
 
   /** One push text for all recipients; each gets it once, after its position. */
-  #deliverTo(r: FollowedRoom, m: RoomMessage, ids: Iterable<string>): void {
+  #deliverTo(r: FollowedRoom, m: RoomMessage, members: Iterable<Member>, bufferJoining = false): void {
     const env = decodeEnvelope(m.payload);
     if (env === null || env.t !== 'room') {
       this.#o.onError?.(new Error('undecodable room message'), r.key);
       return;
     }
     const to: string[] = [];
-    for (const id of ids) {
-      const member = r.members.get(id);
-      if (member === undefined || member.buffer !== null) continue;
+    for (const member of members) {
+      if (member.buffer !== null) {
+        if (bufferJoining) member.buffer.push(m);
+        continue;
+      }
       if (member.epoch !== m.pos.e) {
         // the room's log was lost and started again: this member cannot know what it missed
         this.#resetMember(r, member, 'epoch', m.pos);
@@ -250,7 +251,7 @@ export class ClusterRooms implements Rooms {
       }
       if (m.pos.o <= member.after) continue;
       member.after = m.pos.o;
-      to.push(id);
+      to.push(member.member.id);
     }
     if (to.length === 0) return;
     const json = Buffer.from(env.payload.buffer, env.payload.byteOffset, env.payload.byteLength).toString('utf8');
