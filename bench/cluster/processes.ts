@@ -179,6 +179,8 @@ export class ServeProcess {
     this.runDir = tempDir('sb-bench-node-');
     serves.add(this);
     this.proc = new Proc(SERVER_CPU, process.execPath, [
+      // every node's collections are counted over the measured phase (GcCount)
+      '--trace-gc',
       ...nodeArgs,
       bin,
       'serve',

@@ -109,8 +109,8 @@ function targets(samples: Sample[], layouts: Layout[]): Verdicts {
 function fanoutTable(samples: Sample[], layouts: Layout[]): string[] {
   const fan = samples.filter((s) => s.scenario === 'fanout');
   const L = [
-    '| layout | receiving node µs/delivery | vs single | deliveries/s | members on receiving node | publishing node µs/delivery | broker/hub µs/msg | total µs/delivery | receiving node CPU | gen µs/delivery | gen CPU | deliveries per read | p50 ms | p99 ms |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| layout | receiving node µs/delivery | vs single | deliveries/s | members on receiving node | publishing node µs/delivery | broker/hub µs/msg | total µs/delivery | receiving node CPU | gen µs/delivery | gen CPU | deliveries per read | p50 ms | p99 ms | receiving node GC scav/MC per rep |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const l of layouts) {
     const rs = fan.filter((s) => s.layout === l);
@@ -123,7 +123,7 @@ function fanoutTable(samples: Sample[], layouts: Layout[]): string[] {
     const pct = (k: string): string => `${fmt(100 * median(good.map((s) => num(s, k))), 0)}%`;
     const r = ratios(rs, (s) => fan.find((b) => b.layout === 'single' && b.rep === s.rep));
     L.push(
-      `| ${LABEL[l]} | ${col('recvUs')} | ${l === 'single' ? '1.00' : cell(r, 2)} | ${fmt(median(good.map((s) => num(s, 'deliveriesPerSec'))), 0)} | ${fmt(median(good.map((s) => num(s, 'recvSubs'))), 0)} | ${col('pubUs')} | ${l === 'single' ? '-' : col('brokerUsPerMsg', 1)} | ${col('totalUs')} | ${pct('recvUtil')} | ${col('genUs')} | ${pct('genUtil')} | ${fmt(median(good.map((s) => num(s, 'deliveriesPerRead'))), 2)} | ${fmt(median(good.map((s) => num(s, 'p50ms'))), 0)} | ${fmt(median(good.map((s) => num(s, 'p99ms'))), 0)} |${failures(rs)}`,
+      `| ${LABEL[l]} | ${col('recvUs')} | ${l === 'single' ? '1.00' : cell(r, 2)} | ${fmt(median(good.map((s) => num(s, 'deliveriesPerSec'))), 0)} | ${fmt(median(good.map((s) => num(s, 'recvSubs'))), 0)} | ${col('pubUs')} | ${l === 'single' ? '-' : col('brokerUsPerMsg', 1)} | ${col('totalUs')} | ${pct('recvUtil')} | ${col('genUs')} | ${pct('genUtil')} | ${fmt(median(good.map((s) => num(s, 'deliveriesPerRead'))), 2)} | ${fmt(median(good.map((s) => num(s, 'p50ms'))), 0)} | ${fmt(median(good.map((s) => num(s, 'p99ms'))), 0)} | ${good.map((s) => `${s.figures['recvScavenges'] ?? '-'}/${s.figures['recvMarkCompacts'] ?? '-'}`).join(', ')} |${failures(rs)}`,
     );
   }
   return L;
@@ -213,7 +213,7 @@ export function renderReport(info: RunInfo, samples: Sample[]): { md: string; ve
   L.push(
     '## (1) Cross-node room fan-out',
     '',
-    `One room, ${s.members} members on each of two nodes (the single-process baseline: one node with all ${2 * s.members}); a publisher on the first node calls \`room.publish\` and keeps 32 messages in flight (a message is complete when every member has it). Figure: CPU of the node that did not publish per message delivered on it, as a ratio to the single process's CPU per delivery in the same repetition. "broker/hub µs/msg": redis-server, nats-server or the \`--workers\` primary per published message; "total": every server process per delivery; "deliveries per read": how many pushes the generator found per read() (the server's write batching).`,
+    `One room, ${s.members} members on each of two nodes (the single-process baseline: one node with all ${2 * s.members}); a publisher on the first node calls \`room.publish\` and keeps 32 messages in flight (a message is complete when every member has it). Figure: CPU of the node that did not publish per message delivered on it, as a ratio to the single process's CPU per delivery in the same repetition. "broker/hub µs/msg": redis-server, nats-server or the \`--workers\` primary per published message; "total": every server process per delivery; "deliveries per read": how many pushes the generator found per read() (the server's write batching); "GC": the receiving node's scavenges / mark-compacts in the measured phase of each repetition (every node runs with \`--trace-gc\`).`,
     '',
     ...fanoutTable(samples, info.layouts),
     '',

@@ -2,7 +2,7 @@
 // processes, fresh broker), drives it with the room generator and returns one sample.
 import { cpuSeconds } from './processes.js';
 import { runGenerator } from './generator.js';
-import { startServerSide, type Layout, type Paths, type ServerSide } from './topology.js';
+import { startServerSide, type GcCount, type Layout, type Paths, type ServerSide } from './topology.js';
 
 export type ScenarioKey = 'fanout' | 'history' | 'resume';
 
@@ -71,6 +71,8 @@ interface Measured {
   cpu: Map<number, number>;
   wall: number;
   util: Map<number, number>;
+  /** Collections over the measured phase, by pid. */
+  gc: Map<number, GcCount>;
 }
 
 async function measure(side: ServerSide, ctx: Ctx, args: (string | number)[], expectOpen: number): Promise<Measured> {
@@ -78,6 +80,8 @@ async function measure(side: ServerSide, ctx: Ctx, args: (string | number)[], ex
   let c1 = new Map<number, number>();
   let w0 = 0;
   let w1 = 0;
+  let g0 = new Map<number, GcCount>();
+  let g1 = new Map<number, GcCount>();
   const out = await runGenerator(
     ctx.generator,
     'fanout',
@@ -86,10 +90,12 @@ async function measure(side: ServerSide, ctx: Ctx, args: (string | number)[], ex
       onReady: (ready) => {
         if (ready['open'] !== expectOpen) throw new Error(`${ready['open']}/${expectOpen} members joined (failed ${ready['failed']}, errors ${ready['errors']})`);
         c0 = cpuOf(side, ctx);
+        g0 = side.gc();
         w0 = performance.now();
       },
       onDone: () => {
         c1 = cpuOf(side, ctx);
+        g1 = side.gc();
         w1 = performance.now();
       },
     },
@@ -103,7 +109,9 @@ async function measure(side: ServerSide, ctx: Ctx, args: (string | number)[], ex
     cpu.set(pid, v - (c0.get(pid) ?? NaN));
     util.set(pid, (v - (c0.get(pid) ?? NaN)) / wall);
   }
-  return { done: out.done, cpu, wall, util };
+  const gc = new Map<number, GcCount>();
+  for (const [pid, c] of g1) gc.set(pid, { scavenge: c.scavenge - (g0.get(pid)?.scavenge ?? 0), markCompact: c.markCompact - (g0.get(pid)?.markCompact ?? 0) });
+  return { done: out.done, cpu, wall, util, gc };
 }
 
 /** (1) Cross-node fan-out: CPU per delivered message on the node that did not publish. */
@@ -140,12 +148,15 @@ export async function fanout(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
       genUtil: d['gen_cpu_s'] / d['elapsed_s'],
       genUs: (d['gen_cpu_s'] / d['units']) * 1e6,
       deliveriesPerRead: d['reads'] ? d['units'] / d['reads'] : NaN,
+      recvScavenges: m.gc.get(recv.pid)?.scavenge ?? NaN,
+      recvMarkCompacts: m.gc.get(recv.pid)?.markCompact ?? NaN,
     };
     const summary =
       `receiving node ${fmt(value)} µs/delivery (${figures['recvSubs']} members, CPU ${fmt(100 * (figures['recvUtil'] as number), 0)}%), ` +
       `${fmt(figures['deliveriesPerSec'] as number, 0)} deliveries/s, publishing node ${fmt(figures['pubUs'] as number)} µs/delivery` +
       (side.others.length ? `, ${side.others.map((o) => o.role).join('+')} ${fmt(figures['brokerUsPerMsg'] as number, 1)} µs/msg` : '') +
-      `, generator ${fmt(figures['genUs'] as number)} µs/delivery (CPU ${fmt(100 * (figures['genUtil'] as number), 0)}%)`;
+      `, generator ${fmt(figures['genUs'] as number)} µs/delivery (CPU ${fmt(100 * (figures['genUtil'] as number), 0)}%)` +
+      `, receiving node GC ${figures['recvScavenges']} scavenges / ${figures['recvMarkCompacts']} mark-compacts`;
     // a broker link lost or a gap filled under load shows in the figures: say what the nodes said
     for (const line of side.warnings().slice(0, 10)) console.log(`node: ${line}`);
     return { scenario: 'fanout', layout, rep, value, figures, summary };

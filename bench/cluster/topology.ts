@@ -23,7 +23,14 @@ export interface ServerSide {
   refresh(): void;
   /** Warning and error log lines of the serving processes so far (what they said when something went wrong). */
   warnings(): string[];
+  /** Collections each serving process (and --workers worker) has had so far, by pid (the nodes run with --trace-gc). */
+  gc(): Map<number, GcCount>;
   stop(): Promise<void>;
+}
+
+export interface GcCount {
+  scavenge: number;
+  markCompact: number;
 }
 
 export interface Paths {
@@ -48,6 +55,7 @@ export async function startServerSide(layout: Layout, paths: Paths, args: string
         },
         stop: () => serve.stop(),
         warnings: () => warningsOf([serve]),
+        gc: () => gcOf([serve]),
       };
       if (layout === 'single') side.nodes.set(s.node, { id: s.node, pid: s.pid, port: s.port });
       side.refresh();
@@ -73,12 +81,28 @@ export async function startServerSide(layout: Layout, paths: Paths, args: string
       ports: started.map((s) => s.port),
       refresh() {},
       warnings: () => warningsOf(serves),
+      gc: () => gcOf(serves),
       stop,
     };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/** V8's --trace-gc lines start with "[pid:isolate]"; a --workers worker writes to the primary's stdout. */
+function gcOf(serves: ServeProcess[]): Map<number, GcCount> {
+  const counts = new Map<number, GcCount>();
+  for (const s of serves) {
+    for (const m of s.proc.output.matchAll(/^\[(\d+):0x[0-9a-f]+\]\s+\d+ ms: (Scavenge|Mark-Compact)/gm)) {
+      const pid = Number(m[1]);
+      let c = counts.get(pid);
+      if (c === undefined) counts.set(pid, (c = { scavenge: 0, markCompact: 0 }));
+      if (m[2] === 'Scavenge') c.scavenge += 1;
+      else c.markCompact += 1;
+    }
+  }
+  return counts;
 }
 
 function warningsOf(serves: ServeProcess[]): string[] {
