@@ -154,33 +154,20 @@ export class InlineHost implements ServiceHost {
     if (record === undefined) return;
     const command = this.#dispatcher !== null && !binary;
     if (command && record.maxCommands > 0 && record.commands >= record.maxCommands) return this.#tooManyCommands(record, data as string);
-    if (this.#pipelines && (command || binary)) return this.#pipelinedMessage(record, data, binary, command);
-    // one connection's messages are handled in order, each after the previous one settled
-    const run = (): Promise<void> => (this.#dispatcher === null ? this.#raw(record, data) : binary ? this.#binaryCommand(record, data as Uint8Array) : this.#command(record, data as string));
+    // one connection's messages are handled in order, each after the previous one settled,
+    // or, in a service with pipelined commands, once such a command's handler was called
+    let release: (() => void) | undefined;
+    const next = this.#pipelines && (command || binary) ? new Promise<void>((resolve) => (release = resolve)) : null;
+    const run = (): Promise<void> =>
+      this.#dispatcher === null ? this.#raw(record, data) : binary ? this.#binaryCommand(record, data as Uint8Array, release) : this.#command(record, data as string, release);
     const task = record.queue.then(run, run);
-    record.queue = task;
+    record.queue = next ?? task;
+    if (next !== null) (record.pipelined ??= new Set()).add(task);
     if (command) record.commands += 1;
     this.#busy += 1;
     void task.finally(() => {
-      if (command) record.commands -= 1;
-      if (--this.#busy === 0) this.#wakeIdle();
-    });
-  }
-
-  /** As message(), but the next message may start once a pipelined command's handler was called. */
-  #pipelinedMessage(record: ConnectionRecord, data: string | Uint8Array, binary: boolean, command: boolean): void {
-    let release!: () => void;
-    const next = new Promise<void>((resolve) => (release = resolve));
-    const run = (): Promise<void> => (binary ? this.#binaryCommand(record, data as Uint8Array, release) : this.#command(record, data as string, release));
-    const task = record.queue.then(run, run);
-    record.queue = next;
-    const early = (record.pipelined ??= new Set());
-    early.add(task);
-    if (command) record.commands += 1;
-    this.#busy += 1;
-    void task.finally(() => {
-      release();
-      early.delete(task);
+      release?.();
+      record.pipelined?.delete(task);
       if (command) record.commands -= 1;
       if (--this.#busy === 0) this.#wakeIdle();
     });

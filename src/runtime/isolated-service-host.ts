@@ -171,16 +171,18 @@ export class IsolatedServiceHost implements ServiceHost {
     if (held !== undefined) {
       // a surviving connection whose open hook has not run again yet in the new instance
       if (held.length < MAX_HELD_PER_CONNECTION) held.push([typeof data === 'string' ? data : new Uint8Array(data), binary]);
-      else this.#o.log.warn({ service: this.route, connection: connId }, 'message dropped: service restarting');
+      else this.#dropped(connId);
       return;
     }
     this.#post(c.slot, connId, data, binary);
   }
 
   #post(slot: number, connId: string, data: string | Uint8Array, binary: boolean): void {
-    if (!this.unit.postPacked(PACKED_MESSAGE, slot, data, binary)) {
-      this.#o.log.warn({ service: this.route, connection: connId }, 'message dropped: service restarting');
-    }
+    if (!this.unit.postPacked(PACKED_MESSAGE, slot, data, binary)) this.#dropped(connId);
+  }
+
+  #dropped(connId: string): void {
+    this.#o.log.warn({ service: this.route, connection: connId }, 'message dropped: service restarting');
   }
 
   async close(connId: string, code: number, reason: string): Promise<CloseReply | undefined> {

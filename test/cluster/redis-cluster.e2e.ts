@@ -136,39 +136,47 @@ describe('Redis cluster: routing, order, lost pub/sub, presence (3 nodes)', () =
   });
   after(() => r.stop());
 
-  test('T2 order: 3 nodes x 300 messages, every member sees the same increasing offsets', async () => {
+  /** A member of `room` on each node: the command client on nodes 1 and 2, a raw `ws` peer on node 3. */
+  async function membersOnEachNode(room: string) {
     const [n1, n2, n3] = cl.nodes;
     const a = r.client(n1!.url);
     const b = r.client(n2!.url);
     const w = await r.peer(n3!.url);
-    const start = await a.join('order');
-    await b.join('order');
-    await w.call('room.join', { room: 'order' });
+    const start = await a.join(room);
+    await b.join(room);
+    await w.call('room.join', { room });
+    return { a, b, w, start };
+  }
+
+  /** Every member got the `total` messages after `start`, dense, in one order, each sender's (`a0`, `a1`, ...) in its own. */
+  async function assertOneOrder(m: Awaited<ReturnType<typeof membersOnEachNode>>, room: string, total: number, senders: string[]): Promise<void> {
+    const { a, b, w, start } = m;
+    await until(() => a.log.messages.length === total && b.log.messages.length === total && w.messages(room).length === total, `all ${total} messages on every member`);
+    assert.deepEqual(a.log.messages.map((x) => x.pos.o), range(start.o + 1, start.o + total), 'dense and increasing');
+    assert.deepEqual(b.log.messages.map((x) => x.pos), a.log.messages.map((x) => x.pos), 'the same order on node 2');
+    assert.deepEqual(w.messages(room).map((x) => x.pos), a.log.messages.map((x) => x.pos), 'the same order on node 3 (ws client)');
+    assert.deepEqual(w.messages(room).map((x) => x.data), datas(a));
+    assert.deepEqual(datas(b), datas(a));
+    for (const who of senders) {
+      assert.deepEqual(datas(a).filter((d) => String(d).startsWith(who)), range(0, total / senders.length - 1).map((i) => `${who}${i}`), `${who}'s messages in its order`);
+    }
+  }
+
+  test('T2 order: 3 nodes x 300 messages, every member sees the same increasing offsets', async () => {
+    const m = await membersOnEachNode('order');
+    const { a, b, w } = m;
     const senders = [
       async () => { for (let i = 0; i < 300; i++) await a.client.call('say', { room: 'order', data: `a${i}` }); },
       async () => { for (let i = 0; i < 300; i++) await b.client.call('say', { room: 'order', data: `b${i}` }); },
       async () => { for (let i = 0; i < 300; i++) await w.call('say', { room: 'order', data: `w${i}` }); },
     ];
     await Promise.all(senders.map((s) => s()));
-    await until(() => a.log.messages.length === 900 && b.log.messages.length === 900 && w.messages('order').length === 900, 'all 900 messages on every member');
-    const offsets = a.log.messages.map((m) => m.pos.o);
-    assert.deepEqual(offsets, range(start.o + 1, start.o + 900), 'dense and increasing');
-    assert.deepEqual(b.log.messages.map((m) => m.pos), a.log.messages.map((m) => m.pos), 'the same order on node 2');
-    assert.deepEqual(w.messages('order').map((m) => m.pos), a.log.messages.map((m) => m.pos), 'the same order on node 3 (ws client)');
-    assert.deepEqual(w.messages('order').map((m) => m.data), datas(a));
-    for (const who of ['a', 'b', 'w']) {
-      assert.deepEqual(datas(a).filter((d) => String(d).startsWith(who)), range(0, 299).map((i) => `${who}${i}`), `${who}'s messages in its order`);
-    }
+    await assertOneOrder(m, 'order', 900, ['a', 'b', 'w']);
   });
 
   test('T2 pipelined: clients send 300 room.publish each without waiting for replies: one offset each, every member sees each sender in its order', async () => {
-    const [n1, n2, n3] = cl.nodes;
-    const a = r.client(n1!.url);
-    const b = r.client(n2!.url);
-    const w = await r.peer(n3!.url);
-    const start = await a.join('piped');
-    await b.join('piped');
-    await w.call('room.join', { room: 'piped' });
+    const m = await membersOnEachNode('piped');
+    const { a, w } = m;
     // 50 calls leave at once (under the 64 commands in flight a connection may have); room.publish
     // lets the next one start once its append is sent
     const burst = async (call: (i: number) => Promise<{ pos: Position }>): Promise<Array<{ pos: Position }>> => {
@@ -184,13 +192,7 @@ describe('Redis cluster: routing, order, lost pub/sub, presence (3 nodes)', () =
       const offsets = mine.map((p) => p.pos.o);
       assert.deepEqual([...offsets].sort((x, y) => x - y), offsets, `${who}'s publishes got offsets in the order sent`);
     }
-    await until(() => a.log.messages.length === 600 && b.log.messages.length === 600 && w.messages('piped').length === 600, 'all 600 messages on every member');
-    assert.deepEqual(a.log.messages.map((m) => m.pos.o), range(start.o + 1, start.o + 600), 'dense and increasing');
-    assert.deepEqual(b.log.messages.map((m) => m.pos), a.log.messages.map((m) => m.pos), 'the same order on node 2');
-    assert.deepEqual(w.messages('piped').map((m) => m.pos), a.log.messages.map((m) => m.pos), 'the same order on node 3');
-    for (const who of ['a', 'w']) {
-      assert.deepEqual(datas(b).filter((d) => String(d).startsWith(who)), range(0, 299).map((i) => `${who}${i}`), `${who}'s messages in its order`);
-    }
+    await assertOneOrder(m, 'piped', 600, ['a', 'w']);
   });
 
   test('T1 routing: a room message, a message to a connection id, cluster events to other nodes only, off', async () => {
