@@ -1,7 +1,8 @@
 // The three cluster scenarios of issue 10. Each run starts its own server side (fresh
 // processes, fresh broker), drives it with the room generator and returns one sample.
 import { cpuSeconds } from './processes.js';
-import { runGenerator } from './generator.js';
+import { spawn } from 'node:child_process';
+import { GENERATOR_CPU, runGenerator } from './generator.js';
 import { startServerSide, type GcCount, type Layout, type Paths, type ServerSide } from './topology.js';
 
 export type ScenarioKey = 'fanout' | 'history' | 'resume';
@@ -41,6 +42,8 @@ export interface Ctx {
   settings: Settings;
   /** Node options of every server node (e.g. --cpu-prof). */
   nodeArgs: string[];
+  /** Fan-out: move every server process but the receiving node to the generator's CPU before measuring. */
+  receiverAlone: boolean;
 }
 
 const fmt = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
@@ -75,7 +78,7 @@ interface Measured {
   gc: Map<number, GcCount>;
 }
 
-async function measure(side: ServerSide, ctx: Ctx, args: (string | number)[], expectOpen: number): Promise<Measured> {
+async function measure(side: ServerSide, ctx: Ctx, args: (string | number)[], expectOpen: number, beforeMeasuring?: (ready: Record<string, any>) => Promise<void>): Promise<Measured> {
   let c0 = new Map<number, number>();
   let c1 = new Map<number, number>();
   let w0 = 0;
@@ -87,8 +90,9 @@ async function measure(side: ServerSide, ctx: Ctx, args: (string | number)[], ex
     'fanout',
     [...args, '--warmup-ms', ctx.settings.warmupMs, '--duration-ms', ctx.settings.durationMs],
     {
-      onReady: (ready) => {
+      onReady: async (ready) => {
         if (ready['open'] !== expectOpen) throw new Error(`${ready['open']}/${expectOpen} members joined (failed ${ready['failed']}, errors ${ready['errors']})`);
+        await beforeMeasuring?.(ready);
         c0 = cpuOf(side, ctx);
         g0 = side.gc();
         w0 = performance.now();
@@ -114,12 +118,35 @@ async function measure(side: ServerSide, ctx: Ctx, args: (string | number)[], ex
   return { done: out.done, cpu, wall, util, gc };
 }
 
+/**
+ * The receiving node gets CPU 0 to itself, as the single process has it: the publishing node,
+ * the broker or primary join the generator on CPU 1. Sharing CPU 0 with them, the receiving
+ * node pays for their wake-ups in its own cache and TLB misses, which says more about a
+ * 2-CPU machine than about the broker hop.
+ */
+async function leaveReceiverAlone(side: ServerSide, pubNode: string): Promise<void> {
+  side.refresh();
+  const publishing = side.nodes.get(pubNode);
+  if (publishing === undefined || side.nodes.size !== 2) throw new Error(`cannot tell the receiving node: publisher on ${pubNode}, nodes ${[...side.nodes.keys()].join(',')}`);
+  for (const pid of [publishing.pid, ...side.others.map((o) => o.pid)]) await repin(pid, GENERATOR_CPU);
+}
+
+/** Every thread of the process (taskset -a), so libuv's and V8's threads move too. */
+function repin(pid: number, cpu: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('taskset', ['-a', '-p', '-c', cpu, String(pid)], { stdio: 'ignore' });
+    p.on('error', reject);
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`taskset -p ${pid}: exit ${code}`))));
+  });
+}
+
 /** (1) Cross-node fan-out: CPU per delivered message on the node that did not publish. */
 export async function fanout(layout: Layout, rep: number, ctx: Ctx): Promise<Sample> {
   const n = ctx.settings.members;
   const side = await startServerSide(layout, ctx.paths, [], ctx.nodeArgs);
   try {
-    const m = await measure(side, ctx, [...fanoutArgs(side, n), '--window', 32, '--size', 64, '--room', 'r'], 2 * n);
+    const alone = ctx.receiverAlone && layout !== 'single' ? (ready: Record<string, any>) => leaveReceiverAlone(side, String(ready['pub_node'])) : undefined;
+    const m = await measure(side, ctx, [...fanoutArgs(side, n), '--window', 32, '--size', 64, '--room', 'r'], 2 * n, alone);
     const d = m.done;
     const perNode = d['nodes'] as Record<string, { subs: number; deliveries: number }>;
     const pubNode = String(d['pub_node']);
@@ -263,7 +290,7 @@ export async function resume(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
       'resume',
       [...args, '--room', `r${rep}`, '--rate', ctx.settings.resumeRate, '--warmup-ms', ctx.settings.warmupMs, '--tail-ms', 1000, '--reconnect-delay-ms', 250],
       {
-        onReady: (ready) => {
+        onReady: async (ready) => {
           if (ready['open'] !== n) throw new Error(`${ready['open']}/${n} clients joined (failed ${ready['failed']}, errors ${ready['errors']})`);
           const victim = side.nodes.get(String(ready['victim']));
           if (!victim) throw new Error(`the clients' node ${ready['victim']} is not known`);

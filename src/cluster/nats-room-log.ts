@@ -17,6 +17,7 @@ import type { NatsClients } from './nats-clients.js';
 import { token, type NatsNames } from './nats-names.js';
 import { KeyBatches, type Batched } from './key-batches.js';
 import { scan } from './nats-scan.js';
+import { TurnBatch } from './turn-batch.js';
 
 /** Marks the message `top()` writes into a room that has none, so every position names a real message. */
 export const OPEN_MARK = 'Sb-Open';
@@ -58,6 +59,8 @@ export class RoomLog {
   readonly #conn: () => NatsClients;
   #stream: string | null = null;
   #epoch: string | null = null;
+  /** See TurnBatch: appends go out in one write per turn. */
+  readonly #appends = new TurnBatch();
   /**
    * A sequence known to exist in the stream of the current epoch (its last one when the epoch
    * was read, or since seen): an append acknowledged at or below it went to another stream.
@@ -158,7 +161,7 @@ export class RoomLog {
     const floor = this.#floor;
     let ack;
     try {
-      ack = await js.publish(subject, payload, { timeout: this.#o.timeoutMs });
+      ack = await this.#appends.run(() => js.publish(subject, payload, { timeout: this.#o.timeoutMs }));
     } catch (err) {
       // no stream takes the subject (it was deleted): make it again, under a new epoch
       if (!(await this.#recheck(err))) throw unavailable(err);
