@@ -146,6 +146,7 @@ async function main(): Promise<void> {
     brokers: versions.join(', ') || 'no external broker',
     layouts: ['single', ...brokers],
     settings: ctx.settings,
+    receiverAlone: opts.receiverAlone,
     load,
     skipped,
   };

@@ -24,6 +24,8 @@ export interface RunInfo {
   brokers: string;
   layouts: Layout[];
   settings: Settings;
+  /** Fan-out measured with the receiving node alone on CPU 0 (--receiver-alone). */
+  receiverAlone?: boolean;
   load: LoadInfo;
   skipped: string[];
 }
@@ -109,8 +111,8 @@ function targets(samples: Sample[], layouts: Layout[]): Verdicts {
 function fanoutTable(samples: Sample[], layouts: Layout[]): string[] {
   const fan = samples.filter((s) => s.scenario === 'fanout');
   const L = [
-    '| layout | receiving node µs/delivery | vs single | deliveries/s | members on receiving node | publishing node µs/delivery | broker/hub µs/msg | total µs/delivery | receiving node CPU | gen µs/delivery | gen CPU | deliveries per read | p50 ms | p99 ms | receiving node GC scav/MC per rep |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| layout | receiving node µs/delivery | vs single | deliveries/s | members on receiving node | publishing node µs/delivery | broker/hub µs/msg | total µs/delivery | receiving node CPU | gen µs/delivery | gen CPU | deliveries per read | receiving node: deliveries per write | receiving node: reads per message | p50 ms | p99 ms | receiving node GC scav/MC per rep |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const l of layouts) {
     const rs = fan.filter((s) => s.layout === l);
@@ -123,7 +125,7 @@ function fanoutTable(samples: Sample[], layouts: Layout[]): string[] {
     const pct = (k: string): string => `${fmt(100 * median(good.map((s) => num(s, k))), 0)}%`;
     const r = ratios(rs, (s) => fan.find((b) => b.layout === 'single' && b.rep === s.rep));
     L.push(
-      `| ${LABEL[l]} | ${col('recvUs')} | ${l === 'single' ? '1.00' : cell(r, 2)} | ${fmt(median(good.map((s) => num(s, 'deliveriesPerSec'))), 0)} | ${fmt(median(good.map((s) => num(s, 'recvSubs'))), 0)} | ${col('pubUs')} | ${l === 'single' ? '-' : col('brokerUsPerMsg', 1)} | ${col('totalUs')} | ${pct('recvUtil')} | ${col('genUs')} | ${pct('genUtil')} | ${fmt(median(good.map((s) => num(s, 'deliveriesPerRead'))), 2)} | ${fmt(median(good.map((s) => num(s, 'p50ms'))), 0)} | ${fmt(median(good.map((s) => num(s, 'p99ms'))), 0)} | ${good.map((s) => `${s.figures['recvScavenges'] ?? '-'}/${s.figures['recvMarkCompacts'] ?? '-'}`).join(', ')} |${failures(rs)}`,
+      `| ${LABEL[l]} | ${col('recvUs')} | ${l === 'single' ? '1.00' : cell(r, 2)} | ${fmt(median(good.map((s) => num(s, 'deliveriesPerSec'))), 0)} | ${fmt(median(good.map((s) => num(s, 'recvSubs'))), 0)} | ${col('pubUs')} | ${l === 'single' ? '-' : col('brokerUsPerMsg', 1)} | ${col('totalUs')} | ${pct('recvUtil')} | ${col('genUs')} | ${pct('genUtil')} | ${fmt(median(good.map((s) => num(s, 'deliveriesPerRead'))), 2)} | ${fmt(median(good.map((s) => num(s, 'recvDeliveriesPerWrite'))), 2)} | ${fmt(median(good.map((s) => num(s, 'recvReadsPerMsg'))), 2)} | ${fmt(median(good.map((s) => num(s, 'p50ms'))), 0)} | ${fmt(median(good.map((s) => num(s, 'p99ms'))), 0)} | ${good.map((s) => `${s.figures['recvScavenges'] ?? '-'}/${s.figures['recvMarkCompacts'] ?? '-'}`).join(', ')} |${failures(rs)}`,
     );
   }
   return L;
@@ -205,6 +207,7 @@ export function renderReport(info: RunInfo, samples: Sample[]): { md: string; ve
   for (const x of info.skipped) L.push(`- Not run: ${x}`);
   L.push(
     '- Method: every run starts fresh processes (nodes and broker). Server side pinned to CPU 0 (`taskset -c 0`: the nodes, the `--workers` primary, redis-server or nats-server), the generator (`bench/room-loadgen.c`, C, one epoll loop) to CPU 1. The figure is CPU time (utime+stime from /proc/<pid>/stat) per unit of work over the measured phase, read per process; since several server processes share CPU 0, throughput is bounded by their sum, but CPU time per unit is charged to each process separately, and the ratios are taken within one repetition. Cells: median (min–max) over repetitions; ⚠ marks a figure whose repetitions lie more than ±15% from their median.',
+    ...(info.receiverAlone ? ['- Fan-out with `--receiver-alone`: after the warm-up, the publishing node and the broker or `--workers` primary are moved to CPU 1 with the generator (`taskset -a -p`), so the receiving node has CPU 0 to itself, as the single process has. Sharing CPU 0, it also paid for their wake-ups in its own cache and TLB misses.'] : []),
     `- Settings: fan-out room ${s.members} members per node (single process: ${2 * s.members}), publisher window 32, 64-byte data; history room ${s.historyMembers} members per node, ${s.historyRate} msg/s offered (at most 64 in flight), phases A B B A; resume ${s.resumeClients} clients, ${s.resumeRate} msg/s published, reconnect ${250} ms after the loss, \`--history-size 1000\`; ${s.warmupMs} ms warm-up, ${s.durationMs} ms measured.`,
     '',
   );
@@ -213,7 +216,7 @@ export function renderReport(info: RunInfo, samples: Sample[]): { md: string; ve
   L.push(
     '## (1) Cross-node room fan-out',
     '',
-    `One room, ${s.members} members on each of two nodes (the single-process baseline: one node with all ${2 * s.members}); a publisher on the first node calls \`room.publish\` and keeps 32 messages in flight (a message is complete when every member has it). Figure: CPU of the node that did not publish per message delivered on it, as a ratio to the single process's CPU per delivery in the same repetition. "broker/hub µs/msg": redis-server, nats-server or the \`--workers\` primary per published message; "total": every server process per delivery; "deliveries per read": how many pushes the generator found per read() (the server's write batching); "GC": the receiving node's scavenges / mark-compacts in the measured phase of each repetition (every node runs with \`--trace-gc\`).`,
+    `One room, ${s.members} members on each of two nodes (the single-process baseline: one node with all ${2 * s.members}); a publisher on the first node calls \`room.publish\` and keeps 32 messages in flight (a message is complete when every member has it). Figure: CPU of the node that did not publish per message delivered on it, as a ratio to the single process's CPU per delivery in the same repetition. "broker/hub µs/msg": redis-server, nats-server or the \`--workers\` primary per published message; "total": every server process per delivery; "deliveries per read": how many pushes the generator found per read(); "deliveries per write": deliveries on the receiving node per write system call it made (/proc/<pid>/io, counting writev), the server's own write batching; "reads per message": its read system calls (sockets of members and of the broker or hub) per published message; "GC": the receiving node's scavenges / mark-compacts in the measured phase of each repetition (every node runs with \`--trace-gc\`).`,
     '',
     ...fanoutTable(samples, info.layouts),
     '',

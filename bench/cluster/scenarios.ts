@@ -1,6 +1,6 @@
 // The three cluster scenarios of issue 10. Each run starts its own server side (fresh
 // processes, fresh broker), drives it with the room generator and returns one sample.
-import { cpuSeconds } from './processes.js';
+import { cpuSeconds, syscalls } from './processes.js';
 import { spawn } from 'node:child_process';
 import { GENERATOR_CPU, runGenerator } from './generator.js';
 import { startServerSide, type GcCount, type Layout, type Paths, type ServerSide } from './topology.js';
@@ -76,6 +76,8 @@ interface Measured {
   util: Map<number, number>;
   /** Collections over the measured phase, by pid. */
   gc: Map<number, GcCount>;
+  /** Read and write system calls over the measured phase, by pid. */
+  sys: Map<number, { reads: number; writes: number }>;
 }
 
 async function measure(side: ServerSide, ctx: Ctx, args: (string | number)[], expectOpen: number, beforeMeasuring?: (ready: Record<string, any>) => Promise<void>): Promise<Measured> {
@@ -85,6 +87,9 @@ async function measure(side: ServerSide, ctx: Ctx, args: (string | number)[], ex
   let w1 = 0;
   let g0 = new Map<number, GcCount>();
   let g1 = new Map<number, GcCount>();
+  let s0 = new Map<number, { reads: number; writes: number }>();
+  let s1 = new Map<number, { reads: number; writes: number }>();
+  const sysOf = (): Map<number, { reads: number; writes: number }> => new Map([...cpuOf(side, ctx).keys()].map((pid) => [pid, syscalls(pid)]));
   const out = await runGenerator(
     ctx.generator,
     'fanout',
@@ -94,11 +99,13 @@ async function measure(side: ServerSide, ctx: Ctx, args: (string | number)[], ex
         if (ready['open'] !== expectOpen) throw new Error(`${ready['open']}/${expectOpen} members joined (failed ${ready['failed']}, errors ${ready['errors']})`);
         await beforeMeasuring?.(ready);
         c0 = cpuOf(side, ctx);
+        s0 = sysOf();
         g0 = side.gc();
         w0 = performance.now();
       },
       onDone: () => {
         c1 = cpuOf(side, ctx);
+        s1 = sysOf();
         g1 = side.gc();
         w1 = performance.now();
       },
@@ -115,7 +122,9 @@ async function measure(side: ServerSide, ctx: Ctx, args: (string | number)[], ex
   }
   const gc = new Map<number, GcCount>();
   for (const [pid, c] of g1) gc.set(pid, { scavenge: c.scavenge - (g0.get(pid)?.scavenge ?? 0), markCompact: c.markCompact - (g0.get(pid)?.markCompact ?? 0) });
-  return { done: out.done, cpu, wall, util, gc };
+  const sys = new Map<number, { reads: number; writes: number }>();
+  for (const [pid, c] of s1) sys.set(pid, { reads: c.reads - (s0.get(pid)?.reads ?? NaN), writes: c.writes - (s0.get(pid)?.writes ?? NaN) });
+  return { done: out.done, cpu, wall, util, gc, sys };
 }
 
 /**
@@ -177,6 +186,8 @@ export async function fanout(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
       deliveriesPerRead: d['reads'] ? d['units'] / d['reads'] : NaN,
       recvScavenges: m.gc.get(recv.pid)?.scavenge ?? NaN,
       recvMarkCompacts: m.gc.get(recv.pid)?.markCompact ?? NaN,
+      recvDeliveriesPerWrite: recvDeliveries / (m.sys.get(recv.pid)?.writes ?? NaN),
+      recvReadsPerMsg: (m.sys.get(recv.pid)?.reads ?? NaN) / d['msgs'],
     };
     const summary =
       `receiving node ${fmt(value)} µs/delivery (${figures['recvSubs']} members, CPU ${fmt(100 * (figures['recvUtil'] as number), 0)}%), ` +
