@@ -1,5 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 
+const NATIVE_FROM = 128;
+
 /**
  * Streaming UTF-8 validator (RFC 3629). State is carried across calls so a text message can
  * be validated fragment by fragment, and a connection fails on the first invalid byte
@@ -44,11 +46,12 @@ export class Utf8Validator {
 
   /**
    * Feed the last bytes of a message: true when everything fed is valid and complete.
-   * From a character boundary the rest is checked natively (SIMD; a 4 KiB text costs
+   * From a character boundary a longer rest is checked natively (SIMD; a 4 KiB text costs
    * about a twentieth of the byte loop), since what came before cannot change its validity.
+   * Below NATIVE_FROM bytes the call into C++ costs more than the loop (measured).
    */
   end(bytes: Uint8Array, start = 0, end = bytes.length): boolean {
-    if (this.#need !== 0) return this.feed(bytes, start, end) && this.#need === 0;
+    if (this.#need !== 0 || end - start < NATIVE_FROM) return this.feed(bytes, start, end) && this.#need === 0;
     return isUtf8(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end));
   }
 
