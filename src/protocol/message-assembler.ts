@@ -106,9 +106,8 @@ export class MessageAssembler {
   check(buf: Buffer, start: number, end: number, messageEnd: boolean): ProtocolError | null {
     if (this.#rsv !== 0 || this.#opcode !== Opcode.TEXT) return null;
     const v = this.#utf8!;
-    if (!v.feed(buf, start, end)) return invalidUtf8('invalid UTF-8 in text message');
-    if (messageEnd && !v.complete) return invalidUtf8('text message ends inside a UTF-8 sequence');
-    return null;
+    if (messageEnd) return v.end(buf, start, end) ? null : invalidUtf8('invalid UTF-8 in text message');
+    return v.feed(buf, start, end) ? null : invalidUtf8('invalid UTF-8 in text message');
   }
 
   /** `piece` for a view that stays valid (see pieceRange). */
@@ -308,7 +307,7 @@ export class MessageAssembler {
   #validateText(part: Buffer, first: boolean, end: boolean): ProtocolError | null {
     const v = (this.#utf8 ??= new Utf8Validator());
     if (first) v.reset();
-    return v.feed(part) && (!end || v.complete) ? null : invalidUtf8('invalid UTF-8 in text message');
+    return (end ? v.end(part) : v.feed(part)) ? null : invalidUtf8('invalid UTF-8 in text message');
   }
 }
 

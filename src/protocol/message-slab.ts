@@ -41,6 +41,21 @@ export class MessageSlab {
     if (n <= this.maxCarve) return this.#large.take(n);
     return Buffer.allocUnsafeSlow(n);
   }
+
+  /**
+   * The free rest of the current small block (a new block when less than `min` is left),
+   * for a producer that does not know its output size beforehand (an inflater): it writes
+   * there, then `commit`s what it used, and nothing is copied. Nothing else may be taken
+   * from this slab between the two calls.
+   */
+  rest(min: number): Buffer {
+    return this.#small.rest(Math.min(min, this.smallCarve));
+  }
+
+  /** Keep the first `n` bytes of the last `rest()`; they are never handed out again. */
+  commit(n: number): void {
+    this.#small.commit(n);
+  }
 }
 
 class Tier {
@@ -63,5 +78,18 @@ class Tier {
     // 8-byte aligned starts keep word-wise unmasking of what lands here aligned.
     this.#pos = (start + n + 7) & ~7;
     return block.subarray(start, start + n);
+  }
+
+  rest(min: number): Buffer {
+    let block = this.#block;
+    if (block === null || block.length - this.#pos < min) {
+      block = this.#block = Buffer.allocUnsafeSlow(this.#size);
+      this.#pos = 0;
+    }
+    return block.subarray(this.#pos);
+  }
+
+  commit(n: number): void {
+    this.#pos = Math.min(this.#block!.length, (this.#pos + n + 7) & ~7);
   }
 }

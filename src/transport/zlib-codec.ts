@@ -65,13 +65,14 @@ const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 const SCRATCH_MAX = 1024 * 1024;
 
 /**
- * Where the zlib loop writes: one scratch buffer per pool, so a call costs no output buffer
- * of its own, and the result is then copied, exactly sized, into never-reused slab memory.
+ * Where the zlib loop writes: straight into never-reused slab memory, so a result that fits
+ * the rest of the slab's block is returned as it lies (no copy). A larger one continues in
+ * one scratch buffer per pool and is then copied, exactly sized, into the slab.
  */
 class Output {
   /** Kept between calls. */
   #scratch: Buffer;
-  /** What the current call writes to: the scratch, or a larger buffer for this call only. */
+  /** What the current call writes to: the slab's rest, the scratch, or a larger buffer for this call only. */
   #work: Buffer;
   readonly #slab = new MessageSlab();
   constructor(size: number) {
@@ -83,7 +84,9 @@ class Output {
    * or null as soon as it passes `max`.
    */
   run(e: Engine, input: Buffer, tail: Buffer | null, max: number): Buffer | null {
-    this.#work = this.#scratch;
+    // Room for what inflating usually yields; deflating yields less.
+    const direct = this.#slab.rest(input.length * 4 + 64);
+    this.#work = direct;
     let total = this.#drive(e, input, 0, max);
     if (total !== -1 && tail !== null) {
       // What tells an ended stream is the input it left, not the tail.
@@ -93,6 +96,10 @@ class Output {
     }
     if (total === -1) return null;
     const work = this.#work;
+    if (work === direct) {
+      this.#slab.commit(total);
+      return direct.subarray(0, total);
+    }
     if (work !== this.#scratch) return work.subarray(0, total);
     const out = this.#slab.alloc(total);
     work.copy(out, 0, 0, total);
@@ -123,10 +130,14 @@ class Output {
         e.unused = inLen;
         return total;
       }
-      const next = Buffer.allocUnsafeSlow(buf.length * 2);
+      let next = this.#scratch;
+      // Out of the slab's rest into the scratch when that has room to spare, else a larger buffer.
+      if (buf === next || next.length < 2 * total) {
+        next = Buffer.allocUnsafeSlow(Math.max(buf.length, total) * 2);
+        if (next.length <= SCRATCH_MAX) this.#scratch = next;
+      }
       buf.copy(next, 0, 0, total);
       this.#work = next;
-      if (next.length <= SCRATCH_MAX) this.#scratch = next;
     }
   }
 }
@@ -200,42 +211,84 @@ export class History {
   }
 }
 
-/** Least-recently-used set of live contexts; evicting one closes its zlib stream. */
-class ContextLru {
-  #set = new Set<Direction>();
+/** What the LRU list needs of a context: its links, and how to close it. */
+export interface LruEntry {
+  /** In the middle of a message: the LRU must not evict this context. */
+  pinned: boolean;
+  listed: boolean;
+  older: LruEntry | null;
+  newer: LruEntry | null;
+  release(): void;
+}
+
+/**
+ * Least-recently-used list of live contexts; evicting one closes its zlib stream. The list
+ * runs through the contexts themselves: a touch per message moves two links, no hashing.
+ */
+export class ContextLru {
+  /** Least recently used first. */
+  #head: LruEntry | null = null;
+  #tail: LruEntry | null = null;
+  #size = 0;
   constructor(readonly cap: number) {}
-  touch(d: Direction): void {
-    this.#set.delete(d);
-    this.#set.add(d);
-    if (this.#set.size > this.cap) {
-      for (const oldest of this.#set) {
-        // Mid-message contexts, and the one being used right now, stay; the next oldest goes.
-        // (With every other context pinned the set exceeds its cap until one is unpinned.)
+  touch(d: LruEntry): void {
+    if (this.#tail !== d) {
+      if (d.listed) this.#unlink(d);
+      else {
+        d.listed = true;
+        this.#size++;
+      }
+      d.older = this.#tail;
+      d.newer = null;
+      if (this.#tail) this.#tail.newer = d;
+      else this.#head = d;
+      this.#tail = d;
+    }
+    if (this.#size > this.cap) {
+      // Mid-message contexts, and the one being used right now, stay; the next oldest goes.
+      // (With every other context pinned the list exceeds its cap until one is unpinned.)
+      for (let oldest = this.#head; oldest !== null; oldest = oldest.newer) {
         if (oldest.pinned || oldest === d) continue;
-        this.#set.delete(oldest);
+        this.forget(oldest);
         oldest.release();
         break;
       }
     }
   }
-  forget(d: Direction): void {
-    this.#set.delete(d);
+  forget(d: LruEntry): void {
+    if (!d.listed) return;
+    this.#unlink(d);
+    d.listed = false;
+    d.older = d.newer = null;
+    this.#size--;
   }
   get size(): number {
-    return this.#set.size;
+    return this.#size;
   }
   clear(): void {
-    for (const d of this.#set) d.release();
-    this.#set.clear();
+    while (this.#head) {
+      const d = this.#head;
+      this.forget(d);
+      d.release();
+    }
+  }
+  #unlink(d: LruEntry): void {
+    if (d.older) d.older.newer = d.newer;
+    else this.#head = d.newer;
+    if (d.newer) d.newer.older = d.older;
+    else this.#tail = d.older;
   }
 }
 
 /** One direction (compress or decompress) of one connection with context takeover. */
-class Direction {
+class Direction implements LruEntry {
   engine: Engine | null = null;
   history: History | null;
   /** In the middle of a message: the LRU must not evict this context. */
   pinned = false;
+  listed = false;
+  older: LruEntry | null = null;
+  newer: LruEntry | null = null;
   constructor(
     readonly lru: ContextLru,
     readonly windowBits: number,

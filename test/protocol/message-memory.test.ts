@@ -237,6 +237,31 @@ describe('memory blocks', () => {
     );
   });
 
+  test('rest() and commit() interleaved with alloc() never hand out the same bytes twice', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ rest: fc.boolean(), n: fc.integer({ min: 0, max: 20_000 }), min: fc.integer({ min: 1, max: 20_000 }) }), { maxLength: 60 }),
+        (steps) => {
+          const slab = new MessageSlab(32 * 1024);
+          const given = steps.map(({ rest, n, min }, i) => {
+            let b: Buffer;
+            if (rest) {
+              const room = slab.rest(min);
+              assert.ok(room.length >= Math.min(min, slab.smallCarve), `rest(${min}) gave ${room.length} bytes`);
+              b = room.subarray(0, Math.min(n, room.length));
+              slab.commit(b.length);
+            } else {
+              b = slab.alloc(n);
+            }
+            b.fill(i & 0xff);
+            return b;
+          });
+          given.forEach((b, i) => assert.ok(b.every((x) => x === (i & 0xff)), `step ${i} was overwritten`));
+        },
+      ),
+    );
+  });
+
   test('the output arena rewinds on release and never reuses a retired block', () => {
     const arena = new OutputArena(1024);
     assert.equal(arena.reserve(100), 0);

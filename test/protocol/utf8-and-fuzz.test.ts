@@ -19,6 +19,28 @@ describe('UTF-8 validator', () => {
   test('agrees with a fatal TextDecoder on random bytes', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (b) => isValidUtf8(b) === reference(b)), { numRuns: 20000 });
   });
+  test('the byte loop alone agrees with a fatal TextDecoder on random bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (b) => {
+        const v = new Utf8Validator();
+        return (v.feed(b) && v.complete) === reference(b);
+      }),
+      { numRuns: 20000 },
+    );
+  });
+  test('end() after any prefix agrees with a fatal TextDecoder (natively checked from a boundary)', () => {
+    // Valid ASCII in front of random bytes or text: rests long enough for the native check.
+    const tail = fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.string({ unit: 'binary', maxLength: 100 }).map((s) => new Uint8Array(Buffer.from(s))));
+    const arb = fc.tuple(fc.integer({ min: 0, max: 300 }), tail).map(([ascii, t]) => new Uint8Array(Buffer.concat([Buffer.alloc(ascii, 0x61), t])));
+    fc.assert(
+      fc.property(arb, fc.nat(), (b, cut) => {
+        const at = b.length ? cut % (b.length + 1) : 0;
+        const v = new Utf8Validator();
+        return (v.feed(b, 0, at) && v.end(b, at)) === reference(b);
+      }),
+      { numRuns: 20000 },
+    );
+  });
   test('agrees on random strings, and on any split of them', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.nat(), (s, cut) => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
-import { History, ZlibCodecPool } from '../../src/transport/zlib-codec.js';
+import { ContextLru, History, ZlibCodecPool, type LruEntry } from '../../src/transport/zlib-codec.js';
 
 test('history keeps exactly the last window of bytes, whatever the appends', () => {
   fc.assert(
@@ -14,6 +14,43 @@ test('history keeps exactly the last window of bytes, whatever the appends', () 
       const expected = all.subarray(Math.max(0, all.length - cap));
       assert.deepEqual(h.contiguous() ?? Buffer.alloc(0), expected);
     }),
+    { numRuns: 500 },
+  );
+});
+
+test('the context list evicts the least recently used unpinned context, like a reference model', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 5 }),
+      fc.array(fc.record({ op: fc.constantFrom('touch', 'touch', 'forget', 'pin', 'unpin'), k: fc.integer({ min: 0, max: 7 }) }), { maxLength: 80 }),
+      (cap, steps) => {
+        const released: number[] = [];
+        const entries = Array.from({ length: 8 }, (_, k): LruEntry => ({ pinned: false, listed: false, older: null, newer: null, release: () => released.push(k) }));
+        const lru = new ContextLru(cap);
+        let model: number[] = []; // least recent first
+        for (const { op, k } of steps) {
+          const e = entries[k]!;
+          released.length = 0;
+          if (op === 'pin') e.pinned = true;
+          else if (op === 'unpin') e.pinned = false;
+          else if (op === 'forget') {
+            lru.forget(e);
+            model = model.filter((x) => x !== k);
+          } else {
+            lru.touch(e);
+            model = [...model.filter((x) => x !== k), k];
+            if (model.length > cap) {
+              const victim = model.find((x) => x !== k && !entries[x]!.pinned);
+              if (victim !== undefined) model = model.filter((x) => x !== victim);
+              assert.deepEqual(released, victim === undefined ? [] : [victim]);
+            }
+          }
+          assert.equal(lru.size, model.length);
+        }
+        lru.clear();
+        assert.equal(lru.size, 0);
+      },
+    ),
     { numRuns: 500 },
   );
 });
@@ -33,6 +70,28 @@ test('codecs survive eviction in both directions (cap 1) and stay in step', () =
   assert.equal(pool.liveInflateContexts, 1);
   for (const c of [...a, ...b]) c.dispose();
   assert.equal(pool.liveDeflateContexts, 0);
+});
+
+test('outputs of every size stay intact while later ones are produced (in slab memory, past the scratch, past a block)', () => {
+  // chunkSize 64: almost every output outgrows the rest of the slab block or the scratch
+  for (const chunkSize of [64, 16 * 1024]) {
+    const pool = new ZlibCodecPool({ chunkSize });
+    const params = { deflateWindowBits: 15, deflateNoContextTakeover: false, inflateWindowBits: 15, inflateNoContextTakeover: false };
+    const a = pool.factory(params);
+    const b = pool.factory(params);
+    const sizes = [0, 1, 100, 4096, 20_000, 70_000, 300_000, 2_000_000, 5, 4096, 9000];
+    const sent: Buffer[] = [];
+    const got: Buffer[] = [];
+    sizes.forEach((n, i) => {
+      const msg = Buffer.alloc(n);
+      for (let j = 0; j < n; j++) msg[j] = (j * 7 + i) % 251 < 200 ? 97 + ((j >> 3) % 26) : (j * 31 + i) & 0xff;
+      sent.push(msg);
+      got.push(b.inflate(a.deflate(msg), 1 << 22)!);
+    });
+    got.forEach((g, i) => assert.ok(g.equals(sent[i]!), `chunkSize ${chunkSize}: message ${i} (${sizes[i]} B) changed`));
+    a.dispose();
+    b.dispose();
+  }
 });
 
 test('a compression bomb stops at the limit', () => {
