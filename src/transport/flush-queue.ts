@@ -8,9 +8,9 @@ import { OutputArena } from '../protocol/index.js';
  * per reply; a turn's replies, room messages and live patches now share each socket's write.
  * An immediate runs before the loop waits for I/O again, so nothing is held longer.)
  *
- * It also owns the arena those sockets build small frames in: when every write of a run
- * went to the kernel at once, nothing in the arena is referenced any more and it is
- * rewound; when one was left queued, the arena moves on to a fresh block.
+ * It also owns the arena those sockets build small frames in: while every write of a run
+ * goes to the kernel at once, nothing in the arena is referenced any more and it is
+ * rewound after each; once one is left queued, the arena moves on to a fresh block.
  */
 export interface Flushable {
   /** True when nothing written is still queued (the kernel took it all). */
@@ -34,6 +34,10 @@ export class FlushQueue {
     let taken = true;
     for (let i = 0; i < n; i++) {
       if (!list[i]!.flush()) taken = false;
+      // everything reserved so far went to the kernel: the next socket's bytes go over them,
+      // so a fan-out turn builds every member's write in one block instead of a fresh 64 KiB
+      // block per few dozen members (external memory that brought on full collections)
+      else if (taken) this.arena.release();
       list[i] = null;
     }
     this.#spare = list;
