@@ -8,9 +8,10 @@ import { OutputArena } from '../protocol/index.js';
  * per reply; a turn's replies, room messages and live patches now share each socket's write.
  * An immediate runs before the loop waits for I/O again, so nothing is held longer.)
  *
- * It also owns the arena those sockets build small frames in: while every write of a run
- * goes to the kernel at once, nothing in the arena is referenced any more and it is
- * rewound after each; once one is left queued, the arena moves on to a fresh block.
+ * It also owns the arena those sockets build small frames in: when every write of a run
+ * went to the kernel at once, nothing in the arena is referenced any more and it is
+ * rewound; when one was left queued, the arena moves on to a fresh block. Within a run, the
+ * copies made to join a socket's pieces into one write are rewound after each write taken.
  */
 export interface Flushable {
   /** True when nothing written is still queued (the kernel took it all). */
@@ -32,12 +33,17 @@ export class FlushQueue {
     this.#dirty = this.#spare;
     this.#count = 0;
     let taken = true;
+    // Frames built during the turn lie before this point, and sockets later in the list still
+    // hold theirs; what a flush writes after it is gone once the kernel took it
+    const arena = this.arena;
+    const block = arena.buf;
+    const built = arena.position;
     for (let i = 0; i < n; i++) {
       if (!list[i]!.flush()) taken = false;
-      // everything reserved so far went to the kernel: the next socket's bytes go over them,
-      // so a fan-out turn builds every member's write in one block instead of a fresh 64 KiB
+      // while every write went to the kernel, the next socket's joined write goes over the last
+      // one: a fan-out turn builds its members' writes in one block, not in a fresh 64 KiB
       // block per few dozen members (external memory that brought on full collections)
-      else if (taken) this.arena.release();
+      else if (taken) arena.rewindTo(block, built);
       list[i] = null;
     }
     this.#spare = list;

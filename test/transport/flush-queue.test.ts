@@ -39,3 +39,23 @@ test('bytes a socket still holds are never written over, in its turn or later', 
   await until(() => seen.length === 24, 'the next turn to flush');
   assert.ok(held.buf.subarray(held.at, held.at + 1000).every((b) => b === 2), 'and through the next turn');
 });
+
+test('frames built during the turn stay intact until their own socket writes them', async () => {
+  const q = new FlushQueue(64 * 1024);
+  const seen: Array<{ buf: Buffer; at: number }> = [];
+  // a frame built in the arena while the turn ran (as outputRange does), for a socket that flushes last
+  const at = q.arena.reserve(1000);
+  const frame = q.arena.buf.subarray(at, at + 1000).fill(0xbb);
+  let intact: boolean | undefined;
+  const last: Flushable = {
+    flush() {
+      intact = frame.every((b) => b === 0xbb);
+      return true;
+    },
+  };
+  for (let i = 0; i < 10; i++) q.add(writer(q, 1000, i, true, seen));
+  q.add(last);
+  await until(() => intact !== undefined, 'the turn to flush');
+  assert.equal(intact, true, 'the other sockets\' joined writes did not go over it');
+  assert.equal(new Set(seen.map((s) => s.buf)).size, 1, 'and they still shared one block');
+});

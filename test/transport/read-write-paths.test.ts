@@ -118,6 +118,38 @@ for (const directReads of [true, false]) {
 }
 
 describe('writes', () => {
+  test('in one turn, every socket gets its own frame and a shared one intact, however many write before it', async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    servers.push(server);
+    const open: WebSocket[] = [];
+    const prepared = prepareMessage('to everyone: ' + 'y'.repeat(3000));
+    server.on('connection', (ws: WebSocket) => {
+      open.push(ws);
+      ws.on('message', () => {
+        // each socket's own frame is built in the shared arena now, and written at the end of
+        // the turn joined with the shared frame; the sockets written first must not reuse its bytes
+        open.forEach((c, i) => {
+          c.send(`own ${i} ` + String(i).repeat(300));
+          c.sendPrepared(prepared);
+        });
+      });
+    });
+    await server.listen();
+    const port = server.address()!.port;
+    const peers: Peer[] = [];
+    for (let i = 0; i < 40; i++) peers.push(await upgraded(port));
+    await until(() => open.length === 40, '40 connections');
+    peers[0]!.socket.write(encodeFrame(0x1, Buffer.from('go'), true, 0, MASK));
+    const shared = encodeFrame(0x1, Buffer.from('to everyone: ' + 'y'.repeat(3000)), true, 0);
+    // the peers connected one after another, so connection i is peer i
+    for (let i = 0; i < 40; i++) {
+      const own = encodeFrame(0x1, Buffer.from(`own ${i} ` + String(i).repeat(300)), true, 0);
+      const got = await readBytes(peers[i]!, own.length + shared.length);
+      assert.ok(got.equals(Buffer.concat([own, shared])), `socket ${i}: its bytes were written over`);
+    }
+    for (const p of peers) p.socket.destroy();
+  });
+
   test('small frames, large payloads and a prepared message queued in one turn reach the peer byte for byte', async () => {
     const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     servers.push(server);
