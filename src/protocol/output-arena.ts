@@ -36,19 +36,6 @@ export class OutputArena {
     return 0;
   }
 
-  /** Where the next reservation goes in `buf`: what was reserved before it stays as it is through rewindTo(). */
-  get position(): number {
-    return this.#pos;
-  }
-
-  /**
-   * Nothing reserved in `block` from `position` on is referenced any more: reserve from there
-   * again. A later block holds only what was reserved after that point: it is rewound to its start.
-   */
-  rewindTo(block: Buffer, position: number): void {
-    this.#pos = this.buf === block ? position : 0;
-  }
-
   /** Nothing reserved so far is referenced any more: start over at the block's beginning. */
   release(): void {
     this.#pos = 0;

@@ -10,8 +10,13 @@ import { OutputArena } from '../protocol/index.js';
  *
  * It also owns the arena those sockets build small frames in: when every write of a run
  * went to the kernel at once, nothing in the arena is referenced any more and it is
- * rewound; when one was left queued, the arena moves on to a fresh block. Within a run, the
- * copies made to join a socket's pieces into one write are rewound after each write taken.
+ * rewound; when one was left queued, the arena moves on to a fresh block.
+ *
+ * The copies that join a socket's pieces into one write go to an arena of their own,
+ * rewound after every write the kernel took whole: a fan-out turn builds all its members'
+ * writes in one block. In the frame arena they took a fresh 64 KiB block every few dozen
+ * members, external memory that brought on full collections; and rewinding the frame arena
+ * itself mid-run would go over frames that sockets later in the run still hold.
  */
 export interface Flushable {
   /** True when nothing written is still queued (the kernel took it all). */
@@ -20,6 +25,8 @@ export interface Flushable {
 
 export class FlushQueue {
   readonly arena: OutputArena;
+  /** Where a socket's pieces are joined into one write (see above). */
+  readonly joins: OutputArena;
   // Two lists used in turn, filled up to a count rather than emptied by setting their
   // length (which lets V8 shrink them, only to grow them again the next turn).
   #dirty: (Flushable | null)[] = [];
@@ -33,17 +40,13 @@ export class FlushQueue {
     this.#dirty = this.#spare;
     this.#count = 0;
     let taken = true;
-    // Frames built during the turn lie before this point, and sockets later in the list still
-    // hold theirs; what a flush writes after it is gone once the kernel took it
-    const arena = this.arena;
-    const block = arena.buf;
-    const built = arena.position;
+    const joins = this.joins;
     for (let i = 0; i < n; i++) {
-      if (!list[i]!.flush()) taken = false;
-      // while every write went to the kernel, the next socket's joined write goes over the last
-      // one: a fan-out turn builds its members' writes in one block, not in a fresh 64 KiB
-      // block per few dozen members (external memory that brought on full collections)
-      else if (taken) arena.rewindTo(block, built);
+      if (list[i]!.flush()) joins.release();
+      else {
+        taken = false;
+        joins.retire();
+      }
       list[i] = null;
     }
     this.#spare = list;
@@ -53,6 +56,7 @@ export class FlushQueue {
 
   constructor(arenaBlockBytes?: number) {
     this.arena = new OutputArena(arenaBlockBytes);
+    this.joins = new OutputArena(arenaBlockBytes);
   }
 
   add(item: Flushable): void {

@@ -432,7 +432,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Protocol
       flowing = s.write(out!);
     } else if (n <= JOIN_LIMIT) {
       // A few small pieces (say a prepared frame beside a direct send): one copy, one write.
-      const arena = this.#shared.flushQueue.arena;
+      const arena = this.#shared.flushQueue.joins;
       const at = arena.reserve(n);
       const b = arena.buf;
       let p = at;

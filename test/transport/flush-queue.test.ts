@@ -3,19 +3,19 @@ import assert from 'node:assert/strict';
 import { FlushQueue, type Flushable } from '../../src/transport/flush-queue.js';
 import { until } from '../helpers/wait.js';
 
-/** A socket stand-in that builds `bytes` in the queue's arena on flush and reports whether the "kernel" took it. */
+/** A socket stand-in that joins `bytes` for its write on flush, as WebSocket does, and reports whether the "kernel" took it. */
 function writer(q: FlushQueue, bytes: number, fill: number, taken: boolean, seen: Array<{ buf: Buffer; at: number }>): Flushable {
   return {
     flush() {
-      const at = q.arena.reserve(bytes);
-      q.arena.buf.fill(fill, at, at + bytes);
-      seen.push({ buf: q.arena.buf, at });
+      const at = q.joins.reserve(bytes);
+      q.joins.buf.fill(fill, at, at + bytes);
+      seen.push({ buf: q.joins.buf, at });
       return taken;
     },
   };
 }
 
-test('a turn whose writes the kernel all takes builds them in one arena block, however many there are', async () => {
+test('a turn whose writes the kernel all takes joins them in one block, however many there are', async () => {
   const q = new FlushQueue(4096);
   const seen: Array<{ buf: Buffer; at: number }> = [];
   // 100 sockets x 1000 bytes: 25 blocks' worth if each write kept its bytes
