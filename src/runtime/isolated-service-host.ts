@@ -99,11 +99,16 @@ export class IsolatedServiceHost implements ServiceHost {
       const m = payload as ServiceChannelMessage;
       if (m.type === 'act') this.#sink.act(m.action);
     });
-    // text stays UTF-8 bytes: the transport writes them as a text frame without a string between
-    this.unit.onPacked((tag, slot, data, binary) => {
-      const to = this.#ids[slot];
-      if (tag === PACKED_SEND && to !== undefined) this.#sink.act({ type: 'send', to, data, binary });
-    }, 'bytes');
+    // text stays UTF-8 bytes: the transport writes them as a text frame without a string between;
+    // a connection's replies are handed on together, so its frames are built side by side
+    this.unit.onPacked(
+      (tag, slot, data, binary) => {
+        const to = this.#ids[slot];
+        if (tag === PACKED_SEND && to !== undefined) this.#sink.act({ type: 'send', to, data, binary });
+      },
+      'bytes',
+      'bySlot',
+    );
     this.unit.on('crash', (c) => this.#onCrash(c));
     this.unit.on('state', (s) => {
       if (s === 'running') void this.#onRunning();

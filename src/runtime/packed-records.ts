@@ -140,29 +140,112 @@ export class PackedWriter {
 }
 
 /**
+ * Reads segments handing each connection's records on together: all of the first slot's
+ * records in order, then the next slot's, by first appearance. A child answers many
+ * connections in turn (one reply each per round of their promise chains), and a server
+ * that wrote the replies in that order built each connection's frames apart, one piece
+ * per reply to join again; one connection's replies one after another are built side by
+ * side in one piece. The order of one slot's records is kept; slots are independent.
+ * The lists it keeps are reused from segment to segment.
+ */
+/** Slots at or above this are read in the order sent (the lists are indexed by slot). */
+const MAX_GROUPED_SLOT = 1 << 20;
+
+export class SlotGroupedReader {
+  #at = new Int32Array(256);
+  #next = new Int32Array(256);
+  #head = new Int32Array(64).fill(-1);
+  #tail = new Int32Array(64);
+  #slots: number[] = [];
+
+  read(segment: Uint8Array, each: PackedHandler, text: TextAs = 'string'): void {
+    const buf = Buffer.isBuffer(segment) ? segment : Buffer.from(segment.buffer, segment.byteOffset, segment.byteLength);
+    const slots = this.#slots;
+    try {
+      let n = 0;
+      let at = 0;
+      for (const end = buf.length; at + HEAD <= end; n++) {
+        const slot = getU32(buf, at + 4);
+        const next = at + HEAD + getU32(buf, at + 8);
+        if (next > end) throw new Error('packed records: a record runs past the segment');
+        // not a connection index (slots are reused from 0 up): hand the segment on as it came
+        if (slot >= MAX_GROUPED_SLOT) return readPacked(buf, each, text);
+        if (n === this.#at.length) this.#grow();
+        if (slot >= this.#head.length) this.#growSlots(slot);
+        this.#at[n] = at;
+        this.#next[n] = -1;
+        if (this.#head[slot] === -1) {
+          this.#head[slot] = n;
+          slots.push(slot);
+        } else this.#next[this.#tail[slot]!] = n;
+        this.#tail[slot] = n;
+        at = next;
+      }
+      if (at !== buf.length) throw new Error('packed records: a truncated record at the end of the segment');
+      for (let k = 0; k < slots.length; k++) {
+        for (let i = this.#head[slots[k]!]!; i !== -1; i = this.#next[i]!) readRecord(buf, this.#at[i]!, each, text);
+      }
+    } finally {
+      // the lists must be empty for the next segment, whatever happened to this one
+      this.#reset();
+    }
+  }
+
+  #reset(): void {
+    const slots = this.#slots;
+    for (let k = 0; k < slots.length; k++) this.#head[slots[k]!] = -1;
+    slots.length = 0;
+  }
+
+  #grow(): void {
+    const at = new Int32Array(this.#at.length * 2);
+    at.set(this.#at);
+    this.#at = at;
+    const next = new Int32Array(this.#next.length * 2);
+    next.set(this.#next);
+    this.#next = next;
+  }
+
+  #growSlots(slot: number): void {
+    let size = this.#head.length * 2;
+    while (size <= slot) size *= 2;
+    const head = new Int32Array(size).fill(-1);
+    head.set(this.#head);
+    this.#head = head;
+    const tail = new Int32Array(size);
+    tail.set(this.#tail);
+    this.#tail = tail;
+  }
+}
+
+/** One record at `at` (its bounds already checked) to `each`. */
+function readRecord(buf: Buffer, at: number, each: PackedHandler, text: TextAs): void {
+  const tag = buf[at]!;
+  const flags = buf[at + 1]!;
+  const slot = getU32(buf, at + 4);
+  const dataAt = at + HEAD;
+  const length = getU32(buf, at + 8);
+  const next = dataAt + length;
+  // a service is handed binary data as a plain Uint8Array (as inline); the transport takes a Buffer as it is
+  const memory = buf.buffer as ArrayBuffer;
+  const data = text === 'bytes' ? new BufferView(memory, buf.byteOffset + dataAt, length) : flags & TEXT ? (buf as unknown as FastReads).utf8Slice(dataAt, next) : new Uint8Array(memory, buf.byteOffset + dataAt, length);
+  each(tag, slot, data, (flags & BINARY) !== 0);
+}
+
+/**
  * Hands every record of `segment` to `each`, in order. Binary data (and text, when `text`
  * is 'bytes') is a view of the segment, not a copy: a Uint8Array, or a Buffer when `text`
  * is 'bytes'.
  */
 export function readPacked(segment: Uint8Array, each: PackedHandler, text: TextAs = 'string'): void {
   const buf = Buffer.isBuffer(segment) ? segment : Buffer.from(segment.buffer, segment.byteOffset, segment.byteLength);
-  const memory = buf.buffer as ArrayBuffer;
-  const base = buf.byteOffset;
   const end = buf.length;
-  const strings = text === 'string';
   let at = 0;
   while (at + HEAD <= end) {
-    const tag = buf[at]!;
-    const flags = buf[at + 1]!;
-    const slot = getU32(buf, at + 4);
-    const dataAt = at + HEAD;
-    const length = getU32(buf, at + 8);
-    const next = dataAt + length;
+    const next = at + HEAD + getU32(buf, at + 8);
     if (next > end) throw new Error('packed records: a record runs past the segment');
-    // a service is handed binary data as a plain Uint8Array (as inline); the transport takes a Buffer as it is
-    const data = !strings ? new BufferView(memory, base + dataAt, length) : flags & TEXT ? (buf as unknown as FastReads).utf8Slice(dataAt, next) : new Uint8Array(memory, base + dataAt, length);
+    readRecord(buf, at, each, text);
     at = next;
-    each(tag, slot, data, (flags & BINARY) !== 0);
   }
   if (at !== end) throw new Error('packed records: a truncated record at the end of the segment');
 }

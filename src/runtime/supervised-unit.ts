@@ -16,7 +16,7 @@ import {
   type ParentMessage,
   type SerializedError,
 } from './child-messages.js';
-import { readPacked, type PackedHandler, type TextAs } from './packed-records.js';
+import { readPacked, SlotGroupedReader, type PackedHandler, type TextAs } from './packed-records.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 import { WorkerChild } from './worker-child.js';
 
@@ -121,6 +121,7 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
   #callHandler: ((method: string, args: unknown[]) => unknown) | undefined;
   #packedHandler: PackedHandler | undefined;
   #packedText: TextAs = 'string';
+  #packedBySlot: SlotGroupedReader | null = null;
   #stopWaiters: Array<() => void> = [];
 
   constructor(options: SupervisedUnitOptions) {
@@ -227,10 +228,15 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
     return true;
   }
 
-  /** Receive the records the child sends with ctx.postPacked; text as strings or as its UTF-8 bytes. */
-  onPacked(handler: PackedHandler, text: TextAs = 'string'): void {
+  /**
+   * Receive the records the child sends with ctx.postPacked; text as strings or as its UTF-8
+   * bytes; in the order sent, or grouped by slot (see SlotGroupedReader) when only each
+   * slot's own order matters.
+   */
+  onPacked(handler: PackedHandler, text: TextAs = 'string', order: 'sent' | 'bySlot' = 'sent'): void {
     this.#packedHandler = handler;
     this.#packedText = text;
+    this.#packedBySlot = order === 'bySlot' ? new SlotGroupedReader() : null;
   }
 
   /** Call a method served by the child's ctx.handleCalls. */
@@ -336,7 +342,8 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
         this.emit('message', m.payload);
         break;
       case 'packed':
-        if (this.#packedHandler) readPacked(m.bytes, this.#packedHandler, this.#packedText);
+        if (this.#packedBySlot) this.#packedBySlot.read(m.bytes, this.#packedHandler!, this.#packedText);
+        else if (this.#packedHandler) readPacked(m.bytes, this.#packedHandler, this.#packedText);
         break;
       case 'log':
         this.emit('log', { name: this.name, level: m.level, msg: m.msg, ...(m.fields ? { fields: m.fields } : {}) });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { PackedWriter, packable, readPacked, type TextAs } from '../../src/runtime/packed-records.js';
+import { PackedWriter, SlotGroupedReader, packable, readPacked, type TextAs } from '../../src/runtime/packed-records.js';
 import { IPC_VERSION, OutboundBatcher, type ChildMessage } from '../../src/runtime/child-messages.js';
 
 interface Rec {
@@ -187,4 +187,46 @@ test("'settled': a sender busy in every round of the microtask queue still gets 
   await new Promise((r) => setImmediate(r));
   assert.ok(writes.length > 1, 'flushed before the sender stopped');
   assert.equal(unpack(writes).length, 1000);
+});
+
+const arbSmall: fc.Arbitrary<Rec> = fc.record({
+  tag: fc.integer({ min: 0, max: 255 }),
+  slot: fc.oneof({ weight: 50, arbitrary: fc.integer({ min: 0, max: 100 }) }, { weight: 1, arbitrary: fc.constant(0xffff_ffff) }),
+  data: fc.oneof(fc.string({ maxLength: 12 }), fc.uint8Array({ maxLength: 12 })),
+  binary: fc.boolean(),
+});
+
+test('grouped by slot: each slot\'s records in the order sent, slots by first appearance, every record once', () => {
+  const reader = new SlotGroupedReader();
+  fc.assert(
+    // small records, enough of them to outgrow the reader's first lists (256 records, 64 slots)
+    fc.property(fc.array(arbSmall, { maxLength: 400 }), fc.constantFrom<TextAs>('string', 'bytes'), (records, text) => {
+      const w = new PackedWriter(false);
+      for (const r of records) w.add(r.tag, r.slot, r.data, r.binary);
+      const out: Rec[] = [];
+      if (!w.empty) reader.read(w.take(), (tag, slot, data, binary) => out.push({ tag, slot, data, binary }), text);
+      w.release();
+      const want = records.map((r) => expected(r, text));
+      // a slot too large to index hands the segment on as sent
+      const order = records.some((r) => r.slot >= 1 << 20) ? want : [...new Set(want.map((r) => r.slot))].flatMap((slot) => want.filter((r) => r.slot === slot));
+      assert.deepEqual(out.map(plain), order.map(plain));
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('grouped by slot: a bad segment is refused before any record is handed on, and the next one reads whole', () => {
+  const reader = new SlotGroupedReader();
+  const w = new PackedWriter(false);
+  w.add(1, 3, 'a', false);
+  w.add(1, 4, 'b', false);
+  w.add(1, 3, 'c', false);
+  const seg = Buffer.from(w.take());
+  w.release();
+  const seen: string[] = [];
+  const keep = (_t: number, slot: number, data: string | Uint8Array): void => void seen.push(`${slot}:${data as string}`);
+  assert.throws(() => reader.read(seg.subarray(0, seg.length - 1), keep), /runs past/);
+  assert.deepEqual(seen, []);
+  reader.read(seg, keep);
+  assert.deepEqual(seen, ['3:a', '3:c', '4:b']);
 });
