@@ -24,11 +24,10 @@ interface Options {
   reps: number;
   out: string | null;
   cpuProf: string | null;
-  receiverAlone: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, only: SCENARIOS, brokers: BROKERS, reps: 3, out: null, cpuProf: null, receiverAlone: false };
+  const o: Options = { quick: false, only: SCENARIOS, brokers: BROKERS, reps: 3, out: null, cpuProf: null };
   const list = <T extends string>(v: string | undefined, allowed: readonly T[], what: string): T[] => {
     const xs = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
     for (const x of xs) if (!allowed.includes(x as T)) throw new Error(`unknown ${what} ${x} (${allowed.join(', ')})`);
@@ -41,10 +40,9 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--brokers') o.brokers = list(argv[++i], BROKERS, 'broker');
     else if (a === '--reps') o.reps = Math.max(1, Math.min(10, Number(argv[++i]) || 1));
     else if (a === '--out') o.out = argv[++i] ?? null;
-    else if (a === '--receiver-alone') o.receiverAlone = true;
     else if (a === '--cpu-prof') o.cpuProf = path.resolve(argv[++i] ?? 'bench/build/cpu-prof');
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench:cluster -- [--quick] [--only fanout,history,resume] [--brokers ipc,redis,nats] [--reps N] [--out file.md] [--cpu-prof DIR] [--receiver-alone]');
+      console.log('usage: npm run bench:cluster -- [--quick] [--only fanout,history,resume] [--brokers ipc,redis,nats] [--reps N] [--out file.md] [--cpu-prof DIR]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -96,7 +94,6 @@ async function main(): Promise<void> {
     clkTck: Number(sh('getconf', ['CLK_TCK']) || 100),
     settings: settings(opts.quick),
     // profiles of the server nodes, written when they stop (a SIGKILLed node writes none)
-    receiverAlone: opts.receiverAlone,
     nodeArgs: opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf] : [],
   };
   const versions = [
@@ -146,7 +143,6 @@ async function main(): Promise<void> {
     brokers: versions.join(', ') || 'no external broker',
     layouts: ['single', ...brokers],
     settings: ctx.settings,
-    receiverAlone: opts.receiverAlone,
     load,
     skipped,
   };

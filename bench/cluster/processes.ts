@@ -242,9 +242,13 @@ export class ServeProcess {
   }
 }
 
-/** utime + stime of a process, in seconds (fields 14 and 15 of /proc/<pid>/stat). */
 /** Read and write system calls the process has made (/proc/<pid>/io: writev and sendmsg count as writes). */
-export function syscalls(pid: number): { reads: number; writes: number } {
+export interface Syscalls {
+  reads: number;
+  writes: number;
+}
+
+export function syscalls(pid: number): Syscalls {
   try {
     const io = readFileSync(`/proc/${pid}/io`, 'utf8');
     const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN);
@@ -254,6 +258,7 @@ export function syscalls(pid: number): { reads: number; writes: number } {
   }
 }
 
+/** utime + stime of a process, in seconds (fields 14 and 15 of /proc/<pid>/stat). */
 export function cpuSeconds(pid: number, clkTck: number): number {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -24,8 +24,6 @@ export interface RunInfo {
   brokers: string;
   layouts: Layout[];
   settings: Settings;
-  /** Fan-out measured with the receiving node alone on CPU 0 (--receiver-alone). */
-  receiverAlone?: boolean;
   load: LoadInfo;
   skipped: string[];
 }
@@ -207,7 +205,6 @@ export function renderReport(info: RunInfo, samples: Sample[]): { md: string; ve
   for (const x of info.skipped) L.push(`- Not run: ${x}`);
   L.push(
     '- Method: every run starts fresh processes (nodes and broker). Server side pinned to CPU 0 (`taskset -c 0`: the nodes, the `--workers` primary, redis-server or nats-server), the generator (`bench/room-loadgen.c`, C, one epoll loop) to CPU 1. The figure is CPU time (utime+stime from /proc/<pid>/stat) per unit of work over the measured phase, read per process; since several server processes share CPU 0, throughput is bounded by their sum, but CPU time per unit is charged to each process separately, and the ratios are taken within one repetition. Cells: median (min–max) over repetitions; ⚠ marks a figure whose repetitions lie more than ±15% from their median.',
-    ...(info.receiverAlone ? ['- Fan-out with `--receiver-alone`: after the warm-up, the publishing node and the broker or `--workers` primary are moved to CPU 1 with the generator (`taskset -a -p`), so the receiving node has CPU 0 to itself, as the single process has. Sharing CPU 0, it also paid for their wake-ups in its own cache and TLB misses.'] : []),
     `- Settings: fan-out room ${s.members} members per node (single process: ${2 * s.members}), publisher window 32, 64-byte data; history room ${s.historyMembers} members per node, ${s.historyRate} msg/s offered (at most 64 in flight), phases A B B A; resume ${s.resumeClients} clients, ${s.resumeRate} msg/s published, reconnect ${250} ms after the loss, \`--history-size 1000\`; ${s.warmupMs} ms warm-up, ${s.durationMs} ms measured.`,
     '',
   );

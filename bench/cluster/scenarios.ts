@@ -1,8 +1,7 @@
 // The three cluster scenarios of issue 10. Each run starts its own server side (fresh
 // processes, fresh broker), drives it with the room generator and returns one sample.
-import { cpuSeconds, syscalls } from './processes.js';
-import { spawn } from 'node:child_process';
-import { GENERATOR_CPU, runGenerator } from './generator.js';
+import { cpuSeconds, syscalls, type Syscalls } from './processes.js';
+import { runGenerator } from './generator.js';
 import { startServerSide, type GcCount, type Layout, type Paths, type ServerSide } from './topology.js';
 
 export type ScenarioKey = 'fanout' | 'history' | 'resume';
@@ -42,18 +41,18 @@ export interface Ctx {
   settings: Settings;
   /** Node options of every server node (e.g. --cpu-prof). */
   nodeArgs: string[];
-  /** Fan-out: move every server process but the receiving node to the generator's CPU before measuring. */
-  receiverAlone: boolean;
 }
 
 const fmt = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
 
+/** Every server-side process: the serving nodes, then the broker or primary. */
+function pidsOf(side: ServerSide): number[] {
+  return [...[...side.nodes.values()].map((n) => n.pid), ...side.others.map((o) => o.pid)];
+}
+
 /** CPU seconds of every server-side process, read together. */
 function cpuOf(side: ServerSide, ctx: Ctx): Map<number, number> {
-  const m = new Map<number, number>();
-  for (const n of side.nodes.values()) m.set(n.pid, cpuSeconds(n.pid, ctx.clkTck));
-  for (const o of side.others) m.set(o.pid, cpuSeconds(o.pid, ctx.clkTck));
-  return m;
+  return new Map(pidsOf(side).map((pid) => [pid, cpuSeconds(pid, ctx.clkTck)]));
 }
 
 function checkFanout(done: Record<string, any>): void {
@@ -77,27 +76,26 @@ interface Measured {
   /** Collections over the measured phase, by pid. */
   gc: Map<number, GcCount>;
   /** Read and write system calls over the measured phase, by pid. */
-  sys: Map<number, { reads: number; writes: number }>;
+  sys: Map<number, Syscalls>;
 }
 
-async function measure(side: ServerSide, ctx: Ctx, args: (string | number)[], expectOpen: number, beforeMeasuring?: (ready: Record<string, any>) => Promise<void>): Promise<Measured> {
+async function measure(side: ServerSide, ctx: Ctx, args: (string | number)[], expectOpen: number): Promise<Measured> {
   let c0 = new Map<number, number>();
   let c1 = new Map<number, number>();
   let w0 = 0;
   let w1 = 0;
   let g0 = new Map<number, GcCount>();
   let g1 = new Map<number, GcCount>();
-  let s0 = new Map<number, { reads: number; writes: number }>();
-  let s1 = new Map<number, { reads: number; writes: number }>();
-  const sysOf = (): Map<number, { reads: number; writes: number }> => new Map([...cpuOf(side, ctx).keys()].map((pid) => [pid, syscalls(pid)]));
+  let s0 = new Map<number, Syscalls>();
+  let s1 = new Map<number, Syscalls>();
+  const sysOf = (): Map<number, Syscalls> => new Map(pidsOf(side).map((pid) => [pid, syscalls(pid)]));
   const out = await runGenerator(
     ctx.generator,
     'fanout',
     [...args, '--warmup-ms', ctx.settings.warmupMs, '--duration-ms', ctx.settings.durationMs],
     {
-      onReady: async (ready) => {
+      onReady: (ready) => {
         if (ready['open'] !== expectOpen) throw new Error(`${ready['open']}/${expectOpen} members joined (failed ${ready['failed']}, errors ${ready['errors']})`);
-        await beforeMeasuring?.(ready);
         c0 = cpuOf(side, ctx);
         s0 = sysOf();
         g0 = side.gc();
@@ -122,31 +120,9 @@ async function measure(side: ServerSide, ctx: Ctx, args: (string | number)[], ex
   }
   const gc = new Map<number, GcCount>();
   for (const [pid, c] of g1) gc.set(pid, { scavenge: c.scavenge - (g0.get(pid)?.scavenge ?? 0), markCompact: c.markCompact - (g0.get(pid)?.markCompact ?? 0) });
-  const sys = new Map<number, { reads: number; writes: number }>();
+  const sys = new Map<number, Syscalls>();
   for (const [pid, c] of s1) sys.set(pid, { reads: c.reads - (s0.get(pid)?.reads ?? NaN), writes: c.writes - (s0.get(pid)?.writes ?? NaN) });
   return { done: out.done, cpu, wall, util, gc, sys };
-}
-
-/**
- * The receiving node gets CPU 0 to itself, as the single process has it: the publishing node,
- * the broker or primary join the generator on CPU 1. Sharing CPU 0 with them, the receiving
- * node pays for their wake-ups in its own cache and TLB misses, which says more about a
- * 2-CPU machine than about the broker hop.
- */
-async function leaveReceiverAlone(side: ServerSide, pubNode: string): Promise<void> {
-  side.refresh();
-  const publishing = side.nodes.get(pubNode);
-  if (publishing === undefined || side.nodes.size !== 2) throw new Error(`cannot tell the receiving node: publisher on ${pubNode}, nodes ${[...side.nodes.keys()].join(',')}`);
-  for (const pid of [publishing.pid, ...side.others.map((o) => o.pid)]) await repin(pid, GENERATOR_CPU);
-}
-
-/** Every thread of the process (taskset -a), so libuv's and V8's threads move too. */
-function repin(pid: number, cpu: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('taskset', ['-a', '-p', '-c', cpu, String(pid)], { stdio: 'ignore' });
-    p.on('error', reject);
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`taskset -p ${pid}: exit ${code}`))));
-  });
 }
 
 /** (1) Cross-node fan-out: CPU per delivered message on the node that did not publish. */
@@ -154,8 +130,7 @@ export async function fanout(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
   const n = ctx.settings.members;
   const side = await startServerSide(layout, ctx.paths, [], ctx.nodeArgs);
   try {
-    const alone = ctx.receiverAlone && layout !== 'single' ? (ready: Record<string, any>) => leaveReceiverAlone(side, String(ready['pub_node'])) : undefined;
-    const m = await measure(side, ctx, [...fanoutArgs(side, n), '--window', 32, '--size', 64, '--room', 'r'], 2 * n, alone);
+    const m = await measure(side, ctx, [...fanoutArgs(side, n), '--window', 32, '--size', 64, '--room', 'r'], 2 * n);
     const d = m.done;
     const perNode = d['nodes'] as Record<string, { subs: number; deliveries: number }>;
     const pubNode = String(d['pub_node']);
@@ -301,7 +276,7 @@ export async function resume(layout: Layout, rep: number, ctx: Ctx): Promise<Sam
       'resume',
       [...args, '--room', `r${rep}`, '--rate', ctx.settings.resumeRate, '--warmup-ms', ctx.settings.warmupMs, '--tail-ms', 1000, '--reconnect-delay-ms', 250],
       {
-        onReady: async (ready) => {
+        onReady: (ready) => {
           if (ready['open'] !== n) throw new Error(`${ready['open']}/${n} clients joined (failed ${ready['failed']}, errors ${ready['errors']})`);
           const victim = side.nodes.get(String(ready['victim']));
           if (!victim) throw new Error(`the clients' node ${ready['victim']} is not known`);

@@ -6,6 +6,7 @@
  * worker writes a whole turn's room messages to each socket at once.
  */
 import { IPC_TAG, isTagged, type IpcEndpoint } from './ipc-messages.js';
+import { perTurn } from './turn-batch.js';
 
 interface Batch {
   [IPC_TAG]: 'batch';
@@ -14,22 +15,10 @@ interface Batch {
 
 /** Both ends of a channel must use it: it sends batches and takes them apart. Order is kept. */
 export function batchingEndpoint(endpoint: IpcEndpoint): IpcEndpoint {
-  let queued: unknown[] = [];
-  let scheduled = false;
-  const flush = (): void => {
-    scheduled = false;
-    const items = queued;
-    queued = [];
-    endpoint.send(items.length === 1 ? items[0] : ({ [IPC_TAG]: 'batch', items } satisfies Batch));
-  };
+  const send = perTurn<unknown>((items) => endpoint.send(items.length === 1 ? items[0] : ({ [IPC_TAG]: 'batch', items } satisfies Batch)));
   const unwrapping = new Map<(message: unknown) => void, (message: unknown) => void>();
   return {
-    send(message) {
-      queued.push(message);
-      if (scheduled) return;
-      scheduled = true;
-      setImmediate(flush);
-    },
+    send,
     on(_event, listener) {
       const unwrap = (m: unknown): void => {
         if (!isTagged(m) || m[IPC_TAG] !== 'batch') return listener(m);

@@ -139,6 +139,9 @@ export class PackedWriter {
   }
 }
 
+/** Slots at or above this are read in the order sent (the lists are indexed by slot). */
+const MAX_GROUPED_SLOT = 1 << 20;
+
 /**
  * Reads segments handing each connection's records on together: all of the first slot's
  * records in order, then the next slot's, by first appearance. A child answers many
@@ -148,9 +151,6 @@ export class PackedWriter {
  * side in one piece. The order of one slot's records is kept; slots are independent.
  * The lists it keeps are reused from segment to segment.
  */
-/** Slots at or above this are read in the order sent (the lists are indexed by slot). */
-const MAX_GROUPED_SLOT = 1 << 20;
-
 export class SlotGroupedReader {
   #at = new Int32Array(256);
   #next = new Int32Array(256);

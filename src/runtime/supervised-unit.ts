@@ -119,9 +119,8 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
   #nextCallId = 1;
   #router: CallRouter | undefined;
   #callHandler: ((method: string, args: unknown[]) => unknown) | undefined;
-  #packedHandler: PackedHandler | undefined;
-  #packedText: TextAs = 'string';
-  #packedBySlot: SlotGroupedReader | null = null;
+  /** Hands a packed segment's records to the onPacked handler, as it asked for them. */
+  #readPacked: ((bytes: Uint8Array) => void) | undefined;
   #stopWaiters: Array<() => void> = [];
 
   constructor(options: SupervisedUnitOptions) {
@@ -234,9 +233,8 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
    * slot's own order matters.
    */
   onPacked(handler: PackedHandler, text: TextAs = 'string', order: 'sent' | 'bySlot' = 'sent'): void {
-    this.#packedHandler = handler;
-    this.#packedText = text;
-    this.#packedBySlot = order === 'bySlot' ? new SlotGroupedReader() : null;
+    const grouped = order === 'bySlot' ? new SlotGroupedReader() : null;
+    this.#readPacked = grouped ? (bytes) => grouped.read(bytes, handler, text) : (bytes) => readPacked(bytes, handler, text);
   }
 
   /** Call a method served by the child's ctx.handleCalls. */
@@ -342,8 +340,7 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
         this.emit('message', m.payload);
         break;
       case 'packed':
-        if (this.#packedBySlot) this.#packedBySlot.read(m.bytes, this.#packedHandler!, this.#packedText);
-        else if (this.#packedHandler) readPacked(m.bytes, this.#packedHandler, this.#packedText);
+        this.#readPacked?.(m.bytes);
         break;
       case 'log':
         this.emit('log', { name: this.name, level: m.level, msg: m.msg, ...(m.fields ? { fields: m.fields } : {}) });
