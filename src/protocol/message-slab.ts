@@ -27,11 +27,15 @@ export class MessageSlab {
   readonly #small: Tier;
   readonly #large: Tier;
 
-  constructor(largeBlock = 256 * 1024, smallBlock = Math.min(64 * 1024, largeBlock)) {
+  /**
+   * `onLargeBlock`: called before the first large block is allocated (the transport uses
+   * it to tune the process's allocator for such blocks, see allocator-thresholds.ts).
+   */
+  constructor(largeBlock = 256 * 1024, smallBlock = Math.min(64 * 1024, largeBlock), onLargeBlock?: () => void) {
     this.maxCarve = largeBlock;
     this.smallCarve = smallBlock >>> 2;
     this.#small = new Tier(smallBlock);
-    this.#large = new Tier(largeBlock);
+    this.#large = new Tier(largeBlock, onLargeBlock);
   }
 
   /** `n` bytes of uninitialised memory that nothing else will ever be given. */
@@ -62,15 +66,21 @@ class Tier {
   readonly #size: number;
   #block: Buffer | null = null;
   #pos = 0;
+  #first: (() => void) | undefined;
 
-  constructor(size: number) {
+  constructor(size: number, first?: () => void) {
     this.#size = size;
+    this.#first = first;
   }
 
   take(n: number): Buffer {
     let block = this.#block;
     const start = this.#pos;
     if (block === null || start + n > block.length) {
+      if (block === null && this.#first !== undefined) {
+        this.#first();
+        this.#first = undefined;
+      }
       block = this.#block = Buffer.allocUnsafeSlow(this.#size);
       this.#pos = (n + 7) & ~7;
       return block.subarray(0, n);

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { MessageSlab } from '../protocol/index.js';
+import { raiseAllocatorThresholds } from './allocator-thresholds.js';
 
 /**
  * The memory one server's (or one client group's) connections receive into: one read
@@ -12,11 +13,13 @@ export class ReadMemory {
   readonly bufferBytes: number;
   #buffer: Buffer | null = null;
 
-  constructor(options: { bufferBytes?: number; slabBlockBytes?: number } = {}) {
+  /** `keepFreedMemory` (default true): see raiseAllocatorThresholds. */
+  constructor(options: { bufferBytes?: number; slabBlockBytes?: number; keepFreedMemory?: boolean } = {}) {
     // Small enough that the part of a large frame read here before its landing place is
     // chosen stays a small copy; large enough for a burst of small frames in one read.
     this.bufferBytes = options.bufferBytes ?? 16 * 1024;
-    this.slab = new MessageSlab(options.slabBlockBytes);
+    const keep = options.keepFreedMemory === false ? undefined : raiseAllocatorThresholds;
+    this.slab = new MessageSlab(options.slabBlockBytes, undefined, keep);
   }
 
   get buffer(): Buffer {
