@@ -16,7 +16,7 @@ import {
   type LogLevel,
   type ParentMessage,
 } from './child-messages.js';
-import { readPacked, type PackedHandler, type TextAs } from './packed-records.js';
+import { readPacked, type KeptFrom, type PackedHandler, type TextAs } from './packed-records.js';
 
 /** What an entry module's `run(ctx)` receives. */
 export interface ChildContext {
@@ -34,8 +34,12 @@ export interface ChildContext {
    * byte segment, in order with everything else sent (see packed-records.ts).
    */
   postPacked(tag: number, slot: number, data: string | Uint8Array, binary: boolean): void;
-  /** Receive the records the parent sends with SupervisedUnit.postPacked; text as strings or as its UTF-8 bytes. */
-  onPacked(handler: PackedHandler, text?: TextAs): void;
+  /**
+   * Receive the records the parent sends with SupervisedUnit.postPacked; text as strings or as
+   * its UTF-8 bytes. In a worker, a segment's memory goes back to the server once read, unless
+   * a view of it that the handler may keep was handed on (see KeptFrom).
+   */
+  onPacked(handler: PackedHandler, text?: TextAs, keptFrom?: KeptFrom): void;
   /** Serve the parent's calls (`SupervisedUnit.call`). */
   handleCalls(handler: (method: string, args: unknown[]) => unknown): void;
   /** Call a method on another supervised unit (routed by the parent). */
@@ -93,6 +97,7 @@ export function startChildRuntime(): void {
   let callHandler: ((method: string, args: unknown[]) => unknown) | undefined;
   let packedHandler: PackedHandler | undefined;
   let packedText: TextAs = 'string';
+  let packedKeptFrom: KeptFrom = 0;
   let nextCallId = 1;
   let running: Promise<unknown> = Promise.resolve();
   let stopping = false;
@@ -150,9 +155,10 @@ export function startChildRuntime(): void {
       },
       onMessage: (l) => void messageListeners.push(l),
       postPacked: (tag, slot, data, binary) => out.sendPacked(tag, slot, data, binary),
-      onPacked: (h, text = 'string') => {
+      onPacked: (h, text = 'string', keptFrom = 0) => {
         packedHandler = h;
         packedText = text;
+        packedKeptFrom = keptFrom;
       },
       handleCalls: (h) => void (callHandler = h),
       call(target, method, args) {
@@ -219,7 +225,10 @@ export function startChildRuntime(): void {
         for (const l of messageListeners) l(m.payload);
         break;
       case 'packed':
-        if (packedHandler) readPacked(m.bytes, packedHandler, packedText);
+        if (packedHandler === undefined || readPacked(m.bytes, packedHandler, packedText, packedKeptFrom)) out.giveBack(m.bytes);
+        break;
+      case 'reuse':
+        out.reuse(m.memory);
         break;
     }
   };

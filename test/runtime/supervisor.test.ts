@@ -81,6 +81,30 @@ for (const isolation of ['worker', 'process'] as ChildIsolation[]) {
       await unit.stop();
     });
 
+    test('a segment read goes back to be written in again only when the handler keeps no view of it', async () => {
+      const unit = add();
+      await unit.start();
+      // the handler keeps every view it is given, as if it had promised to copy the short ones
+      const kept: Array<{ round: number; view: Uint8Array; want: number }> = [];
+      let round = 0;
+      unit.onPacked((_tag, _slot, data) => kept.push({ round, view: data as Uint8Array, want: (data as Uint8Array)[0]! }), 'bytes', 'sent', 1024);
+      for (round = 0; round < 6; round++) {
+        // odd rounds carry a long record: their segments must stay the handler's
+        const fill = 10 + round;
+        for (let i = 0; i < 20; i++) unit.postPacked(1, i, new Uint8Array(round % 2 === 1 && i === 7 ? 2000 : 30).fill(fill), true);
+        await until(() => kept.length === 20 * (round + 1), `the echoes of round ${round}`);
+      }
+      // what goes back leaves with the next flush of this side
+      await new Promise((r) => setImmediate(r));
+      for (const { round: r, view, want } of kept) {
+        if (r % 2 === 1 || isolation === 'process') {
+          assert.equal(view.byteLength === 2000 || view.byteLength === 30, true, `round ${r}: the view still holds its record`);
+          assert.ok(view.every((b) => b === want), `round ${r}: nothing was written over its record`);
+        } else assert.equal(view.byteLength, 0, `round ${r}: the segment went back to the worker (moved: the view is detached)`);
+      }
+      await unit.stop();
+    });
+
     const crashes: Array<[string, string, Partial<SupervisedUnitOptions>]> = [
       ['crash', 'uncaught-exception', {}],
       ['exit', 'exit', {}],
