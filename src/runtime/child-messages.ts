@@ -50,6 +50,8 @@ export interface PackedMessage {
   v: typeof IPC_VERSION;
   type: 'packed';
   bytes: Uint8Array;
+  /** The bytes are a pipe's read buffer, valid only during the call (see frame-pipe.ts). */
+  transient?: boolean;
 }
 
 /** Memory of packed segments the sender has read, moved back to their writer (worker only; see PackedWriter.reuse). */

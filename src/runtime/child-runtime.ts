@@ -1,6 +1,7 @@
 // The child side of a supervised unit: answers heartbeats, loads the entry module named
 // by the parent's 'init' message and gives it a ChildContext. Runs inside a worker thread
 // or a child process (see child-entry.ts); the same code serves both.
+import { Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { parentPort } from 'node:worker_threads';
 import type { Logger } from '../app/logger.js';
@@ -16,6 +17,7 @@ import {
   type LogLevel,
   type ParentMessage,
 } from './child-messages.js';
+import { CHILD_PIPE_FD, FrameReader, FrameWriter, readFrames } from './frame-pipe.js';
 import { readPacked, type KeptFrom, type PackedHandler, type TextAs } from './packed-records.js';
 
 /** What an entry module's `run(ctx)` receives. */
@@ -58,6 +60,8 @@ export interface ChildEntryModule {
 interface Channel {
   send(message: ChildMessage, transfer?: ArrayBuffer[]): void;
   onMessage(listener: (message: ParentMessage) => void): void;
+  /** Resolves once everything sent has left this process (a pipe's pending writes). */
+  drained(): Promise<void>;
   close(): void;
   canTransfer: boolean;
 }
@@ -69,6 +73,7 @@ function openChannel(): Channel {
       canTransfer: true,
       send: (m, t) => port.postMessage(m, t),
       onMessage: (l) => port.on('message', (m: unknown) => isParentMessage(m) && l(m)),
+      drained: () => Promise.resolve(),
       close: () => port.close(),
     };
   }
@@ -76,13 +81,24 @@ function openChannel(): Channel {
   // The server is gone (killed, crashed): nobody supervises this process any more and it
   // would hold the server's stdout open, so it ends too.
   process.once('disconnect', () => process.exit(0));
+  // messages cross on the data pipe (frame-pipe.ts); the IPC channel carries a fatal error only
+  const pipe = new Socket({ fd: CHILD_PIPE_FD, readable: true, writable: true });
+  pipe.on('error', () => undefined); // the server is gone: 'disconnect' ends this process
+  pipe.unref();
+  const writer = new FrameWriter(pipe);
+  const listeners: Array<(message: ParentMessage) => void> = [];
+  const reader = new FrameReader((m) => {
+    if (!isParentMessage(m)) return;
+    for (const l of listeners) l(m);
+  });
+  if (!readFrames(pipe, reader)) throw new Error('child-runtime: the data pipe cannot be read directly');
   return {
     canTransfer: false,
-    send: (m) => {
-      if (process.connected) process.send?.(m);
-    },
-    onMessage: (l) => process.on('message', (m: unknown) => isParentMessage(m) && l(m)),
+    send: (m) => writer.write([m]),
+    onMessage: (l) => void listeners.push(l),
+    drained: () => writer.drained(),
     close: () => {
+      pipe.destroy();
       if (process.connected) process.disconnect();
     },
   };
@@ -119,9 +135,12 @@ export function startChildRuntime(): void {
       parentPort.postMessage(fatal);
       process.exit(1);
     }
-    if (process.connected && process.send) process.send(fatal, () => process.exit(1));
-    else process.exit(1);
     setTimeout(() => process.exit(1), 1000).unref();
+    // what the pipe still holds leaves first: the server sees the replies, then the exit
+    void channel.drained().then(() => {
+      if (process.connected && process.send) process.send(fatal, () => process.exit(1));
+      else process.exit(1);
+    });
   });
 
   const stop = async (): Promise<void> => {
@@ -130,6 +149,7 @@ export function startChildRuntime(): void {
     controller.abort(new Error('stopped by supervisor'));
     await Promise.allSettled([running, ...stopHooks.map(async (h) => h())]);
     out.flush();
+    await channel.drained();
     process.exit(0);
   };
 
@@ -225,7 +245,7 @@ export function startChildRuntime(): void {
         for (const l of messageListeners) l(m.payload);
         break;
       case 'packed':
-        if (packedHandler === undefined || readPacked(m.bytes, packedHandler, packedText, packedKeptFrom)) out.giveBack(m.bytes);
+        if (packedHandler === undefined || readPacked(m.bytes, packedHandler, packedText, packedKeptFrom, m.transient === true ? 'transient' : 'own')) out.giveBack(m.bytes);
         break;
       case 'reuse':
         out.reuse(m.memory);

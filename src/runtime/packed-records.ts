@@ -62,6 +62,13 @@ export type TextAs = 'string' | 'bytes';
  */
 export type KeptFrom = number;
 
+/**
+ * Where a segment's memory lives: 'own' (the reader's: views of it stay valid), or 'transient'
+ * (a pipe's read buffer, written over by the next read: a view the handler may keep is
+ * handed on as a copy instead).
+ */
+export type SegmentMemory = 'own' | 'transient';
+
 /** What can be packed: anything else goes as a structured message. */
 export function packable(data: unknown): data is string | Uint8Array {
   return typeof data === 'string' || data instanceof Uint8Array;
@@ -193,7 +200,7 @@ export class SlotGroupedReader {
   #slots: number[] = [];
 
   /** Returns whether the segment's memory may be reused (see KeptFrom). */
-  read(segment: Uint8Array, each: PackedHandler, text: TextAs = 'string', keptFrom: KeptFrom = 0): boolean {
+  read(segment: Uint8Array, each: PackedHandler, text: TextAs = 'string', keptFrom: KeptFrom = 0, memory: SegmentMemory = 'own'): boolean {
     const buf = Buffer.isBuffer(segment) ? segment : Buffer.from(segment.buffer, segment.byteOffset, segment.byteLength);
     const slots = this.#slots;
     try {
@@ -204,7 +211,7 @@ export class SlotGroupedReader {
         const next = at + HEAD + getU32(buf, at + 8);
         if (next > end) throw new Error('packed records: a record runs past the segment');
         // not a connection index (slots are reused from 0 up): hand the segment on as it came
-        if (slot >= MAX_GROUPED_SLOT) return readPacked(buf, each, text, keptFrom);
+        if (slot >= MAX_GROUPED_SLOT) return readPacked(buf, each, text, keptFrom, memory);
         if (n === this.#at.length) this.#grow();
         if (slot >= this.#head.length) this.#growSlots(slot);
         this.#at[n] = at;
@@ -219,7 +226,7 @@ export class SlotGroupedReader {
       if (at !== buf.length) throw new Error('packed records: a truncated record at the end of the segment');
       let kept = false;
       for (let k = 0; k < slots.length; k++) {
-        for (let i = this.#head[slots[k]!]!; i !== -1; i = this.#next[i]!) kept = readRecord(buf, this.#at[i]!, each, text, keptFrom) || kept;
+        for (let i = this.#head[slots[k]!]!; i !== -1; i = this.#next[i]!) kept = readRecord(buf, this.#at[i]!, each, text, keptFrom, memory) || kept;
       }
       return !kept;
     } finally {
@@ -256,7 +263,7 @@ export class SlotGroupedReader {
 }
 
 /** One record at `at` (its bounds already checked) to `each`; true when it was handed on as a view that may be kept. */
-function readRecord(buf: Buffer, at: number, each: PackedHandler, text: TextAs, keptFrom: KeptFrom): boolean {
+function readRecord(buf: Buffer, at: number, each: PackedHandler, text: TextAs, keptFrom: KeptFrom, memory: SegmentMemory): boolean {
   const tag = buf[at]!;
   const flags = buf[at + 1]!;
   const slot = getU32(buf, at + 4);
@@ -264,11 +271,13 @@ function readRecord(buf: Buffer, at: number, each: PackedHandler, text: TextAs, 
   const length = getU32(buf, at + 8);
   const next = dataAt + length;
   // a service is handed binary data as a plain Uint8Array (as inline); the transport takes a Buffer as it is
-  const memory = buf.buffer as ArrayBuffer;
   const asString = text === 'string' && (flags & TEXT) !== 0;
-  const data = text === 'bytes' ? new BufferView(memory, buf.byteOffset + dataAt, length) : asString ? (buf as unknown as FastReads).utf8Slice(dataAt, next) : new Uint8Array(memory, buf.byteOffset + dataAt, length);
+  const kept = !asString && length >= keptFrom;
+  let data: string | Uint8Array;
+  if (kept && memory === 'transient') data = text === 'bytes' ? Buffer.from(buf.subarray(dataAt, next)) : new Uint8Array(buf.subarray(dataAt, next));
+  else data = text === 'bytes' ? new BufferView(buf.buffer as ArrayBuffer, buf.byteOffset + dataAt, length) : asString ? (buf as unknown as FastReads).utf8Slice(dataAt, next) : new Uint8Array(buf.buffer as ArrayBuffer, buf.byteOffset + dataAt, length);
   each(tag, slot, data, (flags & BINARY) !== 0);
-  return !asString && length >= keptFrom;
+  return kept && memory === 'own';
 }
 
 /**
@@ -276,7 +285,7 @@ function readRecord(buf: Buffer, at: number, each: PackedHandler, text: TextAs, 
  * is 'bytes') is a view of the segment, not a copy: a Uint8Array, or a Buffer when `text`
  * is 'bytes'. Returns whether the segment's memory may be reused (see KeptFrom).
  */
-export function readPacked(segment: Uint8Array, each: PackedHandler, text: TextAs = 'string', keptFrom: KeptFrom = 0): boolean {
+export function readPacked(segment: Uint8Array, each: PackedHandler, text: TextAs = 'string', keptFrom: KeptFrom = 0, memory: SegmentMemory = 'own'): boolean {
   const buf = Buffer.isBuffer(segment) ? segment : Buffer.from(segment.buffer, segment.byteOffset, segment.byteLength);
   const end = buf.length;
   let at = 0;
@@ -284,7 +293,7 @@ export function readPacked(segment: Uint8Array, each: PackedHandler, text: TextA
   while (at + HEAD <= end) {
     const next = at + HEAD + getU32(buf, at + 8);
     if (next > end) throw new Error('packed records: a record runs past the segment');
-    kept = readRecord(buf, at, each, text, keptFrom) || kept;
+    kept = readRecord(buf, at, each, text, keptFrom, memory) || kept;
     at = next;
   }
   if (at !== end) throw new Error('packed records: a truncated record at the end of the segment');

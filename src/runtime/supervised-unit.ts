@@ -16,7 +16,7 @@ import {
   type ParentMessage,
   type SerializedError,
 } from './child-messages.js';
-import { readPacked, SlotGroupedReader, type KeptFrom, type PackedHandler, type TextAs } from './packed-records.js';
+import { readPacked, SlotGroupedReader, type KeptFrom, type PackedHandler, type SegmentMemory, type TextAs } from './packed-records.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 import { WorkerChild } from './worker-child.js';
 
@@ -120,7 +120,7 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
   #router: CallRouter | undefined;
   #callHandler: ((method: string, args: unknown[]) => unknown) | undefined;
   /** Hands a packed segment's records to the onPacked handler, as it asked for them; true when nothing of the segment is kept. */
-  #readPacked: ((bytes: Uint8Array) => boolean) | undefined;
+  #readPacked: ((bytes: Uint8Array, memory: SegmentMemory) => boolean) | undefined;
   #stopWaiters: Array<() => void> = [];
 
   constructor(options: SupervisedUnitOptions) {
@@ -235,7 +235,7 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
    */
   onPacked(handler: PackedHandler, text: TextAs = 'string', order: 'sent' | 'bySlot' = 'sent', keptFrom: KeptFrom = 0): void {
     const grouped = order === 'bySlot' ? new SlotGroupedReader() : null;
-    this.#readPacked = grouped ? (bytes) => grouped.read(bytes, handler, text, keptFrom) : (bytes) => readPacked(bytes, handler, text, keptFrom);
+    this.#readPacked = grouped ? (bytes, memory) => grouped.read(bytes, handler, text, keptFrom, memory) : (bytes, memory) => readPacked(bytes, handler, text, keptFrom, memory);
   }
 
   /** Call a method served by the child's ctx.handleCalls. */
@@ -341,7 +341,7 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
         this.emit('message', m.payload);
         break;
       case 'packed':
-        if (this.#readPacked === undefined || this.#readPacked(m.bytes)) out.giveBack(m.bytes);
+        if (this.#readPacked === undefined || this.#readPacked(m.bytes, m.transient === true ? 'transient' : 'own')) out.giveBack(m.bytes);
         break;
       case 'reuse':
         out.reuse(m.memory);

@@ -97,13 +97,34 @@ for (const isolation of ['worker', 'process'] as ChildIsolation[]) {
       // what goes back leaves with the next flush of this side
       await new Promise((r) => setImmediate(r));
       for (const { round: r, view, want } of kept) {
+        // a process's segments are read in place from the pipe's read buffer, which the next read
+        // writes over: a long record is handed on as a copy, a short one is the handler's to copy
+        if (isolation === 'process' && view.byteLength < 1024) continue;
         if (r % 2 === 1 || isolation === 'process') {
           assert.equal(view.byteLength === 2000 || view.byteLength === 30, true, `round ${r}: the view still holds its record`);
           assert.ok(view.every((b) => b === want), `round ${r}: nothing was written over its record`);
         } else assert.equal(view.byteLength, 0, `round ${r}: the segment went back to the worker (moved: the view is detached)`);
       }
+      if (isolation === 'process') assert.equal(kept.filter((k) => k.view.byteLength === 2000).length, 3, 'the long records, copied');
       await unit.stop();
     });
+
+    if (isolation === 'process') {
+      test('a process that dies in the middle of a frame: the part is dropped with it, the next process is read from its first byte', async () => {
+        const unit = add();
+        await unit.start();
+        const got: string[] = [];
+        unit.onPacked((_tag, slot, data) => got.push(`${slot}:${String(data)}`));
+        const crashed = next<[CrashInfo]>(unit, 'crash');
+        await unit.call('halfFrame');
+        assert.equal((await crashed)[0].code, 5);
+        await unit.whenState('running');
+        for (let i = 0; i < 3; i++) unit.postPacked(1, i, `after ${i}`, false);
+        await until(() => got.length >= 3, 'the echoes of the new process');
+        assert.deepEqual(got, ['0:after 0', '1:after 1', '2:after 2']);
+        await unit.stop();
+      });
+    }
 
     const crashes: Array<[string, string, Partial<SupervisedUnitOptions>]> = [
       ['crash', 'uncaught-exception', {}],
