@@ -142,8 +142,10 @@ export class PackedWriter {
 
   /** The memory of a segment this writer took, back from its reader, which holds nothing of it any more. */
   reuse(memory: ArrayBuffer): void {
-    // a detached buffer (moved on again) has no bytes left
-    if (this.#ownSegments && memory.byteLength > 0 && this.#spare.length < MAX_SPARE) this.#spare.push(memory);
+    // a detached buffer (moved on again) has no bytes left; one that grew for a flush of large
+    // messages is not kept for the small ones after it
+    const size = memory.byteLength;
+    if (this.#ownSegments && size > 0 && size <= MAX_FIRST && this.#spare.length < MAX_SPARE) this.#spare.push(memory);
   }
 
   #room(n: number): Buffer {

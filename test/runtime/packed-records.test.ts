@@ -253,6 +253,11 @@ test('given-back memory is written in again: an own segment reuses it when it ho
   own.reuse(moved);
   own.add(1, 5, 'z', false);
   assert.notEqual(own.take().buffer, moved);
+  // memory that grew for large messages is not kept
+  const large = new ArrayBuffer(8 * 1024 * 1024);
+  own.reuse(large);
+  own.add(1, 6, 'w', false);
+  assert.notEqual(own.take().buffer, large);
   const scratch = new PackedWriter(false);
   const foreign = new ArrayBuffer(64 * 1024);
   scratch.reuse(foreign);
