@@ -29,6 +29,7 @@ export type ParentMessage =
   | ReplyMessage
   | { v: typeof IPC_VERSION; type: 'message'; payload: unknown }
   | PackedMessage
+  | ReuseMessage
   | { v: typeof IPC_VERSION; type: 'batch'; messages: ParentMessage[] };
 
 /** Messages a child sends to its parent. */
@@ -41,6 +42,7 @@ export type ChildMessage =
   | { v: typeof IPC_VERSION; type: 'log'; level: LogLevel; msg: string; fields?: Record<string, unknown> }
   | { v: typeof IPC_VERSION; type: 'fatal'; error: SerializedError }
   | PackedMessage
+  | ReuseMessage
   | { v: typeof IPC_VERSION; type: 'batch'; messages: ChildMessage[] };
 
 /** Records written by a PackedWriter (see packed-records.ts), in order with the messages around them. */
@@ -48,14 +50,23 @@ export interface PackedMessage {
   v: typeof IPC_VERSION;
   type: 'packed';
   bytes: Uint8Array;
+  /** The bytes are a pipe's read buffer, valid only during the call (see frame-pipe.ts). */
+  transient?: boolean;
+}
+
+/** Memory of packed segments the sender has read, moved back to their writer (worker only; see PackedWriter.reuse). */
+export interface ReuseMessage {
+  v: typeof IPC_VERSION;
+  type: 'reuse';
+  memory: ArrayBuffer[];
 }
 
 export type ReplyMessage =
   | { v: typeof IPC_VERSION; type: 'reply'; id: number; ok: true; value: unknown }
   | { v: typeof IPC_VERSION; type: 'reply'; id: number; ok: false; error: SerializedError };
 
-const PARENT_TYPES = new Set(['init', 'ping', 'stop', 'call', 'reply', 'message', 'packed', 'batch']);
-const CHILD_TYPES = new Set(['ready', 'pong', 'call', 'reply', 'message', 'log', 'fatal', 'packed', 'batch']);
+const PARENT_TYPES = new Set(['init', 'ping', 'stop', 'call', 'reply', 'message', 'packed', 'reuse', 'batch']);
+const CHILD_TYPES = new Set(['ready', 'pong', 'call', 'reply', 'message', 'log', 'fatal', 'packed', 'reuse', 'batch']);
 
 function isEnvelope(value: unknown, types: Set<string>): boolean {
   if (typeof value !== 'object' || value === null) return false;
@@ -133,7 +144,8 @@ const QUIET_ROUNDS = 4;
 /** A 'settled' batcher flushes after this many rounds in any case (a sender busy in every round). */
 const MAX_ROUNDS = 256;
 
-type Envelope<M> = M | PackedMessage | { v: typeof IPC_VERSION; type: 'batch'; messages: Array<M | PackedMessage> };
+type Queued<M> = M | PackedMessage | ReuseMessage;
+type Envelope<M> = Queued<M> | { v: typeof IPC_VERSION; type: 'batch'; messages: Array<Queued<M>> };
 
 /**
  * Coalesces messages into one 'batch' envelope: one postMessage/IPC write per flush instead
@@ -148,8 +160,10 @@ type Envelope<M> = M | PackedMessage | { v: typeof IPC_VERSION; type: 'batch'; m
  * a handler scheduled as a task (setImmediate, timers, I/O), which may crash or block.
  */
 export class OutboundBatcher<M extends { type: string }> {
-  #queue: Array<M | PackedMessage> = [];
+  #queue: Array<Queued<M>> = [];
   #transfer: ArrayBuffer[] = [];
+  /** Memory of segments read from the other side, to move back with the next flush. */
+  #giveBack: ArrayBuffer[] = [];
   readonly #packed: PackedWriter;
   readonly #canTransfer: boolean;
   readonly #settled: boolean;
@@ -180,9 +194,31 @@ export class OutboundBatcher<M extends { type: string }> {
     this.#schedule();
   }
 
+  /**
+   * A segment the other side wrote has been read and nothing of it is kept: its memory goes
+   * back with the next flush, for its writer's next segments. Only memory that was moved
+   * here can go back (a process's segments are copies).
+   */
+  giveBack(segment: Uint8Array): void {
+    if (!this.#canTransfer) return;
+    this.#giveBack.push(segment.buffer as ArrayBuffer);
+    this.#schedule();
+  }
+
+  /** Memory the other side gave back: the next own segments are written in it. */
+  reuse(memory: readonly ArrayBuffer[]): void {
+    for (const m of memory) this.#packed.reuse(m);
+  }
+
   flush(): void {
     if (!this.#settled) this.#scheduled = false;
     this.#closeSegment();
+    if (this.#giveBack.length > 0) {
+      const memory = this.#giveBack;
+      this.#giveBack = [];
+      this.#queue.push({ v: IPC_VERSION, type: 'reuse', memory });
+      for (const m of memory) this.#transfer.push(m);
+    }
     const queue = this.#queue;
     if (queue.length === 0) return;
     const transfer = this.#transfer.length > 0 ? this.#transfer : undefined;
@@ -197,6 +233,7 @@ export class OutboundBatcher<M extends { type: string }> {
     this.#packed.release();
     this.#queue = [];
     this.#transfer = [];
+    this.#giveBack = [];
   }
 
   #closeSegment(): void {

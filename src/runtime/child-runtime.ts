@@ -1,6 +1,7 @@
 // The child side of a supervised unit: answers heartbeats, loads the entry module named
 // by the parent's 'init' message and gives it a ChildContext. Runs inside a worker thread
 // or a child process (see child-entry.ts); the same code serves both.
+import { Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { parentPort } from 'node:worker_threads';
 import type { Logger } from '../app/logger.js';
@@ -16,7 +17,8 @@ import {
   type LogLevel,
   type ParentMessage,
 } from './child-messages.js';
-import { readPacked, type PackedHandler, type TextAs } from './packed-records.js';
+import { CHILD_PIPE_FD, FrameReader, FrameWriter, readFrames } from './frame-pipe.js';
+import { readPacked, type KeptFrom, type PackedHandler, type TextAs } from './packed-records.js';
 
 /** What an entry module's `run(ctx)` receives. */
 export interface ChildContext {
@@ -34,8 +36,12 @@ export interface ChildContext {
    * byte segment, in order with everything else sent (see packed-records.ts).
    */
   postPacked(tag: number, slot: number, data: string | Uint8Array, binary: boolean): void;
-  /** Receive the records the parent sends with SupervisedUnit.postPacked; text as strings or as its UTF-8 bytes. */
-  onPacked(handler: PackedHandler, text?: TextAs): void;
+  /**
+   * Receive the records the parent sends with SupervisedUnit.postPacked; text as strings or as
+   * its UTF-8 bytes. In a worker, a segment's memory goes back to the server once read, unless
+   * a view of it that the handler may keep was handed on (see KeptFrom).
+   */
+  onPacked(handler: PackedHandler, text?: TextAs, keptFrom?: KeptFrom): void;
   /** Serve the parent's calls (`SupervisedUnit.call`). */
   handleCalls(handler: (method: string, args: unknown[]) => unknown): void;
   /** Call a method on another supervised unit (routed by the parent). */
@@ -54,6 +60,8 @@ export interface ChildEntryModule {
 interface Channel {
   send(message: ChildMessage, transfer?: ArrayBuffer[]): void;
   onMessage(listener: (message: ParentMessage) => void): void;
+  /** Resolves once everything sent has left this process (a pipe's pending writes). */
+  drained(): Promise<void>;
   close(): void;
   canTransfer: boolean;
 }
@@ -65,6 +73,7 @@ function openChannel(): Channel {
       canTransfer: true,
       send: (m, t) => port.postMessage(m, t),
       onMessage: (l) => port.on('message', (m: unknown) => isParentMessage(m) && l(m)),
+      drained: () => Promise.resolve(),
       close: () => port.close(),
     };
   }
@@ -72,13 +81,24 @@ function openChannel(): Channel {
   // The server is gone (killed, crashed): nobody supervises this process any more and it
   // would hold the server's stdout open, so it ends too.
   process.once('disconnect', () => process.exit(0));
+  // messages cross on the data pipe (frame-pipe.ts); the IPC channel carries a fatal error only
+  const pipe = new Socket({ fd: CHILD_PIPE_FD, readable: true, writable: true });
+  pipe.on('error', () => undefined); // the server is gone: 'disconnect' ends this process
+  pipe.unref();
+  const writer = new FrameWriter(pipe);
+  const listeners: Array<(message: ParentMessage) => void> = [];
+  const reader = new FrameReader((m) => {
+    if (!isParentMessage(m)) return;
+    for (const l of listeners) l(m);
+  });
+  if (!readFrames(pipe, reader)) throw new Error('child-runtime: the data pipe cannot be read directly');
   return {
     canTransfer: false,
-    send: (m) => {
-      if (process.connected) process.send?.(m);
-    },
-    onMessage: (l) => process.on('message', (m: unknown) => isParentMessage(m) && l(m)),
+    send: (m) => writer.write([m]),
+    onMessage: (l) => void listeners.push(l),
+    drained: () => writer.drained(),
     close: () => {
+      pipe.destroy();
       if (process.connected) process.disconnect();
     },
   };
@@ -93,6 +113,7 @@ export function startChildRuntime(): void {
   let callHandler: ((method: string, args: unknown[]) => unknown) | undefined;
   let packedHandler: PackedHandler | undefined;
   let packedText: TextAs = 'string';
+  let packedKeptFrom: KeptFrom = 0;
   let nextCallId = 1;
   let running: Promise<unknown> = Promise.resolve();
   let stopping = false;
@@ -114,9 +135,12 @@ export function startChildRuntime(): void {
       parentPort.postMessage(fatal);
       process.exit(1);
     }
-    if (process.connected && process.send) process.send(fatal, () => process.exit(1));
-    else process.exit(1);
     setTimeout(() => process.exit(1), 1000).unref();
+    // what the pipe still holds leaves first: the server sees the replies, then the exit
+    void channel.drained().then(() => {
+      if (process.connected && process.send) process.send(fatal, () => process.exit(1));
+      else process.exit(1);
+    });
   });
 
   const stop = async (): Promise<void> => {
@@ -125,6 +149,7 @@ export function startChildRuntime(): void {
     controller.abort(new Error('stopped by supervisor'));
     await Promise.allSettled([running, ...stopHooks.map(async (h) => h())]);
     out.flush();
+    await channel.drained();
     process.exit(0);
   };
 
@@ -150,9 +175,10 @@ export function startChildRuntime(): void {
       },
       onMessage: (l) => void messageListeners.push(l),
       postPacked: (tag, slot, data, binary) => out.sendPacked(tag, slot, data, binary),
-      onPacked: (h, text = 'string') => {
+      onPacked: (h, text = 'string', keptFrom = 0) => {
         packedHandler = h;
         packedText = text;
+        packedKeptFrom = keptFrom;
       },
       handleCalls: (h) => void (callHandler = h),
       call(target, method, args) {
@@ -219,7 +245,10 @@ export function startChildRuntime(): void {
         for (const l of messageListeners) l(m.payload);
         break;
       case 'packed':
-        if (packedHandler) readPacked(m.bytes, packedHandler, packedText);
+        if (packedHandler === undefined || readPacked(m.bytes, packedHandler, packedText, packedKeptFrom, m.transient === true ? 'transient' : 'own')) out.giveBack(m.bytes);
+        break;
+      case 'reuse':
+        out.reuse(m.memory);
         break;
     }
   };

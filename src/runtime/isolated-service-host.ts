@@ -24,6 +24,14 @@ import type { CrashInfo, HeartbeatOptions, SupervisedUnit } from './supervised-u
 import type { Supervisor } from './supervisor.js';
 
 export const INTERNAL_ERROR = 1011;
+
+/**
+ * The transport copies a message shorter than this into its output while sending it (a
+ * longer one it may write from the memory it was given, after the send returned: the
+ * protocol's zero-copy threshold, 16 KiB, with a margin). A worker's reply segment holding
+ * only shorter messages goes back to the worker for reuse once handed on.
+ */
+const SENT_BY_REFERENCE_FROM = 4096;
 export const SERVICE_RESTART = 1012;
 
 const ENTRY = new URL('./isolated-service-entry.js', import.meta.url).href;
@@ -108,6 +116,7 @@ export class IsolatedServiceHost implements ServiceHost {
       },
       'bytes',
       'bySlot',
+      SENT_BY_REFERENCE_FROM,
     );
     this.unit.on('crash', (c) => this.#onCrash(c));
     this.unit.on('state', (s) => {

@@ -16,6 +16,8 @@ const HEAD = 12;
 const INITIAL = 64 * 1024;
 /** The most a new own segment starts with (one flush of large messages does not make every later one large). */
 const MAX_FIRST = 1024 * 1024;
+/** Given-back memory a writer keeps for its next segments (a turn has about one segment in flight each way). */
+const MAX_SPARE = 4;
 
 /** Node's Buffer methods without argument checks (on Buffer.prototype since Node's first releases, not in its types). */
 interface FastWrites {
@@ -53,6 +55,20 @@ export type PackedHandler = (tag: number, slot: number, data: string | Uint8Arra
 /** How text reaches a handler: as a string (for a service), or as its UTF-8 bytes (to be written out as they are). */
 export type TextAs = 'string' | 'bytes';
 
+/**
+ * The shortest view of a segment its handler may keep after it returned (it copies what it
+ * keeps of a shorter one): a segment of which no view this long was handed on can be given
+ * back to its writer for reuse. 0: any view may be kept.
+ */
+export type KeptFrom = number;
+
+/**
+ * Where a segment's memory lives: 'own' (the reader's: views of it stay valid), or 'transient'
+ * (a pipe's read buffer, written over by the next read: a view the handler may keep is
+ * handed on as a copy instead).
+ */
+export type SegmentMemory = 'own' | 'transient';
+
 /** What can be packed: anything else goes as a structured message. */
 export function packable(data: unknown): data is string | Uint8Array {
   return typeof data === 'string' || data instanceof Uint8Array;
@@ -60,13 +76,17 @@ export function packable(data: unknown): data is string | Uint8Array {
 
 /**
  * Writes records into segments. `ownSegments`: every segment gets memory of its own, so it
- * can be transferred (moved) to a worker. Otherwise one scratch buffer is reused: the
- * segments of one write follow each other in it, and release() rewinds it once the channel
- * has copied them.
+ * can be transferred (moved) to a worker; the worker gives the memory back once it has read
+ * the segment (reuse()), and the next segments are written in it: fresh memory for every
+ * segment cost page faults and external-memory garbage collections on both threads. Otherwise
+ * one scratch buffer is reused: the segments of one write follow each other in it, and
+ * release() rewinds it once the channel has copied them.
  */
 export class PackedWriter {
   readonly #ownSegments: boolean;
   #buf: Buffer | null = null;
+  /** Memory given back by the reader, for the next own segments. */
+  #spare: ArrayBuffer[] = [];
   /** Where the current segment starts. */
   #start = 0;
   #at = 0;
@@ -120,6 +140,14 @@ export class PackedWriter {
     this.#start = this.#at = 0;
   }
 
+  /** The memory of a segment this writer took, back from its reader, which holds nothing of it any more. */
+  reuse(memory: ArrayBuffer): void {
+    // a detached buffer (moved on again) has no bytes left; one that grew for a flush of large
+    // messages is not kept for the small ones after it
+    const size = memory.byteLength;
+    if (this.#ownSegments && size > 0 && size <= MAX_FIRST && this.#spare.length < MAX_SPARE) this.#spare.push(memory);
+  }
+
   #room(n: number): Buffer {
     const buf = this.#buf;
     const used = this.#at - this.#start;
@@ -127,15 +155,30 @@ export class PackedWriter {
     // a new own segment starts at the size the last one grew to: no copy on the way up
     let size = buf === null ? this.#lastSize : buf.length * 2;
     while (size < used + n) size *= 2;
-    // allocUnsafeSlow: memory of its own (not Node's shared pool), so transferable. Segments
-    // taken from the old buffer keep it; only the current one moves.
-    const next = Buffer.allocUnsafeSlow(size);
-    this.#lastSize = Math.min(size, MAX_FIRST);
+    const next = this.#memory(size, used + n);
+    this.#lastSize = Math.min(next.length, MAX_FIRST);
     if (buf !== null && used > 0) buf.copy(next, 0, this.#start, this.#at);
+    // an own segment's old memory held only the current segment, now copied
+    if (buf !== null && this.#ownSegments) this.reuse(buf.buffer as ArrayBuffer);
     this.#buf = next;
     this.#start = 0;
     this.#at = used;
     return next;
+  }
+
+  /** `size` bytes for a segment, or given-back memory holding at least `needed`. */
+  #memory(size: number, needed: number): Buffer {
+    const spare = this.#spare;
+    for (let i = spare.length - 1; i >= 0; i--) {
+      const memory = spare[i]!;
+      if (memory.byteLength < needed) continue;
+      spare[i] = spare[spare.length - 1]!;
+      spare.pop();
+      return Buffer.from(memory);
+    }
+    // allocUnsafeSlow: memory of its own (not Node's shared pool), so transferable. Segments
+    // taken from the old buffer keep it; only the current one moves.
+    return Buffer.allocUnsafeSlow(size);
   }
 }
 
@@ -158,7 +201,8 @@ export class SlotGroupedReader {
   #tail = new Int32Array(64);
   #slots: number[] = [];
 
-  read(segment: Uint8Array, each: PackedHandler, text: TextAs = 'string'): void {
+  /** Returns whether the segment's memory may be reused (see KeptFrom). */
+  read(segment: Uint8Array, each: PackedHandler, text: TextAs = 'string', keptFrom: KeptFrom = 0, memory: SegmentMemory = 'own'): boolean {
     const buf = Buffer.isBuffer(segment) ? segment : Buffer.from(segment.buffer, segment.byteOffset, segment.byteLength);
     const slots = this.#slots;
     try {
@@ -169,7 +213,7 @@ export class SlotGroupedReader {
         const next = at + HEAD + getU32(buf, at + 8);
         if (next > end) throw new Error('packed records: a record runs past the segment');
         // not a connection index (slots are reused from 0 up): hand the segment on as it came
-        if (slot >= MAX_GROUPED_SLOT) return readPacked(buf, each, text);
+        if (slot >= MAX_GROUPED_SLOT) return readPacked(buf, each, text, keptFrom, memory);
         if (n === this.#at.length) this.#grow();
         if (slot >= this.#head.length) this.#growSlots(slot);
         this.#at[n] = at;
@@ -182,9 +226,11 @@ export class SlotGroupedReader {
         at = next;
       }
       if (at !== buf.length) throw new Error('packed records: a truncated record at the end of the segment');
+      let kept = false;
       for (let k = 0; k < slots.length; k++) {
-        for (let i = this.#head[slots[k]!]!; i !== -1; i = this.#next[i]!) readRecord(buf, this.#at[i]!, each, text);
+        for (let i = this.#head[slots[k]!]!; i !== -1; i = this.#next[i]!) kept = readRecord(buf, this.#at[i]!, each, text, keptFrom, memory) || kept;
       }
+      return !kept;
     } finally {
       // the lists must be empty for the next segment, whatever happened to this one
       this.#reset();
@@ -218,8 +264,8 @@ export class SlotGroupedReader {
   }
 }
 
-/** One record at `at` (its bounds already checked) to `each`. */
-function readRecord(buf: Buffer, at: number, each: PackedHandler, text: TextAs): void {
+/** One record at `at` (its bounds already checked) to `each`; true when it was handed on as a view that may be kept. */
+function readRecord(buf: Buffer, at: number, each: PackedHandler, text: TextAs, keptFrom: KeptFrom, memory: SegmentMemory): boolean {
   const tag = buf[at]!;
   const flags = buf[at + 1]!;
   const slot = getU32(buf, at + 4);
@@ -227,25 +273,31 @@ function readRecord(buf: Buffer, at: number, each: PackedHandler, text: TextAs):
   const length = getU32(buf, at + 8);
   const next = dataAt + length;
   // a service is handed binary data as a plain Uint8Array (as inline); the transport takes a Buffer as it is
-  const memory = buf.buffer as ArrayBuffer;
-  const data = text === 'bytes' ? new BufferView(memory, buf.byteOffset + dataAt, length) : flags & TEXT ? (buf as unknown as FastReads).utf8Slice(dataAt, next) : new Uint8Array(memory, buf.byteOffset + dataAt, length);
+  const asString = text === 'string' && (flags & TEXT) !== 0;
+  const kept = !asString && length >= keptFrom;
+  let data: string | Uint8Array;
+  if (kept && memory === 'transient') data = text === 'bytes' ? Buffer.from(buf.subarray(dataAt, next)) : new Uint8Array(buf.subarray(dataAt, next));
+  else data = text === 'bytes' ? new BufferView(buf.buffer as ArrayBuffer, buf.byteOffset + dataAt, length) : asString ? (buf as unknown as FastReads).utf8Slice(dataAt, next) : new Uint8Array(buf.buffer as ArrayBuffer, buf.byteOffset + dataAt, length);
   each(tag, slot, data, (flags & BINARY) !== 0);
+  return kept && memory === 'own';
 }
 
 /**
  * Hands every record of `segment` to `each`, in order. Binary data (and text, when `text`
  * is 'bytes') is a view of the segment, not a copy: a Uint8Array, or a Buffer when `text`
- * is 'bytes'.
+ * is 'bytes'. Returns whether the segment's memory may be reused (see KeptFrom).
  */
-export function readPacked(segment: Uint8Array, each: PackedHandler, text: TextAs = 'string'): void {
+export function readPacked(segment: Uint8Array, each: PackedHandler, text: TextAs = 'string', keptFrom: KeptFrom = 0, memory: SegmentMemory = 'own'): boolean {
   const buf = Buffer.isBuffer(segment) ? segment : Buffer.from(segment.buffer, segment.byteOffset, segment.byteLength);
   const end = buf.length;
   let at = 0;
+  let kept = false;
   while (at + HEAD <= end) {
     const next = at + HEAD + getU32(buf, at + 8);
     if (next > end) throw new Error('packed records: a record runs past the segment');
-    readRecord(buf, at, each, text);
+    kept = readRecord(buf, at, each, text, keptFrom, memory) || kept;
     at = next;
   }
   if (at !== end) throw new Error('packed records: a truncated record at the end of the segment');
+  return !kept;
 }

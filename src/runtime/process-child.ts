@@ -1,9 +1,13 @@
-// Child backed by child_process.fork with 'advanced' (V8) serialization: binary payloads,
-// Maps, Sets, Dates cross intact, but are copied (a process boundary cannot transfer).
+// Child backed by child_process.fork. Messages cross as frames on an extra stdio pipe
+// (frame-pipe.ts), V8-serialized: binary payloads, Maps, Sets, Dates cross intact, but are
+// copied (a process boundary cannot transfer). The IPC channel ('advanced' serialization)
+// carries only a child's fatal error.
 import { fork, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { CHILD_ENTRY_URL, type Child, type ChildExit, type ChildOptions } from './child.js';
 import { isChildMessage, type ChildMessage, type ParentMessage, type SerializedError } from './child-messages.js';
+import { FrameReader, FrameWriter, readFrames } from './frame-pipe.js';
 
 export class ProcessChild implements Child {
   readonly kind = 'process' as const;
@@ -11,6 +15,8 @@ export class ProcessChild implements Child {
   #exitListeners: Array<(exit: ChildExit) => void> = [];
   #fatal: SerializedError | undefined;
   #exited = false;
+  readonly #pipe: FrameWriter;
+  #listeners: Array<(message: ChildMessage) => void> = [];
 
   constructor(options: ChildOptions) {
     const execArgv = [...(options.execArgv ?? [])];
@@ -19,8 +25,17 @@ export class ProcessChild implements Child {
       serialization: 'advanced',
       execArgv,
       env: { ...process.env, ...(options.env ?? {}), SWITCHBOARD_CHILD: options.name },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'],
     });
+    const pipe = this.#child.stdio[4] as Socket;
+    // a child that died leaves the pipe broken: its exit reports it
+    pipe.on('error', () => undefined);
+    this.#pipe = new FrameWriter(pipe);
+    const reader = new FrameReader((m) => {
+      if (!isChildMessage(m)) return;
+      for (const l of this.#listeners) l(m);
+    });
+    if (!readFrames(pipe, reader)) throw new Error('process child: the data pipe cannot be read directly');
     this.#child.on('message', (m: unknown) => {
       if (isChildMessage(m) && m.type === 'fatal') this.#fatal = m.error;
     });
@@ -43,17 +58,12 @@ export class ProcessChild implements Child {
   }
 
   send(message: ParentMessage): void {
-    if (this.#exited || !this.#child.connected) return;
-    try {
-      this.#child.send(message, (err) => {
-        void err; // the child went away; 'exit' reports it
-      });
-    } catch {
-      /* channel closed */
-    }
+    if (this.#exited) return;
+    this.#pipe.write([message]);
   }
 
   onMessage(listener: (message: ChildMessage) => void): void {
+    this.#listeners.push(listener);
     this.#child.on('message', (m: unknown) => {
       if (isChildMessage(m)) listener(m);
     });

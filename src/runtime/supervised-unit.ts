@@ -16,7 +16,7 @@ import {
   type ParentMessage,
   type SerializedError,
 } from './child-messages.js';
-import { readPacked, SlotGroupedReader, type PackedHandler, type TextAs } from './packed-records.js';
+import { readPacked, SlotGroupedReader, type KeptFrom, type PackedHandler, type SegmentMemory, type TextAs } from './packed-records.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 import { WorkerChild } from './worker-child.js';
 
@@ -119,8 +119,8 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
   #nextCallId = 1;
   #router: CallRouter | undefined;
   #callHandler: ((method: string, args: unknown[]) => unknown) | undefined;
-  /** Hands a packed segment's records to the onPacked handler, as it asked for them. */
-  #readPacked: ((bytes: Uint8Array) => void) | undefined;
+  /** Hands a packed segment's records to the onPacked handler, as it asked for them; true when nothing of the segment is kept. */
+  #readPacked: ((bytes: Uint8Array, memory: SegmentMemory) => boolean) | undefined;
   #stopWaiters: Array<() => void> = [];
 
   constructor(options: SupervisedUnitOptions) {
@@ -230,11 +230,12 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
   /**
    * Receive the records the child sends with ctx.postPacked; text as strings or as its UTF-8
    * bytes; in the order sent, or grouped by slot (see SlotGroupedReader) when only each
-   * slot's own order matters.
+   * slot's own order matters. A worker's segment goes back to it for reuse once read, unless
+   * a view of it that the handler may keep was handed on (see KeptFrom).
    */
-  onPacked(handler: PackedHandler, text: TextAs = 'string', order: 'sent' | 'bySlot' = 'sent'): void {
+  onPacked(handler: PackedHandler, text: TextAs = 'string', order: 'sent' | 'bySlot' = 'sent', keptFrom: KeptFrom = 0): void {
     const grouped = order === 'bySlot' ? new SlotGroupedReader() : null;
-    this.#readPacked = grouped ? (bytes) => grouped.read(bytes, handler, text) : (bytes) => readPacked(bytes, handler, text);
+    this.#readPacked = grouped ? (bytes, memory) => grouped.read(bytes, handler, text, keptFrom, memory) : (bytes, memory) => readPacked(bytes, handler, text, keptFrom, memory);
   }
 
   /** Call a method served by the child's ctx.handleCalls. */
@@ -340,7 +341,10 @@ export class SupervisedUnit extends EventEmitter<SupervisedUnitEvents> {
         this.emit('message', m.payload);
         break;
       case 'packed':
-        this.#readPacked?.(m.bytes);
+        if (this.#readPacked === undefined || this.#readPacked(m.bytes, m.transient === true ? 'transient' : 'own')) out.giveBack(m.bytes);
+        break;
+      case 'reuse':
+        out.reuse(m.memory);
         break;
       case 'log':
         this.emit('log', { name: this.name, level: m.level, msg: m.msg, ...(m.fields ? { fields: m.fields } : {}) });

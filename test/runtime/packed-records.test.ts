@@ -230,3 +230,78 @@ test('grouped by slot: a bad segment is refused before any record is handed on, 
   reader.read(seg, keep);
   assert.deepEqual(seen, ['3:a', '3:c', '4:b']);
 });
+
+test('given-back memory is written in again: an own segment reuses it when it holds the records, a scratch never does', () => {
+  const own = new PackedWriter(true);
+  own.add(1, 1, 'first', false);
+  const first = own.take();
+  const memory = first.buffer as ArrayBuffer;
+  own.reuse(memory);
+  own.add(1, 2, 'second', false);
+  const second = own.take();
+  assert.equal(second.buffer, memory, 'the next segment is written in the given-back memory');
+  assert.deepEqual(keys(second), ['2:second']);
+  // memory too small for the next records is passed over, and kept for later
+  own.reuse(new ArrayBuffer(16));
+  own.add(1, 3, 'x'.repeat(100), false);
+  assert.notEqual(own.take().byteLength, 0);
+  own.add(1, 4, 'y', false);
+  assert.equal(own.take().buffer.byteLength, 16, 'small memory serves a small segment');
+  // detached memory (moved on again) has no bytes to write in
+  const moved = new ArrayBuffer(1024);
+  structuredClone(moved, { transfer: [moved] });
+  own.reuse(moved);
+  own.add(1, 5, 'z', false);
+  assert.notEqual(own.take().buffer, moved);
+  // memory that grew for large messages is not kept
+  const large = new ArrayBuffer(8 * 1024 * 1024);
+  own.reuse(large);
+  own.add(1, 6, 'w', false);
+  assert.notEqual(own.take().buffer, large);
+  const scratch = new PackedWriter(false);
+  const foreign = new ArrayBuffer(64 * 1024);
+  scratch.reuse(foreign);
+  scratch.add(1, 1, 'a', false);
+  assert.notEqual(scratch.take().buffer, foreign, 'a scratch writer takes no memory it does not own');
+});
+
+test('a segment may be reused once read unless its handler was given a view it may keep', () => {
+  const segment = (records: Array<[string | Uint8Array, boolean]>): Uint8Array => {
+    const w = new PackedWriter(true);
+    for (const [data, binary] of records) w.add(1, 1, data, binary);
+    return w.take();
+  };
+  const none = (): void => undefined;
+  const text = segment([['a', false], [Buffer.from('b'), false]]);
+  const small = segment([['a', false], [new Uint8Array(100), true]]);
+  const large = segment([['a', false], [new Uint8Array(5000), true]]);
+  // text read as strings is copied out; binary is a view the handler may keep
+  assert.equal(readPacked(text, none, 'string'), true);
+  assert.equal(readPacked(small, none, 'string'), false);
+  // read as bytes, every record is a view: reusable only when all are shorter than what the handler keeps
+  assert.equal(readPacked(text, none, 'bytes'), false);
+  assert.equal(readPacked(small, none, 'bytes', 4096), true);
+  assert.equal(readPacked(large, none, 'bytes', 4096), false);
+  const grouped = new SlotGroupedReader();
+  assert.equal(grouped.read(small, none, 'bytes', 4096), true);
+  assert.equal(grouped.read(large, none, 'bytes', 4096), false);
+  assert.equal(grouped.read(text, none, 'string'), true);
+});
+
+test('memory given back leaves with the next flush, moved (worker); a process channel has nothing to give back', async () => {
+  for (const canTransfer of [true, false]) {
+    const { out, writes } = batcher('immediate', canTransfer);
+    const read = new Uint8Array(new ArrayBuffer(256), 0, 10);
+    out.giveBack(read);
+    await new Promise((r) => setImmediate(r));
+    if (!canTransfer) {
+      assert.deepEqual(writes, []);
+      continue;
+    }
+    assert.equal(writes.length, 1);
+    const m = writes[0]!.message as { type: string; memory: ArrayBuffer[] };
+    assert.equal(m.type, 'reuse');
+    assert.deepEqual(m.memory, [read.buffer]);
+    assert.deepEqual(writes[0]!.transfer, [read.buffer]);
+  }
+});

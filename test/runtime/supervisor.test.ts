@@ -81,6 +81,51 @@ for (const isolation of ['worker', 'process'] as ChildIsolation[]) {
       await unit.stop();
     });
 
+    test('a segment read goes back to be written in again only when the handler keeps no view of it', async () => {
+      const unit = add();
+      await unit.start();
+      // the handler keeps every view it is given, as if it had promised to copy the short ones
+      const kept: Array<{ round: number; view: Uint8Array; want: number }> = [];
+      let round = 0;
+      unit.onPacked((_tag, _slot, data) => kept.push({ round, view: data as Uint8Array, want: (data as Uint8Array)[0]! }), 'bytes', 'sent', 1024);
+      for (round = 0; round < 6; round++) {
+        // odd rounds carry a long record: their segments must stay the handler's
+        const fill = 10 + round;
+        for (let i = 0; i < 20; i++) unit.postPacked(1, i, new Uint8Array(round % 2 === 1 && i === 7 ? 2000 : 30).fill(fill), true);
+        await until(() => kept.length === 20 * (round + 1), `the echoes of round ${round}`);
+      }
+      // what goes back leaves with the next flush of this side
+      await new Promise((r) => setImmediate(r));
+      for (const { round: r, view, want } of kept) {
+        // a process's segments are read in place from the pipe's read buffer, which the next read
+        // writes over: a long record is handed on as a copy, a short one is the handler's to copy
+        if (isolation === 'process' && view.byteLength < 1024) continue;
+        if (r % 2 === 1 || isolation === 'process') {
+          assert.equal(view.byteLength === 2000 || view.byteLength === 30, true, `round ${r}: the view still holds its record`);
+          assert.ok(view.every((b) => b === want), `round ${r}: nothing was written over its record`);
+        } else assert.equal(view.byteLength, 0, `round ${r}: the segment went back to the worker (moved: the view is detached)`);
+      }
+      if (isolation === 'process') assert.equal(kept.filter((k) => k.view.byteLength === 2000).length, 3, 'the long records, copied');
+      await unit.stop();
+    });
+
+    if (isolation === 'process') {
+      test('a process that dies in the middle of a frame: the part is dropped with it, the next process is read from its first byte', async () => {
+        const unit = add();
+        await unit.start();
+        const got: string[] = [];
+        unit.onPacked((_tag, slot, data) => got.push(`${slot}:${String(data)}`));
+        const crashed = next<[CrashInfo]>(unit, 'crash');
+        await unit.call('halfFrame');
+        assert.equal((await crashed)[0].code, 5);
+        await unit.whenState('running');
+        for (let i = 0; i < 3; i++) unit.postPacked(1, i, `after ${i}`, false);
+        await until(() => got.length >= 3, 'the echoes of the new process');
+        assert.deepEqual(got, ['0:after 0', '1:after 1', '2:after 2']);
+        await unit.stop();
+      });
+    }
+
     const crashes: Array<[string, string, Partial<SupervisedUnitOptions>]> = [
       ['crash', 'uncaught-exception', {}],
       ['exit', 'exit', {}],
