@@ -40,7 +40,7 @@ const ECHO_SERVER = (keep: boolean) => `
   console.log(JSON.stringify({ port }));
 `;
 
-/** Minor page faults of a served process per 64 KiB message echoed, after a warm-up. */
+/** Minor page faults of a served process per 128 KiB message echoed, after a warm-up. */
 async function faultsPerMessage(keep: boolean): Promise<number> {
   // On one CPU, as a loaded server runs: the collector's helper threads free the blocks in
   // batches between the main thread's turns (spread over CPUs, the effect is smaller and varies).
@@ -48,12 +48,13 @@ async function faultsPerMessage(keep: boolean): Promise<number> {
   const pinned = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
   const child = pinned ? spawn('taskset', ['-c', '0', ...node], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(node[0]!, node.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
-    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+    const deadline = AbortSignal.timeout(60_000);
+    const [line] = (await once(createInterface({ input: child.stdout! }), 'line', { signal: deadline })) as [string];
     const { port } = JSON.parse(line) as { port: number };
     const sockets = await Promise.all([0, 1, 2, 3].map(() => connect(`ws://127.0.0.1:${port}/`)));
-    const payload = Buffer.alloc(64 * 1024, 7);
+    const payload = Buffer.alloc(128 * 1024, 7);
     const ask = async (): Promise<number> => {
-      const reply = once(sockets[0]!, 'message');
+      const reply = once(sockets[0]!, 'message', { signal: deadline });
       sockets[0]!.send('faults');
       return Number(String(((await reply) as [Buffer])[0]));
     };
@@ -62,7 +63,8 @@ async function faultsPerMessage(keep: boolean): Promise<number> {
       Promise.all(
         sockets.map(
           (ws) =>
-            new Promise<void>((resolve) => {
+            new Promise<void>((resolve, reject) => {
+              deadline.addEventListener('abort', () => reject(new Error(`${back} of ${n} echoes back before the deadline`)), { once: true });
               let back = 0;
               const onMessage = (_data: Buffer, binary: boolean): void => {
                 if (!binary) return;
@@ -124,7 +126,7 @@ describe('allocator thresholds for large messages', () => {
     assert.deepEqual(untouched.large, [256 * 1024], 'keepFreedMemory: false allocates only the slab block');
   });
 
-  test('on glibc, a 64 KiB echo reuses freed memory instead of faulting it in again', async (t) => {
+  test('on glibc, a 128 KiB echo reuses freed memory instead of faulting it in again', async (t) => {
     const glibc = (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime;
     const plain = await faultsPerMessage(false);
     const tuned = await faultsPerMessage(true);
