@@ -15,7 +15,8 @@ import { Http2Sessions } from './http2-sessions.js';
  */
 export class ClientGroup {
   readonly flushQueue = new FlushQueue(16 * 1024);
-  readonly reads = new ReadMemory({ slabBlockBytes: 64 * 1024 });
+  // A client's blocks are 64 KiB, below glibc's mmap threshold; connecting leaves the process's allocator alone.
+  readonly reads = new ReadMemory({ slabBlockBytes: 64 * 1024, keepFreedMemory: false });
   readonly #pool: Buffer;
   #offset: number;
   #zlib: ZlibCodecPool | null = null;
