@@ -132,15 +132,15 @@ function control(c: Conn, head: number, payload: Buffer): void {
 const READ_BYTES = 256 * 1024;
 let readBuffer = Buffer.allocUnsafeSlow(READ_BYTES);
 
-function send(sock: net.Socket, pieces: Buffer[]): void {
+/** Writes one chunk's answer; true when part of it stays queued (the kernel did not take it whole). */
+function send(sock: net.Socket, pieces: Buffer[]): boolean {
   if (pieces.length === 1) sock.write(pieces[0]);
   else {
     sock.cork(); // one writev for the whole chunk's answer
     for (const p of pieces) sock.write(p);
     sock.uncork();
   }
-  // Still queued: it may refer to the read buffer, which the next read must not overwrite.
-  if (sock.writableLength > 0) readBuffer = Buffer.allocUnsafeSlow(READ_BYTES);
+  return sock.writableLength > 0;
 }
 
 function onData(c: Conn, chunk: Buffer): void {
@@ -232,8 +232,11 @@ function onData(c: Conn, chunk: Buffer): void {
   if (i < n) c.pending = Buffer.from(buf.subarray(i)); // partial header
   if (out !== null && o > from) pieces.push(out.subarray(from, o));
   if (pieces.length === 0) return;
-  if (c.broadcast) for (const peer of room) send(peer.sock, pieces);
-  else send(c.sock, pieces);
+  let queued = false;
+  if (c.broadcast) for (const peer of room) queued = send(peer.sock, pieces) || queued;
+  else queued = send(c.sock, pieces);
+  // A queued write that holds payload read in place keeps the read buffer: the next read goes elsewhere.
+  if (queued && pieces.some((p) => p.buffer === readBuffer.buffer)) readBuffer = Buffer.allocUnsafeSlow(READ_BYTES);
 }
 
 const server = net.createServer({ noDelay: true }, (sock) => {

@@ -17,7 +17,7 @@ import {
   type LogLevel,
   type ParentMessage,
 } from './child-messages.js';
-import { CHILD_PIPE_FD, FrameReader, FrameWriter, readFrames } from './frame-pipe.js';
+import { CHILD_PIPE_FD, FrameWriter, readFrames } from './frame-pipe.js';
 import { readPacked, type KeptFrom, type PackedHandler, type TextAs } from './packed-records.js';
 
 /** What an entry module's `run(ctx)` receives. */
@@ -87,11 +87,10 @@ function openChannel(): Channel {
   pipe.unref();
   const writer = new FrameWriter(pipe);
   const listeners: Array<(message: ParentMessage) => void> = [];
-  const reader = new FrameReader((m) => {
+  readFrames(pipe, (m) => {
     if (!isParentMessage(m)) return;
     for (const l of listeners) l(m);
   });
-  if (!readFrames(pipe, reader)) throw new Error('child-runtime: the data pipe cannot be read directly');
   return {
     canTransfer: false,
     send: (m) => writer.write([m]),

@@ -161,7 +161,7 @@ export class FrameReader implements DirectReader {
   }
 }
 
-/** Reads `socket`'s frames with `reader`; false when the socket cannot be read that way. */
-export function readFrames(socket: Socket, reader: FrameReader): boolean {
-  return readDirect(socket, reader);
+/** Reads `socket`'s frames, handing each message to `deliver`; throws when the socket cannot be read directly. */
+export function readFrames(socket: Socket, deliver: (message: unknown) => void): void {
+  if (!readDirect(socket, new FrameReader(deliver))) throw new Error('frame pipe: the data pipe cannot be read directly');
 }

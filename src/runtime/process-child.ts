@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { CHILD_ENTRY_URL, type Child, type ChildExit, type ChildOptions } from './child.js';
 import { isChildMessage, type ChildMessage, type ParentMessage, type SerializedError } from './child-messages.js';
-import { FrameReader, FrameWriter, readFrames } from './frame-pipe.js';
+import { FrameWriter, readFrames } from './frame-pipe.js';
 
 export class ProcessChild implements Child {
   readonly kind = 'process' as const;
@@ -31,11 +31,10 @@ export class ProcessChild implements Child {
     // a child that died leaves the pipe broken: its exit reports it
     pipe.on('error', () => undefined);
     this.#pipe = new FrameWriter(pipe);
-    const reader = new FrameReader((m) => {
+    readFrames(pipe, (m) => {
       if (!isChildMessage(m)) return;
       for (const l of this.#listeners) l(m);
     });
-    if (!readFrames(pipe, reader)) throw new Error('process child: the data pipe cannot be read directly');
     this.#child.on('message', (m: unknown) => {
       if (isChildMessage(m) && m.type === 'fatal') this.#fatal = m.error;
     });
@@ -63,6 +62,7 @@ export class ProcessChild implements Child {
   }
 
   onMessage(listener: (message: ChildMessage) => void): void {
+    // every message comes on the pipe, but a child's fatal error comes on the IPC channel
     this.#listeners.push(listener);
     this.#child.on('message', (m: unknown) => {
       if (isChildMessage(m)) listener(m);
